@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261123090000Foundation } from './Migration20261123090000Foundation';
+
+/** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261123090000Foundation', class: Migration20261123090000Foundation },
+];

@@ -1,0 +1,18 @@
+import type { Permission } from '../modules/directory/team-member.entity';
+
+/** Who is calling. Organisation-bound actors carry the organisation's id; operators carry none. */
+export type Actor =
+  | { kind: 'staff'; organisationId: string; teamMemberId: string; permissions: readonly Permission[]; expiresAt: number }
+  | { kind: 'patient'; organisationId: string; patientId: string; expiresAt: number }
+  | { kind: 'service'; organisationId: string; clientId: string; expiresAt: number }
+  | { kind: 'operator'; operatorId: string; expiresAt: number };
+
+export type OrganisationActor = Exclude<Actor, { kind: 'operator' }>;
+export type StaffActor = Extract<Actor, { kind: 'staff' }>;
+export type PatientActor = Extract<Actor, { kind: 'patient' }>;
+/** Team members and patients: the people who take part in channels. */
+export type PersonActor = StaffActor | PatientActor;
+
+export function isPerson(actor: Actor | undefined): actor is PersonActor {
+  return actor?.kind === 'staff' || actor?.kind === 'patient';
+}

@@ -1,0 +1,44 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+
+/**
+ * Opaque, tamper-proof cursors. A cursor names a position in one channel's event sequence; it
+ * is encrypted (AES-256-GCM) so that a client cannot read the sequence number and infer how
+ * many events it was not shown between two it was, nor forge a position.
+ */
+export interface ChannelPosition {
+  channelId: string;
+  seq: number;
+}
+
+export interface CursorCodec {
+  encode(position: ChannelPosition): string;
+  /** Undefined when the cursor is malformed or was not made by this server. */
+  decode(cursor: string): ChannelPosition | undefined;
+}
+
+export function createCursorCodec(secret: string): CursorCodec {
+  const key = Buffer.from(hkdfSync('sha256', secret, 'care-messaging', 'cursor-v1', 32));
+  return {
+    encode({ channelId, seq }) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([cipher.update(`${channelId}:${seq}`, 'utf8'), cipher.final()]);
+      return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+    },
+    decode(cursor) {
+      try {
+        const raw = Buffer.from(cursor, 'base64url');
+        if (raw.length < 29 || raw.length > 128) return undefined;
+        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+        decipher.setAuthTag(raw.subarray(12, 28));
+        const text = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+        const [channelId, seqText] = text.split(':');
+        const seq = Number(seqText);
+        if (!channelId || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+        return { channelId, seq };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { UserErrorCode } from '../errors';
+
+registerEnumType(UserErrorCode, {
+  name: 'UserErrorCode',
+  description: 'Why a mutation did not change anything.',
+  valuesConfig: {
+    INVALID_INPUT: { description: 'A field failed validation; see `field` and `message`.' },
+    NOT_FOUND: { description: 'The target does not exist or is not visible to the caller.' },
+    FORBIDDEN: { description: 'The caller may see the target but may not do this to it.' },
+    BODY_TOO_LONG: { description: 'The message body is longer than the server allows.' },
+    SLUG_TAKEN: { description: 'Another organisation already uses this slug.' },
+    UNSUPPORTED_CHANNEL_KIND: { description: 'This channel kind cannot be created by this operation.' },
+    CHANNEL_CLOSED: { description: 'The channel does not accept new messages.' },
+    NOT_A_MEMBER: { description: 'Only members of the channel may do this; join it first.' },
+  },
+});
+
+@ObjectType('UserError', { description: 'An expected failure of a mutation. When present, nothing was changed.' })
+export class UserErrorType {
+  @Field(() => UserErrorCode, { description: 'Machine-readable reason.' })
+  code!: UserErrorCode;
+
+  @Field(() => String, { nullable: true, description: 'Path of the input field at fault, e.g. `input.body`.' })
+  field?: string | null;
+
+  @Field(() => String, { description: 'Human-readable explanation, safe to show to the user.' })
+  message!: string;
+}
+
+@ObjectType({ description: 'Relay pagination state of a connection.' })
+export class PageInfo {
+  @Field(() => Boolean, { description: 'More items exist after `endCursor`.' })
+  hasNextPage!: boolean;
+
+  @Field(() => Boolean, { description: 'More items exist before `startCursor`.' })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the first edge.' })
+  startCursor?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the last edge.' })
+  endCursor?: string | null;
+}
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+export interface Connection<T> {
+  edges: Edge<T>[];
+  pageInfo: PageInfo;
+}
+
+/** Base of every mutation payload (its fields are inherited by each payload type). */
+@ObjectType({ description: 'Base of mutation payloads.' })
+export abstract class MutationPayload {
+  @Field(() => [UserErrorType], { description: 'Expected failures; empty on success. Nothing was changed when not empty.' })
+  userErrors: UserErrorType[] = [];
+}
+
+type NodeClass = abstract new (...args: never[]) => unknown;
+
+/** Declares `<Name>Edge` and `<Name>Connection` object types for a node type. */
+export function connectionType(name: string, node: NodeClass, description: string) {
+  @ObjectType(`${name}Edge`, { description: `One ${description} in a list, with its cursor.` })
+  class EdgeType {
+    @Field(() => String, { description: 'Opaque cursor of this edge; pass it as `after` or `before`.' })
+    cursor!: string;
+
+    @Field(() => node, { description: `The ${description}.` })
+    node!: unknown;
+  }
+
+  @ObjectType(`${name}Connection`, { description: `A page of ${description}s (Relay connection).` })
+  class ConnectionType {
+    @Field(() => [EdgeType], { description: 'The items of this page, in list order.' })
+    edges!: Edge<unknown>[];
+
+    @Field(() => PageInfo, { description: 'Whether more pages exist and where they start.' })
+    pageInfo!: PageInfo;
+  }
+  return ConnectionType;
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { UserError, UserErrorCode, UserErrors } from '../errors';
+
+/**
+ * Validates a mutation input against its schema. Every problem becomes a UserError naming the
+ * field; a refinement may carry its own code in `params.code` (e.g. BODY_TOO_LONG).
+ */
+export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new UserErrors(
+    result.error.issues.map((issue) => {
+      const code = issue.code === 'custom' && issue.params?.code ? (issue.params.code as UserErrorCode) : UserErrorCode.INVALID_INPUT;
+      return new UserError(code, issue.message, ['input', ...issue.path].join('.'));
+    }),
+  );
+}
+
+/** Trimmed text between 1 and `max` characters. */
+export const requiredText = (label: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, `${label} must not be empty.`)
+    .max(max, `${label} must be at most ${max} characters.`);
+
+export const optionalText = (label: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, `${label} must be at most ${max} characters.`)
+    .nullish()
+    .transform((value) => (value ? value : null));
+
+export const uuid = (label: string) => z.string().uuid(`${label} is not a valid id.`);
+export const email = z.string().trim().toLowerCase().email('Not a valid email address.').max(320).nullish();
+export const phone = z
+  .string()
+  .trim()
+  .regex(/^\+?[0-9 ()-]{5,32}$/, 'Not a valid phone number.')
+  .nullish();
+
+/** A message body: markdown stored as written (not trimmed), within the configured size. */
+export const messageBody = (maxChars: number) =>
+  z.string().superRefine((body, ctx) => {
+    if (body.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'The message body must not be empty.' });
+    else if (body.length > maxChars)
+      ctx.addIssue({
+        code: 'custom',
+        message: `The message body must be at most ${maxChars} characters.`,
+        params: { code: UserErrorCode.BODY_TOO_LONG },
+      });
+  });

@@ -1,0 +1,97 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+/** Every environment variable the server reads, parsed and validated in one place. */
+const environmentSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  DATABASE_URL: optionalText.pipe(z.string().url().optional()),
+  DATA_DIR: z.string().default('.data'),
+  AUTH_JWT_SECRET: optionalText.pipe(z.string().min(32, 'AUTH_JWT_SECRET must be at least 32 characters').optional()),
+  AUTH_JWKS_URL: optionalText.pipe(z.string().url().optional()),
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: optionalText,
+  CURSOR_SECRET: optionalText.pipe(z.string().min(32).optional()),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  SANDBOX: booleanFromEnv.optional(),
+  ALLOWED_ORIGINS: optionalText,
+  TLS_CERT: optionalText,
+  TLS_KEY: optionalText,
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_000_000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(10),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().nonnegative().default(15),
+  GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(5000),
+  MESSAGE_BODY_MAX_CHARS: z.coerce.number().int().positive().default(20_000),
+  SEED_DEMO: booleanFromEnv.optional(),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config {
+  env: Environment['NODE_ENV'];
+  host: string;
+  port: number;
+  /** Absent: an embedded PostgreSQL is started under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  auth: { jwtSecret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  /** Key material for opaque cursors; derived from the JWT secret when not given. */
+  cursorSecret?: string;
+  logLevel: NonNullable<Environment['LOG_LEVEL']>;
+  /** Apollo Sandbox and introspection. */
+  sandbox: boolean;
+  /** WebSocket and CORS origin allow-list; undefined means any origin (development). */
+  allowedOrigins?: string[];
+  tls?: { certFile: string; keyFile: string };
+  limits: { bodyBytes: number; maxDepth: number; maxAliases: number; maxCost: number; messageBodyChars: number };
+  seedDemo: boolean;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (production && !e.AUTH_JWT_SECRET && !e.AUTH_JWKS_URL) {
+    throw new ConfigError('Invalid configuration: production needs AUTH_JWT_SECRET or AUTH_JWKS_URL');
+  }
+  if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
+    throw new ConfigError('Invalid configuration: TLS_CERT and TLS_KEY go together');
+  }
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    auth: { jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE },
+    cursorSecret: e.CURSOR_SECRET,
+    logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
+    sandbox: e.SANDBOX ?? !production,
+    allowedOrigins: e.ALLOWED_ORIGINS?.split(',').map((origin) => origin.trim()).filter(Boolean),
+    tls: e.TLS_CERT && e.TLS_KEY ? { certFile: e.TLS_CERT, keyFile: e.TLS_KEY } : undefined,
+    limits: {
+      bodyBytes: e.BODY_LIMIT_BYTES,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxCost: e.GRAPHQL_MAX_COST,
+      messageBodyChars: e.MESSAGE_BODY_MAX_CHARS,
+    },
+    seedDemo: e.SEED_DEMO ?? !production,
+  };
+}

@@ -1,0 +1,50 @@
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import type { Logger } from 'pino';
+import { migrationsList } from '../../migrations';
+import { Organisation } from '../modules/organisations/organisation.entity';
+import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
+import { TeamMember } from '../modules/directory/team-member.entity';
+import { Channel, ChannelMember } from '../modules/channels/channel.entity';
+import { Message } from '../modules/messages/message.entity';
+import { ChannelEventRecord } from '../realtime/channel-event.entity';
+
+export const entities = [Organisation, TeamMember, Patient, PatientGuardian, Channel, ChannelMember, Message, ChannelEventRecord];
+
+export interface OrmOptions {
+  databaseUrl: string;
+  logger?: Logger;
+  poolMax?: number;
+}
+
+export function ormConfig({ databaseUrl, logger, poolMax = 10 }: OrmOptions): Options {
+  return {
+    clientUrl: databaseUrl,
+    entities,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: true },
+    // Request handlers always work on a fork that carries the caller's organisation.
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    pool: { min: 0, max: poolMax },
+    debug: logger?.isLevelEnabled('trace') ?? false,
+    logger: (message) => logger?.trace({ orm: true }, message),
+    migrations: {
+      migrationsList,
+      transactional: true,
+      allOrNothing: true,
+      disableForeignKeys: false,
+      snapshot: false,
+    },
+  };
+}
+
+export async function openDatabase(options: OrmOptions): Promise<MikroORM> {
+  return MikroORM.init(ormConfig(options));
+}
+
+/** Applies every committed migration that has not run yet; returns their names. */
+export async function migrate(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.getMigrator().up();
+  return applied.map((migration) => migration.name);
+}

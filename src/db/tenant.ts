@@ -1,0 +1,16 @@
+import { Filter } from '@mikro-orm/core';
+
+export const TENANT_FILTER = 'tenant';
+
+/**
+ * Scopes every find/count of a tenant-owned entity to the organisation set on the
+ * EntityManager (`em.setFilterParams(TENANT_FILTER, { organisationId })`). The filter is on by
+ * default and MikroORM refuses to run it without its parameter, so a query made on an
+ * unscoped EntityManager fails instead of reading across organisations.
+ */
+export const TenantScoped = () =>
+  Filter({
+    name: TENANT_FILTER,
+    default: true,
+    cond: ({ organisationId }: { organisationId: string }) => ({ organisationId }),
+  });

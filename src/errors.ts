@@ -1,0 +1,71 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * Codes of expected failures, returned in a mutation payload's `userErrors` (nothing was changed).
+ * One list for the whole API so clients can switch on them.
+ */
+export enum UserErrorCode {
+  /** A field failed validation (see `field` and `message`). */
+  INVALID_INPUT = 'INVALID_INPUT',
+  /** The target does not exist or the caller may not see it (indistinguishable by design). */
+  NOT_FOUND = 'NOT_FOUND',
+  /** The caller may see the target but not do this to it. */
+  FORBIDDEN = 'FORBIDDEN',
+  /** A message body is longer than the configured limit. */
+  BODY_TOO_LONG = 'BODY_TOO_LONG',
+  /** An organisation with this slug already exists. */
+  SLUG_TAKEN = 'SLUG_TAKEN',
+  /** The channel kind cannot be activated this way. */
+  UNSUPPORTED_CHANNEL_KIND = 'UNSUPPORTED_CHANNEL_KIND',
+  /** The channel is closed to new messages. */
+  CHANNEL_CLOSED = 'CHANNEL_CLOSED',
+  /** The caller must be a member of the channel to do this. */
+  NOT_A_MEMBER = 'NOT_A_MEMBER',
+}
+
+/** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */
+export class UserError extends Error {
+  constructor(
+    readonly code: UserErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class UserErrors extends Error {
+  constructor(readonly errors: UserError[]) {
+    super(errors.map((error) => error.message).join('; '));
+  }
+}
+
+/** Codes of top-level GraphQL errors (`extensions.code`). */
+export enum ApiErrorCode {
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  NOT_FOUND = 'NOT_FOUND',
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  /** A resume cursor that is malformed, of another channel, or older than retention: refetch. */
+  CURSOR_INVALID = 'CURSOR_INVALID',
+  INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
+}
+
+/** Codes whose errors are shown to clients as they are; anything else is masked. */
+export const EXPOSED_CODES: ReadonlySet<string> = new Set([
+  ...Object.values(ApiErrorCode),
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+export function apiError(code: ApiErrorCode, message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code } });
+}
+
+export const unauthenticated = () => apiError(ApiErrorCode.UNAUTHENTICATED, 'A valid bearer token is required.');
+export const forbidden = () => apiError(ApiErrorCode.FORBIDDEN, 'You do not have permission to do this.');
+export const notFound = (what = 'The requested item') => apiError(ApiErrorCode.NOT_FOUND, `${what} was not found.`);

@@ -1,0 +1,60 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Actor } from '../auth/actor';
+import type { Config } from '../config';
+import type { CursorCodec } from '../common/cursor';
+import type { EventBus } from '../realtime/event-bus';
+import { TENANT_FILTER } from '../db/tenant';
+import { createLoaders, type Loaders } from './loaders';
+import { createServices, type Services } from './services';
+
+/** Long-lived collaborators shared by every request. */
+export interface AppDeps {
+  config: Config;
+  orm: MikroORM;
+  bus: EventBus;
+  cursors: CursorCodec;
+  logger: Logger;
+}
+
+/** Everything one operation works with: who asks, a database view scoped to their organisation. */
+export interface Context {
+  requestId: string;
+  actor?: Actor;
+  /** A fork scoped to the actor's organisation; tenant-owned queries fail without one. */
+  em: EntityManager;
+  loaders: Loaders;
+  services: Services;
+  deps: AppDeps;
+  logger: Logger;
+  /** Drops cached rows between events of a long-lived subscription. */
+  reset(): void;
+}
+
+export function createContext(deps: AppDeps, actor: Actor | undefined, requestId: string): Context {
+  const em = deps.orm.em.fork({ clear: true, useContext: false });
+  const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
+  if (organisationId) em.setFilterParams(TENANT_FILTER, { organisationId });
+  const logger = deps.logger.child({ requestId, actor: actor ? describeActor(actor) : undefined });
+  const context = { requestId, actor, em, deps, logger } as Context;
+  context.loaders = createLoaders(em, actor);
+  context.services = createServices(context);
+  context.reset = () => {
+    em.clear();
+    context.loaders = createLoaders(em, actor);
+  };
+  return context;
+}
+
+function describeActor(actor: Actor): string {
+  switch (actor.kind) {
+    case 'staff':
+      return `staff:${actor.teamMemberId}`;
+    case 'patient':
+      return `patient:${actor.patientId}`;
+    case 'service':
+      return `service:${actor.clientId}`;
+    case 'operator':
+      return `operator:${actor.operatorId}`;
+  }
+}

@@ -1,0 +1,23 @@
+import { NoSchemaIntrospectionCustomRule, specifiedRules, type ValidationRule } from 'graphql';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import type { Config } from '../config';
+
+/** Validation rules added to GraphQL's own, for HTTP and WebSocket alike. */
+export function limitRules(limits: Config['limits']): ValidationRule[] {
+  return [
+    maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
+    maxAliasesRule({ n: limits.maxAliases, exposeLimits: true }),
+    costLimitRule({ maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true }),
+  ] as ValidationRule[];
+}
+
+/** Limits, and no introspection unless the Sandbox is on (as in development). */
+export function extraValidationRules(config: Pick<Config, 'limits' | 'sandbox'>): ValidationRule[] {
+  return [...limitRules(config.limits), ...(config.sandbox ? [] : [NoSchemaIntrospectionCustomRule])];
+}
+
+export function allValidationRules(config: Pick<Config, 'limits' | 'sandbox'>): ValidationRule[] {
+  return [...specifiedRules, ...extraValidationRules(config)];
+}

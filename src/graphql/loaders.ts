@@ -1,0 +1,41 @@
+import DataLoader from 'dataloader';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { TeamMember } from '../modules/directory/team-member.entity';
+import { Patient } from '../modules/directory/patient.entity';
+import { Channel, ChannelMember } from '../modules/channels/channel.entity';
+import type { Actor } from '../auth/actor';
+import { Message } from '../modules/messages/message.entity';
+
+type Keyed = { id: string };
+
+function byIdLoader<T extends Keyed>(load: (ids: string[]) => Promise<T[]>): DataLoader<string, T | undefined> {
+  return new DataLoader<string, T | undefined>(async (ids) => {
+    const rows = await load([...ids]);
+    const found = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => found.get(id));
+  });
+}
+
+/** Per-request batch loaders: one query per type per tick, whatever the list size. */
+export function createLoaders(em: EntityManager, actor: Actor | undefined) {
+  const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
+  const scoped = <T extends Keyed>(entity: new () => T) =>
+    byIdLoader<T>((ids) => (organisationId ? (em.find(entity, { organisationId, id: { $in: ids } } as never) as Promise<T[]>) : Promise.resolve([])));
+  return {
+    teamMember: scoped(TeamMember),
+    patient: scoped(Patient),
+    channel: scoped(Channel),
+    message: scoped(Message),
+    /** The caller's own membership row per channel id. */
+    myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
+      const person =
+        actor?.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : actor?.kind === 'patient' ? { patientId: actor.patientId } : undefined;
+      if (!person || !organisationId) return channelIds.map(() => undefined);
+      const rows = await em.find(ChannelMember, { organisationId, channelId: { $in: [...channelIds] }, ...person });
+      const byChannel = new Map(rows.map((row) => [row.channelId, row]));
+      return channelIds.map((id) => byChannel.get(id));
+    }),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

@@ -1,0 +1,78 @@
+import { GraphQLError } from 'graphql';
+import { allow, rule, shield } from 'graphql-shield';
+import type { Context } from './context';
+import { EXPOSED_CODES, forbidden, unauthenticated, apiError, ApiErrorCode } from '../errors';
+
+/**
+ * Who may call each operation. Rows and fields are checked again in the services and
+ * presenters; this map is the first wall. Anything not listed is denied.
+ */
+const authenticated = rule({ cache: 'no_cache' })((_parent, _args, { actor }: Context) => (actor ? true : unauthenticated()));
+const role = (...kinds: string[]) =>
+  rule({ cache: 'no_cache' })((_parent, _args, { actor }: Context) => (!actor ? unauthenticated() : kinds.includes(actor.kind) ? true : forbidden()));
+
+const isOperator = role('operator');
+const isService = role('service');
+const isStaff = role('staff');
+const isPerson = role('staff', 'patient');
+
+export const permissionMap = {
+  Query: {
+    me: authenticated,
+    channels: isPerson,
+    channel: isPerson,
+    message: isPerson,
+  },
+  Mutation: {
+    organisationCreate: isOperator,
+    teamMemberUpsert: isService,
+    patientUpsert: isService,
+    channelActivate: isStaff,
+    channelJoin: isStaff,
+    messageSend: isPerson,
+  },
+  // Subscriptions also authorize in their subscribe function (shield only wraps resolve).
+  Subscription: {
+    channelEvents: isPerson,
+  },
+  // Object types: reaching one already passed an operation rule above; what each field shows is
+  // decided by the presenters (field resolvers) and the services' row checks.
+  Organisation: allow,
+  TeamMember: allow,
+  Patient: allow,
+  ServiceClient: allow,
+  Operator: allow,
+  Channel: allow,
+  ChannelMember: allow,
+  ChannelMembership: allow,
+  ChannelEdge: allow,
+  ChannelConnection: allow,
+  ChannelMemberEdge: allow,
+  ChannelMemberConnection: allow,
+  Message: allow,
+  MessageEdge: allow,
+  MessageConnection: allow,
+  ChannelEvent: allow,
+  PageInfo: allow,
+  UserError: allow,
+  OrganisationCreatePayload: allow,
+  TeamMemberUpsertPayload: allow,
+  PatientUpsertPayload: allow,
+  ChannelActivatePayload: allow,
+  ChannelJoinPayload: allow,
+  MessageSendPayload: allow,
+};
+
+export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {
+  return shield(permissionMap, {
+    fallbackRule: rule({ cache: 'no_cache' })(() => forbidden()),
+    allowExternalErrors: false,
+    // Errors thrown by resolvers come here: expected ones keep their code, the rest are masked.
+    fallbackError: (thrown, _parent, _args, context) => {
+      if (thrown === null) return forbidden();
+      if (thrown instanceof GraphQLError && EXPOSED_CODES.has(String(thrown.extensions?.code))) return thrown;
+      onInternalError(thrown, context as unknown as Context);
+      return apiError(ApiErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.');
+    },
+  });
+}

@@ -1,0 +1,57 @@
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { OrganisationResolver } from '../modules/organisations/organisation.graphql';
+import { DirectoryResolver, PatientFieldResolver, TeamMemberFieldResolver } from '../modules/directory/directory.graphql';
+import {
+  ChannelMemberFieldResolver,
+  ChannelMembershipFieldResolver,
+  ChannelResolver,
+  MessageChannelFieldResolver,
+} from '../modules/channels/channel.graphql';
+import { MessageResolver } from '../modules/messages/message.graphql';
+import { ChannelEventResolver } from '../realtime/channel-event.graphql';
+import { createPermissions } from './permissions';
+import type { Context } from './context';
+
+const resolvers = [
+  OrganisationResolver,
+  DirectoryResolver,
+  TeamMemberFieldResolver,
+  PatientFieldResolver,
+  ChannelResolver,
+  ChannelMemberFieldResolver,
+  ChannelMembershipFieldResolver,
+  MessageChannelFieldResolver,
+  MessageResolver,
+  ChannelEventResolver,
+] as const;
+
+let built: GraphQLSchema | undefined;
+
+/** type-graphql insists on a PubSub; ours is unused because every subscription reads the event log. */
+const unusedPubSub = {
+  publish(): never {
+    throw new Error('subscriptions read the channel event log, not type-graphql PubSub');
+  },
+  subscribe(): never {
+    throw new Error('subscriptions read the channel event log, not type-graphql PubSub');
+  },
+};
+
+/** The schema as the type-graphql classes declare it (the contract in schema.graphql). */
+export function buildContractSchema(): GraphQLSchema {
+  built ??= buildSchemaSync({ resolvers, validate: false, emitSchemaFile: false, pubSub: unusedPubSub });
+  return built;
+}
+
+/** The schema text committed as schema.graphql. */
+export function printContractSchema(): string {
+  return `${printSchema(lexicographicSortSchema(buildContractSchema()))}\n`;
+}
+
+/** The executable schema: the contract with the permission rules wrapped around it. */
+export function buildExecutableSchema(onInternalError: (error: unknown, context: Context) => void): GraphQLSchema {
+  return applyMiddleware(buildContractSchema(), createPermissions(onInternalError));
+}

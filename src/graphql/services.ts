@@ -1,0 +1,18 @@
+import type { Context } from './context';
+import { OrganisationService } from '../modules/organisations/organisation.service';
+import { DirectoryService } from '../modules/directory/directory.service';
+import { ChannelService } from '../modules/channels/channel.service';
+import { MessageService } from '../modules/messages/message.service';
+import { ChannelEventService } from '../realtime/channel-events.service';
+
+export function createServices(context: Context) {
+  return {
+    organisations: new OrganisationService(context),
+    directory: new DirectoryService(context),
+    channels: new ChannelService(context),
+    messages: new MessageService(context),
+    channelEvents: new ChannelEventService(context),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

@@ -1,0 +1,97 @@
+import { BigIntType, Entity, OptionalProps, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import { TenantScoped } from '../../db/tenant';
+
+export enum ChannelKind {
+  CARE_TEAM = 'CARE_TEAM',
+  SERVICE_TEAM = 'SERVICE_TEAM',
+  STAFF = 'STAFF',
+  GROUP = 'GROUP',
+  DIRECT = 'DIRECT',
+  CONVERSATION = 'CONVERSATION',
+}
+
+export enum ChannelStatus {
+  ACTIVE = 'ACTIVE',
+  CLOSED = 'CLOSED',
+}
+
+/** Kinds a patient can be a member of; the rest are staff-only. */
+export const PATIENT_VISIBLE_KINDS: ReadonlySet<ChannelKind> = new Set([
+  ChannelKind.CARE_TEAM,
+  ChannelKind.SERVICE_TEAM,
+  ChannelKind.GROUP,
+  ChannelKind.CONVERSATION,
+]);
+
+@Entity({ tableName: 'channel' })
+@TenantScoped()
+export class Channel {
+  [OptionalProps]?: 'id' | 'title' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'createdAt' | 'updatedAt';
+  [PrimaryKeyProp]?: ['organisationId', 'id'];
+
+  @PrimaryKey({ type: 'uuid' })
+  organisationId!: string;
+
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Property({ type: 'text' })
+  kind!: ChannelKind;
+
+  @Property({ type: 'uuid', nullable: true })
+  patientId?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  title?: string | null;
+
+  @Property({ type: 'text' })
+  status: ChannelStatus = ChannelStatus.ACTIVE;
+
+  /** Sequence number of the channel's newest event (the per-channel counter). */
+  @Property({ type: new BigIntType('number') })
+  lastSeq: number = 0;
+
+  @Property({ type: 'datetime' })
+  lastActivityAt: Date = new Date();
+
+  @Property({ type: 'uuid', nullable: true })
+  createdByTeamMemberId?: string | null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}
+
+@Entity({ tableName: 'channel_member' })
+@TenantScoped()
+export class ChannelMember {
+  [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'archivedAt' | 'lastReadSeq';
+  [PrimaryKeyProp]?: ['organisationId', 'id'];
+
+  @PrimaryKey({ type: 'uuid' })
+  organisationId!: string;
+
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Property({ type: 'uuid' })
+  channelId!: string;
+
+  @Property({ type: 'uuid', nullable: true })
+  teamMemberId?: string | null;
+
+  @Property({ type: 'uuid', nullable: true })
+  patientId?: string | null;
+
+  @Property({ type: 'datetime' })
+  joinedAt: Date = new Date();
+
+  @Property({ type: 'datetime', nullable: true })
+  archivedAt?: Date | null;
+
+  @Property({ type: new BigIntType('number') })
+  lastReadSeq: number = 0;
+}

@@ -1,0 +1,196 @@
+import { Arg, Args, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { MutationPayload, connectionType } from '../../common/graphql-types';
+import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../common/pagination';
+import { mutationPayload } from '../../graphql/payload';
+import { PatientType, TeamMemberType } from '../directory/directory.graphql';
+import { MessageType } from '../messages/message.graphql';
+import { Channel, ChannelKind, ChannelMember, ChannelStatus } from './channel.entity';
+import type { Message } from '../messages/message.entity';
+
+registerEnumType(ChannelKind, {
+  name: 'ChannelKind',
+  description: 'What a channel is for and who can be in it.',
+  valuesConfig: {
+    CARE_TEAM: { description: "One patient and the team members involved in their care. The patient cannot leave." },
+    SERVICE_TEAM: { description: 'One patient and operations or support staff. The patient cannot leave.' },
+    STAFF: { description: 'Team members only, about one patient. Never visible to patients.' },
+    GROUP: { description: 'Several patients and team members (group programmes). Managed with MESSAGING_MANAGEMENT.' },
+    DIRECT: { description: 'Team members only, not about a patient.' },
+    CONVERSATION: { description: 'A titled conversation with one patient that can be closed.' },
+  },
+});
+
+registerEnumType(ChannelStatus, {
+  name: 'ChannelStatus',
+  description: 'Whether a channel accepts new messages.',
+  valuesConfig: {
+    ACTIVE: { description: 'Open for messages.' },
+    CLOSED: { description: 'Closed: patients can no longer reply.' },
+  },
+});
+
+@ObjectType('ChannelMember', { description: 'A person in a channel: a team member or a patient.' })
+export class ChannelMemberType {
+  @Field(() => ID, { description: 'Opaque id of the membership.' })
+  id!: string;
+
+  @Field(() => Date, { description: 'When they joined.' })
+  joinedAt!: Date;
+}
+
+@ObjectType('ChannelMembership', { description: "The caller's own membership of a channel." })
+export class ChannelMembershipType {
+  @Field(() => Date, { description: 'When the caller joined.' })
+  joinedAt!: Date;
+}
+
+@ObjectType('Channel', { description: 'A place where people exchange messages.' })
+export class ChannelType {
+  @Field(() => ID, { description: 'Opaque id.' })
+  id!: string;
+
+  @Field(() => ChannelKind, { description: 'What kind of channel this is.' })
+  kind!: ChannelKind;
+
+  @Field(() => String, { nullable: true, description: 'Title (groups and conversations).' })
+  title?: string | null;
+
+  @Field(() => ChannelStatus, { description: 'Whether it accepts new messages.' })
+  status!: ChannelStatus;
+
+  @Field(() => Date, { description: 'When it was activated or created.' })
+  createdAt!: Date;
+
+  @Field(() => Date, { description: 'When something last happened in it; `channels` is sorted by this.' })
+  lastActivityAt!: Date;
+}
+
+export const ChannelConnection = connectionType('Channel', ChannelType, 'channel');
+export const ChannelMemberConnection = connectionType('ChannelMember', ChannelMemberType, 'channel member');
+export const MessageConnection = connectionType('Message', MessageType, 'message');
+
+@InputType({ description: 'Narrows the channel list.' })
+export class ChannelFilterInput {
+  @Field(() => ChannelKind, { nullable: true, description: 'Only channels of this kind.' })
+  kind?: ChannelKind | null;
+
+  @Field(() => ID, { nullable: true, description: 'Only channels about this patient.' })
+  patientId?: string | null;
+}
+
+@InputType({ description: "Activates one of a patient's channels." })
+export class ChannelActivateInput {
+  @Field(() => ID, { description: 'The patient.' })
+  patientId!: string;
+
+  @Field(() => ChannelKind, { description: 'CARE_TEAM, SERVICE_TEAM or STAFF.' })
+  kind!: ChannelKind;
+}
+
+@ObjectType({ description: 'Result of channelActivate.' })
+export class ChannelActivatePayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The activated (or already active) channel.' })
+  channel?: Channel | null;
+}
+
+@InputType({ description: 'Joins an active patient channel.' })
+export class ChannelJoinInput {
+  @Field(() => ID, { description: 'The channel.' })
+  channelId!: string;
+}
+
+@ObjectType({ description: 'Result of channelJoin.' })
+export class ChannelJoinPayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The channel joined.' })
+  channel?: Channel | null;
+}
+
+@Resolver(() => ChannelMemberType)
+export class ChannelMemberFieldResolver {
+  @FieldResolver(() => TeamMemberType, { nullable: true, description: 'The team member, when the member is staff.' })
+  teamMember(@Root() member: ChannelMember, @Ctx() { loaders }: Context) {
+    return member.teamMemberId ? loaders.teamMember.load(member.teamMemberId) : null;
+  }
+
+  @FieldResolver(() => PatientType, { nullable: true, description: 'The patient, when the member is a patient.' })
+  patient(@Root() member: ChannelMember, @Ctx() { loaders }: Context) {
+    return member.patientId ? loaders.patient.load(member.patientId) : null;
+  }
+}
+
+@Resolver(() => ChannelMembershipType)
+export class ChannelMembershipFieldResolver {
+  @FieldResolver(() => Boolean, { description: 'Whether the caller archived the channel for themself.' })
+  archived(@Root() member: ChannelMember): boolean {
+    return member.archivedAt != null;
+  }
+}
+
+@Resolver(() => ChannelType)
+export class ChannelResolver {
+  @Query(() => ChannelConnection, { description: 'Channels the caller is a member of, most recent activity first. Staff and patients.' })
+  channels(
+    @Args(() => ForwardPageArgs) page: ForwardPageArgs,
+    @Arg('filter', () => ChannelFilterInput, { nullable: true }) filter: ChannelFilterInput | null,
+    @Ctx() context: Context,
+  ) {
+    const request = pageRequest(page);
+    return context.services.channels.listMine(filter ?? {}, request.limit, page.after ?? undefined);
+  }
+
+  @Query(() => ChannelType, { nullable: true, description: 'A channel by id; null when it does not exist or the caller may not see it. Staff and patients.' })
+  async channel(@Arg('id', () => ID) id: string, @Ctx() context: Context) {
+    return (await context.services.channels.findVisible(id))?.channel ?? null;
+  }
+
+  @Mutation(() => ChannelActivatePayload, {
+    description: "Activates a patient's CARE_TEAM, SERVICE_TEAM or STAFF channel; the caller joins. Idempotent. Staff only.",
+  })
+  channelActivate(@Arg('input', () => ChannelActivateInput) input: ChannelActivateInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelActivatePayload, 'channel', () => context.services.channels.activate(input));
+  }
+
+  @Mutation(() => ChannelJoinPayload, { description: 'Joins an active patient channel. Staff only.' })
+  channelJoin(@Arg('input', () => ChannelJoinInput) input: ChannelJoinInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelJoinPayload, 'channel', () => context.services.channels.join(input));
+  }
+
+  @FieldResolver(() => PatientType, { nullable: true, description: 'The patient the channel is about (patient channels only).' })
+  patient(@Root() channel: Channel, @Ctx() { loaders }: Context) {
+    return channel.patientId ? loaders.patient.load(channel.patientId) : null;
+  }
+
+  @FieldResolver(() => ChannelMembershipType, { nullable: true, description: "The caller's membership; null when they have not joined." })
+  myMembership(@Root() channel: Channel, @Ctx() { loaders }: Context) {
+    return loaders.myMembership.load(channel.id);
+  }
+
+  @FieldResolver(() => ChannelMemberConnection, { description: 'The people in the channel, in joining order. Members only; empty otherwise.' })
+  async members(@Root() channel: Channel, @Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() context: Context) {
+    const request = pageRequest(page);
+    if (!(await context.services.channels.findParticipating(channel.id))) return emptyConnection();
+    return context.services.channels.members(channel, request.limit, page.after ?? undefined);
+  }
+
+  @FieldResolver(() => MessageConnection, {
+    description: 'Messages in sequence order: `first`/`after` pages forward from the oldest, `last`/`before` back from the newest. Members only; empty otherwise.',
+  })
+  async messages(@Root() channel: Channel, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
+    const request = pageRequest(page);
+    if (!(await context.services.channels.findParticipating(channel.id))) return emptyConnection();
+    return context.services.messages.page(channel, request);
+  }
+}
+
+function emptyConnection() {
+  return { edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } };
+}
+
+@Resolver(() => MessageType)
+export class MessageChannelFieldResolver {
+  @FieldResolver(() => ChannelType, { description: 'The channel the message is in.' })
+  channel(@Root() message: Message, @Ctx() { loaders }: Context) {
+    return loaders.channel.load(message.channelId);
+  }
+}

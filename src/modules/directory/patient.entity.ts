@@ -1,0 +1,69 @@
+import { Entity, OptionalProps, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import { TenantScoped } from '../../db/tenant';
+
+@Entity({ tableName: 'patient' })
+@TenantScoped()
+export class Patient {
+  [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'archivedAt' | 'createdAt' | 'updatedAt';
+  [PrimaryKeyProp]?: ['organisationId', 'id'];
+
+  @PrimaryKey({ type: 'uuid' })
+  organisationId!: string;
+
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Property({ type: 'text' })
+  externalId!: string;
+
+  /** Real name: shown to staff and to the patient themselves, never to other patients. */
+  @Property({ type: 'text' })
+  name!: string;
+
+  @Property({ type: 'text', nullable: true })
+  displayName?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  email?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  phone?: string | null;
+
+  @Property({ type: 'boolean' })
+  portalAccess = true;
+
+  @Property({ type: 'boolean' })
+  messagingEnabled = true;
+
+  @Property({ type: 'uuid', nullable: true })
+  allocationClinicianId?: string | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  archivedAt?: Date | null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}
+
+@Entity({ tableName: 'patient_guardian' })
+@TenantScoped()
+export class PatientGuardian {
+  [OptionalProps]?: 'createdAt';
+  [PrimaryKeyProp]?: ['organisationId', 'guardianPatientId', 'dependantPatientId'];
+
+  @PrimaryKey({ type: 'uuid' })
+  organisationId!: string;
+
+  @PrimaryKey({ type: 'uuid' })
+  guardianPatientId!: string;
+
+  @PrimaryKey({ type: 'uuid' })
+  dependantPatientId!: string;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+}

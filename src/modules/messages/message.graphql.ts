@@ -1,0 +1,66 @@
+import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root, createUnionType } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { MutationPayload } from '../../common/graphql-types';
+import { mutationPayload } from '../../graphql/payload';
+import { PatientType, TeamMemberType } from '../directory/directory.graphql';
+import { TeamMember } from '../directory/team-member.entity';
+import { Patient } from '../directory/patient.entity';
+import { Message } from './message.entity';
+
+export const AuthorUnion = createUnionType({
+  name: 'Author',
+  description: 'Who wrote a message.',
+  types: () => [TeamMemberType, PatientType] as const,
+  resolveType: (value) => (value instanceof TeamMember ? TeamMemberType : value instanceof Patient ? PatientType : undefined),
+});
+
+@ObjectType('Message', { description: 'A message in a channel.' })
+export class MessageType {
+  @Field(() => ID, { description: 'Opaque id.' })
+  id!: string;
+
+  @Field(() => String, { description: 'Markdown, as written.' })
+  body!: string;
+
+  @Field(() => Date, { description: 'When it was sent.' })
+  createdAt!: Date;
+}
+
+@InputType({ description: 'A new message.' })
+export class MessageSendInput {
+  @Field(() => ID, { description: 'The channel to post in; the caller must be a member.' })
+  channelId!: string;
+
+  @Field(() => String, { description: 'Markdown body, not empty, within the server limit (BODY_TOO_LONG).' })
+  body!: string;
+}
+
+@ObjectType({ description: 'Result of messageSend.' })
+export class MessageSendPayload extends MutationPayload {
+  @Field(() => MessageType, { nullable: true, description: 'The sent message.' })
+  message?: Message | null;
+}
+
+@Resolver(() => MessageType)
+export class MessageResolver {
+  @Query(() => MessageType, { nullable: true, description: 'A message by id; null when it does not exist or the caller may not see it. Staff and patients.' })
+  message(@Arg('id', () => ID) id: string, @Ctx() context: Context) {
+    return context.services.messages.findVisible(id).then((message) => message ?? null);
+  }
+
+  @Mutation(() => MessageSendPayload, { description: 'Posts a message in a channel the caller is a member of. Staff and patients.' })
+  messageSend(@Arg('input', () => MessageSendInput) input: MessageSendInput, @Ctx() context: Context) {
+    return mutationPayload(MessageSendPayload, 'message', () => context.services.messages.send(input));
+  }
+
+  @FieldResolver(() => AuthorUnion, { nullable: true, description: 'The author; null if their record is gone.' })
+  author(@Root() message: Message, @Ctx() { loaders }: Context) {
+    if (message.authorTeamMemberId) return loaders.teamMember.load(message.authorTeamMemberId);
+    return message.authorPatientId ? loaders.patient.load(message.authorPatientId) : null;
+  }
+
+  @FieldResolver(() => String, { description: 'Opaque position of the message; usable as a channelEvents `after` cursor.' })
+  cursor(@Root() message: Message, @Ctx() { deps }: Context): string {
+    return deps.cursors.encode({ channelId: message.channelId, seq: message.seq });
+  }
+}

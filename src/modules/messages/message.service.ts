@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import { UserError, UserErrorCode, apiError, ApiErrorCode, forbidden } from '../../errors';
+import { messageBody, parseInput, uuid } from '../../common/validation';
+import type { PageRequest } from '../../common/pagination';
+import type { Connection } from '../../common/graphql-types';
+import { withEventLog } from '../../realtime/event-log';
+import { ChannelEventType } from '../../realtime/channel-event.entity';
+import { Channel, ChannelStatus } from '../channels/channel.entity';
+import { Message } from './message.entity';
+
+export class MessageService {
+  private readonly sendInput;
+
+  constructor(private readonly context: Context) {
+    this.sendInput = z.object({
+      channelId: uuid('The channel id'),
+      body: messageBody(context.deps.config.limits.messageBodyChars),
+    });
+  }
+
+  /** Sends a message to a channel the caller is a member of. */
+  async send(input: unknown): Promise<Message> {
+    const actor = this.context.actor;
+    if (actor?.kind !== 'staff' && actor?.kind !== 'patient') throw forbidden();
+    const { channelId, body } = parseInput(this.sendInput, input);
+    const found = await this.context.services.channels.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    if (found.channel.status === ChannelStatus.CLOSED) {
+      throw new UserError(UserErrorCode.CHANNEL_CLOSED, 'This conversation is closed.', 'input.channelId');
+    }
+    const { organisationId } = actor;
+    return withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+      const seq = await log.nextSeq(channelId);
+      const message = log.em.create(Message, {
+        organisationId,
+        channelId,
+        seq,
+        body,
+        authorTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
+        authorPatientId: actor.kind === 'patient' ? actor.patientId : null,
+        createdAt: new Date(),
+      });
+      await log.em.flush();
+      await log.append({ channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
+      return message;
+    });
+  }
+
+  /** A page of a channel's messages in sequence order, by keyset on the sequence number. */
+  async page(channel: Channel, request: PageRequest): Promise<Connection<Message>> {
+    const cursors = this.context.deps.cursors;
+    const raw = request.direction === 'forward' ? request.after : request.before;
+    let boundary: number | undefined;
+    if (raw !== undefined) {
+      const position = cursors.decode(raw);
+      if (!position || position.channelId !== channel.id) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this channel.');
+      boundary = position.seq;
+    }
+    const forward = request.direction === 'forward';
+    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id };
+    if (boundary !== undefined) where.seq = forward ? { $gt: boundary } : { $lt: boundary };
+    const rows = await this.context.em.find(Message, where, { orderBy: { seq: forward ? 'asc' : 'desc' }, limit: request.limit + 1 });
+    const more = rows.length > request.limit;
+    const page = rows.slice(0, request.limit);
+    if (!forward) page.reverse();
+    const edges = page.map((message) => ({ cursor: cursors.encode({ channelId: message.channelId, seq: message.seq }), node: message }));
+    return {
+      edges,
+      pageInfo: {
+        hasNextPage: forward ? more : false,
+        hasPreviousPage: forward ? false : more,
+        startCursor: edges[0]?.cursor ?? null,
+        endCursor: edges.at(-1)?.cursor ?? null,
+      },
+    };
+  }
+
+  async findVisible(messageId: string): Promise<Message | undefined> {
+    if (!uuid('id').safeParse(messageId).success) return undefined;
+    const message = await this.context.loaders.message.load(messageId);
+    if (!message) return undefined;
+    const channel = await this.context.services.channels.findParticipating(message.channelId);
+    return channel ? message : undefined;
+  }
+}

@@ -1,0 +1,40 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import { UserError, UserErrorCode, forbidden } from '../../errors';
+import { parseInput, requiredText } from '../../common/validation';
+import { Organisation } from './organisation.entity';
+
+const createInput = z.object({
+  slug: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'A slug is 2-63 lowercase letters, digits and hyphens, starting with a letter or digit.'),
+  name: requiredText('The name', 200),
+});
+
+export class OrganisationService {
+  constructor(private readonly context: Context) {}
+
+  /** Operators create organisations; the slug is what tokens name in their `org` claim. */
+  async create(input: unknown): Promise<Organisation> {
+    if (this.context.actor?.kind !== 'operator') throw forbidden();
+    const { slug, name } = parseInput(createInput, input);
+    const em = this.context.em;
+    const organisation = em.create(Organisation, { slug, name, createdAt: new Date() });
+    try {
+      await em.flush();
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) {
+        throw new UserError(UserErrorCode.SLUG_TAKEN, `The slug "${slug}" is already taken.`, 'input.slug');
+      }
+      throw error;
+    }
+    return organisation;
+  }
+
+  async findById(id: string): Promise<Organisation | null> {
+    return this.context.em.findOne(Organisation, { id });
+  }
+}

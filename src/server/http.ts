@@ -1,0 +1,84 @@
+import express, { type Express, type Request } from 'express';
+import cors from 'cors';
+import { randomUUID } from 'node:crypto';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { AppDeps } from '../graphql/context';
+import { createContext } from '../graphql/context';
+import { extraValidationRules } from '../graphql/limits';
+import { maskError } from '../graphql/errors';
+import { authenticate, AuthenticationError, bearerToken } from '../auth/authenticate';
+import type { TokenVerifier } from '../auth/tokens';
+import { ApiErrorCode, unauthenticated } from '../errors';
+
+export interface HttpParts {
+  app: Express;
+  apollo: ApolloServer;
+}
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+export function requestIdOf(header: unknown): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifier: TokenVerifier, readiness: () => Promise<boolean>): Promise<HttpParts> {
+  const { config, logger } = deps;
+  const apollo = new ApolloServer({
+    schema,
+    introspection: config.sandbox,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    validationRules: extraValidationRules(config),
+    formatError: (formatted, error) => maskError(formatted, error, logger),
+    plugins: [
+      config.sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
+    ],
+  });
+  await apollo.start();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await readiness().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+  });
+  app.use(
+    '/graphql',
+    cors<cors.CorsRequest>({ origin: config.allowedOrigins ?? true, credentials: false, maxAge: 600 }),
+    express.json({ limit: config.limits.bodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }: { req: Request }) => {
+        const requestId = requestIdOf(req.headers['x-request-id']);
+        const token = bearerToken(req.headers.authorization);
+        if (!token) return createContext(deps, undefined, requestId);
+        try {
+          const em = deps.orm.em.fork();
+          return createContext(deps, await authenticate(em, verifier, token), requestId);
+        } catch (error) {
+          if (error instanceof AuthenticationError) {
+            logger.info({ requestId, reason: error.reason }, 'token rejected');
+            throw new GraphQLError(unauthenticated().message, { extensions: { code: ApiErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+          }
+          throw error;
+        }
+      },
+    }),
+  );
+  // Body-parser errors (oversized or malformed JSON) answer as GraphQL-shaped errors.
+  app.use((error: { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (!error?.status || error.status >= 500) return next(error);
+    const code = error.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
+    res.status(error.status).json({ errors: [{ message: code === 'PAYLOAD_TOO_LARGE' ? 'Request body too large.' : 'Malformed request.', extensions: { code } }] });
+  });
+  return { app, apollo };
+}

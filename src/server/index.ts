@@ -1,0 +1,84 @@
+import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../config';
+import { migrate, openDatabase } from '../db/orm';
+import { createTokenVerifier } from '../auth/tokens';
+import { resolveJwtSecret } from '../auth/secret';
+import { createCursorCodec } from '../common/cursor';
+import { InProcessEventBus, type EventBus } from '../realtime/event-bus';
+import { buildExecutableSchema } from '../graphql/schema';
+import type { AppDeps } from '../graphql/context';
+import { createHttpApp } from './http';
+import { attachWebSocketServer } from './ws';
+
+export interface RunningServer {
+  url: string;
+  wsUrl: string;
+  orm: MikroORM;
+  deps: AppDeps;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', '*.authorization', '*.body', 'body'], censor: '[redacted]' },
+  });
+}
+
+/** Connects to the database, applies migrations and serves HTTP and WebSocket on one port. */
+export async function startServer(config: Config, databaseUrl: string, logger = createLogger(config), bus: EventBus = new InProcessEventBus()): Promise<RunningServer> {
+  const orm = await openDatabase({ databaseUrl, logger });
+  const applied = await migrate(orm);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+
+  const secret = resolveJwtSecret(config);
+  const verifier = createTokenVerifier({ secret, jwksUrl: config.auth.jwksUrl, issuer: config.auth.issuer, audience: config.auth.audience });
+  const cursorSecret = config.cursorSecret ?? secret ?? config.auth.jwksUrl;
+  if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
+  const deps: AppDeps = { config, orm, bus, cursors: createCursorCodec(cursorSecret), logger };
+
+  const schema = buildExecutableSchema((error, context) => context.logger.error({ err: error }, 'resolver failed'));
+  const readiness = async () => {
+    await orm.em.fork().execute('select 1');
+    return (await orm.getMigrator().getPendingMigrations()).length === 0;
+  };
+  const { app, apollo } = await createHttpApp(deps, schema, verifier, readiness);
+  const server = config.tls
+    ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, app)
+    : http.createServer(app);
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
+  const ws = attachWebSocketServer(server, deps, schema, verifier);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const scheme = config.tls ? 'https' : 'http';
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${scheme}://${host}:${port}/graphql`,
+    wsUrl: `${config.tls ? 'wss' : 'ws'}://${host}:${port}/graphql`,
+    orm,
+    deps,
+    close() {
+      closing ??= (async () => {
+        await ws.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await apollo.stop();
+        await bus.close();
+        await orm.close(true);
+      })();
+      return closing;
+    },
+  };
+}
