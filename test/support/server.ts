@@ -1,0 +1,26 @@
+import { loadConfig } from '../../src/config';
+import { startServer, type RunningServer } from '../../src/server';
+import { signToken, type TokenRequest } from '../../src/auth/tokens';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestServer extends RunningServer {
+  token(request: TokenRequest): Promise<string>;
+}
+
+/** The real server on a random port, against the run's PostgreSQL. One per test file. */
+export async function startTestServer(overrides: Record<string, string> = {}): Promise<TestServer> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) throw new Error('DATABASE_URL is set by the global setup');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  });
+  const server = await startServer(config, databaseUrl);
+  return { ...server, token: (request) => signToken(TEST_JWT_SECRET, request) };
+}
