@@ -1,5 +1,5 @@
 import type { Context } from '../graphql/context';
-import { apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
+import { apiError, ApiErrorCode, forbidden, notFound, unauthenticated } from '../errors';
 import { ChannelEventRecord } from './channel-event.entity';
 import { channelEventStream } from './channel-event-stream';
 
@@ -13,6 +13,9 @@ export class ChannelEventService {
    */
   async subscribe(channelId: string, after?: string | null): Promise<AsyncIterableIterator<ChannelEventRecord>> {
     const { context } = this;
+    // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
+    if (!context.actor) throw unauthenticated();
+    if (context.actor.kind !== 'staff' && context.actor.kind !== 'patient') throw forbidden();
     const found = await context.services.channels.findParticipating(channelId);
     if (!found) throw notFound('The channel');
     let afterSeq = found.channel.lastSeq;

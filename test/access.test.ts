@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { errorCodes, ok, request, subscribe } from './support/client';
+import {
+  ChannelActivateDocument,
+  ChannelByIdDocument,
+  ChannelEventsDocument,
+  ChannelJoinDocument,
+  ChannelMessagesDocument,
+  ChannelsDocument,
+  MeDocument,
+  MessageByIdDocument,
+  MessageSendDocument,
+  OrganisationCreateDocument,
+  PatientUpsertDocument,
+  TeamMemberUpsertDocument,
+} from './generated/graphql';
+
+let server: TestServer;
+let org: TestOrganisation;
+let clinician: Person;
+let patient: Person;
+let otherPatient: Person;
+let outsider: Person;
+let staffChannelId: string;
+let staffMessageId: string;
+let careChannelId: string;
+let careMessageId: string;
+let otherCareChannelId: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  org = await createOrganisation(server);
+  clinician = await org.addStaff('Dr Access');
+  patient = await org.addPatient('Probe Patient');
+  otherPatient = await org.addPatient('Other Patient');
+  const otherOrg = await createOrganisation(server);
+  outsider = await otherOrg.addStaff('Dr Elsewhere', ['MESSAGING_MANAGEMENT', 'MESSAGING_ADMIN']);
+
+  const activate = async (patientId: string, kind: 'CARE_TEAM' | 'STAFF') =>
+    (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId, kind } })).channelActivate.channel!.id;
+  const post = async (channelId: string, body: string) =>
+    (await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body } })).messageSend.message!.id;
+  staffChannelId = await activate(patient.id, 'STAFF');
+  staffMessageId = await post(staffChannelId, 'Staff only: results pending');
+  careChannelId = await activate(patient.id, 'CARE_TEAM');
+  careMessageId = await post(careChannelId, 'Hello from your care team');
+  otherCareChannelId = await activate(otherPatient.id, 'CARE_TEAM');
+  await post(otherCareChannelId, 'Hello other patient');
+});
+afterAll(() => server.close());
+
+const randomId = () => randomUUID();
+
+/** Every route a caller could probe a channel through, answered for one id. */
+async function probeChannel(person: Person, channelId: string) {
+  const byId = await request(server.url, person.token, ChannelByIdDocument, { id: channelId });
+  const messages = await request(server.url, person.token, ChannelMessagesDocument, { id: channelId, last: 5 });
+  const sent = await request(server.url, person.token, MessageSendDocument, { input: { channelId, body: 'probe' } });
+  const sub = subscribe(server.wsUrl, person.token, ChannelEventsDocument, { channelId });
+  // A denied subscription answers at once; an allowed one stays open with nothing to say yet.
+  const subscribed = await sub.next(1000).catch(() => ({ errors: undefined }));
+  await sub.close();
+  const listed = await ok(server.url, person.token, ChannelsDocument, {});
+  return {
+    byId: byId.data,
+    messages: messages.data,
+    send: sent.data?.messageSend.userErrors,
+    subscribe: subscribed.errors?.map((error) => ({ message: error.message, code: error.extensions?.code })),
+    listed: listed.channels.edges.some((edge) => edge.node.id === channelId),
+  };
+}
+
+/** The person's subscription receives a message sent after its cursor. */
+async function expectLiveDelivery(person: Person, channelId: string) {
+  const anchor = await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: 'anchor' } });
+  const sub = subscribe(server.wsUrl, person.token, ChannelEventsDocument, { channelId, after: anchor.messageSend.message!.cursor });
+  const sent = await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: 'delivered' } });
+  expect((await sub.next()).data?.channelEvents.message?.id).toBe(sent.messageSend.message!.id);
+  await sub.close();
+}
+
+describe('a channel the caller may not see looks exactly like one that does not exist', () => {
+  const notFound = {
+    byId: { channel: null },
+    messages: { channel: null },
+    send: [{ code: 'NOT_FOUND', field: 'input.channelId', message: 'No such channel.' }],
+    subscribe: [{ message: 'The channel was not found.', code: 'NOT_FOUND' }],
+    listed: false,
+  };
+
+  it('a random id: the reference answer', async () => {
+    expect(await probeChannel(patient, randomId())).toEqual(notFound);
+  });
+
+  it('denied: a patient probing the staff channel about them', async () => {
+    expect(await probeChannel(patient, staffChannelId)).toEqual(notFound);
+  });
+
+  it('denied: a patient probing another patient’s care-team channel', async () => {
+    expect(await probeChannel(patient, otherCareChannelId)).toEqual(notFound);
+  });
+
+  it('denied: staff of another organisation probing a care-team channel', async () => {
+    expect(await probeChannel(outsider, careChannelId)).toEqual(notFound);
+  });
+
+  it('allowed: the patient on their own care-team channel', async () => {
+    const seen = await probeChannel(patient, careChannelId);
+    expect(seen.byId?.channel?.id).toBe(careChannelId);
+    expect(seen.messages?.channel?.messages.edges.map((edge) => edge.node.id)).toContain(careMessageId);
+    expect(seen.send).toEqual([]);
+    expect(seen.subscribe).toBeUndefined();
+    expect(seen.listed).toBe(true);
+    await expectLiveDelivery(patient, careChannelId);
+  });
+
+  it('allowed: a staff member on the staff channel', async () => {
+    const seen = await probeChannel(clinician, staffChannelId);
+    expect(seen.byId?.channel?.id).toBe(staffChannelId);
+    expect(seen.send).toEqual([]);
+    expect(seen.subscribe).toBeUndefined();
+    expect(seen.listed).toBe(true);
+    await expectLiveDelivery(clinician, staffChannelId);
+  });
+
+  it('messages by id: hidden ones answer null like a random id', async () => {
+    const ask = async (person: Person, id: string) => (await request(server.url, person.token, MessageByIdDocument, { id })).data;
+    expect(await ask(patient, randomId())).toEqual({ message: null });
+    expect(await ask(patient, staffMessageId)).toEqual({ message: null });
+    expect(await ask(outsider, careMessageId)).toEqual({ message: null });
+    expect(await ask(patient, careMessageId)).toEqual({ message: { id: careMessageId, body: 'Hello from your care team' } });
+    expect(await ask(clinician, staffMessageId)).toMatchObject({ message: { id: staffMessageId } });
+  });
+
+  it('join and activate across organisations answer NOT_FOUND', async () => {
+    const join = await ok(server.url, outsider.token, ChannelJoinDocument, { input: { channelId: careChannelId } });
+    expect(join.channelJoin.userErrors.map((error) => error.code)).toEqual(['NOT_FOUND']);
+    const activate = await ok(server.url, outsider.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } });
+    expect(activate.channelActivate.userErrors.map((error) => error.code)).toEqual(['NOT_FOUND']);
+  });
+
+  it('patient channels list never includes a staff channel, even filtered by kind', async () => {
+    const list = await ok(server.url, patient.token, ChannelsDocument, { filter: { kind: 'STAFF' } });
+    expect(list.channels.edges).toEqual([]);
+  });
+});
+
+describe('operation rules by role (allowed beside denied)', () => {
+  const patientInput = () => ({ input: { externalId: `p-${randomId()}`, name: 'Rule Patient' } });
+
+  it('only operators create organisations', async () => {
+    const operator = await server.token({ role: 'operator', sub: 'ops' });
+    const allowed = await request(server.url, operator, OrganisationCreateDocument, { input: { slug: `r-${randomId().slice(0, 8)}`, name: 'Rule Org' } });
+    expect(allowed.data?.organisationCreate.organisation).not.toBeNull();
+    const denied = await request(server.url, clinician.token, OrganisationCreateDocument, { input: { slug: `r-${randomId().slice(0, 8)}`, name: 'Nope' } });
+    expect(errorCodes(denied)).toEqual(['FORBIDDEN']);
+    expect(denied.data).toBeNull();
+  });
+
+  it('a taken slug is a user error', async () => {
+    const operator = await server.token({ role: 'operator', sub: 'ops' });
+    const result = await ok(server.url, operator, OrganisationCreateDocument, { input: { slug: org.slug, name: 'Again' } });
+    expect(result.organisationCreate.userErrors.map((error) => error.code)).toEqual(['SLUG_TAKEN']);
+  });
+
+  it('only services sync team members and patients', async () => {
+    expect((await ok(server.url, org.serviceToken, PatientUpsertDocument, patientInput())).patientUpsert.userErrors).toEqual([]);
+    for (const token of [clinician.token, patient.token]) {
+      expect(errorCodes(await request(server.url, token, PatientUpsertDocument, patientInput()))).toEqual(['FORBIDDEN']);
+      expect(errorCodes(await request(server.url, token, TeamMemberUpsertDocument, { input: { externalId: 'x', name: 'X' } }))).toEqual(['FORBIDDEN']);
+    }
+  });
+
+  it('only staff activate and join channels', async () => {
+    const denied = await request(server.url, patient.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } });
+    expect(errorCodes(denied)).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await request(server.url, patient.token, ChannelJoinDocument, { input: { channelId: careChannelId } }))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await request(server.url, org.serviceToken, ChannelJoinDocument, { input: { channelId: careChannelId } }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('services and operators do not read or send messages', async () => {
+    const operator = await server.token({ role: 'operator', sub: 'ops' });
+    for (const token of [org.serviceToken, operator]) {
+      expect(errorCodes(await request(server.url, token, MessageSendDocument, { input: { channelId: careChannelId, body: 'x' } }))).toEqual(['FORBIDDEN']);
+      expect(errorCodes(await request(server.url, token, ChannelsDocument, {}))).toEqual(['FORBIDDEN']);
+      const sub = subscribe(server.wsUrl, token, ChannelEventsDocument, { channelId: careChannelId });
+      expect(errorCodes(await sub.next())).toEqual(['FORBIDDEN']);
+      await sub.close();
+    }
+  });
+
+  it('no token: UNAUTHENTICATED for every operation', async () => {
+    expect(errorCodes(await request(server.url, undefined, ChannelsDocument, {}))).toEqual(['UNAUTHENTICATED']);
+    expect(errorCodes(await request(server.url, undefined, MessageSendDocument, { input: { channelId: careChannelId, body: 'x' } }))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('directory details: staff see a patient’s real name beside the display name', async () => {
+    const email = `${randomId()}@patients.example`;
+    const p = await org.addPatient('Detail Patient', { email });
+    const channelId = (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: p.id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
+    const staffView = await ok(server.url, clinician.token, ChannelByIdDocument, { id: channelId });
+    const patientNode = staffView.channel!.members.edges.find((edge) => edge.node.patient)!.node.patient!;
+    expect(patientNode).toMatchObject({ id: p.id, displayName: 'Detail' });
+    const me = await ok(server.url, p.token, MeDocument);
+    expect(me.me).toMatchObject({ __typename: 'Patient', realName: 'Detail Patient', email });
+  });
+});
