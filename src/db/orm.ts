@@ -1,7 +1,8 @@
+import 'reflect-metadata';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { Logger } from 'pino';
-import { migrationsList } from '../../migrations';
+import { migrationsConfig } from './migrate';
 import { Organisation } from '../modules/organisations/organisation.entity';
 import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
 import { TeamMember } from '../modules/directory/team-member.entity';
@@ -29,22 +30,10 @@ export function ormConfig({ databaseUrl, logger, poolMax = 10 }: OrmOptions): Op
     pool: { min: 0, max: poolMax },
     debug: logger?.isLevelEnabled('trace') ?? false,
     logger: (message) => logger?.trace({ orm: true }, message),
-    migrations: {
-      migrationsList,
-      transactional: true,
-      allOrNothing: true,
-      disableForeignKeys: false,
-      snapshot: false,
-    },
+    migrations: migrationsConfig,
   };
 }
 
 export async function openDatabase(options: OrmOptions): Promise<MikroORM> {
   return MikroORM.init(ormConfig(options));
-}
-
-/** Applies every committed migration that has not run yet; returns their names. */
-export async function migrate(orm: MikroORM): Promise<string[]> {
-  const applied = await orm.getMigrator().up();
-  return applied.map((migration) => migration.name);
 }

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
-import { migrate, openDatabase } from '../db/orm';
+import { openDatabase } from '../db/orm';
+import { runMigrations } from '../db/migrate';
 import { createTokenVerifier } from '../auth/tokens';
 import { resolveJwtSecret } from '../auth/secret';
 import { createCursorCodec } from '../common/cursor';
@@ -32,8 +33,8 @@ export function createLogger(config: Config): Logger {
 
 /** Connects to the database, applies migrations and serves HTTP and WebSocket on one port. */
 export async function startServer(config: Config, databaseUrl: string, logger = createLogger(config), bus: EventBus = new InProcessEventBus()): Promise<RunningServer> {
+  const applied = await runMigrations(databaseUrl);
   const orm = await openDatabase({ databaseUrl, logger });
-  const applied = await migrate(orm);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
 
   const secret = resolveJwtSecret(config);

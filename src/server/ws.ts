@@ -20,6 +20,11 @@ interface ConnectionState {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Labels a request error the way Apollo does on HTTP, so both transports answer alike. */
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  return new GraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { code } });
+}
+
 /**
  * graphql-ws on the same path as HTTP. The token is checked once at connection_init; every
  * subscribe gets the same validation and limits as HTTP; the socket closes (4401) when the
@@ -72,13 +77,13 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error')];
+          return [withCode(error instanceof GraphQLError ? error : new GraphQLError('Syntax error'), 'GRAPHQL_PARSE_FAILED')];
         }
         const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
         const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [new GraphQLError('Unable to identify the operation.')];
-        if (operation.operation === 'mutation') return [new GraphQLError('Mutations go over HTTP POST.')];
+        if (!operation) return [withCode(new GraphQLError('Unable to identify the operation.'), 'BAD_REQUEST')];
+        if (operation.operation === 'mutation') return [withCode(new GraphQLError('Mutations go over HTTP POST.'), 'BAD_REQUEST')];
         return {
           schema,
           document,

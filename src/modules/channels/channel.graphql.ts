@@ -132,7 +132,7 @@ export class ChannelResolver {
   @Query(() => ChannelConnection, { description: 'Channels the caller is a member of, most recent activity first. Staff and patients.' })
   channels(
     @Args(() => ForwardPageArgs) page: ForwardPageArgs,
-    @Arg('filter', () => ChannelFilterInput, { nullable: true }) filter: ChannelFilterInput | null,
+    @Arg('filter', () => ChannelFilterInput, { nullable: true, description: 'Narrow the list by kind or patient.' }) filter: ChannelFilterInput | null,
     @Ctx() context: Context,
   ) {
     const request = pageRequest(page);
@@ -140,19 +140,19 @@ export class ChannelResolver {
   }
 
   @Query(() => ChannelType, { nullable: true, description: 'A channel by id; null when it does not exist or the caller may not see it. Staff and patients.' })
-  async channel(@Arg('id', () => ID) id: string, @Ctx() context: Context) {
+  async channel(@Arg('id', () => ID, { description: 'The channel id.' }) id: string, @Ctx() context: Context) {
     return (await context.services.channels.findVisible(id))?.channel ?? null;
   }
 
   @Mutation(() => ChannelActivatePayload, {
     description: "Activates a patient's CARE_TEAM, SERVICE_TEAM or STAFF channel; the caller joins. Idempotent. Staff only.",
   })
-  channelActivate(@Arg('input', () => ChannelActivateInput) input: ChannelActivateInput, @Ctx() context: Context) {
+  channelActivate(@Arg('input', () => ChannelActivateInput, { description: 'Which patient and channel kind.' }) input: ChannelActivateInput, @Ctx() context: Context) {
     return mutationPayload(ChannelActivatePayload, 'channel', () => context.services.channels.activate(input));
   }
 
   @Mutation(() => ChannelJoinPayload, { description: 'Joins an active patient channel. Staff only.' })
-  channelJoin(@Arg('input', () => ChannelJoinInput) input: ChannelJoinInput, @Ctx() context: Context) {
+  channelJoin(@Arg('input', () => ChannelJoinInput, { description: 'The channel to join.' }) input: ChannelJoinInput, @Ctx() context: Context) {
     return mutationPayload(ChannelJoinPayload, 'channel', () => context.services.channels.join(input));
   }
 

@@ -218,12 +218,12 @@ export class DirectoryResolver {
   }
 
   @Mutation(() => TeamMemberUpsertPayload, { description: 'Creates or updates a team member by externalId. Services only.' })
-  teamMemberUpsert(@Arg('input', () => TeamMemberUpsertInput) input: TeamMemberUpsertInput, @Ctx() context: Context) {
+  teamMemberUpsert(@Arg('input', () => TeamMemberUpsertInput, { description: 'The team member as the directory knows them.' }) input: TeamMemberUpsertInput, @Ctx() context: Context) {
     return mutationPayload(TeamMemberUpsertPayload, 'teamMember', () => context.services.directory.upsertTeamMember(input));
   }
 
   @Mutation(() => PatientUpsertPayload, { description: 'Creates or updates a patient by externalId. Services only.' })
-  patientUpsert(@Arg('input', () => PatientUpsertInput) input: PatientUpsertInput, @Ctx() context: Context) {
+  patientUpsert(@Arg('input', () => PatientUpsertInput, { description: 'The patient as the records system knows them.' }) input: PatientUpsertInput, @Ctx() context: Context) {
     return mutationPayload(PatientUpsertPayload, 'patient', () => context.services.directory.upsertPatient(input));
   }
 }

@@ -44,12 +44,12 @@ export class MessageSendPayload extends MutationPayload {
 @Resolver(() => MessageType)
 export class MessageResolver {
   @Query(() => MessageType, { nullable: true, description: 'A message by id; null when it does not exist or the caller may not see it. Staff and patients.' })
-  message(@Arg('id', () => ID) id: string, @Ctx() context: Context) {
+  message(@Arg('id', () => ID, { description: 'The message id.' }) id: string, @Ctx() context: Context) {
     return context.services.messages.findVisible(id).then((message) => message ?? null);
   }
 
   @Mutation(() => MessageSendPayload, { description: 'Posts a message in a channel the caller is a member of. Staff and patients.' })
-  messageSend(@Arg('input', () => MessageSendInput) input: MessageSendInput, @Ctx() context: Context) {
+  messageSend(@Arg('input', () => MessageSendInput, { description: 'The channel and the body.' }) input: MessageSendInput, @Ctx() context: Context) {
     return mutationPayload(MessageSendPayload, 'message', () => context.services.messages.send(input));
   }
 

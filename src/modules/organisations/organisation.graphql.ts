@@ -37,7 +37,7 @@ export class OrganisationCreatePayload extends MutationPayload {
 @Resolver()
 export class OrganisationResolver {
   @Mutation(() => OrganisationCreatePayload, { description: 'Creates an organisation. Operators only.' })
-  organisationCreate(@Arg('input', () => OrganisationCreateInput) input: OrganisationCreateInput, @Ctx() context: Context) {
+  organisationCreate(@Arg('input', () => OrganisationCreateInput, { description: 'Slug and name.' }) input: OrganisationCreateInput, @Ctx() context: Context) {
     return mutationPayload(OrganisationCreatePayload, 'organisation', () => context.services.organisations.create(input));
   }
 }

@@ -1,0 +1,82 @@
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { connectionCloseCode, errorCodes, request } from './support/client';
+import { MeDocument } from './generated/graphql';
+
+let server: TestServer;
+let org: TestOrganisation;
+let staff: Person;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  org = await createOrganisation(server);
+  staff = await org.addStaff('Dr Token');
+});
+afterAll(() => server.close());
+
+const hs256 = (claims: Record<string, unknown>, secret = TEST_JWT_SECRET, exp: number | string = '1h') =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(exp).sign(new TextEncoder().encode(secret));
+
+describe('tokens over HTTP', () => {
+  it('allowed: a valid staff token', async () => {
+    const result = await request(server.url, staff.token, MeDocument);
+    expect(result.data?.me).toMatchObject({ __typename: 'TeamMember', id: staff.id });
+  });
+
+  const rejected: Array<[string, () => Promise<string>]> = [
+    ['expired', () => hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, TEST_JWT_SECRET, Math.floor(Date.now() / 1000) - 10)],
+    ['unsigned (alg none)', async () => new UnsecuredJWT({ role: 'staff', org: org.slug, sub: staff.externalId }).setExpirationTime('1h').encode()],
+    ['signed with another secret', () => hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, 'another-secret-that-is-long-enough-0123456789')],
+    ['for an unknown person', () => hs256({ role: 'staff', org: org.slug, sub: 'nobody' })],
+    ['for an unknown organisation', () => hs256({ role: 'staff', org: 'no-such-org', sub: staff.externalId })],
+    ['without exp', () => new SignJWT({ role: 'staff', org: org.slug, sub: staff.externalId }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(TEST_JWT_SECRET))],
+    ['with an unknown role', () => hs256({ role: 'admin', org: org.slug, sub: staff.externalId })],
+    ['garbage', async () => 'not-a-token'],
+  ];
+
+  it.each(rejected)('denied: a token %s gets 401 UNAUTHENTICATED', async (_label, make) => {
+    const result = await request(server.url, await make(), MeDocument);
+    expect(result.status).toBe(401);
+    expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);
+    expect(result.data ?? null).toBeNull();
+  });
+
+  it('denied: a token of an archived team member', async () => {
+    const archived = await org.addStaff('Dr Archived');
+    await server.orm.em.fork().execute('update team_member set archived_at = now() where organisation_id = ? and id = ?', [org.id, archived.id]);
+    expect(errorCodes(await request(server.url, archived.token, MeDocument))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('tokens over WebSocket (connection_init)', () => {
+  it('allowed: a valid token is acknowledged', async () => {
+    expect(await connectionCloseCode(server.wsUrl, { authorization: `Bearer ${staff.token}` })).toBe(1000);
+  });
+
+  it('denied: no token closes 4401', async () => {
+    expect(await connectionCloseCode(server.wsUrl, {})).toBe(4401);
+  });
+
+  it('denied: a badly signed token closes 4401', async () => {
+    const token = await hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, 'another-secret-that-is-long-enough-0123456789');
+    expect(await connectionCloseCode(server.wsUrl, { authorization: `Bearer ${token}` })).toBe(4401);
+  });
+
+  it('denied: a token of an unknown person closes 4403', async () => {
+    const token = await hs256({ role: 'staff', org: org.slug, sub: 'nobody' });
+    expect(await connectionCloseCode(server.wsUrl, { authorization: `Bearer ${token}` })).toBe(4403);
+  });
+
+  it('the socket closes 4401 when the token expires', async () => {
+    const token = await hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, TEST_JWT_SECRET, Math.floor(Date.now() / 1000) + 2);
+    const closed = await new Promise<number>((resolve) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const WebSocket = require('ws') as typeof import('ws');
+      const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+      socket.on('close', (code) => resolve(code));
+    });
+    expect(closed).toBe(4401);
+  });
+});

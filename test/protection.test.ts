@@ -1,0 +1,125 @@
+import { GraphQLError } from 'graphql';
+import pino from 'pino';
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation, type Person } from './support/fixtures';
+import WebSocket from 'ws';
+import { maskError } from '../src/graphql/errors';
+
+let server: TestServer;
+let staff: Person;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const org = await createOrganisation(server);
+  staff = await org.addStaff('Dr Limits');
+});
+afterAll(() => server.close());
+
+async function post(body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${staff.token}`, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: JSON.parse(text) as { data?: unknown; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+}
+
+const deepQuery = `{ channels { edges { node { messages { edges { node { channel { messages { edges { node { channel { id } } } } } } } } } } } }`;
+const aliasQuery = `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: me { __typename }`).join(' ')} }`;
+
+describe('limits on HTTP', () => {
+  it('allowed: an ordinary query', async () => {
+    expect((await post({ query: '{ me { __typename } }' })).body.data).toEqual({ me: { __typename: 'TeamMember' } });
+  });
+
+  it('denied: a query deeper than the limit', async () => {
+    const { body } = await post({ query: deepQuery });
+    expect(body.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(body.errors?.[0].message).toMatch(/depth/i);
+  });
+
+  it('denied: too many aliases', async () => {
+    const { body } = await post({ query: aliasQuery });
+    expect(body.errors?.[0].message).toMatch(/alias/i);
+  });
+
+  it('denied: batched requests', async () => {
+    const { status, body } = await post([{ query: '{ me { __typename } }' }, { query: '{ me { __typename } }' }]);
+    expect(status).toBe(400);
+    expect(JSON.stringify(body)).toMatch(/batch/i);
+  });
+
+  it('denied: a body larger than the limit (413)', async () => {
+    const { status, body } = await post({ query: '{ me { __typename } }', variables: { padding: 'x'.repeat(1_100_000) } });
+    expect(status).toBe(413);
+    expect(body.errors?.[0].extensions?.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('denied: a cross-site simple GET request (CSRF prevention)', async () => {
+    const response = await fetch(`${server.url}?query=${encodeURIComponent('{ me { __typename } }')}`, { headers: { authorization: `Bearer ${staff.token}` } });
+    expect(response.status).toBe(400);
+  });
+
+  it('denied: malformed JSON gets a clear 400', async () => {
+    const { status, body } = await post('{"query": ');
+    expect(status).toBe(400);
+    expect(body.errors?.[0].extensions?.code).toBe('BAD_REQUEST');
+  });
+});
+
+describe('limits on WebSocket', () => {
+  /** Sends one raw graphql-ws subscribe and returns the server's first answer to it. */
+  function rawSubscribe(query: string): Promise<{ type: string; payload?: unknown }> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${staff.token}` } })));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string; payload?: unknown };
+        if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+        else if (message.type !== 'ping' && message.type !== 'pong') {
+          socket.close();
+          resolve(message);
+        }
+      });
+      socket.on('error', reject);
+    });
+  }
+
+  const channelId = '00000000-0000-4000-8000-000000000000';
+
+  it('allowed: a shallow subscription is accepted (then refused only for the unknown channel)', async () => {
+    const answer = await rawSubscribe(`subscription { channelEvents(channelId: "${channelId}") { type } }`);
+    expect(JSON.stringify(answer)).toMatch(/NOT_FOUND/);
+  });
+
+  it('denied: a subscription deeper than the limit fails validation like HTTP', async () => {
+    const deep = `subscription { channelEvents(channelId: "${channelId}") { channel { messages { edges { node { channel { messages { edges { node { channel { id } } } } } } } } } } }`;
+    const answer = await rawSubscribe(deep);
+    expect(answer.type).toBe('error');
+    expect(answer.payload).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' }, message: expect.stringMatching(/depth/i) })]);
+  });
+
+  it('denied: too many aliases', async () => {
+    const aliases = Array.from({ length: 20 }, (_, i) => `a${i}: type`).join(' ');
+    const answer = await rawSubscribe(`subscription { channelEvents(channelId: "${channelId}") { ${aliases} } }`);
+    expect(answer.type).toBe('error');
+    expect(JSON.stringify(answer.payload)).toMatch(/alias/i);
+  });
+});
+
+describe('error masking', () => {
+  const silent = pino({ level: 'silent' });
+
+  it('an unexpected error leaves as INTERNAL_SERVER_ERROR with no message, stack or SQL', () => {
+    const error = new GraphQLError('select * from patient where ... syntax error', { originalError: new Error('ECONNREFUSED 10.0.0.1') });
+    const masked = maskError({ ...error.toJSON(), extensions: { code: 'INTERNAL_SERVER_ERROR', stacktrace: ['at x'] } }, error, silent);
+    expect(masked).toEqual({ message: 'Internal server error.', path: undefined, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  });
+
+  it('an expected error keeps its message and code only', () => {
+    const error = new GraphQLError('The channel was not found.', { extensions: { code: 'NOT_FOUND' } });
+    const masked = maskError({ ...error.toJSON(), extensions: { code: 'NOT_FOUND', stacktrace: ['at x'] } }, error, silent);
+    expect(masked).toEqual({ message: 'The channel was not found.', path: undefined, locations: undefined, extensions: { code: 'NOT_FOUND' } });
+  });
+});
