@@ -24,14 +24,6 @@ export const requiredText = (label: string, max: number) =>
     .min(1, `${label} must not be empty.`)
     .max(max, `${label} must be at most ${max} characters.`);
 
-export const optionalText = (label: string, max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max, `${label} must be at most ${max} characters.`)
-    .nullish()
-    .transform((value) => (value ? value : null));
-
 export const uuid = (label: string) => z.string().uuid(`${label} is not a valid id.`);
 export const email = z.string().trim().toLowerCase().email('Not a valid email address.').max(320).nullish();
 export const phone = z

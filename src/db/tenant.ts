@@ -1,4 +1,5 @@
-import { Filter } from '@mikro-orm/core';
+import { Filter, PrimaryKey, PrimaryKeyProp } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
 
 export const TENANT_FILTER = 'tenant';
 
@@ -14,3 +15,17 @@ export const TenantScoped = () =>
     default: true,
     cond: ({ organisationId }: { organisationId: string }) => ({ organisationId }),
   });
+
+/**
+ * Keys of a tenant-owned row: `(organisation_id, id)`, the organisation leading as in every
+ * index and foreign key of such tables.
+ */
+export abstract class TenantRecord {
+  [PrimaryKeyProp]?: ['organisationId', 'id'];
+
+  @PrimaryKey({ type: 'uuid' })
+  organisationId!: string;
+
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+}

@@ -45,6 +45,18 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // One access-log line per request: method, path, status, duration and request id; never bodies.
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -1,6 +1,5 @@
-import { BigIntType, Entity, OptionalProps, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
-import { randomUUID } from 'node:crypto';
-import { TenantScoped } from '../../db/tenant';
+import { BigIntType, Entity, OptionalProps, Property } from '@mikro-orm/core';
+import { TenantRecord, TenantScoped } from '../../db/tenant';
 
 export enum ChannelKind {
   CARE_TEAM = 'CARE_TEAM',
@@ -26,15 +25,8 @@ export const PATIENT_VISIBLE_KINDS: ReadonlySet<ChannelKind> = new Set([
 
 @Entity({ tableName: 'channel' })
 @TenantScoped()
-export class Channel {
+export class Channel extends TenantRecord {
   [OptionalProps]?: 'id' | 'title' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'createdAt' | 'updatedAt';
-  [PrimaryKeyProp]?: ['organisationId', 'id'];
-
-  @PrimaryKey({ type: 'uuid' })
-  organisationId!: string;
-
-  @PrimaryKey({ type: 'uuid' })
-  id: string = randomUUID();
 
   @Property({ type: 'text' })
   kind!: ChannelKind;
@@ -67,15 +59,8 @@ export class Channel {
 
 @Entity({ tableName: 'channel_member' })
 @TenantScoped()
-export class ChannelMember {
+export class ChannelMember extends TenantRecord {
   [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'archivedAt' | 'lastReadSeq';
-  [PrimaryKeyProp]?: ['organisationId', 'id'];
-
-  @PrimaryKey({ type: 'uuid' })
-  organisationId!: string;
-
-  @PrimaryKey({ type: 'uuid' })
-  id: string = randomUUID();
 
   @Property({ type: 'uuid' })
   channelId!: string;

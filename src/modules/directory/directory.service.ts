@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Context } from '../../graphql/context';
 import type { OrganisationActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
-import { email, optionalText, parseInput, phone, requiredText, uuid } from '../../common/validation';
+import { email, parseInput, phone, requiredText, uuid } from '../../common/validation';
 import { PERMISSIONS, TeamMember } from './team-member.entity';
 import { Patient, PatientGuardian } from './patient.entity';
 

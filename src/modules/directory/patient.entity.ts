@@ -1,18 +1,10 @@
 import { Entity, OptionalProps, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
-import { randomUUID } from 'node:crypto';
-import { TenantScoped } from '../../db/tenant';
+import { TenantRecord, TenantScoped } from '../../db/tenant';
 
 @Entity({ tableName: 'patient' })
 @TenantScoped()
-export class Patient {
+export class Patient extends TenantRecord {
   [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'archivedAt' | 'createdAt' | 'updatedAt';
-  [PrimaryKeyProp]?: ['organisationId', 'id'];
-
-  @PrimaryKey({ type: 'uuid' })
-  organisationId!: string;
-
-  @PrimaryKey({ type: 'uuid' })
-  id: string = randomUUID();
 
   @Property({ type: 'text' })
   externalId!: string;

@@ -1,21 +1,13 @@
-import { Entity, OptionalProps, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
-import { randomUUID } from 'node:crypto';
-import { TenantScoped } from '../../db/tenant';
+import { Entity, OptionalProps, Property } from '@mikro-orm/core';
+import { TenantRecord, TenantScoped } from '../../db/tenant';
 
 export const PERMISSIONS = ['MESSAGING_MANAGEMENT', 'MESSAGING_ADMIN'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 @Entity({ tableName: 'team_member' })
 @TenantScoped()
-export class TeamMember {
+export class TeamMember extends TenantRecord {
   [OptionalProps]?: 'id' | 'roles' | 'permissions' | 'archivedAt' | 'email' | 'createdAt' | 'updatedAt';
-  [PrimaryKeyProp]?: ['organisationId', 'id'];
-
-  @PrimaryKey({ type: 'uuid' })
-  organisationId!: string;
-
-  @PrimaryKey({ type: 'uuid' })
-  id: string = randomUUID();
 
   @Property({ type: 'text' })
   externalId!: string;

@@ -1,18 +1,10 @@
-import { BigIntType, Entity, OptionalProps, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
-import { randomUUID } from 'node:crypto';
-import { TenantScoped } from '../../db/tenant';
+import { BigIntType, Entity, OptionalProps, Property } from '@mikro-orm/core';
+import { TenantRecord, TenantScoped } from '../../db/tenant';
 
 @Entity({ tableName: 'message' })
 @TenantScoped()
-export class Message {
+export class Message extends TenantRecord {
   [OptionalProps]?: 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'createdAt';
-  [PrimaryKeyProp]?: ['organisationId', 'id'];
-
-  @PrimaryKey({ type: 'uuid' })
-  organisationId!: string;
-
-  @PrimaryKey({ type: 'uuid' })
-  id: string = randomUUID();
 
   @Property({ type: 'uuid' })
   channelId!: string;
