@@ -69,7 +69,8 @@ export class Migration20261123090000Foundation extends Migration {
         title text,
         status text not null default 'ACTIVE' check (status in ('ACTIVE', 'CLOSED')),
         last_seq bigint not null default 0,
-        last_activity_at timestamptz not null default now(),
+        -- Millisecond precision: list cursors carry it exactly as JavaScript dates do.
+        last_activity_at timestamptz(3) not null default now(),
         created_by_team_member_id uuid,
         created_at timestamptz not null default now(),
         updated_at timestamptz not null default now(),
@@ -89,7 +90,7 @@ export class Migration20261123090000Foundation extends Migration {
         channel_id uuid not null,
         team_member_id uuid,
         patient_id uuid,
-        joined_at timestamptz not null default now(),
+        joined_at timestamptz(3) not null default now(),
         archived_at timestamptz,
         last_read_seq bigint not null default 0,
         primary key (organisation_id, id),

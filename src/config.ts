@@ -70,6 +70,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (production && !e.AUTH_JWT_SECRET && !e.AUTH_JWKS_URL) {
     throw new ConfigError('Invalid configuration: production needs AUTH_JWT_SECRET or AUTH_JWKS_URL');
   }
+  if (e.AUTH_JWKS_URL && !e.AUTH_JWT_SECRET && !e.CURSOR_SECRET) {
+    throw new ConfigError('Invalid configuration: CURSOR_SECRET (32+ characters) is required when tokens are verified with AUTH_JWKS_URL');
+  }
+  if (production && e.AUTH_JWKS_URL && (!e.AUTH_ISSUER || !e.AUTH_AUDIENCE)) {
+    throw new ConfigError('Invalid configuration: production with AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
+  }
   if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
     throw new ConfigError('Invalid configuration: TLS_CERT and TLS_KEY go together');
   }

@@ -52,8 +52,13 @@ async function main(): Promise<void> {
 }
 
 async function printDemoTokens(config: ReturnType<typeof loadConfig>, url: string): Promise<void> {
-  const secret = resolveJwtSecret(config);
-  if (!secret) return;
+  // Only tokens signed with the generated development secret are printed: never ones that a
+  // configured AUTH_JWT_SECRET would make valid wherever that secret is trusted.
+  const secret = config.auth.jwtSecret || config.auth.jwksUrl ? undefined : resolveJwtSecret(config);
+  if (!secret) {
+    process.stdout.write(`\nApollo Sandbox: ${url}\nAUTH_JWT_SECRET is set: make tokens with \`npm run token\` (demo tokens are printed only with the development secret).\n`);
+    return;
+  }
   const lines = [`\nApollo Sandbox: ${url}`, `Demo tokens (organisation "${DEMO_SLUG}", valid 12 hours; send as "Authorization: Bearer <token>"):`];
   for (const user of DEMO_USERS) {
     const token = await signToken(secret, { role: user.role, sub: user.sub, org: user.role === 'operator' ? undefined : DEMO_SLUG });

@@ -1,8 +1,8 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { connectionCloseCode, errorCodes, request } from './support/client';
-import { MeDocument } from './generated/graphql';
+import { connectionCloseCode, errorCodes, request, subscribe } from './support/client';
+import { ChannelActivateDocument, ChannelEventsDocument, MeDocument, MessageSendDocument } from './generated/graphql';
 
 let server: TestServer;
 let org: TestOrganisation;
@@ -46,6 +46,24 @@ describe('tokens over HTTP', () => {
     const archived = await org.addStaff('Dr Archived');
     await server.orm.em.fork().execute('update team_member set archived_at = now() where organisation_id = ? and id = ?', [org.id, archived.id]);
     expect(errorCodes(await request(server.url, archived.token, MeDocument))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('revocation of open streams', () => {
+  it('an archived patient’s subscription ends with UNAUTHENTICATED at the next event, not silently', async () => {
+    const patient = await org.addPatient('Soon Archived');
+    const channel = (await request(server.url, staff.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).data!.channelActivate.channel!;
+    const first = (await request(server.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body: 'first' } })).data!.messageSend.message!;
+    const live = subscribe(server.wsUrl, patient.token, ChannelEventsDocument, { channelId: channel.id, after: first.cursor });
+    await request(server.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body: 'still delivered' } });
+    expect((await live.next()).data?.channelEvents.message?.body).toBe('still delivered');
+
+    await server.orm.em.fork().execute('update patient set archived_at = now() where organisation_id = ? and id = ?', [org.id, patient.id]);
+    await request(server.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body: 'not for an archived patient' } });
+    // Ended with a graphql-ws `error` message, not left open and silent.
+    const { error } = await live.ended;
+    expect(errorCodes({ errors: error as never })).toEqual(['UNAUTHENTICATED']);
+    await live.close();
   });
 });
 

@@ -42,3 +42,21 @@ export function createCursorCodec(secret: string): CursorCodec {
     },
   };
 }
+
+/**
+ * Cursors of lists ordered by a millisecond timestamp and then an id (channel lists, members).
+ * They carry nothing secret, so they are only encoded; anything malformed decodes to undefined.
+ */
+export const timeIdCursor = {
+  encode(at: Date, id: string): string {
+    return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
+  },
+  decode(cursor: string): { at: Date; id: string } | undefined {
+    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(
+      Buffer.from(cursor, 'base64url').toString('utf8'),
+    );
+    if (!match) return undefined;
+    const at = new Date(match[1]);
+    return Number.isNaN(at.getTime()) || at.toISOString() !== match[1] ? undefined : { at, id: match[2] };
+  },
+};

@@ -16,13 +16,16 @@ export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z
   );
 }
 
+/** PostgreSQL text cannot hold NUL; refuse it as bad input instead of failing on insert. */
+const noNul = (value: string) => !value.includes('\u0000');
+
 /** Trimmed text between 1 and `max` characters. */
 export const requiredText = (label: string, max: number) =>
   z
     .string()
-    .trim()
-    .min(1, `${label} must not be empty.`)
-    .max(max, `${label} must be at most ${max} characters.`);
+    .refine(noNul, `${label} must not contain NUL characters.`)
+    .transform((value) => value.trim())
+    .pipe(z.string().min(1, `${label} must not be empty.`).max(max, `${label} must be at most ${max} characters.`));
 
 export const uuid = (label: string) => z.string().uuid(`${label} is not a valid id.`);
 export const email = z.string().trim().toLowerCase().email('Not a valid email address.').max(320).nullish();
@@ -36,6 +39,7 @@ export const phone = z
 export const messageBody = (maxChars: number) =>
   z.string().superRefine((body, ctx) => {
     if (body.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'The message body must not be empty.' });
+    else if (!noNul(body)) ctx.addIssue({ code: 'custom', message: 'The message body must not contain NUL characters.' });
     else if (body.length > maxChars)
       ctx.addIssue({
         code: 'custom',

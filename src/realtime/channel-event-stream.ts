@@ -7,7 +7,7 @@ export interface StreamSource<T extends { seq: number }> {
   afterSeq: number;
   /** Reads up to `limit` events with a sequence number above `afterSeq`, in order. */
   load(afterSeq: number, limit: number): Promise<T[]>;
-  /** Called before each batch; throws to end the stream (access lost, token expired). */
+  /** Called before each batch of at most 100 events; throws to end the stream (access lost, token expired). */
   authorize(): Promise<void>;
 }
 
@@ -41,9 +41,10 @@ export function channelEventStream<T extends { seq: number }>(source: StreamSour
           continue;
         }
         behind = false;
-        await source.authorize();
         let batch: T[];
         do {
+          // Checked before every batch, so a long replay notices lost access as soon as live delivery would.
+          await source.authorize();
           batch = await source.load(position, BATCH);
           for (const event of batch) {
             if (abort.signal.aborted) return;

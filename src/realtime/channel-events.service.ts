@@ -36,10 +36,20 @@ export class ChannelEventService {
       authorize: async () => {
         const actor = context.actor;
         if (!actor || actor.expiresAt <= Date.now()) throw unauthenticated();
+        // Rows cached for the previous batch are dropped, so memory stays bounded by one batch.
         context.reset();
+        if (!(await this.personStillActive())) throw unauthenticated();
         if (!(await context.services.channels.findParticipating(channelId))) throw notFound('The channel');
       },
     });
+  }
+
+  /** An archived team member or patient loses their open streams at the next batch. */
+  private async personStillActive(): Promise<boolean> {
+    const { actor, loaders } = this.context;
+    const person =
+      actor?.kind === 'staff' ? await loaders.teamMember.load(actor.teamMemberId) : actor?.kind === 'patient' ? await loaders.patient.load(actor.patientId) : undefined;
+    return person !== undefined && !person.archivedAt;
   }
 
   cursorOf(event: ChannelEventRecord): string {

@@ -32,6 +32,8 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
+    // No "Did you mean …" field suggestions when the schema is not public.
+    hideSchemaDetailsFromClientErrors: !config.sandbox,
     validationRules: extraValidationRules(config),
     formatError: (formatted, error) => maskError(formatted, error, logger),
     plugins: [
@@ -91,6 +93,11 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
     if (!error?.status || error.status >= 500) return next(error);
     const code = error.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
     res.status(error.status).json({ errors: [{ message: code === 'PAYLOAD_TOO_LARGE' ? 'Request body too large.' : 'Malformed request.', extensions: { code } }] });
+  });
+  // Anything else that reaches Express: logged here, a bare 500 to the client (no stack).
+  app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    logger.error({ err: error, requestId: req.headers['x-request-id'] }, 'unhandled request error');
+    if (!res.headersSent) res.status(500).json({ errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
   });
   return { app, apollo };
 }

@@ -39,7 +39,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
 
   const secret = resolveJwtSecret(config);
   const verifier = createTokenVerifier({ secret, jwksUrl: config.auth.jwksUrl, issuer: config.auth.issuer, audience: config.auth.audience });
-  const cursorSecret = config.cursorSecret ?? secret ?? config.auth.jwksUrl;
+  const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
   const deps: AppDeps = { config, orm, bus, cursors: createCursorCodec(cursorSecret), logger };
 

@@ -57,7 +57,12 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         try {
           state.actor = await authenticate(deps.orm.em.fork(), verifier, token);
         } catch (error) {
-          if (!(error instanceof AuthenticationError)) throw error;
+          if (!(error instanceof AuthenticationError)) {
+            // Never let graphql-ws put an internal message into the close reason.
+            logger.error({ err: error, connectionId: state.connectionId }, 'websocket authentication failed');
+            socket.close(1011, 'Internal server error');
+            return false;
+          }
           logger.info({ connectionId: state.connectionId, reason: error.reason }, 'websocket token rejected');
           socket.close(error.reason.startsWith('unknown') ? CloseCode.Forbidden : CloseCode.Unauthorized, error.reason.startsWith('unknown') ? 'Forbidden' : 'Unauthorized');
           return false;

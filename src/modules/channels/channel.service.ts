@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { Context } from '../../graphql/context';
 import type { PersonActor, StaffActor } from '../../auth/actor';
-import { UserError, UserErrorCode, forbidden } from '../../errors';
+import { ApiErrorCode, UserError, UserErrorCode, apiError, forbidden } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
-import type { PageInfo } from '../../common/graphql-types';
+import type { Connection, PageInfo } from '../../common/graphql-types';
+import { timeIdCursor } from '../../common/cursor';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { Patient } from '../directory/patient.entity';
@@ -32,8 +33,6 @@ export interface VisibleChannel {
   channel: Channel;
   membership?: ChannelMember;
 }
-
-const LIST_CURSOR = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\|([0-9a-f-]{36})$/;
 
 export class ChannelService {
   constructor(private readonly context: Context) {}
@@ -71,8 +70,8 @@ export class ChannelService {
   /** The caller's channels, most recent activity first. */
   async listMine(filter: ChannelFilter, limit: number, after?: string) {
     const actor = this.person();
-    const cursor = after ? LIST_CURSOR.exec(Buffer.from(after, 'base64url').toString('utf8')) : undefined;
-    if (after && !cursor) throw new UserError(UserErrorCode.INVALID_INPUT, 'The cursor is not valid.', 'after');
+    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    if (after !== undefined && !cursor) throw invalidCursor();
     const params: unknown[] = [actor.organisationId, actor.kind === 'staff' ? actor.teamMemberId : actor.patientId];
     const conditions = [
       'c.organisation_id = ?',
@@ -83,13 +82,13 @@ export class ChannelService {
       params.push(filter.kind);
     }
     if (filter.patientId) {
-      if (!uuid('id').safeParse(filter.patientId).success) return { edges: [], pageInfo: emptyPage() };
+      if (!uuid('id').safeParse(filter.patientId).success) return forwardPage([], false, () => '');
       conditions.push('c.patient_id = ?');
       params.push(filter.patientId);
     }
     if (cursor) {
       conditions.push('(c.last_activity_at, c.id) < (?::timestamptz, ?::uuid)');
-      params.push(cursor[1], cursor[2]);
+      params.push(cursor.at.toISOString(), cursor.id);
     }
     const rows = await this.context.em.execute<Record<string, unknown>[]>(
       `select c.* from channel c
@@ -100,17 +99,7 @@ export class ChannelService {
       [...params, limit + 1],
     );
     const channels = rows.slice(0, limit).map((row) => this.context.em.map(Channel, row));
-    const edges = channels.map((channel) => ({
-      cursor: Buffer.from(`${channel.lastActivityAt.toISOString()}|${channel.id}`).toString('base64url'),
-      node: channel,
-    }));
-    const pageInfo: PageInfo = {
-      hasNextPage: rows.length > limit,
-      hasPreviousPage: false,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    };
-    return { edges, pageInfo };
+    return forwardPage(channels, rows.length > limit, (channel) => timeIdCursor.encode(channel.lastActivityAt, channel.id));
   }
 
   /**
@@ -185,22 +174,23 @@ export class ChannelService {
     if (rows.length === 1) await log.append({ channelId, type: ChannelEventType.MEMBER_JOINED, memberId: rows[0].id });
   }
 
-  async members(channel: Channel, limit: number, after?: string) {
-    const conditions: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id };
-    if (after) {
-      const id = Buffer.from(after, 'base64url').toString('utf8');
-      if (!uuid('id').safeParse(id).success) throw new UserError(UserErrorCode.INVALID_INPUT, 'The cursor is not valid.', 'after');
-      conditions.id = { $gt: id };
+  /** Members in joining order. */
+  async members(channel: Channel, limit: number, after?: string): Promise<Connection<ChannelMember>> {
+    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id };
+    if (after !== undefined) {
+      const cursor = timeIdCursor.decode(after);
+      if (!cursor) throw invalidCursor();
+      where.$or = [{ joinedAt: { $gt: cursor.at } }, { joinedAt: cursor.at, id: { $gt: cursor.id } }];
     }
-    const rows = await this.context.em.find(ChannelMember, conditions, { orderBy: { id: 'asc' }, limit: limit + 1 });
-    const edges = rows.slice(0, limit).map((member) => ({ cursor: Buffer.from(member.id).toString('base64url'), node: member }));
-    return {
-      edges,
-      pageInfo: { hasNextPage: rows.length > limit, hasPreviousPage: false, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null },
-    };
+    const rows = await this.context.em.find(ChannelMember, where, { orderBy: { joinedAt: 'asc', id: 'asc' }, limit: limit + 1 });
+    return forwardPage(rows.slice(0, limit), rows.length > limit, (member) => timeIdCursor.encode(member.joinedAt, member.id));
   }
 }
 
-function emptyPage(): PageInfo {
-  return { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null };
+const invalidCursor = () => apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+
+function forwardPage<T>(nodes: T[], hasNextPage: boolean, cursorOf: (node: T) => string): Connection<T> {
+  const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));
+  const pageInfo: PageInfo = { hasNextPage, hasPreviousPage: false, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null };
+  return { edges, pageInfo };
 }

@@ -34,9 +34,6 @@ export class TeamMemberType {
 
   @Field(() => String, { description: 'Full name.' })
   name!: string;
-
-  @Field(() => [String], { description: 'Role groups, e.g. "Clinician" or "Appointment Reminder Admin".' })
-  roles!: string[];
 }
 
 @Resolver(() => TeamMemberType)
@@ -61,9 +58,14 @@ export class TeamMemberFieldResolver {
     return seesDetailsOf(actor, member) ? member.permissions : [];
   }
 
-  @FieldResolver(() => Boolean, { description: 'Archived team members cannot sign in and are not added to channels.' })
-  archived(@Root() member: TeamMember): boolean {
-    return member.archivedAt != null;
+  @FieldResolver(() => [String], { description: 'Role groups, e.g. "Clinician" or "Appointment Reminder Admin". Staff and services only; empty for patients.' })
+  roles(@Root() member: TeamMember, @Ctx() { actor }: Context): string[] {
+    return seesDetailsOf(actor, member) ? member.roles : [];
+  }
+
+  @FieldResolver(() => Boolean, { nullable: true, description: 'Archived team members cannot sign in and are not added to channels. Staff and services only.' })
+  archived(@Root() member: TeamMember, @Ctx() { actor }: Context): boolean | null {
+    return seesDetailsOf(actor, member) ? member.archivedAt != null : null;
   }
 }
 
@@ -83,9 +85,13 @@ export class PatientFieldResolver {
     return seesDetailsOf(actor, patient) ? patient.name : null;
   }
 
-  @FieldResolver(() => String, { description: 'The name the patient chose to show, or their first name when they chose none.' })
-  displayName(@Root() patient: Patient): string {
-    return patient.displayName ?? patient.name.split(/\s+/)[0];
+  @FieldResolver(() => String, {
+    description:
+      'The name the patient chose to show. When they chose none: their first name for staff and themself, "Patient" for anyone else.',
+  })
+  displayName(@Root() patient: Patient, @Ctx() { actor }: Context): string {
+    if (patient.displayName) return patient.displayName;
+    return seesDetailsOf(actor, patient) ? patient.name.split(/\s+/)[0] : 'Patient';
   }
 
   @FieldResolver(() => String, { nullable: true, description: "Id in the customer's own system. Staff and services only." })

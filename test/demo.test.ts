@@ -1,0 +1,34 @@
+import { startTestServer, type TestServer } from './support/server';
+import { ok } from './support/client';
+import { seedDemo, DEMO_SLUG, DEMO_USERS } from '../src/db/seed';
+import { ChannelsDocument, MeDocument } from './generated/graphql';
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  await seedDemo(server.deps); // idempotent: a second run finds the organisation and does nothing
+  expect(await seedDemo(server.deps)).toBe(false);
+});
+afterAll(() => server.close());
+
+const tokenOf = (sub: string) => {
+  const user = DEMO_USERS.find((candidate) => candidate.sub === sub)!;
+  return server.token({ role: user.role, sub: user.sub, org: user.role === 'operator' ? undefined : DEMO_SLUG });
+};
+
+describe('the demo organisation', () => {
+  it('every printed demo user can sign in', async () => {
+    for (const user of DEMO_USERS) {
+      const me = await ok(server.url, await tokenOf(user.sub), MeDocument);
+      expect(me.me.__typename).toBe({ staff: 'TeamMember', patient: 'Patient', service: 'ServiceClient', operator: 'Operator' }[user.role]);
+    }
+  });
+
+  it('the clinician lists the care-team and staff channels; the patient only the care-team one', async () => {
+    const staff = await ok(server.url, await tokenOf('clinician-amelia'), ChannelsDocument, {});
+    expect(staff.channels.edges.map((edge) => edge.node.kind).sort()).toEqual(['CARE_TEAM', 'STAFF']);
+    const patient = await ok(server.url, await tokenOf('patient-oliver'), ChannelsDocument, {});
+    expect(patient.channels.edges.map((edge) => edge.node.kind)).toEqual(['CARE_TEAM']);
+  });
+});
