@@ -30,7 +30,7 @@ const environmentSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_000_000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(10),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().nonnegative().default(15),
-  GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(5000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10000),
   MESSAGE_BODY_MAX_CHARS: z.coerce.number().int().positive().default(20_000),
   SEED_DEMO: booleanFromEnv.optional(),
 });

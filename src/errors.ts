@@ -48,6 +48,8 @@ export enum ApiErrorCode {
   BAD_USER_INPUT = 'BAD_USER_INPUT',
   /** A resume cursor that is malformed, of another channel, or older than retention: refetch. */
   CURSOR_INVALID = 'CURSOR_INVALID',
+  /** The operation asks for more items than the cost limit allows (page sizes multiply). */
+  QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

@@ -44,6 +44,22 @@ describe('limits on HTTP', () => {
     expect(body.errors?.[0].message).toMatch(/alias/i);
   });
 
+  const pagesQuery = `query Pages($channels: Int, $messages: Int) {
+    channels(first: $channels) { edges { node { id messages(first: $messages) { edges { node { id body } } } } } }
+  }`;
+
+  it('allowed: nested pages within the cost limit', async () => {
+    const { status, body } = await post({ query: pagesQuery, variables: { channels: 20, messages: 20 } });
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+  });
+
+  it('denied: nested pages whose sizes multiply past the cost limit, sizes read from variables', async () => {
+    const { status, body } = await post({ query: pagesQuery, variables: { channels: 100, messages: 100 } });
+    expect(status).toBe(400);
+    expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' }, message: expect.stringMatching(/cost/) });
+  });
+
   it('denied: batched requests', async () => {
     const { status, body } = await post([{ query: '{ me { __typename } }' }, { query: '{ me { __typename } }' }]);
     expect(status).toBe(400);
@@ -98,6 +114,13 @@ describe('limits on WebSocket', () => {
     const answer = await rawSubscribe(deep);
     expect(answer.type).toBe('error');
     expect(answer.payload).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' }, message: expect.stringMatching(/depth/i) })]);
+  });
+
+  it('denied: a subscription whose pages multiply past the cost limit', async () => {
+    const costly = `subscription { channelEvents(channelId: "${channelId}") { channel { members(first: 100) { edges { node { id } } } messages(last: 100) { edges { node { id body channel { members(first: 100) { edges { node { id } } } } } } } } } }`;
+    const answer = await rawSubscribe(costly);
+    expect(answer.type).toBe('error');
+    expect(answer.payload).toEqual([expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } })]);
   });
 
   it('denied: too many aliases', async () => {

@@ -1,17 +1,15 @@
 import { GraphQLError, NoSchemaIntrospectionCustomRule, ValidationContext, specifiedRules, type ValidationRule } from 'graphql';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import type { Config } from '../config';
 
-/** Validation rules added to GraphQL's own, for HTTP and WebSocket alike. */
+/** Validation rules added to GraphQL's own, for HTTP and WebSocket alike (cost is in cost.ts: it needs variables). */
 export function limitRules(limits: Config['limits']): ValidationRule[] {
   // Report as ordinary validation errors (GRAPHQL_VALIDATION_FAILED) instead of throwing.
   const report = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
   return [
     maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...report }),
     maxAliasesRule({ n: limits.maxAliases, exposeLimits: true, ...report }),
-    costLimitRule({ maxCost: limits.maxCost, ignoreIntrospection: true, exposeLimits: true, ...report }),
   ] as ValidationRule[];
 }
 

@@ -9,6 +9,7 @@ import type { AppDeps } from '../graphql/context';
 import { createContext } from '../graphql/context';
 import { extraValidationRules } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
+import { costError, operationCost } from '../graphql/cost';
 import { authenticate, AuthenticationError, bearerToken } from '../auth/authenticate';
 import type { TokenVerifier } from '../auth/tokens';
 import { ApiErrorCode, unauthenticated } from '../errors';
@@ -37,6 +38,17 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
     validationRules: extraValidationRules(config),
     formatError: (formatted, error) => maskError(formatted, error, logger),
     plugins: [
+      {
+        // Cost depends on variables (page sizes), so it is checked once the operation is known.
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ request, document, schema: operationSchema }) {
+              const error = costError(operationCost(operationSchema, document, request.variables, request.operationName), config.limits.maxCost);
+              if (error) throw error;
+            },
+          };
+        },
+      },
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),

@@ -7,6 +7,7 @@ import type { AppDeps } from '../graphql/context';
 import { createContext } from '../graphql/context';
 import { allValidationRules } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
+import { costError, operationCost } from '../graphql/cost';
 import { authenticate, AuthenticationError, bearerToken } from '../auth/authenticate';
 import type { TokenVerifier } from '../auth/tokens';
 import type { Actor } from '../auth/actor';
@@ -89,6 +90,8 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [withCode(new GraphQLError('Unable to identify the operation.'), 'BAD_REQUEST')];
         if (operation.operation === 'mutation') return [withCode(new GraphQLError('Mutations go over HTTP POST.'), 'BAD_REQUEST')];
+        const tooCostly = costError(operationCost(schema, document, payload.variables ?? undefined, payload.operationName), config.limits.maxCost);
+        if (tooCostly) return [tooCostly];
         return {
           schema,
           document,

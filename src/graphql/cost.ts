@@ -1,0 +1,28 @@
+import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { DEFAULT_PAGE_SIZE } from '../common/pagination';
+import { ApiErrorCode } from '../errors';
+
+/**
+ * A list field (one with `first`/`last`) costs its page size times what each item selects, so
+ * nested pages multiply: `channels(first: 100) { messages(first: 100) { … } }` costs 10,000 items.
+ */
+const pageSizeEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  if (!field.args.some((arg) => arg.name === 'first' || arg.name === 'last')) return undefined;
+  const size = Number(args.first ?? args.last ?? DEFAULT_PAGE_SIZE);
+  return 1 + Math.max(1, Number.isFinite(size) ? size : DEFAULT_PAGE_SIZE) * Math.max(1, childComplexity);
+};
+
+const estimators = [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })];
+
+export function operationCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
+  return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators });
+}
+
+/** The error for an operation over the cost limit, or undefined when it is within it. */
+export function costError(cost: number, maxCost: number): GraphQLError | undefined {
+  if (cost <= maxCost) return undefined;
+  return new GraphQLError(`Query cost ${cost} exceeds the limit of ${maxCost}; ask for smaller pages.`, {
+    extensions: { code: ApiErrorCode.QUERY_TOO_COMPLEX, http: { status: 400 } },
+  });
+}
