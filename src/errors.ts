@@ -19,8 +19,6 @@ export enum UserErrorCode {
   UNSUPPORTED_CHANNEL_KIND = 'UNSUPPORTED_CHANNEL_KIND',
   /** The channel is closed to new messages. */
   CHANNEL_CLOSED = 'CHANNEL_CLOSED',
-  /** The caller must be a member of the channel to do this. */
-  NOT_A_MEMBER = 'NOT_A_MEMBER',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

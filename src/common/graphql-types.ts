@@ -12,7 +12,6 @@ registerEnumType(UserErrorCode, {
     SLUG_TAKEN: { description: 'Another organisation already uses this slug.' },
     UNSUPPORTED_CHANNEL_KIND: { description: 'This channel kind cannot be created by this operation.' },
     CHANNEL_CLOSED: { description: 'The channel does not accept new messages.' },
-    NOT_A_MEMBER: { description: 'Only members of the channel may do this; join it first.' },
   },
 });
 
