@@ -2,7 +2,7 @@ import { loadConfig, ConfigError } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { createLogger, startServer, type RunningServer } from './server';
 import { DEMO_SLUG, DEMO_USERS, seedDemo } from './db/seed';
-import { resolveJwtSecret } from './auth/secret';
+import { demoTokenSecret } from './auth/secret';
 import { signToken } from './auth/tokens';
 import path from 'node:path';
 
@@ -52,9 +52,7 @@ async function main(): Promise<void> {
 }
 
 async function printDemoTokens(config: ReturnType<typeof loadConfig>, url: string): Promise<void> {
-  // Only tokens signed with the generated development secret are printed: never ones that a
-  // configured AUTH_JWT_SECRET would make valid wherever that secret is trusted.
-  const secret = config.auth.jwtSecret || config.auth.jwksUrl ? undefined : resolveJwtSecret(config);
+  const secret = demoTokenSecret(config);
   if (!secret) {
     process.stdout.write(`\nApollo Sandbox: ${url}\nAUTH_JWT_SECRET is set: make tokens with \`npm run token\` (demo tokens are printed only with the development secret).\n`);
     return;

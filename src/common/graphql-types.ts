@@ -52,6 +52,16 @@ export interface Connection<T> {
   pageInfo: PageInfo;
 }
 
+/** A Relay connection of `nodes` (already in list order), each edge carrying its cursor. */
+export function connectionOf<T>(
+  nodes: T[],
+  cursorOf: (node: T) => string,
+  more: { hasNextPage: boolean; hasPreviousPage: boolean } = { hasNextPage: false, hasPreviousPage: false },
+): Connection<T> {
+  const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));
+  return { edges, pageInfo: { ...more, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
 /** Base of every mutation payload (its fields are inherited by each payload type). */
 @ObjectType({ description: 'Base of mutation payloads.' })
 export abstract class MutationPayload {

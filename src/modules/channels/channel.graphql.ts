@@ -1,6 +1,6 @@
 import { Arg, Args, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { MutationPayload, connectionType } from '../../common/graphql-types';
+import { MutationPayload, connectionOf, connectionType } from '../../common/graphql-types';
 import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../common/pagination';
 import { mutationPayload } from '../../graphql/payload';
 import { PatientType, TeamMemberType } from '../directory/directory.graphql';
@@ -169,7 +169,7 @@ export class ChannelResolver {
   @FieldResolver(() => ChannelMemberConnection, { description: 'The people in the channel, in joining order. Members only; empty otherwise.' })
   async members(@Root() channel: Channel, @Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() context: Context) {
     const request = pageRequest(page);
-    if (!(await context.services.channels.findParticipating(channel.id))) return emptyConnection();
+    if (!(await context.services.channels.findParticipating(channel.id))) return connectionOf([], () => '');
     return context.services.channels.members(channel, request.limit, page.after ?? undefined);
   }
 
@@ -178,14 +178,11 @@ export class ChannelResolver {
   })
   async messages(@Root() channel: Channel, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
     const request = pageRequest(page);
-    if (!(await context.services.channels.findParticipating(channel.id))) return emptyConnection();
+    if (!(await context.services.channels.findParticipating(channel.id))) return connectionOf([], () => '');
     return context.services.messages.page(channel, request);
   }
 }
 
-function emptyConnection() {
-  return { edges: [], pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null } };
-}
 
 @Resolver(() => MessageType)
 export class MessageChannelFieldResolver {

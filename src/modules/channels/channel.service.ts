@@ -3,7 +3,7 @@ import type { Context } from '../../graphql/context';
 import type { PersonActor, StaffActor } from '../../auth/actor';
 import { ApiErrorCode, UserError, UserErrorCode, apiError, forbidden } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
-import type { Connection, PageInfo } from '../../common/graphql-types';
+import { connectionOf, type Connection } from '../../common/graphql-types';
 import { timeIdCursor } from '../../common/cursor';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
@@ -82,7 +82,7 @@ export class ChannelService {
       params.push(filter.kind);
     }
     if (filter.patientId) {
-      if (!uuid('id').safeParse(filter.patientId).success) return forwardPage([], false, () => '');
+      if (!uuid('id').safeParse(filter.patientId).success) return connectionOf<Channel>([], () => '');
       conditions.push('c.patient_id = ?');
       params.push(filter.patientId);
     }
@@ -99,7 +99,10 @@ export class ChannelService {
       [...params, limit + 1],
     );
     const channels = rows.slice(0, limit).map((row) => this.context.em.map(Channel, row));
-    return forwardPage(channels, rows.length > limit, (channel) => timeIdCursor.encode(channel.lastActivityAt, channel.id));
+    return connectionOf(channels, (channel) => timeIdCursor.encode(channel.lastActivityAt, channel.id), {
+      hasNextPage: rows.length > limit,
+      hasPreviousPage: false,
+    });
   }
 
   /**
@@ -183,14 +186,11 @@ export class ChannelService {
       where.$or = [{ joinedAt: { $gt: cursor.at } }, { joinedAt: cursor.at, id: { $gt: cursor.id } }];
     }
     const rows = await this.context.em.find(ChannelMember, where, { orderBy: { joinedAt: 'asc', id: 'asc' }, limit: limit + 1 });
-    return forwardPage(rows.slice(0, limit), rows.length > limit, (member) => timeIdCursor.encode(member.joinedAt, member.id));
+    return connectionOf(rows.slice(0, limit), (member) => timeIdCursor.encode(member.joinedAt, member.id), {
+      hasNextPage: rows.length > limit,
+      hasPreviousPage: false,
+    });
   }
 }
 
 const invalidCursor = () => apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
-
-function forwardPage<T>(nodes: T[], hasNextPage: boolean, cursorOf: (node: T) => string): Connection<T> {
-  const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));
-  const pageInfo: PageInfo = { hasNextPage, hasPreviousPage: false, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null };
-  return { edges, pageInfo };
-}

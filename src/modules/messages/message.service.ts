@@ -3,7 +3,7 @@ import type { Context } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode, forbidden } from '../../errors';
 import { messageBody, parseInput, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
-import type { Connection } from '../../common/graphql-types';
+import { connectionOf, type Connection } from '../../common/graphql-types';
 import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { Channel, ChannelStatus } from '../channels/channel.entity';
@@ -64,16 +64,10 @@ export class MessageService {
     const more = rows.length > request.limit;
     const page = rows.slice(0, request.limit);
     if (!forward) page.reverse();
-    const edges = page.map((message) => ({ cursor: cursors.encode({ channelId: message.channelId, seq: message.seq }), node: message }));
-    return {
-      edges,
-      pageInfo: {
-        hasNextPage: forward ? more : false,
-        hasPreviousPage: forward ? false : more,
-        startCursor: edges[0]?.cursor ?? null,
-        endCursor: edges.at(-1)?.cursor ?? null,
-      },
-    };
+    return connectionOf(page, (message) => cursors.encode({ channelId: message.channelId, seq: message.seq }), {
+      hasNextPage: forward && more,
+      hasPreviousPage: !forward && more,
+    });
   }
 
   async findVisible(messageId: string): Promise<Message | undefined> {
