@@ -33,6 +33,16 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10000),
   MESSAGE_BODY_MAX_CHARS: z.coerce.number().int().positive().default(20_000),
   SEED_DEMO: booleanFromEnv.optional(),
+  EVENT_BUS: z.enum(['in-process', 'postgres', 'redis']).optional(),
+  REDIS_URL: optionalText.pipe(z.string().url().optional()),
+  EVENT_RETENTION_DAYS: z.coerce.number().positive().default(30),
+  LIVE_REVALIDATE_MS: z.coerce.number().int().positive().default(60_000),
+  LIVE_FEED_BUFFER: z.coerce.number().int().positive().default(2_000),
+  WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().positive().default(100),
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  WS_SEND_STALL_MS: z.coerce.number().int().positive().default(15_000),
+  WS_KEEPALIVE_MS: z.coerce.number().int().positive().default(12_000),
+  TYPING_INTERVAL_MS: z.coerce.number().int().positive().default(2_000),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -55,6 +65,21 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   limits: { bodyBytes: number; maxDepth: number; maxAliases: number; maxCost: number; messageBodyChars: number };
   seedDemo: boolean;
+  eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
+  live: {
+    /** Event log retention; older resume cursors get CURSOR_EXPIRED. */
+    retentionDays: number;
+    /** How often a long-lived stream re-checks the caller's access in the database. */
+    revalidateMs: number;
+    /** Recent events each process keeps per organisation for caught-up subscribers. */
+    feedBuffer: number;
+    maxSubscriptionsPerSocket: number;
+    /** A socket with more unsent bytes than this, or unsent data for longer than the stall time, is closed (1013, retry). */
+    maxBufferedBytes: number;
+    sendStallMs: number;
+    keepAliveMs: number;
+    typingIntervalMs: number;
+  };
 }
 
 export class ConfigError extends Error {}
@@ -75,6 +100,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   if (production && e.AUTH_JWKS_URL && (!e.AUTH_ISSUER || !e.AUTH_AUDIENCE)) {
     throw new ConfigError('Invalid configuration: production with AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
+  }
+  if (e.EVENT_BUS === 'redis' && !e.REDIS_URL) {
+    throw new ConfigError('Invalid configuration: EVENT_BUS=redis needs REDIS_URL');
   }
   if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
     throw new ConfigError('Invalid configuration: TLS_CERT and TLS_KEY go together');
@@ -99,5 +127,26 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       messageBodyChars: e.MESSAGE_BODY_MAX_CHARS,
     },
     seedDemo: e.SEED_DEMO ?? !production,
+    eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
+    live: {
+      retentionDays: e.EVENT_RETENTION_DAYS,
+      revalidateMs: e.LIVE_REVALIDATE_MS,
+      feedBuffer: e.LIVE_FEED_BUFFER,
+      maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      sendStallMs: e.WS_SEND_STALL_MS,
+      keepAliveMs: e.WS_KEEPALIVE_MS,
+      typingIntervalMs: e.TYPING_INTERVAL_MS,
+    },
   };
+}
+
+/**
+ * Redis when it is configured; PostgreSQL LISTEN/NOTIFY when the database is a shared one that
+ * other processes may serve from; in-process with the embedded database, which only this
+ * process can use.
+ */
+function defaultEventBus(e: Environment): Config['eventBus']['kind'] {
+  if (e.REDIS_URL) return 'redis';
+  return e.DATABASE_URL ? 'postgres' : 'in-process';
 }

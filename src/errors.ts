@@ -19,6 +19,10 @@ export enum UserErrorCode {
   UNSUPPORTED_CHANNEL_KIND = 'UNSUPPORTED_CHANNEL_KIND',
   /** The channel is closed to new messages. */
   CHANNEL_CLOSED = 'CHANNEL_CLOSED',
+  /** A patient channel must keep at least one team member. */
+  LAST_TEAM_MEMBER = 'LAST_TEAM_MEMBER',
+  /** The patient of a care-team, service-team or conversation channel cannot leave it or be removed. */
+  PATIENT_CANNOT_LEAVE = 'PATIENT_CANNOT_LEAVE',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */
@@ -44,8 +48,14 @@ export enum ApiErrorCode {
   FORBIDDEN = 'FORBIDDEN',
   NOT_FOUND = 'NOT_FOUND',
   BAD_USER_INPUT = 'BAD_USER_INPUT',
-  /** A resume cursor that is malformed, of another channel, or older than retention: refetch. */
+  /** A resume cursor that is malformed, forged, or of another channel or person. */
   CURSOR_INVALID = 'CURSOR_INVALID',
+  /** A resume cursor older than the event log's retention: refetch the current state, then subscribe without `after`. */
+  CURSOR_EXPIRED = 'CURSOR_EXPIRED',
+  /** A live stream ended because the caller lost access (removed from the channel). */
+  ACCESS_REVOKED = 'ACCESS_REVOKED',
+  /** Too many subscriptions on one connection. */
+  TOO_MANY_SUBSCRIPTIONS = 'TOO_MANY_SUBSCRIPTIONS',
   /** The operation asks for more items than the cost limit allows (page sizes multiply). */
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',

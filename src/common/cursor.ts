@@ -10,35 +10,63 @@ export interface ChannelPosition {
   seq: number;
 }
 
+/** A position in one person's inbox stream: an event of their organisation's log. */
+export interface InboxPosition {
+  personKey: string;
+  position: number;
+  channelId: string;
+  seq: number;
+}
+
 export interface CursorCodec {
   encode(position: ChannelPosition): string;
   /** Undefined when the cursor is malformed or was not made by this server. */
   decode(cursor: string): ChannelPosition | undefined;
+  encodeInbox(position: InboxPosition): string;
+  decodeInbox(cursor: string): InboxPosition | undefined;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const count = (text: string | undefined) => {
+  const value = Number(text);
+  return text !== undefined && text !== '' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+};
 
 export function createCursorCodec(secret: string): CursorCodec {
   const key = Buffer.from(hkdfSync('sha256', secret, 'care-messaging', 'cursor-v1', 32));
+  const seal = (text: string) => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  };
+  const open = (cursor: string): string[] | undefined => {
+    try {
+      const raw = Buffer.from(cursor, 'base64url');
+      if (raw.length < 29 || raw.length > 256) return undefined;
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8').split('|');
+    } catch {
+      return undefined;
+    }
+  };
   return {
-    encode({ channelId, seq }) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([cipher.update(`${channelId}:${seq}`, 'utf8'), cipher.final()]);
-      return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
-    },
+    encode: ({ channelId, seq }) => seal(`c|${channelId}|${seq}`),
     decode(cursor) {
-      try {
-        const raw = Buffer.from(cursor, 'base64url');
-        if (raw.length < 29 || raw.length > 128) return undefined;
-        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-        decipher.setAuthTag(raw.subarray(12, 28));
-        const text = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
-        const [channelId, seqText] = text.split(':');
-        const seq = Number(seqText);
-        if (!channelId || !Number.isSafeInteger(seq) || seq < 0) return undefined;
-        return { channelId, seq };
-      } catch {
-        return undefined;
-      }
+      const parts = open(cursor);
+      if (!parts || parts.length !== 3 || parts[0] !== 'c' || !UUID.test(parts[1])) return undefined;
+      const seq = count(parts[2]);
+      return seq === undefined ? undefined : { channelId: parts[1], seq };
+    },
+    encodeInbox: ({ personKey, position, channelId, seq }) => seal(`i|${personKey}|${position}|${channelId}|${seq}`),
+    decodeInbox(cursor) {
+      const parts = open(cursor);
+      if (!parts || parts.length !== 5 || parts[0] !== 'i') return undefined;
+      const position = count(parts[2]);
+      const seq = count(parts[4]);
+      if (position === undefined || seq === undefined || !(UUID.test(parts[3]) || parts[3] === '')) return undefined;
+      return { personKey: parts[1], position, channelId: parts[3], seq };
     },
   };
 }

@@ -12,6 +12,8 @@ registerEnumType(UserErrorCode, {
     SLUG_TAKEN: { description: 'Another organisation already uses this slug.' },
     UNSUPPORTED_CHANNEL_KIND: { description: 'This channel kind cannot be created by this operation.' },
     CHANNEL_CLOSED: { description: 'The channel does not accept new messages.' },
+    LAST_TEAM_MEMBER: { description: 'A patient channel keeps at least one team member.' },
+    PATIENT_CANNOT_LEAVE: { description: 'The patient of a care-team, service-team or conversation channel stays in it.' },
   },
 });
 

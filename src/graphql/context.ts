@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Actor } from '../auth/actor';
 import type { Config } from '../config';
 import type { CursorCodec } from '../common/cursor';
-import type { EventBus } from '../realtime/event-bus';
+import type { EventBus } from '../realtime/bus';
+import type { LiveHub } from '../realtime/live-hub';
 import { TENANT_FILTER } from '../db/tenant';
 import { createLoaders, type Loaders } from './loaders';
 import { createServices, type Services } from './services';
@@ -13,6 +14,8 @@ export interface AppDeps {
   config: Config;
   orm: MikroORM;
   bus: EventBus;
+  /** This process's shared live feeds, open connections and typing listeners. */
+  live: LiveHub;
   cursors: CursorCodec;
   logger: Logger;
 }

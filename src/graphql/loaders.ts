@@ -26,12 +26,14 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     patient: scoped(Patient),
     channel: scoped(Channel),
     message: scoped(Message),
+    /** Membership rows by id, current or ended. */
+    member: scoped(ChannelMember),
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       const person =
         actor?.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : actor?.kind === 'patient' ? { patientId: actor.patientId } : undefined;
       if (!person || !organisationId) return channelIds.map(() => undefined);
-      const rows = await em.find(ChannelMember, { organisationId, channelId: { $in: [...channelIds] }, ...person });
+      const rows = await em.find(ChannelMember, { organisationId, channelId: { $in: [...channelIds] }, leftAt: null, ...person });
       const byChannel = new Map(rows.map((row) => [row.channelId, row]));
       return channelIds.map((id) => byChannel.get(id));
     }),

@@ -26,14 +26,20 @@ export const permissionMap = {
   Mutation: {
     organisationCreate: isOperator,
     teamMemberUpsert: isService,
+    teamMemberArchive: isService,
     patientUpsert: isService,
     channelActivate: isStaff,
     channelJoin: isStaff,
+    channelLeave: isPerson,
+    channelMemberRemove: isStaff,
+    typingStart: isPerson,
     messageSend: isPerson,
   },
   // Subscriptions also authorize in their subscribe function (shield only wraps resolve).
   Subscription: {
     channelEvents: isPerson,
+    inboxEvents: isPerson,
+    typing: isPerson,
   },
   // Object types: reaching one already passed an operation rule above; what each field shows is
   // decided by the presenters (field resolvers) and the services' row checks.
@@ -53,6 +59,8 @@ export const permissionMap = {
   MessageEdge: allow,
   MessageConnection: allow,
   ChannelEvent: allow,
+  InboxEvent: allow,
+  TypingEvent: allow,
   PageInfo: allow,
   UserError: allow,
   OrganisationCreatePayload: allow,
@@ -61,6 +69,10 @@ export const permissionMap = {
   ChannelActivatePayload: allow,
   ChannelJoinPayload: allow,
   MessageSendPayload: allow,
+  TeamMemberArchivePayload: allow,
+  ChannelLeavePayload: allow,
+  ChannelMemberRemovePayload: allow,
+  TypingStartPayload: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

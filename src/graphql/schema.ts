@@ -12,6 +12,8 @@ import {
 } from '../modules/channels/channel.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
 import { ChannelEventResolver } from '../realtime/channel-event.graphql';
+import { InboxEventResolver } from '../realtime/inbox-event.graphql';
+import { TypingResolver } from '../realtime/typing.graphql';
 import { createPermissions } from './permissions';
 import type { Context } from './context';
 
@@ -26,6 +28,8 @@ const resolvers = [
   MessageChannelFieldResolver,
   MessageResolver,
   ChannelEventResolver,
+  InboxEventResolver,
+  TypingResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -4,6 +4,8 @@ import { DirectoryService } from '../modules/directory/directory.service';
 import { ChannelService } from '../modules/channels/channel.service';
 import { MessageService } from '../modules/messages/message.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
+import { InboxEventService } from '../realtime/inbox-events.service';
+import { TypingService } from '../realtime/typing.service';
 
 export function createServices(context: Context) {
   return {
@@ -12,6 +14,8 @@ export function createServices(context: Context) {
     channels: new ChannelService(context),
     messages: new MessageService(context),
     channelEvents: new ChannelEventService(context),
+    inboxEvents: new InboxEventService(context),
+    typing: new TypingService(context),
   };
 }
 

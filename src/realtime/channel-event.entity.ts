@@ -4,12 +4,13 @@ import { TenantScoped } from '../db/tenant';
 export enum ChannelEventType {
   MESSAGE_SENT = 'MESSAGE_SENT',
   MEMBER_JOINED = 'MEMBER_JOINED',
+  MEMBER_LEFT = 'MEMBER_LEFT',
 }
 
 @Entity({ tableName: 'channel_event' })
 @TenantScoped()
 export class ChannelEventRecord {
-  [OptionalProps]?: 'messageId' | 'memberId' | 'actorTeamMemberId' | 'actorPatientId' | 'createdAt';
+  [OptionalProps]?: 'messageId' | 'memberId' | 'actorTeamMemberId' | 'actorPatientId' | 'staffOnly' | 'subjectTeamMemberId' | 'subjectPatientId' | 'createdAt';
   [PrimaryKeyProp]?: ['organisationId', 'channelId', 'seq'];
 
   @PrimaryKey({ type: 'uuid' })
@@ -21,8 +22,23 @@ export class ChannelEventRecord {
   @PrimaryKey({ type: new BigIntType('number') })
   seq!: number;
 
+  /** The organisation-wide, commit-ordered position of the transaction that wrote the event. */
+  @Property({ type: new BigIntType('number') })
+  position!: number;
+
   @Property({ type: 'text' })
   type!: ChannelEventType;
+
+  /** Only team members may see it (an internal note, for instance). */
+  @Property({ type: 'boolean' })
+  staffOnly: boolean = false;
+
+  /** The person a membership event is about. */
+  @Property({ type: 'uuid', nullable: true })
+  subjectTeamMemberId?: string | null;
+
+  @Property({ type: 'uuid', nullable: true })
+  subjectPatientId?: string | null;
 
   @Property({ type: 'uuid', nullable: true })
   messageId?: string | null;

@@ -1,60 +1,65 @@
-import { Arg, Ctx, Field, FieldResolver, ID, ObjectType, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, ObjectType, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { ChannelMemberType, ChannelType } from '../modules/channels/channel.graphql';
 import { MessageType } from '../modules/messages/message.graphql';
-import { ChannelMember } from '../modules/channels/channel.entity';
-import { ChannelEventRecord, ChannelEventType } from './channel-event.entity';
+import { ChannelEventType } from './channel-event.entity';
+import type { StreamEvent } from './channel-events.service';
 
 registerEnumType(ChannelEventType, {
   name: 'ChannelEventType',
   description: 'What happened in a channel.',
   valuesConfig: {
     MESSAGE_SENT: { description: 'A message was posted; see `message`.' },
-    MEMBER_JOINED: { description: 'Someone joined; see `member`.' },
+    MEMBER_JOINED: { description: 'Someone joined or was added; see `member`.' },
+    MEMBER_LEFT: { description: 'Someone left or was removed; see `member`. When it is the subscriber, their stream then ends with ACCESS_REVOKED.' },
   },
 });
 
 @ObjectType('ChannelEvent', { description: 'One change in a channel, in the order the channel saw them.' })
-export class ChannelEventGraphQLType {
-  @Field(() => ChannelEventType, { description: 'What happened.' })
-  type!: ChannelEventType;
-
-  @Field(() => Date, { description: 'When it happened.' })
-  createdAt!: Date;
-}
+export class ChannelEventGraphQLType {}
 
 @Resolver(() => ChannelEventGraphQLType)
 export class ChannelEventResolver {
   @Subscription(() => ChannelEventGraphQLType, {
     description:
-      'Every event of a channel the caller is a member of, live. With `after` (a cursor of an event or message) it first replays what came after it, then continues live, with no gap and no duplicate. Staff and patients; NOT_FOUND for a channel the caller may not see.',
+      'Every event of a channel the caller is a member of, live. With `after` (a cursor of an event or message) it first replays what came after it, then continues live, with no gap and no duplicate; CURSOR_EXPIRED when the cursor is older than the history kept. Staff-only events are never sent to patients. The stream ends with ACCESS_REVOKED when the caller leaves or is removed. Staff and patients; NOT_FOUND for a channel the caller may not see.',
     subscribe: ({ args, context }) => (context as Context).services.channelEvents.subscribe(args.channelId, args.after),
   })
   channelEvents(
-    @Root() event: ChannelEventRecord,
+    @Root() event: StreamEvent,
     @Arg('channelId', () => ID, { description: 'The channel to follow.' }) _channelId: string,
     @Arg('after', () => String, { nullable: true, description: 'Resume after this cursor.' }) _after?: string | null,
-  ): ChannelEventRecord {
+  ): StreamEvent {
     return event;
   }
 
   @FieldResolver(() => String, { description: 'Opaque position; pass as `after` to resume from here.' })
-  cursor(@Root() event: ChannelEventRecord, @Ctx() { services }: Context): string {
+  cursor(@Root() event: StreamEvent, @Ctx() { services }: Context): string {
     return services.channelEvents.cursorOf(event);
   }
 
+  @FieldResolver(() => ChannelEventType, { description: 'What happened.' })
+  type(@Root() event: StreamEvent): ChannelEventType {
+    return event.record.type;
+  }
+
+  @FieldResolver(() => Date, { description: 'When it happened.' })
+  createdAt(@Root() event: StreamEvent): Date {
+    return event.record.createdAt;
+  }
+
   @FieldResolver(() => ChannelType, { description: 'The channel.' })
-  channel(@Root() event: ChannelEventRecord, @Ctx() { loaders }: Context) {
-    return loaders.channel.load(event.channelId);
+  channel(@Root() event: StreamEvent, @Ctx() { loaders }: Context) {
+    return loaders.channel.load(event.record.channelId);
   }
 
   @FieldResolver(() => MessageType, { nullable: true, description: 'The message concerned (message events).' })
-  message(@Root() event: ChannelEventRecord, @Ctx() { loaders }: Context) {
-    return event.messageId ? loaders.message.load(event.messageId) : null;
+  message(@Root() event: StreamEvent, @Ctx() { loaders }: Context) {
+    return event.record.messageId ? loaders.message.load(event.record.messageId) : null;
   }
 
   @FieldResolver(() => ChannelMemberType, { nullable: true, description: 'The membership concerned (member events).' })
-  member(@Root() event: ChannelEventRecord, @Ctx() { em }: Context) {
-    return event.memberId ? em.findOne(ChannelMember, { organisationId: event.organisationId, id: event.memberId }) : null;
+  member(@Root() event: StreamEvent, @Ctx() { loaders }: Context) {
+    return event.record.memberId ? loaders.member.load(event.record.memberId) : null;
   }
 }

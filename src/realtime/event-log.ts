@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ChannelEventRecord, type ChannelEventType } from './channel-event.entity';
-import type { ChannelEventNotice, EventBus } from './event-bus';
+import type { ChannelEventType } from './channel-event.entity';
+import type { EventBus } from './bus';
 import type { PersonActor } from '../auth/actor';
 
 export interface AppendEvent {
@@ -8,15 +8,29 @@ export interface AppendEvent {
   type: ChannelEventType;
   messageId?: string;
   memberId?: string;
+  /** Only team members may see it. */
+  staffOnly?: boolean;
+  /** The person a membership event is about. */
+  subject?: { teamMemberId?: string | null; patientId?: string | null };
 }
 
+interface PendingEvent extends AppendEvent {
+  seq: number;
+  createdAt: Date;
+}
+
+const INSERT_CHUNK = 1_000;
+
 /**
- * Writes channel events inside one transaction and publishes their notices only after it
- * commits. Sequence numbers come from the channel row's counter, so they are gapless and the
- * row lock orders concurrent writers.
+ * Collects the channel events of one transaction and writes them as its last statements:
+ * sequence numbers come from each channel's counter (its row lock orders concurrent writers in a
+ * channel), and the transaction's organisation-wide position is taken just before commit from
+ * the organisation's counter, whose row lock makes positions follow commit order. Notices are
+ * published only after commit.
  */
 export class EventLogTransaction {
-  private readonly notices: ChannelEventNotice[] = [];
+  private readonly pending: PendingEvent[] = [];
+  private position?: number;
 
   constructor(
     readonly em: EntityManager,
@@ -35,30 +49,58 @@ export class EventLogTransaction {
     return Number(rows[0].last_seq);
   }
 
-  /** Records an event at `seq` (from nextSeq) or at a newly reserved one. */
+  /** Records an event at `seq` (from nextSeq) or at a newly reserved one; written at commit. */
   async append(event: AppendEvent, seq?: number): Promise<number> {
     const position = seq ?? (await this.nextSeq(event.channelId));
-    this.em.create(ChannelEventRecord, {
-      organisationId: this.organisationId,
-      channelId: event.channelId,
-      seq: position,
-      type: event.type,
-      messageId: event.messageId ?? null,
-      memberId: event.memberId ?? null,
-      actorTeamMemberId: this.actor?.kind === 'staff' ? this.actor.teamMemberId : null,
-      actorPatientId: this.actor?.kind === 'patient' ? this.actor.patientId : null,
-      createdAt: new Date(),
-    });
-    this.notices.push({ organisationId: this.organisationId, channelId: event.channelId, seq: position });
+    this.pending.push({ ...event, seq: position, createdAt: new Date() });
     return position;
   }
 
+  /** Writes the collected events with the transaction's position. Runs last in the transaction. */
+  async finish(): Promise<void> {
+    if (this.pending.length === 0) return;
+    await this.em.flush();
+    const rows = await this.em.execute<{ last_position: string }[]>(
+      `insert into event_position (organisation_id, last_position) values (?, 1)
+       on conflict (organisation_id) do update set last_position = event_position.last_position + 1
+       returning last_position`,
+      [this.organisationId],
+    );
+    const position = Number(rows[0].last_position);
+    const actorTeamMemberId = this.actor?.kind === 'staff' ? this.actor.teamMemberId : null;
+    const actorPatientId = this.actor?.kind === 'patient' ? this.actor.patientId : null;
+    for (let start = 0; start < this.pending.length; start += INSERT_CHUNK) {
+      const chunk = this.pending.slice(start, start + INSERT_CHUNK);
+      await this.em.execute(
+        `insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, member_id,
+           actor_team_member_id, actor_patient_id, staff_only, subject_team_member_id, subject_patient_id, created_at)
+         values ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flatMap((event) => [
+          this.organisationId,
+          event.channelId,
+          event.seq,
+          position,
+          event.type,
+          event.messageId ?? null,
+          event.memberId ?? null,
+          actorTeamMemberId,
+          actorPatientId,
+          event.staffOnly ?? false,
+          event.subject?.teamMemberId ?? null,
+          event.subject?.patientId ?? null,
+          event.createdAt,
+        ]),
+      );
+    }
+    this.position = position;
+  }
+
   async publish(bus: EventBus): Promise<void> {
-    await Promise.all(this.notices.map((notice) => bus.publish(notice)));
+    if (this.position !== undefined) await bus.publish({ kind: 'events', organisationId: this.organisationId, position: this.position });
   }
 }
 
-/** Runs `work` in a transaction whose events are published once it has committed. */
+/** Runs `work` in a transaction whose events are written last and published once it has committed. */
 export async function withEventLog<T>(
   em: EntityManager,
   bus: EventBus,
@@ -69,7 +111,9 @@ export async function withEventLog<T>(
   let log: EventLogTransaction | undefined;
   const result = await em.transactional(async (tx) => {
     log = new EventLogTransaction(tx, organisationId, actor);
-    return work(log);
+    const value = await work(log);
+    await log.finish();
+    return value;
   });
   await log?.publish(bus);
   return result;

@@ -10,7 +10,9 @@ import { runMigrations } from '../db/migrate';
 import { createTokenVerifier } from '../auth/tokens';
 import { resolveJwtSecret } from '../auth/secret';
 import { createCursorCodec } from '../common/cursor';
-import { InProcessEventBus, type EventBus } from '../realtime/event-bus';
+import { createEventBus, type EventBus } from '../realtime/bus';
+import { LiveHub } from '../realtime/live-hub';
+import { scheduleRetention } from '../realtime/retention';
 import { buildExecutableSchema } from '../graphql/schema';
 import type { AppDeps } from '../graphql/context';
 import { createHttpApp } from './http';
@@ -32,16 +34,20 @@ export function createLogger(config: Config): Logger {
 }
 
 /** Connects to the database, applies migrations and serves HTTP and WebSocket on one port. */
-export async function startServer(config: Config, databaseUrl: string, logger = createLogger(config), bus: EventBus = new InProcessEventBus()): Promise<RunningServer> {
+export async function startServer(config: Config, databaseUrl: string, logger = createLogger(config), givenBus?: EventBus): Promise<RunningServer> {
   const applied = await runMigrations(databaseUrl);
   const orm = await openDatabase({ databaseUrl, logger });
+  const bus = givenBus ?? (await createEventBus(config, databaseUrl, logger));
+  const live = new LiveHub({ orm, bus, logger, feedBufferSize: config.live.feedBuffer, feedFetchSize: 500 });
+  const stopRetention = scheduleRetention(orm, config.live.retentionDays, logger);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  logger.info({ eventBus: bus.name }, 'event bus ready');
 
   const secret = resolveJwtSecret(config);
   const verifier = createTokenVerifier({ secret, jwksUrl: config.auth.jwksUrl, issuer: config.auth.issuer, audience: config.auth.audience });
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
-  const deps: AppDeps = { config, orm, bus, cursors: createCursorCodec(cursorSecret), logger };
+  const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), logger };
 
   const schema = buildExecutableSchema((error, context) => context.logger.error({ err: error }, 'resolver failed'));
   const readiness = async () => {
@@ -76,6 +82,8 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
           server.closeIdleConnections();
         });
         await apollo.stop();
+        stopRetention();
+        live.close();
         await bus.close();
         await orm.close(true);
       })();

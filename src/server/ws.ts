@@ -17,7 +17,13 @@ interface ConnectionState {
   actor?: Actor;
   connectionId: string;
   expiryTimer?: NodeJS.Timeout;
+  /** Ids of the operations running on this socket. */
+  operations: Set<string>;
+  unregister?: () => void;
 }
+
+/** Standard WebSocket close code "try again later": the client reconnects and resumes with its cursors. */
+export const CLOSE_SLOW_CONSUMER = 1013;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -48,7 +54,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       connectionInitWaitTimeout: 5_000,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
-        const state: ConnectionState = { connectionId: requestIdOf(undefined) };
+        const state: ConnectionState = { connectionId: requestIdOf(undefined), operations: new Set() };
         states.set(ctx.extra, state);
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         if (!token) {
@@ -68,6 +74,13 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           socket.close(error.reason.startsWith('unknown') ? CloseCode.Forbidden : CloseCode.Unauthorized, error.reason.startsWith('unknown') ? 'Forbidden' : 'Unauthorized');
           return false;
         }
+        const { actor } = state;
+        if (actor.kind === 'staff' || actor.kind === 'patient') {
+          // An archived person's connections close at once, in every process (the bus carries the notice).
+          state.unregister = deps.live.registerConnection(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId }, (code, reason) =>
+            socket.close(code, reason),
+          );
+        }
         const remaining = state.actor.expiresAt - Date.now();
         state.expiryTimer = setTimeout(() => socket.close(CloseCode.Unauthorized, 'Token expired'), Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
         state.expiryTimer.unref();
@@ -76,6 +89,10 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       onClose: (ctx) => {
         const state = states.get(ctx.extra);
         if (state?.expiryTimer) clearTimeout(state.expiryTimer);
+        state?.unregister?.();
+      },
+      onComplete: (ctx, id) => {
+        states.get(ctx.extra)?.operations.delete(id);
       },
       onSubscribe: (ctx, id, payload) => {
         const state = states.get(ctx.extra);
@@ -92,6 +109,10 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         if (operation.operation === 'mutation') return [withCode(new GraphQLError('Mutations go over HTTP POST.'), 'BAD_REQUEST')];
         const tooCostly = costError(operationCost(schema, document, payload.variables ?? undefined, payload.operationName), config.limits.maxCost);
         if (tooCostly) return [tooCostly];
+        if (state && state.operations.size >= config.live.maxSubscriptionsPerSocket) {
+          return [withCode(new GraphQLError(`At most ${config.live.maxSubscriptionsPerSocket} subscriptions per connection.`), 'TOO_MANY_SUBSCRIPTIONS')];
+        }
+        state?.operations.add(id);
         return {
           schema,
           document,
@@ -100,19 +121,56 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           contextValue: createContext(deps, state?.actor, `${state?.connectionId}:${id}`),
         };
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => maskError(error.toJSON(), error, logger)),
+      onError: (ctx, id, _payload, errors) => {
+        states.get(ctx.extra)?.operations.delete(id);
+        return errors.map((error) => maskError(error.toJSON(), error, logger));
+      },
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors ? { ...result, errors: result.errors.map((error) => maskError(error.toJSON(), error, logger)) } : undefined,
     },
     wsServer,
-    12_000,
+    config.live.keepAliveMs,
   );
+  const stopWatchdog = watchSlowConsumers(wsServer, config.live.maxBufferedBytes, config.live.sendStallMs, logger);
 
   return {
     async close() {
+      stopWatchdog();
       for (const client of wsServer.clients) client.close(1001, 'Server shutting down');
       await disposable.dispose();
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Closes sockets whose client does not read what it is sent: more unsent bytes than the limit,
+ * or unsent bytes for longer than the stall time. Sends are awaited one at a time per operation,
+ * so a slow reader holds at most one result per subscription here; this watchdog ends the wait.
+ * The close code (1013) tells graphql-ws clients to reconnect and resume from their cursors.
+ */
+function watchSlowConsumers(wsServer: WebSocketServer, maxBufferedBytes: number, stallMs: number, logger: AppDeps['logger']): () => void {
+  const pendingSince = new WeakMap<object, number>();
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      for (const socket of wsServer.clients) {
+        if (socket.readyState !== socket.OPEN) continue;
+        const buffered = socket.bufferedAmount;
+        if (buffered === 0) {
+          pendingSince.delete(socket);
+          continue;
+        }
+        const since = pendingSince.get(socket) ?? now;
+        pendingSince.set(socket, since);
+        if (buffered > maxBufferedBytes || now - since >= stallMs) {
+          logger.warn({ buffered, stalledMs: now - since }, 'closing a websocket that does not keep up');
+          socket.close(CLOSE_SLOW_CONSUMER, 'Slow consumer: reconnect and resume from your cursors');
+        }
+      }
+    },
+    Math.max(50, Math.min(1_000, Math.floor(stallMs / 4))),
+  );
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -60,7 +60,7 @@ export class Channel extends TenantRecord {
 @Entity({ tableName: 'channel_member' })
 @TenantScoped()
 export class ChannelMember extends TenantRecord {
-  [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'archivedAt' | 'lastReadSeq';
+  [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'joinedSeq' | 'leftAt' | 'leftSeq' | 'removedByTeamMemberId' | 'archivedAt' | 'lastReadSeq';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -73,6 +73,21 @@ export class ChannelMember extends TenantRecord {
 
   @Property({ type: 'datetime' })
   joinedAt: Date = new Date();
+
+  /** Sequence number of the MEMBER_JOINED event: the member sees the channel's events from here. */
+  @Property({ type: new BigIntType('number') })
+  joinedSeq: number = 0;
+
+  /** Set when the membership ended (left or removed); the row stays as history. */
+  @Property({ type: 'datetime', nullable: true })
+  leftAt?: Date | null;
+
+  /** Sequence number of the MEMBER_LEFT event: the last event the member sees. */
+  @Property({ type: new BigIntType('number'), nullable: true })
+  leftSeq?: number | null;
+
+  @Property({ type: 'uuid', nullable: true })
+  removedByTeamMemberId?: string | null;
 
   @Property({ type: 'datetime', nullable: true })
   archivedAt?: Date | null;

@@ -106,6 +106,33 @@ export class ChannelJoinPayload extends MutationPayload {
   channel?: Channel | null;
 }
 
+@InputType({ description: 'Leaves a channel.' })
+export class ChannelLeaveInput {
+  @Field(() => ID, { description: 'The channel.' })
+  channelId!: string;
+}
+
+@ObjectType({ description: 'Result of channelLeave.' })
+export class ChannelLeavePayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The channel left.' })
+  channel?: Channel | null;
+}
+
+@InputType({ description: 'Removes someone from a channel.' })
+export class ChannelMemberRemoveInput {
+  @Field(() => ID, { description: 'The channel.' })
+  channelId!: string;
+
+  @Field(() => ID, { description: 'The membership to end (a `ChannelMember` id).' })
+  memberId!: string;
+}
+
+@ObjectType({ description: 'Result of channelMemberRemove.' })
+export class ChannelMemberRemovePayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The channel.' })
+  channel?: Channel | null;
+}
+
 @Resolver(() => ChannelMemberType)
 export class ChannelMemberFieldResolver {
   @FieldResolver(() => TeamMemberType, { nullable: true, description: 'The team member, when the member is staff.' })
@@ -154,6 +181,22 @@ export class ChannelResolver {
   @Mutation(() => ChannelJoinPayload, { description: 'Joins an active patient channel. Staff only.' })
   channelJoin(@Arg('input', () => ChannelJoinInput, { description: 'The channel to join.' }) input: ChannelJoinInput, @Ctx() context: Context) {
     return mutationPayload(ChannelJoinPayload, 'channel', () => context.services.channels.join(input));
+  }
+
+  @Mutation(() => ChannelLeavePayload, {
+    description:
+      'The caller leaves a channel; their live streams of it end. Not the last team member of a patient channel (LAST_TEAM_MEMBER); not a patient from their care-team, service-team or conversation channel (PATIENT_CANNOT_LEAVE). Staff and patients who are members.',
+  })
+  channelLeave(@Arg('input', () => ChannelLeaveInput, { description: 'The channel to leave.' }) input: ChannelLeaveInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelLeavePayload, 'channel', () => context.services.channels.leave(input));
+  }
+
+  @Mutation(() => ChannelMemberRemovePayload, {
+    description:
+      'Removes someone from a channel the caller is a member of; their live streams of it end at once. Needs MESSAGING_MANAGEMENT. Keeps the patient of a care-team, service-team or conversation channel (PATIENT_CANNOT_LEAVE) and the last team member of a patient channel (LAST_TEAM_MEMBER). Staff only.',
+  })
+  channelMemberRemove(@Arg('input', () => ChannelMemberRemoveInput, { description: 'The channel and the membership to end.' }) input: ChannelMemberRemoveInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelMemberRemovePayload, 'channel', () => context.services.channels.removeMember(input));
   }
 
   @FieldResolver(() => PatientType, { nullable: true, description: 'The patient the channel is about (patient channels only).' })

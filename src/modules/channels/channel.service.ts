@@ -22,6 +22,12 @@ const activateInput = z.object({
 });
 
 const joinInput = z.object({ channelId: uuid('The channel id') });
+const removeInput = z.object({ channelId: uuid('The channel id'), memberId: uuid('The member id') });
+
+/** Channels about one patient: they always keep at least one team member. */
+const PATIENT_CHANNELS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF, ChannelKind.CONVERSATION]);
+/** Channels whose patient stays in them for as long as they exist. */
+const PATIENT_STAYS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
 
 export interface ChannelFilter {
   kind?: ChannelKind | null;
@@ -76,6 +82,7 @@ export class ChannelService {
     const conditions = [
       'c.organisation_id = ?',
       actor.kind === 'staff' ? 'm.team_member_id = ?' : "m.patient_id = ? and c.kind <> 'STAFF' and c.kind <> 'DIRECT'",
+      'm.left_at is null',
     ];
     if (filter.kind) {
       conditions.push('c.kind = ?');
@@ -170,16 +177,92 @@ export class ChannelService {
     const rows = await log.em.execute<{ id: string }[]>(
       `insert into channel_member (organisation_id, id, channel_id, ${column})
        values (?, gen_random_uuid(), ?, ?)
-       on conflict (organisation_id, channel_id, ${column}) where ${column} is not null do nothing
+       on conflict (organisation_id, channel_id, ${column}) where ${column} is not null and left_at is null do nothing
        returning id`,
       [organisationId, channelId, who.teamMemberId ?? who.patientId],
     );
-    if (rows.length === 1) await log.append({ channelId, type: ChannelEventType.MEMBER_JOINED, memberId: rows[0].id });
+    if (rows.length !== 1) return;
+    // The sequence number is reserved only once the member is really added: the log stays gapless.
+    const seq = await log.nextSeq(channelId);
+    await log.em.execute('update channel_member set joined_seq = ? where organisation_id = ? and id = ?', [seq, organisationId, rows[0].id]);
+    await log.append({ channelId, type: ChannelEventType.MEMBER_JOINED, memberId: rows[0].id, subject: who }, seq);
+  }
+
+  /**
+   * The caller leaves a channel. Team members may leave any channel but the last team member of
+   * a patient channel; patients may not leave their care-team, service-team or conversation
+   * channels. Their open streams of the channel end (ACCESS_REVOKED).
+   */
+  async leave(input: unknown): Promise<Channel> {
+    const actor = this.person();
+    const { channelId } = parseInput(joinInput, input);
+    const found = await this.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    if (actor.kind === 'patient' && PATIENT_STAYS.has(found.channel.kind)) {
+      throw new UserError(UserErrorCode.PATIENT_CANNOT_LEAVE, 'Patients cannot leave this channel.', 'input.channelId');
+    }
+    await this.endMembership(found.channel, found.membership, undefined);
+    return found.channel;
+  }
+
+  /**
+   * Removes someone from a channel the caller is a member of; needs MESSAGING_MANAGEMENT. The
+   * patient of a care-team, service-team or conversation channel stays, and so does the last
+   * team member of a patient channel.
+   */
+  async removeMember(input: unknown): Promise<Channel> {
+    const actor = this.staff();
+    const { channelId, memberId } = parseInput(removeInput, input);
+    const found = await this.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    if (!actor.permissions.includes('MESSAGING_MANAGEMENT')) {
+      throw new UserError(UserErrorCode.FORBIDDEN, 'Removing people from a channel needs the Messaging Management permission.', 'input.memberId');
+    }
+    const { channel } = found;
+    const member = await this.context.em.findOne(ChannelMember, { organisationId: actor.organisationId, id: memberId, channelId, leftAt: null });
+    if (!member) throw new UserError(UserErrorCode.NOT_FOUND, 'No such member in this channel.', 'input.memberId');
+    if (member.patientId && member.patientId === channel.patientId && PATIENT_STAYS.has(channel.kind)) {
+      throw new UserError(UserErrorCode.PATIENT_CANNOT_LEAVE, 'The patient of this channel cannot be removed.', 'input.memberId');
+    }
+    await this.endMembership(channel, member, actor.teamMemberId);
+    return channel;
+  }
+
+  private async endMembership(channel: Channel, member: ChannelMember, removedByTeamMemberId: string | undefined): Promise<void> {
+    const actor = this.person();
+    const { organisationId } = actor;
+    await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+      // Reserving the sequence number locks the channel row, so two team members leaving at once
+      // cannot both see the other as the one who stays.
+      const seq = await log.nextSeq(channel.id);
+      if (member.teamMemberId && PATIENT_CHANNELS.has(channel.kind)) {
+        const others = await log.em.execute<{ n: string }[]>(
+          `select count(*) as n from channel_member
+            where organisation_id = ? and channel_id = ? and team_member_id is not null and left_at is null and id <> ?`,
+          [organisationId, channel.id, member.id],
+        );
+        if (Number(others[0].n) === 0) {
+          throw new UserError(UserErrorCode.LAST_TEAM_MEMBER, 'A patient channel keeps at least one team member.', 'input.channelId');
+        }
+      }
+      const ended = await log.em.execute<{ id: string }[]>(
+        `update channel_member set left_at = now(), left_seq = ?, removed_by_team_member_id = ?
+          where organisation_id = ? and id = ? and left_at is null returning id`,
+        [seq, removedByTeamMemberId ?? null, organisationId, member.id],
+      );
+      if (ended.length !== 1) throw new UserError(UserErrorCode.NOT_FOUND, 'No such member in this channel.', 'input.memberId');
+      await log.append(
+        { channelId: channel.id, type: ChannelEventType.MEMBER_LEFT, memberId: member.id, subject: { teamMemberId: member.teamMemberId, patientId: member.patientId } },
+        seq,
+      );
+    });
+    this.context.loaders.myMembership.clear(channel.id);
+    this.context.loaders.member.clear(member.id);
   }
 
   /** Members in joining order. */
   async members(channel: Channel, limit: number, after?: string): Promise<Connection<ChannelMember>> {
-    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id };
+    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id, leftAt: null };
     if (after !== undefined) {
       const cursor = timeIdCursor.decode(after);
       if (!cursor) throw invalidCursor();

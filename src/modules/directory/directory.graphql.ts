@@ -204,6 +204,18 @@ export class PatientUpsertPayload extends MutationPayload {
   patient?: Patient | null;
 }
 
+@InputType({ description: 'Archives a team member.' })
+export class TeamMemberArchiveInput {
+  @Field(() => ID, { description: 'The team member.' })
+  teamMemberId!: string;
+}
+
+@ObjectType({ description: 'Result of teamMemberArchive.' })
+export class TeamMemberArchivePayload extends MutationPayload {
+  @Field(() => TeamMemberType, { nullable: true, description: 'The archived team member.' })
+  teamMember?: TeamMember | null;
+}
+
 @Resolver()
 export class DirectoryResolver {
   @Query(() => ActorUnion, { description: 'The caller. Any valid token.' })
@@ -226,6 +238,14 @@ export class DirectoryResolver {
   @Mutation(() => TeamMemberUpsertPayload, { description: 'Creates or updates a team member by externalId. Services only.' })
   teamMemberUpsert(@Arg('input', () => TeamMemberUpsertInput, { description: 'The team member as the directory knows them.' }) input: TeamMemberUpsertInput, @Ctx() context: Context) {
     return mutationPayload(TeamMemberUpsertPayload, 'teamMember', () => context.services.directory.upsertTeamMember(input));
+  }
+
+  @Mutation(() => TeamMemberArchivePayload, {
+    description:
+      'Archives a team member: their tokens stop working and their open connections close at once (4403), in every server process. Archiving again changes nothing. Services only.',
+  })
+  teamMemberArchive(@Arg('input', () => TeamMemberArchiveInput, { description: 'Who to archive.' }) input: TeamMemberArchiveInput, @Ctx() context: Context) {
+    return mutationPayload(TeamMemberArchivePayload, 'teamMember', () => context.services.directory.archiveTeamMember(input));
   }
 
   @Mutation(() => PatientUpsertPayload, { description: 'Creates or updates a patient by externalId. Services only.' })

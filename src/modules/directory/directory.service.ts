@@ -28,6 +28,8 @@ const patientInput = z.object({
   guardianOfPatientIds: z.array(uuid('A dependant id')).max(20).nullish(),
 });
 
+const archiveInput = z.object({ teamMemberId: uuid('The team member id') });
+
 /** Team members and patients, as synchronised by a partner integration (a service token). */
 export class DirectoryService {
   constructor(private readonly context: Context) {}
@@ -53,6 +55,23 @@ export class DirectoryService {
       await em.flush();
       return member;
     });
+  }
+
+  /**
+   * Archives a team member; their tokens are refused from now on and every process closes their
+   * open connections at once. Archiving again changes nothing.
+   */
+  async archiveTeamMember(input: unknown): Promise<TeamMember> {
+    const { organisationId } = this.serviceActor();
+    const { teamMemberId } = parseInput(archiveInput, input);
+    const member = await this.context.em.findOne(TeamMember, { organisationId, id: teamMemberId });
+    if (!member) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.teamMemberId');
+    if (!member.archivedAt) {
+      member.archivedAt = new Date();
+      await this.context.em.flush();
+    }
+    await this.context.deps.bus.publish({ kind: 'revoke', organisationId, teamMemberId });
+    return member;
   }
 
   async upsertPatient(input: unknown): Promise<Patient> {

@@ -1,0 +1,95 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ChannelEventRecord } from './channel-event.entity';
+import { Message } from '../modules/messages/message.entity';
+import { TeamMember } from '../modules/directory/team-member.entity';
+import { Patient } from '../modules/directory/patient.entity';
+import { Channel, ChannelMember } from '../modules/channels/channel.entity';
+import type { Loaders } from '../graphql/loaders';
+import type { PersonActor } from '../auth/actor';
+
+/** An event's place in its organisation's log: commit order, then channel, then sequence. */
+export interface EventKey {
+  position: number;
+  channelId: string;
+  seq: number;
+}
+
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/** The key after every event of transactions up to `position`. */
+export const endOfPosition = (position: number): EventKey => ({ position, channelId: MAX_UUID, seq: Number.MAX_SAFE_INTEGER });
+
+export function compareKeys(a: EventKey, b: EventKey): number {
+  if (a.position !== b.position) return a.position - b.position;
+  if (a.channelId !== b.channelId) return a.channelId < b.channelId ? -1 : 1;
+  return a.seq - b.seq;
+}
+
+/** The rows an event's fields resolve to, loaded once per batch and shared by every reader. */
+export interface RelatedRows {
+  messages: Message[];
+  channels: Channel[];
+  members: ChannelMember[];
+  teamMembers: TeamMember[];
+  patients: Patient[];
+}
+
+export interface LoadedEvent {
+  record: ChannelEventRecord;
+  key: EventKey;
+  related: RelatedRows;
+  /** Set by the shared feed: the people with an inbox open when it read the event... */
+  audienceFor?: ReadonlySet<string>;
+  /** ...and which of them were members of the channel at this event. */
+  audience?: ReadonlySet<string>;
+}
+
+export const keyOf = (record: ChannelEventRecord): EventKey => ({ position: record.position, channelId: record.channelId, seq: record.seq });
+
+/** `t:<id>` for a team member, `p:<id>` for a patient. */
+export const personKey = (person: { teamMemberId?: string | null; patientId?: string | null }): string =>
+  person.teamMemberId ? `t:${person.teamMemberId}` : `p:${person.patientId}`;
+
+export const actorKey = (actor: PersonActor): string =>
+  personKey(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId });
+
+/**
+ * Loads the rows that events refer to (messages, channels, memberships and the people behind
+ * them) in one query per type, whatever the batch size.
+ */
+export async function loadRelated(em: EntityManager, organisationId: string, records: ChannelEventRecord[]): Promise<RelatedRows> {
+  const unique = (values: Array<string | null | undefined>) => [...new Set(values.filter((value): value is string => Boolean(value)))];
+  const messageIds = unique(records.map((record) => record.messageId));
+  const memberIds = unique(records.map((record) => record.memberId));
+  const channelIds = unique(records.map((record) => record.channelId));
+  const [messages, members, channels] = await Promise.all([
+    messageIds.length ? em.find(Message, { organisationId, id: { $in: messageIds } }) : [],
+    memberIds.length ? em.find(ChannelMember, { organisationId, id: { $in: memberIds } }) : [],
+    em.find(Channel, { organisationId, id: { $in: channelIds } }),
+  ]);
+  const teamMemberIds = unique([...messages.map((m) => m.authorTeamMemberId), ...members.map((m) => m.teamMemberId)]);
+  const patientIds = unique([...messages.map((m) => m.authorPatientId), ...members.map((m) => m.patientId), ...channels.map((c) => c.patientId)]);
+  const [teamMembers, patients] = await Promise.all([
+    teamMemberIds.length ? em.find(TeamMember, { organisationId, id: { $in: teamMemberIds } }) : [],
+    patientIds.length ? em.find(Patient, { organisationId, id: { $in: patientIds } }) : [],
+  ]);
+  return { messages, channels, members, teamMembers, patients };
+}
+
+/** Reads events with their related rows. */
+export async function loadEvents(em: EntityManager, organisationId: string, sql: string, params: unknown[]): Promise<LoadedEvent[]> {
+  const rows = await em.execute<Record<string, unknown>[]>(sql, params);
+  const records = rows.map((row) => em.map(ChannelEventRecord, row));
+  if (records.length === 0) return [];
+  const related = await loadRelated(em, organisationId, records);
+  return records.map((record) => ({ record, key: keyOf(record), related }));
+}
+
+/** Hands a batch's shared rows to a reader's loaders, so resolving its fields costs no query. */
+export function primeLoaders(loaders: Loaders, related: RelatedRows): void {
+  for (const row of related.messages) loaders.message.prime(row.id, row);
+  for (const row of related.channels) loaders.channel.prime(row.id, row);
+  for (const row of related.members) loaders.member.prime(row.id, row);
+  for (const row of related.teamMembers) loaders.teamMember.prime(row.id, row);
+  for (const row of related.patients) loaders.patient.prime(row.id, row);
+}

@@ -1,0 +1,64 @@
+import { Arg, Ctx, FieldResolver, ID, ObjectType, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
+import type { Context } from '../graphql/context';
+import { ChannelType } from '../modules/channels/channel.graphql';
+import { MessageType } from '../modules/messages/message.graphql';
+import { InboxEventType, type InboxItem } from './inbox-events.service';
+
+registerEnumType(InboxEventType, {
+  name: 'InboxEventType',
+  description: "What happened in the caller's inbox.",
+  valuesConfig: {
+    MESSAGE_SENT: { description: 'A new message in one of the caller’s channels; see `message` and `channel`.' },
+    CHANNEL_ADDED: { description: 'The caller joined or was added to `channel`.' },
+    CHANNEL_REMOVED: { description: 'The caller left or was removed from the channel `channelId`; `channel` is null from now on.' },
+  },
+});
+
+@ObjectType('InboxEvent', { description: 'One change across all the channels the caller takes part in.' })
+export class InboxEventGraphQLType {}
+
+@Resolver(() => InboxEventGraphQLType)
+export class InboxEventResolver {
+  @Subscription(() => InboxEventGraphQLType, {
+    description:
+      'Everything the caller can see across their channels, in one stream: new messages (never staff-only ones for patients) and being added to or removed from channels, judged by membership at the time of each event. With `after` it replays what came since, then continues live, with no gap and no duplicate; CURSOR_EXPIRED when the cursor is older than the history kept. Staff and patients.',
+    subscribe: ({ args, context }) => (context as Context).services.inboxEvents.subscribe(args.after),
+  })
+  inboxEvents(
+    @Root() item: InboxItem,
+    @Arg('after', () => String, { nullable: true, description: 'Resume after this cursor (from an earlier inbox event).' }) _after?: string | null,
+  ): InboxItem {
+    return item;
+  }
+
+  @FieldResolver(() => String, { description: 'Opaque position; pass as `after` to resume from here.' })
+  cursor(@Root() item: InboxItem, @Ctx() { services }: Context): string {
+    return services.inboxEvents.cursorOf(item);
+  }
+
+  @FieldResolver(() => InboxEventType, { description: 'What happened.' })
+  type(@Root() item: InboxItem): InboxEventType {
+    return item.type;
+  }
+
+  @FieldResolver(() => Date, { description: 'When it happened.' })
+  createdAt(@Root() item: InboxItem): Date {
+    return item.event.record.createdAt;
+  }
+
+  @FieldResolver(() => ID, { description: 'The channel concerned.' })
+  channelId(@Root() item: InboxItem): string {
+    return item.event.record.channelId;
+  }
+
+  @FieldResolver(() => ChannelType, { nullable: true, description: 'The channel concerned; null once the caller is no longer in it.' })
+  channel(@Root() item: InboxItem, @Ctx() { loaders }: Context) {
+    return item.member ? loaders.channel.load(item.event.record.channelId) : null;
+  }
+
+  @FieldResolver(() => MessageType, { nullable: true, description: 'The new message (MESSAGE_SENT).' })
+  message(@Root() item: InboxItem, @Ctx() { loaders }: Context) {
+    return item.event.record.messageId ? loaders.message.load(item.event.record.messageId) : null;
+  }
+}
+

@@ -1,0 +1,150 @@
+import type { Context } from '../graphql/context';
+import { apiError, ApiErrorCode, forbidden, unauthenticated } from '../errors';
+import type { PersonActor } from '../auth/actor';
+import { ChannelEventType } from './channel-event.entity';
+import { actorKey, compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
+import { liveReader } from './live-reader';
+import { cursorExpired, personStillActive, prepareBatch } from './channel-events.service';
+
+export enum InboxEventType {
+  MESSAGE_SENT = 'MESSAGE_SENT',
+  CHANNEL_ADDED = 'CHANNEL_ADDED',
+  CHANNEL_REMOVED = 'CHANNEL_REMOVED',
+}
+
+export interface InboxItem {
+  type: InboxEventType;
+  event: LoadedEvent;
+  /** Whether the caller still takes part in the channel (false once removed from it). */
+  member: boolean;
+}
+
+export class InboxEventService {
+  constructor(private readonly context: Context) {}
+
+  private person(): PersonActor {
+    const { actor } = this.context;
+    if (!actor) throw unauthenticated();
+    if (actor.kind !== 'staff' && actor.kind !== 'patient') throw forbidden();
+    return actor;
+  }
+
+  /**
+   * One stream per person of what happens in all their channels: new messages (never staff-only
+   * ones for patients), and being added to or removed from a channel, judged by membership at
+   * the time of each event. With `after` it replays what came since, then continues live.
+   */
+  async subscribe(after?: string | null): Promise<AsyncIterableIterator<InboxItem>> {
+    const { context } = this;
+    const actor = this.person();
+    const { organisationId } = actor;
+    const me = actorKey(actor);
+    const [counter] = await context.em.execute<Array<{ last_position: string; pruned_through: string }>>(
+      'select last_position, pruned_through from event_position where organisation_id = ?',
+      [organisationId],
+    );
+    const lastPosition = Number(counter?.last_position ?? 0);
+    let start = endOfPosition(lastPosition);
+    if (after != null) {
+      const decoded = context.deps.cursors.decodeInbox(after);
+      if (!decoded || decoded.personKey !== me || decoded.position > lastPosition) {
+        throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this inbox; refetch and subscribe again.');
+      }
+      if (decoded.position < Number(counter?.pruned_through ?? 0)) throw cursorExpired();
+      start = { position: decoded.position, channelId: decoded.channelId, seq: decoded.seq };
+    }
+
+    const feed = await context.deps.live.acquireFeed(organisationId);
+    // Registered before the first read, so every batch the feed reads from now on says whether this person was in it.
+    feed.addInboxPerson(me);
+    const staff = actor.kind === 'staff';
+    const column = staff ? 'team_member_id' : 'patient_id';
+    const subjectColumn = staff ? 'subject_team_member_id' : 'subject_patient_id';
+    const personId = staff ? actor.teamMemberId : actor.patientId;
+    const reader = liveReader<EventKey>({
+      feed,
+      start,
+      fromDatabase: (cursor, limit) =>
+        loadEvents(
+          context.em,
+          organisationId,
+          `select e.* from channel_event e
+            where e.organisation_id = ? and (e.position, e.channel_id, e.seq) > (?, ?::uuid, ?)
+              and (e.type = 'MESSAGE_SENT' or e.${subjectColumn} = ?)
+              ${staff ? '' : 'and not e.staff_only'}
+              and exists (select 1 from channel_member m
+                           where m.organisation_id = e.organisation_id and m.channel_id = e.channel_id and m.${column} = ?
+                             and m.joined_seq <= e.seq and (m.left_seq is null or e.seq <= m.left_seq))
+            order by e.position, e.channel_id, e.seq
+            limit ?`,
+          [organisationId, cursor.position, cursor.channelId, cursor.seq, personId, personId, limit],
+        ),
+      fromFeed: (cursor, covered) => {
+        const taken = feed.eventsAfter(covered);
+        if (!taken) return undefined;
+        const events = taken.events.filter((event) => compareKeys(event.key, cursor) > 0);
+        // A batch the feed read before this inbox opened does not say whether this person was in it.
+        const unknown = events.findIndex((event) => !event.audienceFor?.has(me));
+        if (unknown === -1) return { events, head: taken.head };
+        if (unknown === 0) return undefined;
+        return { events: events.slice(0, unknown), head: events[unknown - 1].key };
+      },
+      advance: (_cursor, event) => event.key,
+      decide: (event) => {
+        if (event.audience && !event.audience.has(me)) return 'skip';
+        return itemType(event, me, staff) ? 'deliver' : 'skip';
+      },
+      authorize: async () => {
+        if (!context.actor || context.actor.expiresAt <= Date.now()) throw unauthenticated();
+        context.reset();
+        if (!(await personStillActive(context))) throw unauthenticated();
+      },
+      prepare: (events) => prepareBatch(context, events),
+      endError: () => unauthenticated(),
+      revalidateMs: context.deps.config.live.revalidateMs,
+      release: () => {
+        feed.removeInboxPerson(me);
+        context.deps.live.releaseFeed(organisationId);
+      },
+    });
+    return mapItems(reader, (event) => {
+      const type = itemType(event, me, staff)!;
+      return { type, event, member: type !== InboxEventType.CHANNEL_REMOVED };
+    });
+  }
+
+  cursorOf(item: InboxItem): string {
+    return this.context.deps.cursors.encodeInbox({ personKey: actorKey(this.person()), ...item.event.key });
+  }
+}
+
+/** What an event is in a person's inbox, or undefined when it is not for the inbox. */
+function itemType({ record }: LoadedEvent, me: string, staff: boolean): InboxEventType | undefined {
+  if (record.staffOnly && !staff) return undefined;
+  if (record.type === ChannelEventType.MESSAGE_SENT) return InboxEventType.MESSAGE_SENT;
+  const subject = record.subjectTeamMemberId || record.subjectPatientId ? personKey({ teamMemberId: record.subjectTeamMemberId, patientId: record.subjectPatientId }) : undefined;
+  if (subject !== me) return undefined;
+  if (record.type === ChannelEventType.MEMBER_JOINED) return InboxEventType.CHANNEL_ADDED;
+  if (record.type === ChannelEventType.MEMBER_LEFT) return InboxEventType.CHANNEL_REMOVED;
+  return undefined;
+}
+
+function mapItems<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U): AsyncIterableIterator<U> {
+  return {
+    async next() {
+      const result = await source.next();
+      return result.done ? { done: true, value: undefined } : { done: false, value: map(result.value) };
+    },
+    async return(value?: unknown) {
+      await source.return?.(value);
+      return { done: true, value: undefined };
+    },
+    async throw(error?: unknown) {
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { OrgFeed } from './org-feed';
+import { compareKeys, type EventKey, type LoadedEvent } from './event-batch';
+
+export type Decision = 'deliver' | 'skip' | 'deliver-then-end';
+
+/** What differs between a channel stream and an inbox stream. */
+export interface LiveSource<Cursor> {
+  feed: OrgFeed;
+  start: Cursor;
+  /** Events after `cursor` in the database (this reader's own query). */
+  fromDatabase(cursor: Cursor, limit: number): Promise<LoadedEvent[]>;
+  /** Events after `cursor` from the shared feed, or undefined when it cannot answer. */
+  fromFeed(cursor: Cursor, covered: EventKey): { events: LoadedEvent[]; head: EventKey } | undefined;
+  advance(cursor: Cursor, event: LoadedEvent): Cursor;
+  decide(event: LoadedEvent): Decision;
+  /** Re-checks the caller's access; throws to end the stream. */
+  authorize(): Promise<void>;
+  /** Called before a batch is delivered: hand its rows to the field resolvers' loaders. */
+  prepare(events: LoadedEvent[]): void;
+  /** The error that ends the stream after a 'deliver-then-end' event. */
+  endError(): Error;
+  revalidateMs: number;
+  /** Runs once, however the stream ends. */
+  release(): void;
+}
+
+const BATCH = 100;
+const BEFORE_EVERYTHING: EventKey = { position: -1, channelId: '', seq: -1 };
+
+/**
+ * Reads a stream of events from a position on: from the database until it has caught up, then
+ * from the organisation's shared feed, falling back to the database whenever the feed's buffer
+ * no longer reaches back to the reader (a slow reader). The reader's position advances only by
+ * what it has delivered or decided to skip, so switching sources cannot skip or repeat an event.
+ */
+export function liveReader<Cursor>(source: LiveSource<Cursor>): AsyncIterableIterator<LoadedEvent> {
+  const abort = new AbortController();
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    source.release();
+  };
+
+  async function* read(): AsyncGenerator<LoadedEvent> {
+    const { feed } = source;
+    let cursor = source.start;
+    // Everything up to `covered` in the organisation's log has been seen (or judged) by this reader.
+    let covered = BEFORE_EVERYTHING;
+    let fromFeed = false;
+    let checkedAt = Date.now();
+    let generation = feed.generation;
+    try {
+      while (!abort.signal.aborted && !feed.closed) {
+        let events: LoadedEvent[];
+        if (fromFeed) {
+          const taken = source.fromFeed(cursor, covered);
+          if (!taken) {
+            fromFeed = false;
+            continue;
+          }
+          events = taken.events;
+          if (compareKeys(taken.head, covered) > 0) covered = taken.head;
+          if (events.length === 0) {
+            if (generation !== feed.generation) {
+              generation = feed.generation;
+              await source.authorize();
+              checkedAt = Date.now();
+            }
+            await feed.waitForMore(abort.signal);
+            continue;
+          }
+        } else {
+          const head = feed.head;
+          events = await source.fromDatabase(cursor, BATCH);
+          if (events.length < BATCH) {
+            fromFeed = true;
+            const last = events.length ? events[events.length - 1].key : undefined;
+            covered = last && compareKeys(last, head) > 0 ? last : head;
+          }
+          if (events.length === 0) continue;
+        }
+        if (generation !== feed.generation || Date.now() - checkedAt >= source.revalidateMs) {
+          generation = feed.generation;
+          await source.authorize();
+          checkedAt = Date.now();
+        }
+        source.prepare(events);
+        for (const event of events) {
+          if (abort.signal.aborted) return;
+          cursor = source.advance(cursor, event);
+          const decision = source.decide(event);
+          if (decision === 'skip') continue;
+          yield event;
+          if (decision === 'deliver-then-end') throw source.endError();
+        }
+      }
+    } finally {
+      release();
+    }
+  }
+
+  const generator = read();
+  // A generator paused on an await cannot be returned from until it resumes; aborting first wakes
+  // it, so a client's `complete` ends the stream at once.
+  return {
+    next: () => generator.next(),
+    return: (value?: unknown) => {
+      abort.abort();
+      release();
+      return generator.return(value as never);
+    },
+    throw: (error?: unknown) => {
+      abort.abort();
+      release();
+      return generator.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

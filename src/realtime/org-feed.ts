@@ -1,0 +1,223 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import { compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
+
+export interface OrgFeedOptions {
+  organisationId: string;
+  /** A fresh EntityManager scoped to the organisation, for each read. */
+  fork: () => EntityManager;
+  logger: Logger;
+  /** Most events kept in memory for readers that are a little behind. */
+  bufferSize: number;
+  fetchSize: number;
+}
+
+/**
+ * One organisation's events as this process sees them: a single reader follows the log and
+ * keeps the most recent events, with their related rows, for every live subscriber of the
+ * organisation in this process. Subscribers that are caught up take events from here instead of
+ * querying the database each; those further behind read the database themselves.
+ */
+export class OrgFeed {
+  /** Everything up to this key has been read from the log. */
+  head: EventKey;
+  /** Lowest key the buffer can answer from: events after it are all present. */
+  private floor: EventKey;
+  private readonly recent: LoadedEvent[] = [];
+  private readonly byChannel = new Map<string, LoadedEvent[]>();
+  private readonly waiters = new Set<() => void>();
+  /** People with an open inbox stream here, and how many streams each. */
+  private readonly inboxPeople = new Map<string, number>();
+  private latestNotified = 0;
+  private fetching?: Promise<void>;
+  private fetchAgain = false;
+  private retryTimer?: NodeJS.Timeout;
+  /** Bumped when the bus may have missed notices: readers re-check access before going on. */
+  generation = 0;
+  closed = false;
+
+  constructor(
+    private readonly options: OrgFeedOptions,
+    startPosition: number,
+  ) {
+    this.head = endOfPosition(startPosition);
+    this.floor = this.head;
+    this.latestNotified = startPosition;
+  }
+
+  get organisationId(): string {
+    return this.options.organisationId;
+  }
+
+  /** A transaction committed events up to `position`. */
+  notify(position: number): void {
+    if (position <= this.latestNotified && position <= this.head.position) return;
+    this.latestNotified = Math.max(this.latestNotified, position);
+    this.pump();
+  }
+
+  /** Notices may have been missed: read whatever the log holds beyond the head. */
+  resync(): void {
+    this.generation += 1;
+    this.pump(true);
+    this.wakeAll();
+  }
+
+  /**
+   * What a reader that has seen everything up to `covered` has not seen yet: the events after
+   * it, and the head it reaches by taking them. Undefined when the buffer no longer reaches back
+   * to `covered` (the reader reads the database instead).
+   */
+  eventsAfter(covered: EventKey): { events: LoadedEvent[]; head: EventKey } | undefined {
+    if (compareKeys(covered, this.floor) < 0) return undefined;
+    let low = 0;
+    let high = this.recent.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (compareKeys(this.recent[middle].key, covered) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    return { events: this.recent.slice(low), head: this.head };
+  }
+
+  /** Like `eventsAfter`, for one channel, whose reader is at `seq`. */
+  channelEventsAfter(channelId: string, seq: number, covered: EventKey): { events: LoadedEvent[]; head: EventKey } | undefined {
+    if (compareKeys(covered, this.floor) < 0) return undefined;
+    const events = this.byChannel.get(channelId) ?? [];
+    const start = events.findIndex((event) => event.key.seq > seq);
+    return { events: start === -1 ? [] : events.slice(start), head: this.head };
+  }
+
+  /** Resolves at the next batch appended (or resync), or when `signal` aborts. */
+  waitForMore(signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  addInboxPerson(key: string): void {
+    this.inboxPeople.set(key, (this.inboxPeople.get(key) ?? 0) + 1);
+  }
+
+  removeInboxPerson(key: string): void {
+    const count = (this.inboxPeople.get(key) ?? 1) - 1;
+    if (count <= 0) this.inboxPeople.delete(key);
+    else this.inboxPeople.set(key, count);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  private pump(force = false): void {
+    if (this.closed) return;
+    if (this.fetching) {
+      this.fetchAgain = true;
+      return;
+    }
+    if (!force && this.latestNotified <= this.head.position) return;
+    this.fetching = this.fetchUntilCaughtUp()
+      .catch((error) => {
+        this.options.logger.warn({ err: error, organisationId: this.organisationId }, 'live feed read failed; retrying');
+        this.retryTimer = setTimeout(() => this.pump(true), 1_000);
+        this.retryTimer.unref();
+      })
+      .finally(() => {
+        this.fetching = undefined;
+        if (this.fetchAgain) {
+          this.fetchAgain = false;
+          this.pump(true);
+        }
+      });
+  }
+
+  private async fetchUntilCaughtUp(): Promise<void> {
+    let batch: LoadedEvent[];
+    do {
+      this.fetchAgain = false;
+      batch = await this.fetch();
+      if (this.closed) return;
+      this.append(batch);
+    } while (batch.length === this.options.fetchSize);
+  }
+
+  private async fetch(): Promise<LoadedEvent[]> {
+    const { organisationId, fetchSize } = this.options;
+    const em = this.options.fork();
+    const { position, channelId, seq } = this.head;
+    const events = await loadEvents(
+      em,
+      organisationId,
+      `select * from channel_event
+        where organisation_id = ? and (position, channel_id, seq) > (?, ?::uuid, ?)
+        order by position, channel_id, seq
+        limit ?`,
+      [organisationId, position, channelId, seq, fetchSize],
+    );
+    // People who open an inbox after this point are not covered by this batch; their readers take it from the database.
+    const people = new Set(this.inboxPeople.keys());
+    if (events.length > 0 && people.size > 0) await this.markAudience(em, events, people);
+    return events;
+  }
+
+  /** Which of the people with an inbox open here were members at each event. */
+  private async markAudience(em: EntityManager, events: LoadedEvent[], audienceFor: ReadonlySet<string>): Promise<void> {
+    const people = [...audienceFor];
+    const teamMemberIds = people.filter((key) => key.startsWith('t:')).map((key) => key.slice(2));
+    const patientIds = people.filter((key) => key.startsWith('p:')).map((key) => key.slice(2));
+    const channelIds = [...new Set(events.map((event) => event.key.channelId))];
+    const rows = await em.execute<Array<{ channel_id: string; team_member_id: string | null; patient_id: string | null; joined_seq: string; left_seq: string | null }>>(
+      `select channel_id, team_member_id, patient_id, joined_seq, left_seq from channel_member
+        where organisation_id = ? and channel_id = any(?::uuid[])
+          and (team_member_id = any(?::uuid[]) or patient_id = any(?::uuid[]))`,
+      [this.organisationId, channelIds, teamMemberIds, patientIds],
+    );
+    const byChannel = new Map<string, typeof rows>();
+    for (const row of rows) byChannel.set(row.channel_id, [...(byChannel.get(row.channel_id) ?? []), row]);
+    for (const event of events) {
+      const audience = new Set<string>();
+      for (const row of byChannel.get(event.key.channelId) ?? []) {
+        const joined = Number(row.joined_seq);
+        const left = row.left_seq === null ? Infinity : Number(row.left_seq);
+        if (joined <= event.key.seq && event.key.seq <= left) audience.add(personKey({ teamMemberId: row.team_member_id, patientId: row.patient_id }));
+      }
+      event.audience = audience;
+      event.audienceFor = audienceFor;
+    }
+  }
+
+  private append(batch: LoadedEvent[]): void {
+    if (batch.length === 0) return;
+    for (const event of batch) {
+      this.recent.push(event);
+      const channel = this.byChannel.get(event.key.channelId);
+      if (channel) channel.push(event);
+      else this.byChannel.set(event.key.channelId, [event]);
+    }
+    this.head = batch[batch.length - 1].key;
+    this.latestNotified = Math.max(this.latestNotified, this.head.position);
+    const excess = this.recent.length - this.options.bufferSize;
+    if (excess > 0) {
+      for (const dropped of this.recent.splice(0, excess)) {
+        const channel = this.byChannel.get(dropped.key.channelId)!;
+        channel.shift();
+        if (channel.length === 0) this.byChannel.delete(dropped.key.channelId);
+        this.floor = dropped.key;
+      }
+    }
+    this.wakeAll();
+  }
+}

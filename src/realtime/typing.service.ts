@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import type { Context } from '../graphql/context';
+import { UserError, UserErrorCode, apiError, ApiErrorCode, forbidden, notFound, unauthenticated } from '../errors';
+import { parseInput, uuid } from '../common/validation';
+import type { PersonActor } from '../auth/actor';
+import type { Channel } from '../modules/channels/channel.entity';
+import type { TypingNotice } from './bus';
+import { personStillActive } from './channel-events.service';
+
+const typingInput = z.object({ channelId: uuid('The channel id'), internal: z.boolean().nullish() });
+
+/** At most this many typing notices wait for a slow subscriber; older ones are dropped (they are ephemeral). */
+const QUEUE_LIMIT = 20;
+/** Membership is re-checked at most this often while typing notices flow. */
+const RECHECK_MS = 5_000;
+
+/** Last accepted typing notice per person and channel, in this process. */
+const lastTyping = new Map<string, number>();
+
+/**
+ * Typing indicators: ephemeral, never stored, carried by the bus between processes, and
+ * rate-limited per person and channel (extra calls within the interval are accepted and dropped).
+ */
+export class TypingService {
+  constructor(private readonly context: Context) {}
+
+  private person(): PersonActor {
+    const { actor } = this.context;
+    if (!actor) throw unauthenticated();
+    if (actor.kind !== 'staff' && actor.kind !== 'patient') throw forbidden();
+    return actor;
+  }
+
+  async start(input: unknown): Promise<Channel> {
+    const actor = this.person();
+    const { channelId, internal } = parseInput(typingInput, input);
+    if (internal && actor.kind !== 'staff') throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
+    const found = await this.context.services.channels.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    const key = `${channelId}:${who.teamMemberId ?? who.patientId}`;
+    const now = Date.now();
+    const interval = this.context.deps.config.live.typingIntervalMs;
+    if (now - (lastTyping.get(key) ?? 0) >= interval) {
+      lastTyping.set(key, now);
+      if (lastTyping.size > 10_000) for (const [k, at] of lastTyping) if (now - at >= interval) lastTyping.delete(k);
+      await this.context.deps.bus.publish({ kind: 'typing', organisationId: actor.organisationId, channelId, ...who, staffOnly: Boolean(internal), at: now });
+    }
+    return found.channel;
+  }
+
+  /** Typing notices of a channel the caller takes part in, except their own. */
+  async subscribe(channelId: string): Promise<AsyncIterableIterator<TypingNotice>> {
+    const { context } = this;
+    const actor = this.person();
+    const found = await context.services.channels.findParticipating(channelId);
+    if (!found) throw notFound('The channel');
+    const membershipId = found.membership.id;
+    const mine = (notice: TypingNotice) => (actor.kind === 'staff' ? notice.teamMemberId === actor.teamMemberId : notice.patientId === actor.patientId);
+    const queue: TypingNotice[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let checkedAt = Date.now();
+    const stop = context.deps.live.onTyping(channelId, (notice) => {
+      if (notice.organisationId !== actor.organisationId || mine(notice) || (notice.staffOnly && actor.kind !== 'staff')) return;
+      queue.push(notice);
+      if (queue.length > QUEUE_LIMIT) queue.shift();
+      wake?.();
+    });
+    const finish = () => {
+      done = true;
+      stop();
+      wake?.();
+    };
+    const authorize = async () => {
+      if (!context.actor || context.actor.expiresAt <= Date.now()) throw unauthenticated();
+      context.reset();
+      if (!(await personStillActive(context))) throw unauthenticated();
+      const still = await context.services.channels.findParticipating(channelId);
+      if (!still || still.membership.id !== membershipId) throw apiError(ApiErrorCode.ACCESS_REVOKED, 'You are no longer a member of this channel.');
+    };
+    async function* read(): AsyncGenerator<TypingNotice> {
+      try {
+        while (!done) {
+          const notice = queue.shift();
+          if (!notice) {
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+            continue;
+          }
+          if (Date.now() - checkedAt >= Math.min(RECHECK_MS, context.deps.config.live.revalidateMs)) {
+            await authorize();
+            checkedAt = Date.now();
+          }
+          yield notice;
+        }
+      } finally {
+        finish();
+      }
+    }
+    const generator = read();
+    const iterator: AsyncIterableIterator<TypingNotice> = {
+      next: () => generator.next(),
+      return: (value?: unknown) => {
+        finish();
+        return generator.return(value as never);
+      },
+      throw: (error?: unknown) => {
+        finish();
+        return generator.throw(error);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    return iterator;
+  }
+}
