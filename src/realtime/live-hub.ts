@@ -82,9 +82,16 @@ export class LiveHub {
     };
   }
 
-  /** Number of organisations with a live feed here (for tests and metrics). */
-  get feedCount(): number {
-    return this.feeds.size;
+  /** Open channel and inbox streams in this process; each has fixed its start position. */
+  get streamCount(): number {
+    let count = 0;
+    for (const { refs } of this.feeds.values()) count += refs;
+    return count;
+  }
+
+  /** Open typing streams of a channel in this process. */
+  typingStreamCount(channelId: string): number {
+    return this.typing.get(channelId)?.size ?? 0;
   }
 
   close(): void {

@@ -183,7 +183,7 @@ export class OrgFeed {
       `select channel_id, team_member_id, patient_id, joined_seq, left_seq from channel_member
         where organisation_id = ? and channel_id = any(?::uuid[])
           and (team_member_id = any(?::uuid[]) or patient_id = any(?::uuid[]))`,
-      [this.organisationId, channelIds, teamMemberIds, patientIds],
+      [this.organisationId, uuidArray(channelIds), uuidArray(teamMemberIds), uuidArray(patientIds)],
     );
     const byChannel = new Map<string, typeof rows>();
     for (const row of rows) byChannel.set(row.channel_id, [...(byChannel.get(row.channel_id) ?? []), row]);
@@ -220,4 +220,9 @@ export class OrgFeed {
     }
     this.wakeAll();
   }
+}
+
+/** A uuid[] parameter as an array literal: the query builder would expand a JavaScript array into a list. */
+function uuidArray(ids: string[]): string {
+  return `{${ids.join(',')}}`;
 }

@@ -36,6 +36,8 @@ export interface Subscription<T> {
   /** Resolves once the stream has completed, with how it ended. */
   ended: Promise<{ error?: unknown }>;
   close(): Promise<void>;
+  /** Waits for the stream to end and returns the error codes it ended with (an error message or a result with errors). */
+  endCodes(): Promise<string[]>;
   client: Client;
 }
 
@@ -93,6 +95,11 @@ export function subscribe<T, V>(wsUrl: string, token: string | undefined, docume
     async close() {
       await client.dispose();
     },
+    async endCodes() {
+      const { error } = await ended;
+      const fromResults = queue.flatMap((result) => errorCodes(result));
+      return Array.isArray(error) ? [...fromResults, ...errorCodes({ errors: error })] : fromResults;
+    },
   };
 }
 
@@ -106,4 +113,13 @@ export function connectionCloseCode(wsUrl: string, connectionParams: Record<stri
       if (JSON.parse(String(data)).type === 'connection_ack') socket.close(1000);
     });
   });
+}
+
+/** Polls `condition` until it holds (or fails the test after `timeoutMs`). */
+export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
