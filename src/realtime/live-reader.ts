@@ -66,6 +66,8 @@ export function liveReader<Cursor>(source: LiveSource<Cursor>): AsyncIterableIte
               generation = feed.generation;
               await source.authorize();
               checkedAt = Date.now();
+              // Events may have arrived during the await: look again before sleeping.
+              continue;
             }
             await feed.waitForMore(abort.signal);
             continue;

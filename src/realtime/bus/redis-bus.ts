@@ -22,7 +22,7 @@ export class RedisEventBus implements EventBus {
     url: string,
     private readonly logger: Logger,
   ) {
-    const options = { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: (times: number) => Math.min(100 * 2 ** times, 5_000) };
+    const options = { lazyConnect: true, autoResubscribe: false, maxRetriesPerRequest: 2, retryStrategy: (times: number) => Math.min(100 * 2 ** times, 5_000) };
     this.publisher = new Redis(url, { ...options, connectionName: 'care-messaging-bus-publish' });
     this.subscriber = new Redis(url, { ...options, connectionName: 'care-messaging-bus-listener' });
     for (const connection of [this.publisher, this.subscriber]) {
@@ -39,11 +39,18 @@ export class RedisEventBus implements EventBus {
       this.listeners.deliver(parsed);
     });
     this.subscriber.on('ready', () => {
-      if (this.readyOnce) {
-        logger.info('event bus redis reconnected; resyncing readers');
-        this.listeners.deliver({ kind: 'resync' });
+      if (!this.readyOnce) {
+        this.readyOnce = true;
+        return;
       }
-      this.readyOnce = true;
+      // Resync only once subscribed again: a notice published before that is caught by the resync.
+      this.subscriber.subscribe(CHANNEL).then(
+        () => {
+          logger.info('event bus redis reconnected; resyncing readers');
+          this.listeners.deliver({ kind: 'resync' });
+        },
+        (error) => logger.warn({ err: error }, 'event bus redis resubscribe failed'),
+      );
     });
   }
 

@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Client } from 'pg';
+import { Redis } from 'ioredis';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { ok, subscribe, type Subscription } from './support/client';
+import { ChannelActivateDocument, ChannelEventsDocument, MessageSendDocument } from './generated/graphql';
+import { LISTENER_APPLICATION_NAME } from '../src/realtime/bus/postgres-bus';
+
+const databaseUrl = () => process.env.DATABASE_URL!;
+
+/** Sends `bodies` through one server and expects them on a subscription held on another, in order, once each. */
+async function expectDelivered(sender: TestServer, staff: Person, channelId: string, stream: Subscription<unknown>, bodies: string[]) {
+  for (const body of bodies) await ok(sender.url, staff.token, MessageSendDocument, { input: { channelId, body } });
+  const received: string[] = [];
+  for (let i = 0; i < bodies.length; i++) {
+    const result = (await stream.next(15_000)) as { data?: { channelEvents: { message?: { body: string } | null } } };
+    received.push(result.data!.channelEvents.message!.body);
+  }
+  expect(received).toEqual(bodies);
+  await stream.expectSilence(300);
+}
+
+async function setUp(sender: TestServer) {
+  const org: TestOrganisation = await createOrganisation(sender);
+  const staff = await org.addStaff('Dr Bus');
+  const patient = await org.addPatient('Bus Patient');
+  const channel = (await ok(sender.url, staff.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).channelActivate.channel!;
+  const first = (await ok(sender.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body: 'anchor' } })).messageSend.message!;
+  return { staff, patient, channelId: channel.id, anchor: first.cursor };
+}
+
+/** Ends every event-bus LISTEN connection, as a failover or an administrator would. */
+async function terminateListeners(): Promise<number> {
+  const admin = new Client({ connectionString: databaseUrl() });
+  await admin.connect();
+  try {
+    const result = await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [LISTENER_APPLICATION_NAME]);
+    return result.rowCount ?? 0;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** The built server (`npm run build`) as a separate operating-system process. */
+async function startServerProcess(env: Record<string, string>): Promise<{ url: string; wsUrl: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'dist', 'src', 'main.js')], {
+    env: { PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', SEED_DEMO: 'false', AUTH_JWT_SECRET: TEST_JWT_SECRET, DATABASE_URL: databaseUrl(), ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server process did not start')), 20_000);
+    child.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
+    lines.on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'listening' && entry.url) {
+        clearTimeout(timer);
+        resolve(entry.url);
+      }
+    });
+  });
+  return { url, wsUrl: url.replace('http', 'ws'), child };
+}
+
+describe('PostgreSQL LISTEN/NOTIFY across two server processes', () => {
+  let local: TestServer;
+  let other: { url: string; wsUrl: string; child: ChildProcess };
+
+  beforeAll(async () => {
+    local = await startTestServer({ EVENT_BUS: 'postgres' });
+    other = await startServerProcess({ EVENT_BUS: 'postgres' });
+  }, 30_000);
+  afterAll(async () => {
+    other?.child.kill('SIGTERM');
+    await local?.close();
+  });
+
+  it('a message sent through one process arrives on a subscription held on the other; after the bus connection is killed, messages sent meanwhile still arrive, in order, once', async () => {
+    const { staff, patient, channelId, anchor } = await setUp(local);
+    const onOther = subscribe(other.wsUrl, patient.token, ChannelEventsDocument, { channelId, after: anchor });
+    await expectDelivered(local, staff, channelId, onOther as Subscription<unknown>, ['across processes']);
+
+    expect(await terminateListeners()).toBeGreaterThanOrEqual(2);
+    await expectDelivered(local, staff, channelId, onOther as Subscription<unknown>, ['sent while the bus was down 1', 'sent while the bus was down 2', 'sent while the bus was down 3']);
+    await expectDelivered(local, staff, channelId, onOther as Subscription<unknown>, ['after the bus came back']);
+    await onOther.close();
+  }, 60_000);
+});
+
+const redisUrl = process.env.REDIS_URL;
+// Redis is optional: this runs where REDIS_URL names one (CI's second pass sets it).
+(redisUrl ? describe : describe.skip)('Redis pub/sub between two servers', () => {
+  let first: TestServer;
+  let second: TestServer;
+
+  beforeAll(async () => {
+    first = await startTestServer({ EVENT_BUS: 'redis', REDIS_URL: redisUrl! });
+    second = await startTestServer({ EVENT_BUS: 'redis', REDIS_URL: redisUrl! });
+  });
+  afterAll(async () => {
+    await first?.close();
+    await second?.close();
+  });
+
+  it('delivers across servers, and after the subscriber connection is killed, resyncs without loss', async () => {
+    const { staff, patient, channelId, anchor } = await setUp(first);
+    const onSecond = subscribe(second.wsUrl, patient.token, ChannelEventsDocument, { channelId, after: anchor });
+    await expectDelivered(first, staff, channelId, onSecond as Subscription<unknown>, ['via redis']);
+    const admin = new Redis(redisUrl!);
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await admin.quit();
+    await expectDelivered(first, staff, channelId, onSecond as Subscription<unknown>, ['while redis reconnects 1', 'while redis reconnects 2']);
+    await onSecond.close();
+  }, 60_000);
+});
