@@ -10,13 +10,17 @@ import { ChannelActivateDocument, ChannelEventsDocument, MessageSendDocument } f
 import { LISTENER_APPLICATION_NAME } from '../src/realtime/bus/postgres-bus';
 
 const databaseUrl = () => process.env.DATABASE_URL!;
+const childLog: string[] = [];
 
 /** Sends `bodies` through one server and expects them on a subscription held on another, in order, once each. */
 async function expectDelivered(sender: TestServer, staff: Person, channelId: string, stream: Subscription<unknown>, bodies: string[]) {
   for (const body of bodies) await ok(sender.url, staff.token, MessageSendDocument, { input: { channelId, body } });
   const received: string[] = [];
   for (let i = 0; i < bodies.length; i++) {
-    const result = (await stream.next(15_000)) as { data?: { channelEvents: { message?: { body: string } | null } } };
+    const result = (await stream.next(15_000).catch((error) => {
+      console.log('DIAG timeout', JSON.stringify({ bodies, received, childLog }));
+      throw error;
+    })) as { data?: { channelEvents: { message?: { body: string } | null } } };
     received.push(result.data!.channelEvents.message!.body);
   }
   expect(received).toEqual(bodies);
@@ -56,6 +60,7 @@ async function startServerProcess(env: Record<string, string>): Promise<{ url: s
     child.once('exit', (code) => reject(new Error(`the server process exited with ${code}`)));
     lines.on('line', (line) => {
       const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg !== 'request') childLog.push(line.slice(0, 200));
       if (entry.msg === 'listening' && entry.url) {
         clearTimeout(timer);
         resolve(entry.url);
