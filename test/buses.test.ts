@@ -18,8 +18,8 @@ async function expectDelivered(sender: TestServer, staff: Person, channelId: str
   const received: string[] = [];
   for (let i = 0; i < bodies.length; i++) {
     const result = (await stream.next(15_000).catch((error) => {
-      console.log('DIAG timeout', JSON.stringify({ bodies, received, childLog }));
-      throw error;
+      // What arrived, and what the other process logged, make a failure here diagnosable.
+      throw new Error(`${error}: expected ${JSON.stringify(bodies)}, received ${JSON.stringify(received)}; other process: ${childLog.join('\n')}`);
     })) as { data?: { channelEvents: { message?: { body: string } | null } } };
     received.push(result.data!.channelEvents.message!.body);
   }

@@ -1,4 +1,5 @@
 import type { Permission } from '../modules/directory/team-member.entity';
+import { forbidden, unauthenticated } from '../errors';
 
 /** Who is calling. Organisation-bound actors carry the organisation's id; operators carry none. */
 export type Actor =
@@ -15,4 +16,11 @@ export type PersonActor = StaffActor | PatientActor;
 
 export function isPerson(actor: Actor | undefined): actor is PersonActor {
   return actor?.kind === 'staff' || actor?.kind === 'patient';
+}
+
+/** The caller as a team member or patient; UNAUTHENTICATED without a token, FORBIDDEN for other roles. */
+export function requirePerson(actor: Actor | undefined): PersonActor {
+  if (!actor) throw unauthenticated();
+  if (!isPerson(actor)) throw forbidden();
+  return actor;
 }

@@ -1,6 +1,6 @@
 import type { Context } from '../graphql/context';
-import { apiError, ApiErrorCode, forbidden, notFound, unauthenticated } from '../errors';
-import type { PersonActor } from '../auth/actor';
+import { apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
+import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
 import { loadEvents, primeLoaders, type LoadedEvent } from './event-batch';
 import { liveReader } from './live-reader';
@@ -12,11 +12,8 @@ export class ChannelEventService {
   constructor(private readonly context: Context) {}
 
   private person(): PersonActor {
-    const { actor } = this.context;
     // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
-    if (!actor) throw unauthenticated();
-    if (actor.kind !== 'staff' && actor.kind !== 'patient') throw forbidden();
-    return actor;
+    return requirePerson(this.context.actor);
   }
 
   /**

@@ -1,9 +1,10 @@
 import type { Context } from '../graphql/context';
-import { apiError, ApiErrorCode, forbidden, unauthenticated } from '../errors';
-import type { PersonActor } from '../auth/actor';
+import { apiError, ApiErrorCode, unauthenticated } from '../errors';
+import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
 import { actorKey, compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
 import { liveReader } from './live-reader';
+import { mapStream } from './iterators';
 import { cursorExpired, personStillActive, prepareBatch } from './channel-events.service';
 
 export enum InboxEventType {
@@ -23,10 +24,8 @@ export class InboxEventService {
   constructor(private readonly context: Context) {}
 
   private person(): PersonActor {
-    const { actor } = this.context;
-    if (!actor) throw unauthenticated();
-    if (actor.kind !== 'staff' && actor.kind !== 'patient') throw forbidden();
-    return actor;
+    // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
+    return requirePerson(this.context.actor);
   }
 
   /**
@@ -107,7 +106,7 @@ export class InboxEventService {
         context.deps.live.releaseFeed(organisationId);
       },
     });
-    return mapItems(reader, (event) => {
+    return mapStream(reader, (event) => {
       const type = itemType(event, me, staff)!;
       return { type, event, member: type !== InboxEventType.CHANNEL_REMOVED };
     });
@@ -127,24 +126,4 @@ function itemType({ record }: LoadedEvent, me: string, staff: boolean): InboxEve
   if (record.type === ChannelEventType.MEMBER_JOINED) return InboxEventType.CHANNEL_ADDED;
   if (record.type === ChannelEventType.MEMBER_LEFT) return InboxEventType.CHANNEL_REMOVED;
   return undefined;
-}
-
-function mapItems<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U): AsyncIterableIterator<U> {
-  return {
-    async next() {
-      const result = await source.next();
-      return result.done ? { done: true, value: undefined } : { done: false, value: map(result.value) };
-    },
-    async return(value?: unknown) {
-      await source.return?.(value);
-      return { done: true, value: undefined };
-    },
-    async throw(error?: unknown) {
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }

@@ -1,4 +1,5 @@
 import type { OrgFeed } from './org-feed';
+import { stoppable } from './iterators';
 import { compareKeys, type EventKey, type LoadedEvent } from './event-batch';
 
 export type Decision = 'deliver' | 'skip' | 'deliver-then-end';
@@ -102,23 +103,8 @@ export function liveReader<Cursor>(source: LiveSource<Cursor>): AsyncIterableIte
     }
   }
 
-  const generator = read();
-  // A generator paused on an await cannot be returned from until it resumes; aborting first wakes
-  // it, so a client's `complete` ends the stream at once.
-  return {
-    next: () => generator.next(),
-    return: (value?: unknown) => {
-      abort.abort();
-      release();
-      return generator.return(value as never);
-    },
-    throw: (error?: unknown) => {
-      abort.abort();
-      release();
-      return generator.throw(error);
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return stoppable(read(), () => {
+    abort.abort();
+    release();
+  });
 }

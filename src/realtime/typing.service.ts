@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { Context } from '../graphql/context';
-import { UserError, UserErrorCode, apiError, ApiErrorCode, forbidden, notFound, unauthenticated } from '../errors';
+import { UserError, UserErrorCode, apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
 import { parseInput, uuid } from '../common/validation';
-import type { PersonActor } from '../auth/actor';
+import { requirePerson, type PersonActor } from '../auth/actor';
 import type { Channel } from '../modules/channels/channel.entity';
 import type { TypingNotice } from './bus';
 import { personStillActive } from './channel-events.service';
+import { stoppable } from './iterators';
 
 const typingInput = z.object({ channelId: uuid('The channel id'), internal: z.boolean().nullish() });
 
@@ -25,10 +26,8 @@ export class TypingService {
   constructor(private readonly context: Context) {}
 
   private person(): PersonActor {
-    const { actor } = this.context;
-    if (!actor) throw unauthenticated();
-    if (actor.kind !== 'staff' && actor.kind !== 'patient') throw forbidden();
-    return actor;
+    // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
+    return requirePerson(this.context.actor);
   }
 
   async start(input: unknown): Promise<Channel> {
@@ -98,21 +97,6 @@ export class TypingService {
         finish();
       }
     }
-    const generator = read();
-    const iterator: AsyncIterableIterator<TypingNotice> = {
-      next: () => generator.next(),
-      return: (value?: unknown) => {
-        finish();
-        return generator.return(value as never);
-      },
-      throw: (error?: unknown) => {
-        finish();
-        return generator.throw(error);
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
-    return iterator;
+    return stoppable(read(), finish);
   }
 }
