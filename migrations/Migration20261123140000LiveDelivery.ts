@@ -27,10 +27,14 @@ export class Migration20261123140000LiveDelivery extends Migration {
         add column subject_team_member_id uuid,
         add column subject_patient_id uuid;
 
+      -- Existing events get positions in time order, kept in sequence order within each channel
+      -- (a running maximum of the time, should clocks have disagreed).
       update channel_event e set position = ranked.n
         from (select organisation_id, channel_id, seq,
-                     row_number() over (partition by organisation_id order by created_at, channel_id, seq) as n
-                from channel_event) ranked
+                     row_number() over (partition by organisation_id order by settled_at, channel_id, seq) as n
+                from (select organisation_id, channel_id, seq,
+                             max(created_at) over (partition by organisation_id, channel_id order by seq) as settled_at
+                        from channel_event) settled) ranked
        where ranked.organisation_id = e.organisation_id and ranked.channel_id = e.channel_id and ranked.seq = e.seq;
       insert into event_position (organisation_id, last_position)
         select organisation_id, max(position) from channel_event group by organisation_id;

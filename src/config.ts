@@ -38,6 +38,7 @@ const environmentSchema = z.object({
   EVENT_RETENTION_DAYS: z.coerce.number().positive().default(30),
   LIVE_REVALIDATE_MS: z.coerce.number().int().positive().default(60_000),
   LIVE_FEED_BUFFER: z.coerce.number().int().positive().default(2_000),
+  LIVE_POLL_MS: z.coerce.number().int().positive().default(5_000),
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().positive().default(100),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   WS_SEND_STALL_MS: z.coerce.number().int().positive().default(15_000),
@@ -73,6 +74,8 @@ export interface Config {
     revalidateMs: number;
     /** Recent events each process keeps per organisation for caught-up subscribers. */
     feedBuffer: number;
+    /** How often feeds check the database for events whose bus notice was lost. */
+    pollMs: number;
     maxSubscriptionsPerSocket: number;
     /** A socket with more unsent bytes than this, or unsent data for longer than the stall time, is closed (1013, retry). */
     maxBufferedBytes: number;
@@ -132,6 +135,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.EVENT_RETENTION_DAYS,
       revalidateMs: e.LIVE_REVALIDATE_MS,
       feedBuffer: e.LIVE_FEED_BUFFER,
+      pollMs: e.LIVE_POLL_MS,
       maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       sendStallMs: e.WS_SEND_STALL_MS,

@@ -30,16 +30,18 @@ export interface Context {
   services: Services;
   deps: AppDeps;
   logger: Logger;
+  /** For subscriptions: aborted when their connection starts closing, so streams stop reading at once. */
+  connectionSignal?: AbortSignal;
   /** Drops cached rows between events of a long-lived subscription. */
   reset(): void;
 }
 
-export function createContext(deps: AppDeps, actor: Actor | undefined, requestId: string): Context {
+export function createContext(deps: AppDeps, actor: Actor | undefined, requestId: string, connectionSignal?: AbortSignal): Context {
   const em = deps.orm.em.fork({ clear: true, useContext: false });
   const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
   if (organisationId) em.setFilterParams(TENANT_FILTER, { organisationId });
   const logger = deps.logger.child({ requestId, actor: actor ? describeActor(actor) : undefined });
-  const context = { requestId, actor, em, deps, logger } as Context;
+  const context = { requestId, actor, em, deps, logger, connectionSignal } as Context;
   context.loaders = createLoaders(em, actor);
   context.services = createServices(context);
   context.reset = () => {

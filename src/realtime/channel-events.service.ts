@@ -37,6 +37,8 @@ export class ChannelEventService {
       await this.assertRetained(organisationId, channelId, afterSeq, found.channel.lastSeq);
     }
     const membershipId = found.membership.id;
+    // Set once the membership is found ended: events after its MEMBER_LEFT are not for this member.
+    let lastVisibleSeq: number | undefined;
     const feed = await context.deps.live.acquireFeed(organisationId);
     return liveReader<number>({
       feed,
@@ -51,26 +53,34 @@ export class ChannelEventService {
       fromFeed: (seq, covered) => feed.channelEventsAfter(channelId, seq, covered),
       advance: (_seq, event) => event.key.seq,
       decide: ({ record }) => {
-        if (record.staffOnly && actor.kind !== 'staff') return 'skip';
-        return record.type === ChannelEventType.MEMBER_LEFT && record.memberId === membershipId ? 'deliver-then-end' : 'deliver';
+        if (lastVisibleSeq !== undefined && record.seq > lastVisibleSeq) return 'end';
+        if (record.type === ChannelEventType.MEMBER_LEFT && record.memberId === membershipId) return 'deliver-then-end';
+        return record.staffOnly && actor.kind !== 'staff' ? 'skip' : 'deliver';
       },
-      authorize: () => this.authorize(channelId, membershipId),
+      authorize: async () => {
+        lastVisibleSeq = await this.authorize(membershipId);
+      },
       prepare: (events) => prepareBatch(context, events),
-      endError: () => apiError(ApiErrorCode.ACCESS_REVOKED, 'You are no longer a member of this channel.'),
+      endError: revoked,
       revalidateMs: context.deps.config.live.revalidateMs,
+      connectionSignal: context.connectionSignal,
       release: () => context.deps.live.releaseFeed(organisationId),
     });
   }
 
-  /** Ends the stream unless the token is current, the person active and the membership unchanged. */
-  private async authorize(channelId: string, membershipId: string): Promise<void> {
+  /**
+   * Ends the stream unless the token is current and the person active; returns the sequence
+   * number of the membership's MEMBER_LEFT once it has ended (the member still gets that event).
+   */
+  private async authorize(membershipId: string): Promise<number | undefined> {
     const { context } = this;
     const actor = context.actor;
     if (!actor || actor.expiresAt <= Date.now()) throw unauthenticated();
     context.reset();
     if (!(await personStillActive(context))) throw unauthenticated();
-    const found = await context.services.channels.findParticipating(channelId);
-    if (!found || found.membership.id !== membershipId) throw apiError(ApiErrorCode.ACCESS_REVOKED, 'You are no longer a member of this channel.');
+    const membership = await context.loaders.member.load(membershipId);
+    if (!membership) throw revoked();
+    return membership.leftSeq ?? undefined;
   }
 
   /** A resume position whose next event was removed by retention cannot be resumed. */
@@ -88,6 +98,8 @@ export class ChannelEventService {
     return this.context.deps.cursors.encode({ channelId: event.record.channelId, seq: event.record.seq });
   }
 }
+
+const revoked = () => apiError(ApiErrorCode.ACCESS_REVOKED, 'You are no longer a member of this channel.');
 
 export const cursorExpired = () =>
   apiError(ApiErrorCode.CURSOR_EXPIRED, 'The cursor is older than the event history kept; refetch the current state and subscribe without `after`.');

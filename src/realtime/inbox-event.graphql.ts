@@ -52,8 +52,8 @@ export class InboxEventResolver {
   }
 
   @FieldResolver(() => ChannelType, { nullable: true, description: 'The channel concerned; null once the caller is no longer in it.' })
-  channel(@Root() item: InboxItem, @Ctx() { loaders }: Context) {
-    return item.member ? loaders.channel.load(item.event.record.channelId) : null;
+  async channel(@Root() item: InboxItem, @Ctx() { services }: Context) {
+    return item.member ? ((await services.channels.findVisible(item.event.record.channelId))?.channel ?? null) : null;
   }
 
   @FieldResolver(() => MessageType, { nullable: true, description: 'The new message (MESSAGE_SENT).' })

@@ -5,6 +5,7 @@ import { ChannelEventType } from './channel-event.entity';
 import { actorKey, compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
 import { liveReader } from './live-reader';
 import { mapStream } from './iterators';
+import { PATIENT_VISIBLE_KINDS_SQL } from '../modules/channels/channel.entity';
 import { cursorExpired, personStillActive, prepareBatch } from './channel-events.service';
 
 export enum InboxEventType {
@@ -49,7 +50,8 @@ export class InboxEventService {
       if (!decoded || decoded.personKey !== me || decoded.position > lastPosition) {
         throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this inbox; refetch and subscribe again.');
       }
-      if (decoded.position < Number(counter?.pruned_through ?? 0)) throw cursorExpired();
+      // Positions start at 1; everything at or below pruned_through may be gone.
+      if (decoded.position <= Number(counter?.pruned_through ?? 0)) throw cursorExpired();
       start = { position: decoded.position, channelId: decoded.channelId, seq: decoded.seq };
     }
 
@@ -70,7 +72,7 @@ export class InboxEventService {
           `select e.* from channel_event e
             where e.organisation_id = ? and (e.position, e.channel_id, e.seq) > (?, ?::uuid, ?)
               and (e.type = 'MESSAGE_SENT' or e.${subjectColumn} = ?)
-              ${staff ? '' : 'and not e.staff_only'}
+              ${staff ? '' : `and not e.staff_only and exists (select 1 from channel c where c.organisation_id = e.organisation_id and c.id = e.channel_id and c.kind in (${PATIENT_VISIBLE_KINDS_SQL}))`}
               and exists (select 1 from channel_member m
                            where m.organisation_id = e.organisation_id and m.channel_id = e.channel_id and m.${column} = ?
                              and m.joined_seq <= e.seq and (m.left_seq is null or e.seq <= m.left_seq))
@@ -101,6 +103,7 @@ export class InboxEventService {
       prepare: (events) => prepareBatch(context, events),
       endError: () => unauthenticated(),
       revalidateMs: context.deps.config.live.revalidateMs,
+      connectionSignal: context.connectionSignal,
       release: () => {
         feed.removeInboxPerson(me);
         context.deps.live.releaseFeed(organisationId);

@@ -11,9 +11,14 @@ export interface LiveHubOptions {
   logger: Logger;
   feedBufferSize: number;
   feedFetchSize: number;
+  /** How often feeds ask the database for events whose notice was lost. */
+  pollMs: number;
+  /** How often open connections of archived people are looked for (in case a revoke notice was lost). */
+  sweepMs: number;
 }
 
 type Closer = (code: number, reason: string) => void;
+type Person = { organisationId: string; teamMemberId?: string; patientId?: string };
 type TypingListener = (notice: TypingNotice) => void;
 
 /** graphql-ws close code for a person whose access was revoked (archived). */
@@ -26,12 +31,15 @@ export const CLOSE_REVOKED = 4403;
  */
 export class LiveHub {
   private readonly feeds = new Map<string, { feed: Promise<OrgFeed>; refs: number }>();
-  private readonly connections = new Map<string, Set<Closer>>();
+  private readonly connections = new Map<string, { person: Person; closers: Set<Closer> }>();
   private readonly typing = new Map<string, Set<TypingListener>>();
   private readonly stopListening: () => void;
+  private readonly timers: NodeJS.Timeout[];
 
   constructor(private readonly options: LiveHubOptions) {
     this.stopListening = options.bus.subscribe((notice) => this.onNotice(notice));
+    this.timers = [setInterval(() => this.pollFeeds(), options.pollMs), setInterval(() => void this.sweepArchived(), options.sweepMs)];
+    for (const timer of this.timers) timer.unref();
   }
 
   get bus(): EventBus {
@@ -61,15 +69,40 @@ export class LiveHub {
   }
 
   /** Registers an open connection of a person; returns the function that unregisters it. */
-  registerConnection(person: { teamMemberId?: string; patientId?: string }, close: Closer): () => void {
+  registerConnection(person: Person, close: Closer): () => void {
     const key = personKey(person);
-    const set = this.connections.get(key) ?? new Set();
-    set.add(close);
-    this.connections.set(key, set);
+    const entry = this.connections.get(key) ?? { person, closers: new Set<Closer>() };
+    entry.closers.add(close);
+    this.connections.set(key, entry);
     return () => {
-      set.delete(close);
-      if (set.size === 0) this.connections.delete(key);
+      entry.closers.delete(close);
+      if (entry.closers.size === 0 && this.connections.get(key) === entry) this.connections.delete(key);
     };
+  }
+
+  /** Closes every connection of a person (archived: access revoked). */
+  revoke(person: { teamMemberId?: string | null; patientId?: string | null }): void {
+    for (const close of [...(this.connections.get(personKey(person))?.closers ?? [])]) close(CLOSE_REVOKED, 'Access revoked');
+  }
+
+  /** Finds archived people among those connected here and closes their connections. */
+  async sweepArchived(): Promise<void> {
+    const people = [...this.connections.values()].map((entry) => entry.person);
+    if (people.length === 0) return;
+    try {
+      const em = this.options.orm.em.fork();
+      const pairs = (list: Person[], id: (p: Person) => string | undefined) =>
+        list.flatMap((p) => (id(p) ? [`(${quoteUuid(p.organisationId)}, ${quoteUuid(id(p)!)})`] : []));
+      const staff = pairs(people, (p) => p.teamMemberId);
+      const patients = pairs(people, (p) => p.patientId);
+      const archived = [
+        ...(staff.length ? await em.execute<Array<{ id: string }>>(`select id from team_member where (organisation_id, id) in (${staff.join(', ')}) and archived_at is not null`) : []).map((row) => ({ teamMemberId: row.id })),
+        ...(patients.length ? await em.execute<Array<{ id: string }>>(`select id from patient where (organisation_id, id) in (${patients.join(', ')}) and archived_at is not null`) : []).map((row) => ({ patientId: row.id })),
+      ];
+      for (const person of archived) this.revoke(person);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'sweep for archived people failed');
+    }
   }
 
   onTyping(channelId: string, listener: TypingListener): () => void {
@@ -95,9 +128,16 @@ export class LiveHub {
   }
 
   close(): void {
+    for (const timer of this.timers) clearInterval(timer);
     this.stopListening();
     for (const { feed } of this.feeds.values()) void feed.then((f) => f.close(), () => undefined);
     this.feeds.clear();
+  }
+
+  private pollFeeds(): void {
+    for (const { feed } of this.feeds.values()) {
+      void feed.then((f) => f.poll()).catch((error) => this.options.logger.warn({ err: error }, 'live feed poll failed'));
+    }
   }
 
   private async startFeed(organisationId: string): Promise<OrgFeed> {
@@ -120,13 +160,21 @@ export class LiveHub {
         return;
       case 'resync':
         for (const { feed } of this.feeds.values()) void feed.then((f) => f.resync(), () => undefined);
+        // Revoke notices may have been missed too.
+        void this.sweepArchived();
         return;
       case 'revoke':
-        for (const close of [...(this.connections.get(personKey(notice)) ?? [])]) close(CLOSE_REVOKED, 'Access revoked');
+        this.revoke(notice);
         return;
       case 'typing':
         for (const listener of [...(this.typing.get(notice.channelId) ?? [])]) listener(notice);
         return;
     }
   }
+}
+
+/** A uuid as an SQL literal; anything else is refused (ids here come from verified tokens and the database). */
+function quoteUuid(value: string): string {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new Error('not a uuid');
+  return `'${value}'`;
 }

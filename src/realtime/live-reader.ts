@@ -2,7 +2,8 @@ import type { OrgFeed } from './org-feed';
 import { stoppable } from './iterators';
 import { compareKeys, type EventKey, type LoadedEvent } from './event-batch';
 
-export type Decision = 'deliver' | 'skip' | 'deliver-then-end';
+/** `end`: the stream ends before this event (with `endError`), `deliver-then-end`: after it. */
+export type Decision = 'deliver' | 'skip' | 'deliver-then-end' | 'end';
 
 /** What differs between a channel stream and an inbox stream. */
 export interface LiveSource<Cursor> {
@@ -21,6 +22,8 @@ export interface LiveSource<Cursor> {
   /** The error that ends the stream after a 'deliver-then-end' event. */
   endError(): Error;
   revalidateMs: number;
+  /** Aborted when the connection is closing: the stream ends without reading further. */
+  connectionSignal?: AbortSignal;
   /** Runs once, however the stream ends. */
   release(): void;
 }
@@ -36,10 +39,14 @@ const BEFORE_EVERYTHING: EventKey = { position: -1, channelId: '', seq: -1 };
  */
 export function liveReader<Cursor>(source: LiveSource<Cursor>): AsyncIterableIterator<LoadedEvent> {
   const abort = new AbortController();
+  const onConnectionClosing = () => abort.abort();
+  source.connectionSignal?.addEventListener('abort', onConnectionClosing);
+  if (source.connectionSignal?.aborted) abort.abort();
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
+    source.connectionSignal?.removeEventListener('abort', onConnectionClosing);
     source.release();
   };
 
@@ -49,7 +56,8 @@ export function liveReader<Cursor>(source: LiveSource<Cursor>): AsyncIterableIte
     // Everything up to `covered` in the organisation's log has been seen (or judged) by this reader.
     let covered = BEFORE_EVERYTHING;
     let fromFeed = false;
-    let checkedAt = Date.now();
+    // Zero: access is checked before the first batch, whatever happened since the subscription began.
+    let checkedAt = 0;
     let generation = feed.generation;
     try {
       while (!abort.signal.aborted && !feed.closed) {
@@ -91,8 +99,9 @@ export function liveReader<Cursor>(source: LiveSource<Cursor>): AsyncIterableIte
         source.prepare(events);
         for (const event of events) {
           if (abort.signal.aborted) return;
-          cursor = source.advance(cursor, event);
           const decision = source.decide(event);
+          if (decision === 'end') throw source.endError();
+          cursor = source.advance(cursor, event);
           if (decision === 'skip') continue;
           yield event;
           if (decision === 'deliver-then-end') throw source.endError();

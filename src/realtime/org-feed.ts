@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { PATIENT_VISIBLE_KINDS_SQL } from '../modules/channels/channel.entity';
 import { compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
 
 export interface OrgFeedOptions {
@@ -54,6 +55,14 @@ export class OrgFeed {
     if (position <= this.latestNotified && position <= this.head.position) return;
     this.latestNotified = Math.max(this.latestNotified, position);
     this.pump();
+  }
+
+  /** Catches up with a notice that never arrived (a failed publish): asks the organisation's counter. */
+  async poll(): Promise<void> {
+    const rows = await this.options
+      .fork()
+      .execute<Array<{ last_position: string }>>('select last_position from event_position where organisation_id = ?', [this.organisationId]);
+    if (rows.length) this.notify(Number(rows[0].last_position));
   }
 
   /** Notices may have been missed: read whatever the log holds beyond the head. */
@@ -179,10 +188,13 @@ export class OrgFeed {
     const teamMemberIds = people.filter((key) => key.startsWith('t:')).map((key) => key.slice(2));
     const patientIds = people.filter((key) => key.startsWith('p:')).map((key) => key.slice(2));
     const channelIds = [...new Set(events.map((event) => event.key.channelId))];
+    // Patients are only ever in the audience of the kinds of channel they may see.
     const rows = await em.execute<Array<{ channel_id: string; team_member_id: string | null; patient_id: string | null; joined_seq: string; left_seq: string | null }>>(
-      `select channel_id, team_member_id, patient_id, joined_seq, left_seq from channel_member
-        where organisation_id = ? and channel_id = any(?::uuid[])
-          and (team_member_id = any(?::uuid[]) or patient_id = any(?::uuid[]))`,
+      `select m.channel_id, m.team_member_id, m.patient_id, m.joined_seq, m.left_seq from channel_member m
+         join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
+        where m.organisation_id = ? and m.channel_id = any(?::uuid[])
+          and (m.team_member_id = any(?::uuid[])
+               or (m.patient_id = any(?::uuid[]) and c.kind in (${PATIENT_VISIBLE_KINDS_SQL})))`,
       [this.organisationId, uuidArray(channelIds), uuidArray(teamMemberIds), uuidArray(patientIds)],
     );
     const byChannel = new Map<string, typeof rows>();

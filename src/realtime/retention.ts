@@ -1,33 +1,42 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 
+/** One process at a time prunes (an advisory lock), whatever the number of processes. */
+const RETENTION_LOCK = 'care-messaging-event-retention';
+
 /**
- * Removes channel events older than the retention period, across organisations, and records per
- * organisation the highest position removed, so that older inbox cursors get CURSOR_EXPIRED.
- * Messages themselves are kept: only the replay log is trimmed. Returns how many were removed.
+ * Removes, per organisation, the prefix of its event log (by position) older than `olderThan`.
+ * Each organisation's `pruned_through` is raised first, so a resume cursor into the removed range
+ * gets CURSOR_EXPIRED rather than a silent gap. Messages are kept: only the replay log is
+ * trimmed. Returns how many events were removed (0 when another process holds the lock).
  */
 export async function pruneEventLog(orm: MikroORM, olderThan: Date, batchSize = 10_000): Promise<number> {
-  let removed = 0;
-  for (;;) {
-    const rows = await orm.em.fork().execute<Array<{ n: string }>>(
-      `with doomed as (
-         select organisation_id, channel_id, seq from channel_event where created_at < ? limit ?
-       ), deleted as (
-         delete from channel_event e using doomed d
-          where e.organisation_id = d.organisation_id and e.channel_id = d.channel_id and e.seq = d.seq
-          returning e.organisation_id, e.position
-       ), marked as (
-         update event_position p set pruned_through = greatest(p.pruned_through, d.max_position)
-           from (select organisation_id, max(position) as max_position from deleted group by organisation_id) d
-          where p.organisation_id = d.organisation_id
-       )
-       select count(*) as n from deleted`,
-      [olderThan, batchSize],
+  return orm.em.fork().transactional(async (em) => {
+    const [{ locked }] = await em.execute<Array<{ locked: boolean }>>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [RETENTION_LOCK]);
+    if (!locked) return 0;
+    const cuts = await em.execute<Array<{ organisation_id: string; through: string }>>(
+      'select organisation_id, max(position) as through from channel_event where created_at < ? group by organisation_id',
+      [olderThan],
     );
-    const count = Number(rows[0].n);
-    removed += count;
-    if (count < batchSize) return removed;
-  }
+    let removed = 0;
+    for (const cut of cuts) {
+      await em.execute(
+        'update event_position set pruned_through = greatest(pruned_through, ?) where organisation_id = ?',
+        [cut.through, cut.organisation_id],
+      );
+      for (;;) {
+        const result = await em.execute<{ affectedRows: number }>(
+          `delete from channel_event where (organisation_id, channel_id, seq) in (
+             select organisation_id, channel_id, seq from channel_event where organisation_id = ? and position <= ? limit ?)`,
+          [cut.organisation_id, cut.through, batchSize],
+          'run',
+        );
+        removed += result.affectedRows;
+        if (result.affectedRows < batchSize) break;
+      }
+    }
+    return removed;
+  });
 }
 
 /** Prunes hourly (and once shortly after start); returns the function that stops it. */

@@ -59,7 +59,8 @@ export class TypingService {
     const queue: TypingNotice[] = [];
     let wake: (() => void) | undefined;
     let done = false;
-    let checkedAt = Date.now();
+    // Zero: the first notice is only shown after access is checked again.
+    let checkedAt = 0;
     const stop = context.deps.live.onTyping(channelId, (notice) => {
       if (notice.organisationId !== actor.organisationId || mine(notice) || (notice.staffOnly && actor.kind !== 'staff')) return;
       queue.push(notice);
@@ -69,8 +70,10 @@ export class TypingService {
     const finish = () => {
       done = true;
       stop();
+      context.connectionSignal?.removeEventListener('abort', finish);
       wake?.();
     };
+    context.connectionSignal?.addEventListener('abort', finish);
     const authorize = async () => {
       if (!context.actor || context.actor.expiresAt <= Date.now()) throw unauthenticated();
       context.reset();

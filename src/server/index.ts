@@ -38,7 +38,15 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const applied = await runMigrations(databaseUrl);
   const orm = await openDatabase({ databaseUrl, logger });
   const bus = givenBus ?? (await createEventBus(config, databaseUrl, logger));
-  const live = new LiveHub({ orm, bus, logger, feedBufferSize: config.live.feedBuffer, feedFetchSize: 500 });
+  const live = new LiveHub({
+    orm,
+    bus,
+    logger,
+    feedBufferSize: config.live.feedBuffer,
+    feedFetchSize: 500,
+    pollMs: config.live.pollMs,
+    sweepMs: Math.max(1_000, config.live.revalidateMs),
+  });
   const stopRetention = scheduleRetention(orm, config.live.retentionDays, logger);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
   logger.info({ eventBus: bus.name }, 'event bus ready');

@@ -1,5 +1,5 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
 import { GraphQLError, getOperationAST, parse, validate, type GraphQLSchema } from 'graphql';
@@ -12,6 +12,8 @@ import { authenticate, AuthenticationError, bearerToken } from '../auth/authenti
 import type { TokenVerifier } from '../auth/tokens';
 import type { Actor } from '../auth/actor';
 import { requestIdOf } from './http';
+import { CLOSE_REVOKED } from '../realtime/live-hub';
+import { TENANT_FILTER } from '../db/tenant';
 
 interface ConnectionState {
   actor?: Actor;
@@ -20,6 +22,8 @@ interface ConnectionState {
   /** Ids of the operations running on this socket. */
   operations: Set<string>;
   unregister?: () => void;
+  /** Aborted as soon as the server decides to close the socket: its streams stop reading at once. */
+  closing: AbortController;
 }
 
 /** Standard WebSocket close code "try again later": the client reconnects and resumes with its cursors. */
@@ -41,6 +45,14 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
   const { config, logger } = deps;
   const rules = allValidationRules(config);
   const states = new WeakMap<object, ConnectionState>();
+  const socketStates = new WeakMap<WebSocket, ConnectionState>();
+  /** Closes a socket from the server side: streams stop first, the peer gets `code`, and a peer that never answers is cut off. */
+  const closeConnection = (socket: WebSocket, code: number, reason: string) => {
+    socketStates.get(socket)?.closing.abort();
+    if (socket.readyState !== socket.OPEN) return;
+    socket.close(code, reason);
+    setTimeout(() => socket.terminate(), 10_000).unref();
+  };
   const wsServer = new WebSocketServer({
     server: httpServer,
     path: '/graphql',
@@ -54,8 +66,9 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       connectionInitWaitTimeout: 5_000,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
-        const state: ConnectionState = { connectionId: requestIdOf(undefined), operations: new Set() };
+        const state: ConnectionState = { connectionId: requestIdOf(undefined), operations: new Set(), closing: new AbortController() };
         states.set(ctx.extra, state);
+        socketStates.set(socket, state);
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         if (!token) {
           socket.close(CloseCode.Unauthorized, 'Unauthorized');
@@ -74,15 +87,22 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           socket.close(error.reason.startsWith('unknown') ? CloseCode.Forbidden : CloseCode.Unauthorized, error.reason.startsWith('unknown') ? 'Forbidden' : 'Unauthorized');
           return false;
         }
+        // The socket may have closed while the token was checked: then there is nothing to set up.
+        if (socket.readyState !== socket.OPEN) return false;
         const { actor } = state;
         if (actor.kind === 'staff' || actor.kind === 'patient') {
+          const person =
+            actor.kind === 'staff' ? { organisationId: actor.organisationId, teamMemberId: actor.teamMemberId } : { organisationId: actor.organisationId, patientId: actor.patientId };
           // An archived person's connections close at once, in every process (the bus carries the notice).
-          state.unregister = deps.live.registerConnection(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId }, (code, reason) =>
-            socket.close(code, reason),
-          );
+          state.unregister = deps.live.registerConnection(person, (code, reason) => closeConnection(socket, code, reason));
+          // Archived between the token check and the registration: the notice went by unseen.
+          if (await personArchived(deps, person)) {
+            closeConnection(socket, CLOSE_REVOKED, 'Access revoked');
+            return false;
+          }
         }
         const remaining = state.actor.expiresAt - Date.now();
-        state.expiryTimer = setTimeout(() => socket.close(CloseCode.Unauthorized, 'Token expired'), Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
+        state.expiryTimer = setTimeout(() => closeConnection(socket, CloseCode.Unauthorized, 'Token expired'), Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
         state.expiryTimer.unref();
         return true;
       },
@@ -90,6 +110,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         const state = states.get(ctx.extra);
         if (state?.expiryTimer) clearTimeout(state.expiryTimer);
         state?.unregister?.();
+        state?.closing.abort();
       },
       onComplete: (ctx, id) => {
         states.get(ctx.extra)?.operations.delete(id);
@@ -118,7 +139,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: createContext(deps, state?.actor, `${state?.connectionId}:${id}`),
+          contextValue: createContext(deps, state?.actor, `${state?.connectionId}:${id}`, state?.closing.signal),
         };
       },
       onError: (ctx, id, _payload, errors) => {
@@ -131,7 +152,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
     wsServer,
     config.live.keepAliveMs,
   );
-  const stopWatchdog = watchSlowConsumers(wsServer, config.live.maxBufferedBytes, config.live.sendStallMs, logger);
+  const stopWatchdog = watchSlowConsumers(wsServer, config.live.maxBufferedBytes, config.live.sendStallMs, logger, closeConnection);
 
   return {
     async close() {
@@ -149,7 +170,13 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
  * so a slow reader holds at most one result per subscription here; this watchdog ends the wait.
  * The close code (1013) tells graphql-ws clients to reconnect and resume from their cursors.
  */
-function watchSlowConsumers(wsServer: WebSocketServer, maxBufferedBytes: number, stallMs: number, logger: AppDeps['logger']): () => void {
+function watchSlowConsumers(
+  wsServer: WebSocketServer,
+  maxBufferedBytes: number,
+  stallMs: number,
+  logger: AppDeps['logger'],
+  closeConnection: (socket: WebSocket, code: number, reason: string) => void,
+): () => void {
   const pendingSince = new WeakMap<object, number>();
   const timer = setInterval(
     () => {
@@ -165,7 +192,7 @@ function watchSlowConsumers(wsServer: WebSocketServer, maxBufferedBytes: number,
         pendingSince.set(socket, since);
         if (buffered > maxBufferedBytes || now - since >= stallMs) {
           logger.warn({ buffered, stalledMs: now - since }, 'closing a websocket that does not keep up');
-          socket.close(CLOSE_SLOW_CONSUMER, 'Slow consumer: reconnect and resume from your cursors');
+          closeConnection(socket, CLOSE_SLOW_CONSUMER, 'Slow consumer: reconnect and resume from your cursors');
         }
       }
     },
@@ -173,4 +200,16 @@ function watchSlowConsumers(wsServer: WebSocketServer, maxBufferedBytes: number,
   );
   timer.unref();
   return () => clearInterval(timer);
+}
+
+async function personArchived(deps: AppDeps, person: { organisationId: string; teamMemberId?: string; patientId?: string }): Promise<boolean> {
+  const em = deps.orm.em.fork();
+  em.setFilterParams(TENANT_FILTER, { organisationId: person.organisationId });
+  const rows = await em.execute<Array<{ archived: boolean }>>(
+    person.teamMemberId
+      ? 'select archived_at is not null as archived from team_member where organisation_id = ? and id = ?'
+      : 'select archived_at is not null as archived from patient where organisation_id = ? and id = ?',
+    [person.organisationId, person.teamMemberId ?? person.patientId],
+  );
+  return rows.length === 0 || rows[0].archived;
 }

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../src/config';
 import { startServer, type RunningServer } from '../../src/server';
 import { signToken, type TokenRequest } from '../../src/auth/tokens';
+import type { EventBus } from '../../src/realtime/bus';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -9,7 +10,7 @@ export interface TestServer extends RunningServer {
 }
 
 /** The real server on a random port, against the run's PostgreSQL. One per test file. */
-export async function startTestServer(overrides: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, string> = {}, bus?: EventBus): Promise<TestServer> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is set by the global setup');
   const config = loadConfig({
@@ -21,6 +22,6 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   });
-  const server = await startServer(config, databaseUrl);
+  const server = await startServer(config, databaseUrl, undefined, bus);
   return { ...server, token: (request) => signToken(TEST_JWT_SECRET, request) };
 }

@@ -23,6 +23,9 @@ export const PATIENT_VISIBLE_KINDS: ReadonlySet<ChannelKind> = new Set([
   ChannelKind.CONVERSATION,
 ]);
 
+/** The same list as an SQL `in (...)` body, for raw queries. */
+export const PATIENT_VISIBLE_KINDS_SQL = [...PATIENT_VISIBLE_KINDS].map((kind) => `'${kind}'`).join(', ');
+
 @Entity({ tableName: 'channel' })
 @TenantScoped()
 export class Channel extends TenantRecord {

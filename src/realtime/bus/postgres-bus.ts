@@ -62,7 +62,7 @@ export class PostgresEventBus implements EventBus {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.options.databaseUrl, application_name: LISTENER_APPLICATION_NAME });
+    const client = new Client({ connectionString: this.options.databaseUrl, application_name: LISTENER_APPLICATION_NAME, connectionTimeoutMillis: 10_000 });
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
       const parsed = parseNotice(message.payload);
@@ -75,8 +75,17 @@ export class PostgresEventBus implements EventBus {
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));
-    await client.connect();
-    await client.query(`listen ${CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`listen ${CHANNEL}`);
+    } catch (error) {
+      client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.client = client;
     this.attempts = 0;
     this.heartbeat = setInterval(() => this.probe(client), this.options.heartbeatMs ?? 10_000);

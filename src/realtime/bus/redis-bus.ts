@@ -49,7 +49,10 @@ export class RedisEventBus implements EventBus {
           logger.info('event bus redis reconnected; resyncing readers');
           this.listeners.deliver({ kind: 'resync' });
         },
-        (error) => logger.warn({ err: error }, 'event bus redis resubscribe failed'),
+        (error) => {
+          logger.warn({ err: error }, 'event bus redis resubscribe failed; reconnecting');
+          this.subscriber.disconnect(true);
+        },
       );
     });
   }
