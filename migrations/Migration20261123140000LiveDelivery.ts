@@ -7,7 +7,7 @@ import { Migration } from '@mikro-orm/migrations';
  *   commit order and a reader that has seen position N has seen everything below it. The inbox
  *   stream and the shared per-process feed read the organisation's events by position.
  * - `channel_event`: its transaction's position, whether only staff may see it (internal notes),
- *   and the person a membership event is about.
+ *   the person a membership or read event is about, and whether only that person is told.
  * - `channel_member`: memberships are ended, not deleted, so "was a member at this event" can be
  *   answered for any event (joined_seq..left_seq), and a person can rejoin with a new row.
  */
@@ -25,7 +25,9 @@ export class Migration20261123140000LiveDelivery extends Migration {
         add column position bigint,
         add column staff_only boolean not null default false,
         add column subject_team_member_id uuid,
-        add column subject_patient_id uuid;
+        add column subject_patient_id uuid,
+        -- Only the subject is told (their own read position, for their other devices).
+        add column subject_only boolean not null default false;
 
       -- Existing events get positions in time order, kept in sequence order within each channel
       -- (a running maximum of the time, should clocks have disagreed).
@@ -46,6 +48,7 @@ export class Migration20261123140000LiveDelivery extends Migration {
         add column left_at timestamptz(3),
         add column left_seq bigint,
         add column removed_by_team_member_id uuid,
+        add column last_read_at timestamptz(3),
         add check ((left_at is null) = (left_seq is null));
 
       update channel_event e set subject_team_member_id = m.team_member_id, subject_patient_id = m.patient_id
@@ -73,9 +76,9 @@ export class Migration20261123140000LiveDelivery extends Migration {
       drop index channel_member_patient_uq;
       create unique index channel_member_team_member_uq on channel_member (organisation_id, channel_id, team_member_id) where team_member_id is not null;
       create unique index channel_member_patient_uq on channel_member (organisation_id, channel_id, patient_id) where patient_id is not null;
-      alter table channel_member drop column joined_seq, drop column left_at, drop column left_seq, drop column removed_by_team_member_id;
+      alter table channel_member drop column last_read_at, drop column joined_seq, drop column left_at, drop column left_seq, drop column removed_by_team_member_id;
       drop index channel_event_position_idx;
-      alter table channel_event drop column position, drop column staff_only, drop column subject_team_member_id, drop column subject_patient_id;
+      alter table channel_event drop column position, drop column staff_only, drop column subject_team_member_id, drop column subject_patient_id, drop column subject_only;
       drop table event_position;
     `);
   }

@@ -6,11 +6,14 @@ import {
   ChannelEventsDocument,
   ChannelJoinDocument,
   ChannelLeaveDocument,
+  ChannelMarkReadDocument,
   ChannelMemberIdsDocument,
   ChannelMemberRemoveDocument,
+  InboxCountsDocument,
   InboxEventsDocument,
   MeDocument,
   MessageSendDocument,
+  ReadStateDocument,
   TeamMemberArchiveDocument,
   TypingDocument,
   TypingStartDocument,
@@ -274,5 +277,58 @@ describe('typing', () => {
     expect(asPatient.typingStart.userErrors.map((e) => e.code)).toEqual(['FORBIDDEN']);
     const watch = subscribe(server.wsUrl, nurse.token, TypingDocument, { channelId: channel.id });
     expect(await watch.endCodes()).toEqual(['NOT_FOUND']);
+  });
+});
+
+describe('read state', () => {
+  it('unread counts and the badge follow messages and channelMarkRead; the reader’s other connections are told; others are not', async () => {
+    const reader = await org.addStaff('Rita Reader');
+    const [p1, p2] = [await org.addPatient('Read One'), await org.addPatient('Read Two')];
+    const first = await activate(reader, p1);
+    const second = await activate(reader, p2);
+    await join(nurse, first.id);
+    const readerInbox = await live(reader.token, InboxCountsDocument, {});
+    const nurseInbox = await live(nurse.token, InboxCountsDocument, {});
+
+    await send(p1, first.id, 'one');
+    const two = await send(p1, first.id, 'two');
+    await send(p2, second.id, 'three');
+    await send(reader, second.id, 'my own message is never unread for me');
+    const counts = [];
+    for (let i = 0; i < 4; i++) counts.push((await readerInbox.next()).data!.inboxEvents);
+    expect(counts.map((e) => [e.type, e.unreadCount, e.badgeCount])).toEqual([
+      ['MESSAGE_SENT', 1, 1],
+      ['MESSAGE_SENT', 2, 2],
+      ['MESSAGE_SENT', 1, 3],
+      ['MESSAGE_SENT', 1, 3],
+    ]);
+
+    const marked = await ok(server.url, reader.token, ChannelMarkReadDocument, { input: { channelId: first.id, messageId: two.id } });
+    expect(marked.channelMarkRead).toMatchObject({ userErrors: [], channel: { unreadCount: 0 } });
+    expect(marked.channelMarkRead.channel!.myMembership!.lastReadAt).toBeTruthy();
+    expect((await readerInbox.next()).data!.inboxEvents).toMatchObject({ type: 'READ_STATE_CHANGED', channelId: first.id, unreadCount: 0, badgeCount: 1 });
+    expect(await ok(server.url, reader.token, ReadStateDocument, { id: second.id })).toMatchObject({ badgeCount: 1, channel: { unreadCount: 1 } });
+
+    // Marking an older message read never moves the position back, and tells nobody.
+    const again = await ok(server.url, reader.token, ChannelMarkReadDocument, { input: { channelId: first.id, messageId: two.id } });
+    expect(again.channelMarkRead.channel!.unreadCount).toBe(0);
+    await readerInbox.expectSilence(200);
+
+    // The nurse, in the first channel too, saw its two messages and nothing of the reader's reading.
+    const nurseEvents = [(await nurseInbox.next()).data!.inboxEvents, (await nurseInbox.next()).data!.inboxEvents];
+    expect(nurseEvents.map((e) => e.type)).toEqual(['MESSAGE_SENT', 'MESSAGE_SENT']);
+    await nurseInbox.expectSilence(200);
+    await Promise.all([readerInbox.close(), nurseInbox.close()]);
+  });
+
+  it('denied: marking read in a channel the caller is not in, or with a message of another channel', async () => {
+    const p = await org.addPatient('Read Denied');
+    const channel = await activate(manager, p);
+    const other = await activate(manager, await org.addPatient('Other Read'));
+    const message = await send(manager, other.id, 'elsewhere');
+    const outsider = await ok(server.url, nurse.token, ChannelMarkReadDocument, { input: { channelId: channel.id, messageId: message.id } });
+    expect(outsider.channelMarkRead.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
+    const wrongChannel = await ok(server.url, p.token, ChannelMarkReadDocument, { input: { channelId: channel.id, messageId: message.id } });
+    expect(wrongChannel.channelMarkRead.userErrors).toEqual([{ code: 'NOT_FOUND', field: 'input.messageId', message: expect.any(String) }]);
   });
 });

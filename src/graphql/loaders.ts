@@ -5,6 +5,7 @@ import { Patient } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
+import { unreadCounts } from '../modules/messages/read-state.service';
 
 type Keyed = { id: string };
 
@@ -28,6 +29,8 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     message: scoped(Message),
     /** Membership rows by id, current or ended. */
     member: scoped(ChannelMember),
+    /** The caller's unread messages per channel id (0 where not a member). */
+    unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       const person =

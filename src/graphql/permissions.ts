@@ -22,6 +22,7 @@ export const permissionMap = {
     channels: isPerson,
     channel: isPerson,
     message: isPerson,
+    badgeCount: isPerson,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -31,6 +32,7 @@ export const permissionMap = {
     channelActivate: isStaff,
     channelJoin: isStaff,
     channelLeave: isPerson,
+    channelMarkRead: isPerson,
     channelMemberRemove: isStaff,
     typingStart: isPerson,
     messageSend: isPerson,
@@ -71,6 +73,7 @@ export const permissionMap = {
   MessageSendPayload: allow,
   TeamMemberArchivePayload: allow,
   ChannelLeavePayload: allow,
+  ChannelMarkReadPayload: allow,
   ChannelMemberRemovePayload: allow,
   TypingStartPayload: allow,
 };

@@ -3,6 +3,7 @@ import { OrganisationService } from '../modules/organisations/organisation.servi
 import { DirectoryService } from '../modules/directory/directory.service';
 import { ChannelService } from '../modules/channels/channel.service';
 import { MessageService } from '../modules/messages/message.service';
+import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
 import { TypingService } from '../realtime/typing.service';
@@ -13,6 +14,7 @@ export function createServices(context: Context) {
     directory: new DirectoryService(context),
     channels: new ChannelService(context),
     messages: new MessageService(context),
+    readState: new ReadStateService(context),
     channelEvents: new ChannelEventService(context),
     inboxEvents: new InboxEventService(context),
     typing: new TypingService(context),

@@ -5,12 +5,13 @@ export enum ChannelEventType {
   MESSAGE_SENT = 'MESSAGE_SENT',
   MEMBER_JOINED = 'MEMBER_JOINED',
   MEMBER_LEFT = 'MEMBER_LEFT',
+  READ_MARKED = 'READ_MARKED',
 }
 
 @Entity({ tableName: 'channel_event' })
 @TenantScoped()
 export class ChannelEventRecord {
-  [OptionalProps]?: 'messageId' | 'memberId' | 'actorTeamMemberId' | 'actorPatientId' | 'staffOnly' | 'subjectTeamMemberId' | 'subjectPatientId' | 'createdAt';
+  [OptionalProps]?: 'messageId' | 'memberId' | 'actorTeamMemberId' | 'actorPatientId' | 'staffOnly' | 'subjectTeamMemberId' | 'subjectPatientId' | 'subjectOnly' | 'createdAt';
   [PrimaryKeyProp]?: ['organisationId', 'channelId', 'seq'];
 
   @PrimaryKey({ type: 'uuid' })
@@ -39,6 +40,10 @@ export class ChannelEventRecord {
 
   @Property({ type: 'uuid', nullable: true })
   subjectPatientId?: string | null;
+
+  /** Only the subject is told (their own read position). */
+  @Property({ type: 'boolean' })
+  subjectOnly: boolean = false;
 
   @Property({ type: 'uuid', nullable: true })
   messageId?: string | null;

@@ -12,6 +12,7 @@ registerEnumType(ChannelEventType, {
     MESSAGE_SENT: { description: 'A message was posted; see `message`.' },
     MEMBER_JOINED: { description: 'Someone joined or was added; see `member`.' },
     MEMBER_LEFT: { description: 'Someone left or was removed; see `member`. When it is the subscriber, their stream then ends with ACCESS_REVOKED.' },
+    READ_MARKED: { description: "The subscriber's own read position moved to `message` (another device of theirs); only they receive it." },
   },
 });
 

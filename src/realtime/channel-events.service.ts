@@ -2,7 +2,7 @@ import type { Context } from '../graphql/context';
 import { apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
-import { loadEvents, primeLoaders, type LoadedEvent } from './event-batch';
+import { actorKey, loadEvents, primeLoaders, subjectKey, type LoadedEvent } from './event-batch';
 import { liveReader } from './live-reader';
 
 /** What a subscription resolves events with: the event and the rows it refers to. */
@@ -37,6 +37,7 @@ export class ChannelEventService {
       await this.assertRetained(organisationId, channelId, afterSeq, found.channel.lastSeq);
     }
     const membershipId = found.membership.id;
+    const me = actorKey(actor);
     // Set once the membership is found ended: events after its MEMBER_LEFT are not for this member.
     let lastVisibleSeq: number | undefined;
     const feed = await context.deps.live.acquireFeed(organisationId);
@@ -55,6 +56,7 @@ export class ChannelEventService {
       decide: ({ record }) => {
         if (lastVisibleSeq !== undefined && record.seq > lastVisibleSeq) return 'end';
         if (record.type === ChannelEventType.MEMBER_LEFT && record.memberId === membershipId) return 'deliver-then-end';
+        if (record.subjectOnly && subjectKey(record) !== me) return 'skip';
         return record.staffOnly && actor.kind !== 'staff' ? 'skip' : 'deliver';
       },
       authorize: async () => {

@@ -50,6 +50,10 @@ export const keyOf = (record: ChannelEventRecord): EventKey => ({ position: reco
 export const personKey = (person: { teamMemberId?: string | null; patientId?: string | null }): string =>
   person.teamMemberId ? `t:${person.teamMemberId}` : `p:${person.patientId}`;
 
+/** The person a membership or read event is about, or undefined. */
+export const subjectKey = (record: ChannelEventRecord): string | undefined =>
+  record.subjectTeamMemberId || record.subjectPatientId ? personKey({ teamMemberId: record.subjectTeamMemberId, patientId: record.subjectPatientId }) : undefined;
+
 export const actorKey = (actor: PersonActor): string =>
   personKey(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId });
 

@@ -10,8 +10,10 @@ export interface AppendEvent {
   memberId?: string;
   /** Only team members may see it. */
   staffOnly?: boolean;
-  /** The person a membership event is about. */
+  /** The person a membership or read event is about. */
   subject?: { teamMemberId?: string | null; patientId?: string | null };
+  /** Only the subject is told. */
+  subjectOnly?: boolean;
 }
 
 interface PendingEvent extends AppendEvent {
@@ -38,10 +40,13 @@ export class EventLogTransaction {
     private readonly actor: PersonActor | undefined,
   ) {}
 
-  /** Reserves the next sequence number of a channel (locks its row until commit). */
-  async nextSeq(channelId: string): Promise<number> {
+  /**
+   * Reserves the next sequence number of a channel (locks its row until commit). `activity`:
+   * whether the channel moves up in activity-sorted lists (not for a member's own read marker).
+   */
+  async nextSeq(channelId: string, activity = true): Promise<number> {
     const rows = await this.em.execute<{ last_seq: string }[]>(
-      `update channel set last_seq = last_seq + 1, last_activity_at = now(), updated_at = now()
+      `update channel set last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}, updated_at = now()
         where organisation_id = ? and id = ? returning last_seq`,
       [this.organisationId, channelId],
     );
@@ -73,8 +78,8 @@ export class EventLogTransaction {
       const chunk = this.pending.slice(start, start + INSERT_CHUNK);
       await this.em.execute(
         `insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, member_id,
-           actor_team_member_id, actor_patient_id, staff_only, subject_team_member_id, subject_patient_id, created_at)
-         values ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+           actor_team_member_id, actor_patient_id, staff_only, subject_team_member_id, subject_patient_id, subject_only, created_at)
+         values ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         chunk.flatMap((event) => [
           this.organisationId,
           event.channelId,
@@ -88,6 +93,7 @@ export class EventLogTransaction {
           event.staffOnly ?? false,
           event.subject?.teamMemberId ?? null,
           event.subject?.patientId ?? null,
+          event.subjectOnly ?? false,
           event.createdAt,
         ]),
       );

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, ObjectType, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, ObjectType, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
 import type { Context } from '../graphql/context';
 import { ChannelType } from '../modules/channels/channel.graphql';
 import { MessageType } from '../modules/messages/message.graphql';
@@ -11,6 +11,7 @@ registerEnumType(InboxEventType, {
     MESSAGE_SENT: { description: 'A new message in one of the caller’s channels; see `message` and `channel`.' },
     CHANNEL_ADDED: { description: 'The caller joined or was added to `channel`.' },
     CHANNEL_REMOVED: { description: 'The caller left or was removed from the channel `channelId`; `channel` is null from now on.' },
+    READ_STATE_CHANGED: { description: 'The caller marked `channel` read (perhaps on another device); see `unreadCount` and `badgeCount`.' },
   },
 });
 
@@ -56,7 +57,17 @@ export class InboxEventResolver {
     return item.member ? ((await services.channels.findVisible(item.event.record.channelId))?.channel ?? null) : null;
   }
 
-  @FieldResolver(() => MessageType, { nullable: true, description: 'The new message (MESSAGE_SENT).' })
+  @FieldResolver(() => Int, { nullable: true, description: "The caller's unread messages in the channel now; null once they are no longer in it." })
+  unreadCount(@Root() item: InboxItem, @Ctx() { loaders }: Context) {
+    return item.member ? loaders.unreadCount.load(item.event.record.channelId) : null;
+  }
+
+  @FieldResolver(() => Int, { description: "The caller's badge now: unread messages across their channels, archived ones excluded." })
+  badgeCount(@Ctx() { services }: Context) {
+    return services.readState.badgeCount();
+  }
+
+  @FieldResolver(() => MessageType, { nullable: true, description: 'The new message (MESSAGE_SENT), or the newest message read (READ_STATE_CHANGED).' })
   message(@Root() item: InboxItem, @Ctx() { loaders }: Context) {
     return item.event.record.messageId ? loaders.message.load(item.event.record.messageId) : null;
   }

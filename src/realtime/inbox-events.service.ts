@@ -2,7 +2,7 @@ import type { Context } from '../graphql/context';
 import { apiError, ApiErrorCode, unauthenticated } from '../errors';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
-import { actorKey, compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
+import { actorKey, compareKeys, endOfPosition, loadEvents, subjectKey, type EventKey, type LoadedEvent } from './event-batch';
 import { liveReader } from './live-reader';
 import { mapStream } from './iterators';
 import { PATIENT_VISIBLE_KINDS_SQL } from '../modules/channels/channel.entity';
@@ -12,6 +12,7 @@ export enum InboxEventType {
   MESSAGE_SENT = 'MESSAGE_SENT',
   CHANNEL_ADDED = 'CHANNEL_ADDED',
   CHANNEL_REMOVED = 'CHANNEL_REMOVED',
+  READ_STATE_CHANGED = 'READ_STATE_CHANGED',
 }
 
 export interface InboxItem {
@@ -121,12 +122,13 @@ export class InboxEventService {
 }
 
 /** What an event is in a person's inbox, or undefined when it is not for the inbox. */
-function itemType({ record }: LoadedEvent, me: string, staff: boolean): InboxEventType | undefined {
+function itemType(event: LoadedEvent, me: string, staff: boolean): InboxEventType | undefined {
+  const { record } = event;
   if (record.staffOnly && !staff) return undefined;
   if (record.type === ChannelEventType.MESSAGE_SENT) return InboxEventType.MESSAGE_SENT;
-  const subject = record.subjectTeamMemberId || record.subjectPatientId ? personKey({ teamMemberId: record.subjectTeamMemberId, patientId: record.subjectPatientId }) : undefined;
-  if (subject !== me) return undefined;
+  if (subjectKey(record) !== me) return undefined;
   if (record.type === ChannelEventType.MEMBER_JOINED) return InboxEventType.CHANNEL_ADDED;
   if (record.type === ChannelEventType.MEMBER_LEFT) return InboxEventType.CHANNEL_REMOVED;
+  if (record.type === ChannelEventType.READ_MARKED) return InboxEventType.READ_STATE_CHANGED;
   return undefined;
 }

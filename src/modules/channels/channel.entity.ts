@@ -63,7 +63,7 @@ export class Channel extends TenantRecord {
 @Entity({ tableName: 'channel_member' })
 @TenantScoped()
 export class ChannelMember extends TenantRecord {
-  [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'joinedSeq' | 'leftAt' | 'leftSeq' | 'removedByTeamMemberId' | 'archivedAt' | 'lastReadSeq';
+  [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'joinedSeq' | 'leftAt' | 'leftSeq' | 'removedByTeamMemberId' | 'archivedAt' | 'lastReadSeq' | 'lastReadAt';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -95,6 +95,10 @@ export class ChannelMember extends TenantRecord {
   @Property({ type: 'datetime', nullable: true })
   archivedAt?: Date | null;
 
+  /** Sequence number of the newest message the member has read. */
   @Property({ type: new BigIntType('number') })
   lastReadSeq: number = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastReadAt?: Date | null;
 }

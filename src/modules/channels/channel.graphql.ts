@@ -1,4 +1,4 @@
-import { Arg, Args, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { Arg, Args, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { MutationPayload, connectionOf, connectionType } from '../../common/graphql-types';
 import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../common/pagination';
@@ -43,6 +43,9 @@ export class ChannelMemberType {
 export class ChannelMembershipType {
   @Field(() => Date, { description: 'When the caller joined.' })
   joinedAt!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When the caller last marked the channel read; null if never.' })
+  lastReadAt?: Date | null;
 }
 
 @ObjectType('Channel', { description: 'A place where people exchange messages.' })
@@ -103,6 +106,21 @@ export class ChannelJoinInput {
 @ObjectType({ description: 'Result of channelJoin.' })
 export class ChannelJoinPayload extends MutationPayload {
   @Field(() => ChannelType, { nullable: true, description: 'The channel joined.' })
+  channel?: Channel | null;
+}
+
+@InputType({ description: 'Marks a channel read up to a message.' })
+export class ChannelMarkReadInput {
+  @Field(() => ID, { description: 'The channel.' })
+  channelId!: string;
+
+  @Field(() => ID, { description: 'The newest message read; the position never moves back.' })
+  messageId!: string;
+}
+
+@ObjectType({ description: 'Result of channelMarkRead.' })
+export class ChannelMarkReadPayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The channel, with its new unread count.' })
   channel?: Channel | null;
 }
 
@@ -181,6 +199,24 @@ export class ChannelResolver {
   @Mutation(() => ChannelJoinPayload, { description: 'Joins an active patient channel. Staff only.' })
   channelJoin(@Arg('input', () => ChannelJoinInput, { description: 'The channel to join.' }) input: ChannelJoinInput, @Ctx() context: Context) {
     return mutationPayload(ChannelJoinPayload, 'channel', () => context.services.channels.join(input));
+  }
+
+  @Query(() => Int, { description: "Unread messages across the caller's channels, archived channels excluded: the badge. Staff and patients." })
+  badgeCount(@Ctx() context: Context) {
+    return context.services.readState.badgeCount();
+  }
+
+  @Mutation(() => ChannelMarkReadPayload, {
+    description:
+      "Marks a channel read up to a message (never backwards). The caller's other connections are told through inboxEvents (READ_STATE_CHANGED). Staff and patients who are members.",
+  })
+  channelMarkRead(@Arg('input', () => ChannelMarkReadInput, { description: 'The channel and the newest message read.' }) input: ChannelMarkReadInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelMarkReadPayload, 'channel', () => context.services.readState.markRead(input));
+  }
+
+  @FieldResolver(() => Int, { description: 'Messages by others after the caller’s read position. Members only; 0 otherwise.' })
+  unreadCount(@Root() channel: Channel, @Ctx() { loaders }: Context) {
+    return loaders.unreadCount.load(channel.id);
   }
 
   @Mutation(() => ChannelLeavePayload, {

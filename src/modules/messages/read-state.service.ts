@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import { requirePerson, type PersonActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
+import { parseInput, uuid } from '../../common/validation';
+import { withEventLog } from '../../realtime/event-log';
+import { ChannelEventType } from '../../realtime/channel-event.entity';
+import type { Channel } from '../channels/channel.entity';
+import { Message } from './message.entity';
+
+const markReadInput = z.object({ channelId: uuid('The channel id'), messageId: uuid('The message id') });
+
+/** The person's own column in channel_member and message, for raw SQL. */
+const personColumns = (actor: PersonActor) =>
+  actor.kind === 'staff'
+    ? { member: 'team_member_id', author: 'author_team_member_id', id: actor.teamMemberId }
+    : { member: 'patient_id', author: 'author_patient_id', id: actor.patientId };
+
+/**
+ * Read positions and unread counts. A member's position only moves forward; unread counts are
+ * messages after it written by others, in channels the member takes part in.
+ */
+export class ReadStateService {
+  constructor(private readonly context: Context) {}
+
+  /**
+   * Marks a channel read up to a message. Moving the position writes a READ_MARKED event that
+   * only the reader is told of (their other devices update their counts).
+   */
+  async markRead(input: unknown): Promise<Channel> {
+    const actor = requirePerson(this.context.actor);
+    const { channelId, messageId } = parseInput(markReadInput, input);
+    const found = await this.context.services.channels.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    const { organisationId } = actor;
+    const message = await this.context.em.findOne(Message, { organisationId, id: messageId, channelId });
+    if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.messageId');
+    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+      const moved = await log.em.execute<Array<{ id: string }>>(
+        `update channel_member set last_read_seq = ?, last_read_at = now()
+          where organisation_id = ? and id = ? and left_at is null and last_read_seq < ? returning id`,
+        [message.seq, organisationId, found.membership.id, message.seq],
+      );
+      if (moved.length === 0) return;
+      const seq = await log.nextSeq(channelId, false);
+      await log.append({ channelId, type: ChannelEventType.READ_MARKED, messageId, subject: who, subjectOnly: true }, seq);
+    });
+    this.context.loaders.myMembership.clear(channelId);
+    this.context.loaders.unreadCount.clear(channelId);
+    return found.channel;
+  }
+
+  /** Unread messages across the caller's channels, archived ones excluded: the badge. */
+  async badgeCount(): Promise<number> {
+    const actor = requirePerson(this.context.actor);
+    const columns = personColumns(actor);
+    const rows = await this.context.em.execute<Array<{ n: string }>>(
+      `select count(*) as n from channel_member cm
+         join message m on m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id and m.seq > cm.last_read_seq
+        where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.archived_at is null
+          and m.${columns.author} is distinct from ?::uuid`,
+      [actor.organisationId, columns.id, columns.id],
+    );
+    return Number(rows[0].n);
+  }
+}
+
+/** Unread counts of many channels for one person in one query (the DataLoader's batch). */
+export async function unreadCounts(context: Pick<Context, 'em' | 'actor'>, channelIds: readonly string[]): Promise<number[]> {
+  const actor = context.actor;
+  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return channelIds.map(() => 0);
+  const columns = personColumns(actor);
+  const rows = await context.em.execute<Array<{ channel_id: string; n: string }>>(
+    `select cm.channel_id, count(m.id) as n from channel_member cm
+       left join message m on m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id
+                          and m.seq > cm.last_read_seq and m.${columns.author} is distinct from ?::uuid
+      where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.channel_id = any(?::uuid[])
+      group by cm.channel_id`,
+    [columns.id, actor.organisationId, columns.id, `{${channelIds.join(',')}}`],
+  );
+  const byChannel = new Map(rows.map((row) => [row.channel_id, Number(row.n)]));
+  return channelIds.map((id) => byChannel.get(id) ?? 0);
+}
