@@ -8,17 +8,28 @@ import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
 import { TypingService } from '../realtime/typing.service';
 
-export function createServices(context: Context) {
-  return {
-    organisations: new OrganisationService(context),
-    directory: new DirectoryService(context),
-    channels: new ChannelService(context),
-    messages: new MessageService(context),
-    readState: new ReadStateService(context),
-    channelEvents: new ChannelEventService(context),
-    inboxEvents: new InboxEventService(context),
-    typing: new TypingService(context),
-  };
-}
+const serviceClasses = {
+  organisations: OrganisationService,
+  directory: DirectoryService,
+  channels: ChannelService,
+  messages: MessageService,
+  readState: ReadStateService,
+  channelEvents: ChannelEventService,
+  inboxEvents: InboxEventService,
+  typing: TypingService,
+};
 
-export type Services = ReturnType<typeof createServices>;
+export type Services = { readonly [K in keyof typeof serviceClasses]: InstanceType<(typeof serviceClasses)[K]> };
+
+/**
+ * The services of one operation, each built on first use: a long-lived subscription keeps only
+ * the few it touches (this is memory per open subscriber).
+ */
+export function createServices(context: Context): Services {
+  const built: Partial<Record<keyof Services, unknown>> = {};
+  const services = {} as Services;
+  for (const [name, Service] of Object.entries(serviceClasses) as Array<[keyof Services, new (context: Context) => unknown]>) {
+    Object.defineProperty(services, name, { enumerable: true, get: () => (built[name] ??= new Service(context)) });
+  }
+  return services;
+}

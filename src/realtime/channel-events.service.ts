@@ -40,6 +40,8 @@ export class ChannelEventService {
     const me = actorKey(actor);
     // Set once the membership is found ended: events after its MEMBER_LEFT are not for this member.
     let lastVisibleSeq: number | undefined;
+    // Rows loaded to set the stream up are not kept for its lifetime (memory per open subscriber).
+    context.reset();
     const feed = await context.deps.live.acquireFeed(organisationId);
     return liveReader<number>({
       feed,

@@ -56,6 +56,8 @@ export class InboxEventService {
       start = { position: decoded.position, channelId: decoded.channelId, seq: decoded.seq };
     }
 
+    // Rows loaded to set the stream up are not kept for its lifetime (memory per open subscriber).
+    context.reset();
     const feed = await context.deps.live.acquireFeed(organisationId);
     // Registered before the first read, so every batch the feed reads from now on says whether this person was in it.
     feed.addInboxPerson(me);
