@@ -79,22 +79,14 @@ export class OrgFeed {
    */
   eventsAfter(covered: EventKey): { events: LoadedEvent[]; head: EventKey } | undefined {
     if (compareKeys(covered, this.floor) < 0) return undefined;
-    let low = 0;
-    let high = this.recent.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if (compareKeys(this.recent[middle].key, covered) <= 0) low = middle + 1;
-      else high = middle;
-    }
-    return { events: this.recent.slice(low), head: this.head };
+    return { events: this.recent.slice(firstAfter(this.recent, (event) => compareKeys(event.key, covered) <= 0)), head: this.head };
   }
 
   /** Like `eventsAfter`, for one channel, whose reader is at `seq`. */
   channelEventsAfter(channelId: string, seq: number, covered: EventKey): { events: LoadedEvent[]; head: EventKey } | undefined {
     if (compareKeys(covered, this.floor) < 0) return undefined;
     const events = this.byChannel.get(channelId) ?? [];
-    const start = events.findIndex((event) => event.key.seq > seq);
-    return { events: start === -1 ? [] : events.slice(start), head: this.head };
+    return { events: events.slice(firstAfter(events, (event) => event.key.seq <= seq)), head: this.head };
   }
 
   /** Resolves at the next batch appended (or resync), or when `signal` aborts. */
@@ -237,4 +229,16 @@ export class OrgFeed {
 /** A uuid[] parameter as an array literal: the query builder would expand a JavaScript array into a list. */
 function uuidArray(ids: string[]): string {
   return `{${ids.join(',')}}`;
+}
+
+/** Index of the first event for which `seen` is false, in a list where `seen` holds for a prefix (binary search). */
+function firstAfter(events: LoadedEvent[], seen: (event: LoadedEvent) => boolean): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (seen(events[middle])) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
