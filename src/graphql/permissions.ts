@@ -23,6 +23,8 @@ export const permissionMap = {
     channel: isPerson,
     message: isPerson,
     badgeCount: isPerson,
+    // MESSAGING_ADMIN is checked by the service.
+    auditEvents: isStaff,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -62,6 +64,9 @@ export const permissionMap = {
   MessageConnection: allow,
   ChannelEvent: allow,
   InboxEvent: allow,
+  AuditEvent: allow,
+  AuditEventEdge: allow,
+  AuditEventConnection: allow,
   TypingEvent: allow,
   PageInfo: allow,
   UserError: allow,

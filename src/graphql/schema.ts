@@ -14,6 +14,8 @@ import { MessageResolver } from '../modules/messages/message.graphql';
 import { ChannelEventResolver } from '../realtime/channel-event.graphql';
 import { InboxEventResolver } from '../realtime/inbox-event.graphql';
 import { TypingResolver } from '../realtime/typing.graphql';
+import { AuditResolver } from '../modules/audit/audit.graphql';
+import { auditMiddleware } from '../modules/audit/audit-recorder';
 import { createPermissions } from './permissions';
 import type { Context } from './context';
 
@@ -30,6 +32,7 @@ const resolvers = [
   ChannelEventResolver,
   InboxEventResolver,
   TypingResolver,
+  AuditResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;
@@ -55,7 +58,8 @@ export function printContractSchema(): string {
   return `${printSchema(lexicographicSortSchema(buildContractSchema()))}\n`;
 }
 
-/** The executable schema: the contract with the permission rules wrapped around it. */
+/** The executable schema: the contract with the audit log and the permission rules wrapped around it. */
 export function buildExecutableSchema(onInternalError: (error: unknown, context: Context) => void): GraphQLSchema {
-  return applyMiddleware(buildContractSchema(), createPermissions(onInternalError));
+  // The audit middleware wraps the permission rules, so refused attempts are recorded too.
+  return applyMiddleware(buildContractSchema(), auditMiddleware, createPermissions(onInternalError));
 }

@@ -7,6 +7,7 @@ import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
 import { TypingService } from '../realtime/typing.service';
+import { AuditService } from '../modules/audit/audit.service';
 
 const serviceClasses = {
   organisations: OrganisationService,
@@ -17,6 +18,7 @@ const serviceClasses = {
   channelEvents: ChannelEventService,
   inboxEvents: InboxEventService,
   typing: TypingService,
+  audit: AuditService,
 };
 
 export type Services = { readonly [K in keyof typeof serviceClasses]: InstanceType<(typeof serviceClasses)[K]> };

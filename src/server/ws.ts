@@ -14,6 +14,8 @@ import type { Actor } from '../auth/actor';
 import { requestIdOf } from './http';
 import { CLOSE_REVOKED } from '../realtime/live-hub';
 import { TENANT_FILTER } from '../db/tenant';
+import { auditSubscription } from '../modules/audit/audit-recorder';
+import type { Context } from '../graphql/context';
 
 interface ConnectionState {
   actor?: Actor;
@@ -141,6 +143,12 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           variableValues: payload.variables,
           contextValue: createContext(deps, state?.actor, `${state?.connectionId}:${id}`, state?.closing.signal),
         };
+      },
+      // Every subscription is on the audit log once, allowed or refused, when it starts.
+      onOperation: async (_ctx, _id, _payload, args, result) => {
+        const settled = await result;
+        const refused = Symbol.asyncIterator in settled ? undefined : settled.errors?.[0];
+        await auditSubscription(schema, args.document, args.variableValues ?? undefined, args.contextValue as Context, refused);
       },
       onError: (ctx, id, _payload, errors) => {
         states.get(ctx.extra)?.operations.delete(id);

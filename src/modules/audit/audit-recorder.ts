@@ -1,0 +1,108 @@
+import { GraphQLError, getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getArgumentValues } from 'graphql/execution/values';
+import type { IMiddlewareFunction } from 'graphql-middleware';
+import type { Context } from '../../graphql/context';
+import type { Actor } from '../../auth/actor';
+
+export type AuditOutcome = 'ALLOWED' | 'REJECTED' | 'DENIED' | 'FAILED';
+
+/** Codes that mean the caller was refused (as opposed to bad input or a server fault). */
+const DENIED_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'NOT_FOUND', 'ACCESS_REVOKED']);
+/** Argument names that identify what an operation is about, most specific first. */
+const TARGET_KEYS: Array<[string, string]> = [
+  ['messageId', 'message'],
+  ['memberId', 'channel_member'],
+  ['channelId', 'channel'],
+  ['patientId', 'patient'],
+  ['teamMemberId', 'team_member'],
+];
+/** What `id` names for root fields that take one. */
+const ID_TARGETS: Record<string, string> = { channel: 'channel', message: 'message', patient: 'patient' };
+
+export interface AuditEntry {
+  action: string;
+  args: Record<string, unknown>;
+  outcome: AuditOutcome;
+  errorCode?: string;
+  /** For actors without an organisation (operators): the organisation the action concerned. */
+  organisationId?: string;
+}
+
+function targetOf(action: string, args: Record<string, unknown>): { type: string; id: string } | undefined {
+  const input = (typeof args.input === 'object' && args.input !== null ? args.input : args) as Record<string, unknown>;
+  for (const [key, type] of TARGET_KEYS) if (typeof input[key] === 'string') return { type, id: String(input[key]).slice(0, 100) };
+  const field = action.split('.')[1];
+  if (typeof args.id === 'string' && ID_TARGETS[field]) return { type: ID_TARGETS[field], id: args.id.slice(0, 100) };
+  return undefined;
+}
+
+const actorId = (actor: Actor) =>
+  actor.kind === 'staff' ? actor.teamMemberId : actor.kind === 'patient' ? actor.patientId : actor.kind === 'service' ? actor.clientId : actor.operatorId;
+
+/**
+ * Appends one audit row. It is written on its own connection, outside any transaction of the
+ * operation, so a rolled-back change is still on record as attempted. A failure to write is
+ * logged at error level and does not fail the operation.
+ */
+export async function recordAudit(context: Context, entry: AuditEntry): Promise<void> {
+  const { actor } = context;
+  if (!actor) return;
+  const organisationId = actor.kind === 'operator' ? entry.organisationId : actor.organisationId;
+  if (!organisationId) return;
+  const target = targetOf(entry.action, entry.args);
+  try {
+    await context.deps.orm.em.fork().execute(
+      `insert into audit_event (organisation_id, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [organisationId, actor.kind, actorId(actor), context.requestId, entry.action, target?.type ?? null, target?.id ?? null, entry.outcome, entry.errorCode ?? null],
+    );
+  } catch (error) {
+    context.logger.error({ err: error, action: entry.action }, 'audit write failed');
+  }
+}
+
+const codeOf = (error: unknown) => (error instanceof GraphQLError ? String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'INTERNAL_SERVER_ERROR');
+
+/** Records every query and mutation root field: who, what, on what, and how it ended. */
+const auditRootField: IMiddlewareFunction = async (resolve, root, args, context: Context, info) => {
+  const action = `${info.parentType.name}.${info.fieldName}`;
+  try {
+    const result = await resolve(root, args, context, info);
+    // graphql-shield returns (rather than throws) the error of a refused rule.
+    if (result instanceof Error) {
+      await recordFailure(context, action, args, result);
+      return result;
+    }
+    const userErrors = (result as { userErrors?: Array<{ code: string }> } | null)?.userErrors;
+    const code = userErrors?.[0]?.code;
+    const created = (result as { organisation?: { id?: string } } | null)?.organisation?.id;
+    await recordAudit(context, { action, args, outcome: code ? (DENIED_CODES.has(code) ? 'DENIED' : 'REJECTED') : 'ALLOWED', errorCode: code, organisationId: created });
+    return result;
+  } catch (error) {
+    await recordFailure(context, action, args, error);
+    throw error;
+  }
+};
+
+function recordFailure(context: Context, action: string, args: Record<string, unknown>, error: unknown): Promise<void> {
+  const code = codeOf(error);
+  return recordAudit(context, { action, args, outcome: DENIED_CODES.has(code) ? 'DENIED' : 'FAILED', errorCode: code });
+}
+
+export const auditMiddleware = { Query: auditRootField, Mutation: auditRootField };
+
+/** Records a subscription once, when it starts (or is refused); its events are not each recorded. */
+export async function auditSubscription(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, context: Context, error?: GraphQLError): Promise<void> {
+  const operation = getOperationAST(document);
+  const field = operation?.selectionSet.selections.find((selection) => selection.kind === 'Field');
+  if (!field || field.kind !== 'Field') return;
+  const definition = schema.getSubscriptionType()?.getFields()[field.name.value];
+  let args: Record<string, unknown> = {};
+  try {
+    if (definition) args = getArgumentValues(definition, field, variables ?? {});
+  } catch {
+    // Invalid variables were refused by validation already.
+  }
+  const action = `Subscription.${field.name.value}`;
+  await (error ? recordFailure(context, action, args, error) : recordAudit(context, { action, args, outcome: 'ALLOWED' }));
+}

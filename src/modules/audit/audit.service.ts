@@ -1,0 +1,72 @@
+import type { Context } from '../../graphql/context';
+import { requirePerson } from '../../auth/actor';
+import { connectionOf } from '../../common/graphql-types';
+import { timeIdCursor } from '../../common/cursor';
+import { apiError, ApiErrorCode, forbidden } from '../../errors';
+
+export interface AuditRow {
+  id: string;
+  occurredAt: Date;
+  actorKind: string;
+  actorId: string;
+  requestId: string;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  outcome: string;
+  errorCode: string | null;
+}
+
+export interface AuditFilter {
+  actorId?: string | null;
+  action?: string | null;
+  targetId?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** The organisation's audit log, newest first, for messaging admins. */
+export class AuditService {
+  constructor(private readonly context: Context) {}
+
+  async list(filter: AuditFilter, limit: number, after?: string) {
+    const actor = requirePerson(this.context.actor);
+    if (actor.kind !== 'staff' || !actor.permissions.includes('MESSAGING_ADMIN')) throw forbidden();
+    const conditions = ['organisation_id = ?'];
+    const params: unknown[] = [actor.organisationId];
+    const add = (sql: string, value: unknown) => {
+      conditions.push(sql);
+      params.push(value);
+    };
+    if (filter.actorId) add('actor_id = ?', filter.actorId);
+    if (filter.action) add('action = ?', filter.action);
+    if (filter.targetId) add('target_id = ?', filter.targetId);
+    if (filter.from) add('occurred_at >= ?', filter.from);
+    if (filter.to) add('occurred_at < ?', filter.to);
+    if (after !== undefined) {
+      const cursor = timeIdCursor.decode(after);
+      if (!cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+      conditions.push('(occurred_at, id) < (?::timestamptz, ?::uuid)');
+      params.push(cursor.at.toISOString(), cursor.id);
+    }
+    const rows = await this.context.em.execute<Array<Record<string, unknown>>>(
+      `select id, occurred_at, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code
+         from audit_event where ${conditions.join(' and ')}
+        order by occurred_at desc, id desc limit ?`,
+      [...params, limit + 1],
+    );
+    const events: AuditRow[] = rows.slice(0, limit).map((row) => ({
+      id: String(row.id),
+      occurredAt: new Date(row.occurred_at as string),
+      actorKind: String(row.actor_kind),
+      actorId: String(row.actor_id),
+      requestId: String(row.request_id),
+      action: String(row.action),
+      targetType: (row.target_type as string | null) ?? null,
+      targetId: (row.target_id as string | null) ?? null,
+      outcome: String(row.outcome),
+      errorCode: (row.error_code as string | null) ?? null,
+    }));
+    return connectionOf(events, (event) => timeIdCursor.encode(event.occurredAt, event.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+  }
+}

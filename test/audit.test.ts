@@ -1,0 +1,78 @@
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { errorCodes, eventually, ok, request, subscribe } from './support/client';
+import { AuditEventsDocument, ChannelActivateDocument, ChannelByIdDocument, ChannelEventsDocument, MessageSendDocument } from './generated/graphql';
+
+let server: TestServer;
+let org: TestOrganisation;
+let admin: Person;
+let clinician: Person;
+let patient: Person;
+let channelId: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  org = await createOrganisation(server);
+  admin = await org.addStaff('Ada Admin', ['MESSAGING_ADMIN']);
+  clinician = await org.addStaff('Dr Audit');
+  patient = await org.addPatient('Audited Patient');
+  channelId = (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
+});
+afterAll(() => server.close());
+
+const audit = async (filter: Record<string, string>) =>
+  (await ok(server.url, admin.token, AuditEventsDocument, { filter, first: 50 })).auditEvents.edges.map((edge) => edge.node);
+
+it('records changes and reads of messages and channels, with actor, action, target, time and request id', async () => {
+  await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: 'audited' } });
+  await ok(server.url, patient.token, ChannelByIdDocument, { id: channelId });
+  const events = await audit({ targetId: channelId });
+  const sent = events.find((event) => event.action === 'Mutation.messageSend')!;
+  expect(sent).toMatchObject({ actorKind: 'staff', actorId: clinician.id, targetType: 'channel', targetId: channelId, outcome: 'ALLOWED', errorCode: null });
+  expect(sent.requestId).toBeTruthy();
+  expect(new Date(sent.occurredAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
+  expect(events.find((event) => event.action === 'Query.channel')).toMatchObject({ actorKind: 'patient', actorId: patient.id, outcome: 'ALLOWED' });
+  expect(events.find((event) => event.action === 'Mutation.channelActivate')).toBeUndefined(); // its target is the patient
+  expect((await audit({ targetId: patient.id })).map((event) => event.action)).toContain('Mutation.channelActivate');
+});
+
+it('records denied and rejected attempts too, and subscriptions when they start', async () => {
+  const outsider = await org.addPatient('Curious Patient');
+  await ok(server.url, outsider.token, MessageSendDocument, { input: { channelId, body: 'let me in' } });
+  await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: '' } });
+  await request(server.url, outsider.token, AuditEventsDocument, {});
+  const refused = subscribe(server.wsUrl, outsider.token, ChannelEventsDocument, { channelId });
+  expect(await refused.endCodes()).toEqual(['NOT_FOUND']);
+
+  await eventually(async () => (await audit({ actorId: outsider.id })).length >= 3);
+  const byOutsider = await audit({ actorId: outsider.id });
+  expect(byOutsider.map((event) => [event.action, event.outcome, event.errorCode])).toEqual(
+    expect.arrayContaining([
+      ['Mutation.messageSend', 'DENIED', 'NOT_FOUND'],
+      ['Query.auditEvents', 'DENIED', 'FORBIDDEN'],
+      ['Subscription.channelEvents', 'DENIED', 'NOT_FOUND'],
+    ]),
+  );
+  const rejected = (await audit({ actorId: clinician.id, action: 'Mutation.messageSend' })).find((event) => event.outcome === 'REJECTED');
+  expect(rejected).toMatchObject({ errorCode: 'INVALID_INPUT' });
+});
+
+it('denied: only messaging admins read the audit log', async () => {
+  expect(errorCodes(await request(server.url, clinician.token, AuditEventsDocument, {}))).toEqual(['FORBIDDEN']);
+  expect(errorCodes(await request(server.url, patient.token, AuditEventsDocument, {}))).toEqual(['FORBIDDEN']);
+  expect(errorCodes(await request(server.url, org.serviceToken, AuditEventsDocument, {}))).toEqual(['FORBIDDEN']);
+});
+
+it('another organisation’s admin sees none of it', async () => {
+  const other = await createOrganisation(server);
+  const otherAdmin = await other.addStaff('Other Admin', ['MESSAGING_ADMIN']);
+  const seen = await ok(server.url, otherAdmin.token, AuditEventsDocument, { filter: { targetId: channelId } });
+  expect(seen.auditEvents.edges).toEqual([]);
+});
+
+it('the log is append-only in the database: UPDATE and DELETE are refused', async () => {
+  const em = server.orm.em.fork();
+  await expect(em.execute("update audit_event set outcome = 'ALLOWED' where organisation_id = ?", [org.id])).rejects.toThrow(/append-only/);
+  await expect(em.execute('delete from audit_event where organisation_id = ?', [org.id])).rejects.toThrow(/append-only/);
+  expect((await audit({})).length).toBeGreaterThan(0);
+});
