@@ -3,12 +3,15 @@ import { createOrganisation, type Person, type TestOrganisation } from './suppor
 import { errorCodes, eventually, ok, request, subscribe, type Subscription } from './support/client';
 import {
   ChannelActivateDocument,
+  ChannelArchiveDocument,
   ChannelEventsDocument,
   ChannelJoinDocument,
   ChannelLeaveDocument,
   ChannelMarkReadDocument,
   ChannelMemberIdsDocument,
   ChannelMemberRemoveDocument,
+  ChannelsDocument,
+  ChannelUnarchiveDocument,
   InboxCountsDocument,
   InboxEventsDocument,
   MeDocument,
@@ -330,5 +333,44 @@ describe('read state', () => {
     expect(outsider.channelMarkRead.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
     const wrongChannel = await ok(server.url, p.token, ChannelMarkReadDocument, { input: { channelId: channel.id, messageId: message.id } });
     expect(wrongChannel.channelMarkRead.userErrors).toEqual([{ code: 'NOT_FOUND', field: 'input.messageId', message: expect.any(String) }]);
+  });
+});
+
+describe('per-member archive', () => {
+  it('archiving moves a channel to the caller’s archived list and out of their badge, for them alone; unarchiving brings it back', async () => {
+    const keeper = await org.addStaff('Kai Keeper');
+    const p = await org.addPatient('Archive List Patient');
+    const channel = await activate(keeper, p);
+    await join(nurse, channel.id);
+    await send(p, channel.id, 'unread for both');
+    const inbox = await live(keeper.token, InboxCountsDocument, {});
+    const listed = async (who: Person, archived?: boolean) =>
+      (await ok(server.url, who.token, ChannelsDocument, { first: 100, filter: archived === undefined ? undefined : { archived } })).channels.edges.map((edge) => edge.node.id);
+
+    const archivedResult = await ok(server.url, keeper.token, ChannelArchiveDocument, { input: { channelId: channel.id } });
+    expect(archivedResult.channelArchive).toMatchObject({ userErrors: [], channel: { myMembership: { archived: true } } });
+    expect((await inbox.next()).data!.inboxEvents).toMatchObject({ type: 'CHANNEL_ARCHIVED', channelId: channel.id, badgeCount: 0 });
+    expect(await listed(keeper)).not.toContain(channel.id);
+    expect(await listed(keeper, true)).toContain(channel.id);
+    expect(await listed(nurse)).toContain(channel.id);
+    expect((await ok(server.url, nurse.token, ReadStateDocument, { id: channel.id })).badgeCount).toBeGreaterThan(0);
+    expect((await ok(server.url, keeper.token, ReadStateDocument, { id: channel.id })).badgeCount).toBe(0);
+
+    // Twice changes nothing and tells nobody.
+    await ok(server.url, keeper.token, ChannelArchiveDocument, { input: { channelId: channel.id } });
+    await inbox.expectSilence(200);
+
+    const back = await ok(server.url, keeper.token, ChannelUnarchiveDocument, { input: { channelId: channel.id } });
+    expect(back.channelUnarchive.channel!.myMembership!.archived).toBe(false);
+    expect((await inbox.next()).data!.inboxEvents).toMatchObject({ type: 'CHANNEL_UNARCHIVED', badgeCount: 1 });
+    expect(await listed(keeper)).toContain(channel.id);
+    await inbox.close();
+  });
+
+  it('denied: archiving a channel the caller is not in', async () => {
+    const p = await org.addPatient('Archive Denied');
+    const channel = await activate(manager, p);
+    const result = await ok(server.url, nurse.token, ChannelArchiveDocument, { input: { channelId: channel.id } });
+    expect(result.channelArchive.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
   });
 });

@@ -44,9 +44,10 @@ export function createContext(deps: AppDeps, actor: Actor | undefined, requestId
   const context = { requestId, actor, em, deps, logger, connectionSignal } as Context;
   context.loaders = createLoaders(em, actor);
   context.services = createServices(context);
+  // Cleared in place, never replaced: resolvers may hold a shallow copy of the context.
   context.reset = () => {
     em.clear();
-    context.loaders = createLoaders(em, actor);
+    for (const loader of Object.values(context.loaders)) loader.clearAll();
   };
   return context;
 }

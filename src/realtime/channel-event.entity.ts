@@ -6,6 +6,8 @@ export enum ChannelEventType {
   MEMBER_JOINED = 'MEMBER_JOINED',
   MEMBER_LEFT = 'MEMBER_LEFT',
   READ_MARKED = 'READ_MARKED',
+  CHANNEL_ARCHIVED = 'CHANNEL_ARCHIVED',
+  CHANNEL_UNARCHIVED = 'CHANNEL_UNARCHIVED',
 }
 
 @Entity({ tableName: 'channel_event' })

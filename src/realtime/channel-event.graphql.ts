@@ -12,6 +12,8 @@ registerEnumType(ChannelEventType, {
     MESSAGE_SENT: { description: 'A message was posted; see `message`.' },
     MEMBER_JOINED: { description: 'Someone joined or was added; see `member`.' },
     MEMBER_LEFT: { description: 'Someone left or was removed; see `member`. When it is the subscriber, their stream then ends with ACCESS_REVOKED.' },
+    CHANNEL_ARCHIVED: { description: 'The subscriber archived the channel for themself (another device of theirs); only they receive it.' },
+    CHANNEL_UNARCHIVED: { description: 'The subscriber unarchived the channel; only they receive it.' },
     READ_MARKED: { description: "The subscriber's own read position moved to `message` (another device of theirs); only they receive it." },
   },
 });

@@ -11,6 +11,8 @@ registerEnumType(InboxEventType, {
     MESSAGE_SENT: { description: 'A new message in one of the caller’s channels; see `message` and `channel`.' },
     CHANNEL_ADDED: { description: 'The caller joined or was added to `channel`.' },
     CHANNEL_REMOVED: { description: 'The caller left or was removed from the channel `channelId`; `channel` is null from now on.' },
+    CHANNEL_ARCHIVED: { description: 'The caller archived `channel` for themself (perhaps on another device); it no longer counts in `badgeCount`.' },
+    CHANNEL_UNARCHIVED: { description: 'The caller unarchived `channel`.' },
     READ_STATE_CHANGED: { description: 'The caller marked `channel` read (perhaps on another device); see `unreadCount` and `badgeCount`.' },
   },
 });

@@ -13,6 +13,8 @@ export enum InboxEventType {
   CHANNEL_ADDED = 'CHANNEL_ADDED',
   CHANNEL_REMOVED = 'CHANNEL_REMOVED',
   READ_STATE_CHANGED = 'READ_STATE_CHANGED',
+  CHANNEL_ARCHIVED = 'CHANNEL_ARCHIVED',
+  CHANNEL_UNARCHIVED = 'CHANNEL_UNARCHIVED',
 }
 
 export interface InboxItem {
@@ -132,5 +134,7 @@ function itemType(event: LoadedEvent, me: string, staff: boolean): InboxEventTyp
   if (record.type === ChannelEventType.MEMBER_JOINED) return InboxEventType.CHANNEL_ADDED;
   if (record.type === ChannelEventType.MEMBER_LEFT) return InboxEventType.CHANNEL_REMOVED;
   if (record.type === ChannelEventType.READ_MARKED) return InboxEventType.READ_STATE_CHANGED;
+  if (record.type === ChannelEventType.CHANNEL_ARCHIVED) return InboxEventType.CHANNEL_ARCHIVED;
+  if (record.type === ChannelEventType.CHANNEL_UNARCHIVED) return InboxEventType.CHANNEL_UNARCHIVED;
   return undefined;
 }

@@ -80,6 +80,9 @@ export class ChannelFilterInput {
 
   @Field(() => ID, { nullable: true, description: 'Only channels about this patient.' })
   patientId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: only the channels the caller archived; false or absent: only the others.' })
+  archived?: boolean | null;
 }
 
 @InputType({ description: "Activates one of a patient's channels." })
@@ -106,6 +109,18 @@ export class ChannelJoinInput {
 @ObjectType({ description: 'Result of channelJoin.' })
 export class ChannelJoinPayload extends MutationPayload {
   @Field(() => ChannelType, { nullable: true, description: 'The channel joined.' })
+  channel?: Channel | null;
+}
+
+@InputType({ description: 'Archives or unarchives a channel for the caller.' })
+export class ChannelArchiveInput {
+  @Field(() => ID, { description: 'The channel.' })
+  channelId!: string;
+}
+
+@ObjectType({ description: 'Result of channelArchive or channelUnarchive.' })
+export class ChannelArchivePayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The channel, with the caller’s membership.' })
   channel?: Channel | null;
 }
 
@@ -217,6 +232,19 @@ export class ChannelResolver {
   @FieldResolver(() => Int, { description: 'Messages by others after the caller’s read position. Members only; 0 otherwise.' })
   unreadCount(@Root() channel: Channel, @Ctx() { loaders }: Context) {
     return loaders.unreadCount.load(channel.id);
+  }
+
+  @Mutation(() => ChannelArchivePayload, {
+    description:
+      'Archives a channel for the caller only: it is listed with `channels(filter: { archived: true })`, leaves the badge count and pauses the caller’s notifications. Staff and patients who are members.',
+  })
+  channelArchive(@Arg('input', () => ChannelArchiveInput, { description: 'The channel.' }) input: ChannelArchiveInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelArchivePayload, 'channel', () => context.services.channels.setArchived(input, true));
+  }
+
+  @Mutation(() => ChannelArchivePayload, { description: 'Brings a channel the caller archived back to their active list. Staff and patients who are members.' })
+  channelUnarchive(@Arg('input', () => ChannelArchiveInput, { description: 'The channel.' }) input: ChannelArchiveInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelArchivePayload, 'channel', () => context.services.channels.setArchived(input, false));
   }
 
   @Mutation(() => ChannelLeavePayload, {

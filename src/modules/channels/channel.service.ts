@@ -32,6 +32,8 @@ const PATIENT_STAYS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, 
 export interface ChannelFilter {
   kind?: ChannelKind | null;
   patientId?: string | null;
+  /** true: only channels the caller archived; otherwise only the others (archived ones are listed separately). */
+  archived?: boolean | null;
 }
 
 /** A channel the caller may see, with the caller's membership when they have one. */
@@ -83,6 +85,7 @@ export class ChannelService {
       'c.organisation_id = ?',
       actor.kind === 'staff' ? 'm.team_member_id = ?' : "m.patient_id = ? and c.kind <> 'STAFF' and c.kind <> 'DIRECT'",
       'm.left_at is null',
+      filter.archived ? 'm.archived_at is not null' : 'm.archived_at is null',
     ];
     if (filter.kind) {
       conditions.push('c.kind = ?');
@@ -258,6 +261,32 @@ export class ChannelService {
     });
     this.context.loaders.myMembership.clear(channel.id);
     this.context.loaders.member.clear(member.id);
+  }
+
+  /**
+   * Archives (or unarchives) a channel for the caller alone: it moves to their archived list,
+   * stops counting in their badge and pauses their notifications. Doing it twice changes nothing.
+   */
+  async setArchived(input: unknown, archived: boolean): Promise<Channel> {
+    const actor = this.person();
+    const { channelId } = parseInput(joinInput, input);
+    const found = await this.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+      const changed = await log.em.execute<{ id: string }[]>(
+        `update channel_member set archived_at = ${archived ? 'now()' : 'null'}
+          where organisation_id = ? and id = ? and left_at is null and archived_at is ${archived ? 'null' : 'not null'} returning id`,
+        [actor.organisationId, found.membership.id],
+      );
+      if (changed.length === 0) return;
+      const seq = await log.nextSeq(channelId, false);
+      const type = archived ? ChannelEventType.CHANNEL_ARCHIVED : ChannelEventType.CHANNEL_UNARCHIVED;
+      await log.append({ channelId, type, memberId: found.membership.id, subject: who, subjectOnly: true }, seq);
+    });
+    // The membership row changed behind the identity map: read it afresh for the payload.
+    this.context.reset();
+    return found.channel;
   }
 
   /** Members in joining order. */

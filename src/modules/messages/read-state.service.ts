@@ -46,8 +46,8 @@ export class ReadStateService {
       const seq = await log.nextSeq(channelId, false);
       await log.append({ channelId, type: ChannelEventType.READ_MARKED, messageId, subject: who, subjectOnly: true }, seq);
     });
-    this.context.loaders.myMembership.clear(channelId);
-    this.context.loaders.unreadCount.clear(channelId);
+    // The membership row changed behind the identity map: read it afresh for the payload.
+    this.context.reset();
     return found.channel;
   }
 
