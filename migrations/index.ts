@@ -2,10 +2,12 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261123090000Foundation } from './Migration20261123090000Foundation';
 import { Migration20261123140000LiveDelivery } from './Migration20261123140000LiveDelivery';
 import { Migration20261123160000AuditLog } from './Migration20261123160000AuditLog';
+import { Migration20261123170000DirectAndGroupChannels } from './Migration20261123170000DirectAndGroupChannels';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123090000Foundation', class: Migration20261123090000Foundation },
   { name: 'Migration20261123140000LiveDelivery', class: Migration20261123140000LiveDelivery },
   { name: 'Migration20261123160000AuditLog', class: Migration20261123160000AuditLog },
+  { name: 'Migration20261123170000DirectAndGroupChannels', class: Migration20261123170000DirectAndGroupChannels },
 ];

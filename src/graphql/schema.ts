@@ -15,6 +15,7 @@ import { ChannelEventResolver } from '../realtime/channel-event.graphql';
 import { InboxEventResolver } from '../realtime/inbox-event.graphql';
 import { TypingResolver } from '../realtime/typing.graphql';
 import { AuditResolver } from '../modules/audit/audit.graphql';
+import { TeamChannelResolver } from '../modules/channels/team-channels.graphql';
 import { auditMiddleware } from '../modules/audit/audit-recorder';
 import { createPermissions } from './permissions';
 import type { Context } from './context';
@@ -33,6 +34,7 @@ const resolvers = [
   InboxEventResolver,
   TypingResolver,
   AuditResolver,
+  TeamChannelResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -8,6 +8,7 @@ import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
 import { TypingService } from '../realtime/typing.service';
 import { AuditService } from '../modules/audit/audit.service';
+import { TeamChannelService } from '../modules/channels/team-channels.service';
 
 const serviceClasses = {
   organisations: OrganisationService,
@@ -19,6 +20,7 @@ const serviceClasses = {
   inboxEvents: InboxEventService,
   typing: TypingService,
   audit: AuditService,
+  teamChannels: TeamChannelService,
 };
 
 export type Services = { readonly [K in keyof typeof serviceClasses]: InstanceType<(typeof serviceClasses)[K]> };

@@ -29,7 +29,7 @@ export const PATIENT_VISIBLE_KINDS_SQL = [...PATIENT_VISIBLE_KINDS].map((kind) =
 @Entity({ tableName: 'channel' })
 @TenantScoped()
 export class Channel extends TenantRecord {
-  [OptionalProps]?: 'id' | 'title' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'title' | 'directKey' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   kind!: ChannelKind;
@@ -39,6 +39,10 @@ export class Channel extends TenantRecord {
 
   @Property({ type: 'text', nullable: true })
   title?: string | null;
+
+  /** DIRECT channels: their team members' ids, sorted and joined (one channel per set). */
+  @Property({ type: 'text', nullable: true })
+  directKey?: string | null;
 
   @Property({ type: 'text' })
   status: ChannelStatus = ChannelStatus.ACTIVE;

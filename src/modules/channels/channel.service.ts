@@ -10,6 +10,7 @@ import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
 import { channelAccess } from './channel-access';
+import { addMember } from './membership';
 
 const ACTIVATABLE = [ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF] as const;
 
@@ -129,8 +130,8 @@ export class ChannelService {
 
     const channel = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
       const channelId = await this.findOrCreatePatientChannel(log, patientId, kind, actor.teamMemberId);
-      if (kind !== ChannelKind.STAFF) await this.addMember(log, channelId, { patientId });
-      await this.addMember(log, channelId, { teamMemberId: actor.teamMemberId });
+      if (kind !== ChannelKind.STAFF) await addMember(log, organisationId, channelId, { patientId });
+      await addMember(log, organisationId, channelId, { teamMemberId: actor.teamMemberId });
       return log.em.findOneOrFail(Channel, { organisationId, id: channelId }, { refresh: true });
     });
     this.context.loaders.myMembership.clear(channel.id);
@@ -147,7 +148,7 @@ export class ChannelService {
     }
     if (visible.membership) return visible.channel;
     await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, (log) =>
-      this.addMember(log, channelId, { teamMemberId: actor.teamMemberId }),
+      addMember(log, actor.organisationId, channelId, { teamMemberId: actor.teamMemberId }),
     );
     this.context.loaders.myMembership.clear(channelId);
     return visible.channel;
@@ -171,24 +172,6 @@ export class ChannelService {
     // The row a concurrent activation committed is newer than this statement's snapshot.
     const existing = await log.em.findOneOrFail(Channel, { organisationId, patientId, kind });
     return existing.id;
-  }
-
-  /** Adds a member unless already present, recording MEMBER_JOINED. */
-  private async addMember(log: EventLogTransaction, channelId: string, who: { teamMemberId?: string; patientId?: string }): Promise<void> {
-    const { organisationId } = this.staff();
-    const column = who.teamMemberId ? 'team_member_id' : 'patient_id';
-    const rows = await log.em.execute<{ id: string }[]>(
-      `insert into channel_member (organisation_id, id, channel_id, ${column})
-       values (?, gen_random_uuid(), ?, ?)
-       on conflict (organisation_id, channel_id, ${column}) where ${column} is not null and left_at is null do nothing
-       returning id`,
-      [organisationId, channelId, who.teamMemberId ?? who.patientId],
-    );
-    if (rows.length !== 1) return;
-    // The sequence number is reserved only once the member is really added: the log stays gapless.
-    const seq = await log.nextSeq(channelId);
-    await log.em.execute('update channel_member set joined_seq = ? where organisation_id = ? and id = ?', [seq, organisationId, rows[0].id]);
-    await log.append({ channelId, type: ChannelEventType.MEMBER_JOINED, memberId: rows[0].id, subject: who }, seq);
   }
 
   /**

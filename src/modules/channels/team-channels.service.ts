@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import type { StaffActor } from '../../auth/actor';
+import { UserError, UserErrorCode, forbidden } from '../../errors';
+import { parseInput, requiredText, uuid } from '../../common/validation';
+import { withEventLog } from '../../realtime/event-log';
+import { TeamMember } from '../directory/team-member.entity';
+import { Patient } from '../directory/patient.entity';
+import { Channel, ChannelKind } from './channel.entity';
+import { addMember } from './membership';
+
+const MAX_DIRECT = 20;
+const MAX_ADD = 200;
+
+const ids = (label: string, max: number) => z.array(uuid(label)).max(max).nullish().transform((list) => [...new Set(list ?? [])]);
+
+const directInput = z.object({ teamMemberIds: ids('A team member id', MAX_DIRECT) });
+const groupInput = z.object({
+  title: requiredText('The title', 200),
+  teamMemberIds: ids('A team member id', MAX_ADD),
+  patientIds: ids('A patient id', MAX_ADD),
+});
+const addInput = z.object({ channelId: uuid('The channel id'), teamMemberIds: ids('A team member id', MAX_ADD), patientIds: ids('A patient id', MAX_ADD) });
+
+/** Channels that are not about one patient: direct messages between staff, and groups. */
+export class TeamChannelService {
+  constructor(private readonly context: Context) {}
+
+  private staff(): StaffActor {
+    const actor = this.context.actor;
+    if (actor?.kind !== 'staff') throw forbidden();
+    return actor;
+  }
+
+  /**
+   * Opens the direct channel of the caller and the given team members: the same set of people
+   * always gets the same channel (anyone who left it is added back).
+   */
+  async openDirect(input: unknown): Promise<Channel> {
+    const actor = this.staff();
+    const { teamMemberIds } = parseInput(directInput, input);
+    const people = [...new Set([actor.teamMemberId, ...teamMemberIds])].sort();
+    if (people.length < 2) throw new UserError(UserErrorCode.INVALID_INPUT, 'Name at least one other team member.', 'input.teamMemberIds');
+    await this.assertActive(TeamMember, people, 'input.teamMemberIds');
+    const { organisationId } = actor;
+    const directKey = people.join(',');
+    return this.inTransaction(async (log) => {
+      // Concurrent opens of the same set meet at the unique index; both get its id.
+      const rows = await log.em.execute<{ id: string }[]>(
+        `with inserted as (
+           insert into channel (organisation_id, id, kind, direct_key, created_by_team_member_id)
+           values (?, gen_random_uuid(), 'DIRECT', ?, ?)
+           on conflict (organisation_id, direct_key) where kind = 'DIRECT' do nothing
+           returning id)
+         select id from inserted union all select id from channel where organisation_id = ? and kind = 'DIRECT' and direct_key = ?`,
+        [organisationId, directKey, actor.teamMemberId, organisationId, directKey],
+      );
+      const channelId = rows[0]?.id ?? (await log.em.findOneOrFail(Channel, { organisationId, kind: ChannelKind.DIRECT, directKey })).id;
+      for (const teamMemberId of people) await addMember(log, organisationId, channelId, { teamMemberId });
+      return channelId;
+    });
+  }
+
+  /** Creates a group channel (MESSAGING_MANAGEMENT); the caller joins with the people named. */
+  async createGroup(input: unknown): Promise<Channel> {
+    const actor = this.staff();
+    const { title, teamMemberIds, patientIds } = parseInput(groupInput, input);
+    if (!actor.permissions.includes('MESSAGING_MANAGEMENT')) {
+      throw new UserError(UserErrorCode.FORBIDDEN, 'Creating group channels needs the Messaging Management permission.');
+    }
+    await this.assertActive(TeamMember, teamMemberIds, 'input.teamMemberIds');
+    await this.assertActive(Patient, patientIds, 'input.patientIds');
+    const { organisationId } = actor;
+    return this.inTransaction(async (log) => {
+      const channel = log.em.create(Channel, { organisationId, kind: ChannelKind.GROUP, title, createdByTeamMemberId: actor.teamMemberId });
+      await log.em.flush();
+      for (const teamMemberId of [actor.teamMemberId, ...teamMemberIds]) await addMember(log, organisationId, channel.id, { teamMemberId });
+      for (const patientId of patientIds) await addMember(log, organisationId, channel.id, { patientId });
+      return channel.id;
+    });
+  }
+
+  /**
+   * Adds people to a channel the caller takes part in. Groups need MESSAGING_MANAGEMENT and take
+   * patients; patient channels take team members only; direct channels are fixed sets.
+   */
+  async addMembers(input: unknown): Promise<Channel> {
+    const actor = this.staff();
+    const { channelId, teamMemberIds, patientIds } = parseInput(addInput, input);
+    const found = await this.context.services.channels.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    const { kind } = found.channel;
+    if (kind === ChannelKind.DIRECT) {
+      throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'A direct channel is a fixed set of people: open one with everyone instead.', 'input.channelId');
+    }
+    if (kind === ChannelKind.GROUP && !actor.permissions.includes('MESSAGING_MANAGEMENT')) {
+      throw new UserError(UserErrorCode.FORBIDDEN, 'Managing group participants needs the Messaging Management permission.', 'input.channelId');
+    }
+    if (kind !== ChannelKind.GROUP && patientIds.length > 0) {
+      throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'Only group channels take more patients.', 'input.patientIds');
+    }
+    await this.assertActive(TeamMember, teamMemberIds, 'input.teamMemberIds');
+    await this.assertActive(Patient, patientIds, 'input.patientIds');
+    const { organisationId } = actor;
+    await this.inTransaction(async (log) => {
+      for (const teamMemberId of teamMemberIds) await addMember(log, organisationId, channelId, { teamMemberId });
+      for (const patientId of patientIds) await addMember(log, organisationId, channelId, { patientId });
+      return channelId;
+    });
+    return found.channel;
+  }
+
+  /** Every id names an active person of the caller's organisation, or nothing changes. */
+  private async assertActive(entity: typeof TeamMember | typeof Patient, list: string[], field: string): Promise<void> {
+    if (list.length === 0) return;
+    const { organisationId } = this.staff();
+    const found = await this.context.em.count(entity as typeof TeamMember, { organisationId, id: { $in: list }, archivedAt: null });
+    if (found !== list.length) throw new UserError(UserErrorCode.NOT_FOUND, entity === Patient ? 'No such patient.' : 'No such team member.', field);
+  }
+
+  private async inTransaction(work: Parameters<typeof withEventLog<string>>[4]): Promise<Channel> {
+    const actor = this.staff();
+    const channelId = await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, work);
+    this.context.reset();
+    const channel = await this.context.loaders.channel.load(channelId);
+    if (!channel) throw new Error('channel vanished after it was written');
+    return channel;
+  }
+}
