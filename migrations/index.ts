@@ -3,6 +3,7 @@ import { Migration20261123090000Foundation } from './Migration20261123090000Foun
 import { Migration20261123140000LiveDelivery } from './Migration20261123140000LiveDelivery';
 import { Migration20261123160000AuditLog } from './Migration20261123160000AuditLog';
 import { Migration20261123170000DirectAndGroupChannels } from './Migration20261123170000DirectAndGroupChannels';
+import { Migration20261123180000ActivationRules } from './Migration20261123180000ActivationRules';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123140000LiveDelivery', class: Migration20261123140000LiveDelivery },
   { name: 'Migration20261123160000AuditLog', class: Migration20261123160000AuditLog },
   { name: 'Migration20261123170000DirectAndGroupChannels', class: Migration20261123170000DirectAndGroupChannels },
+  { name: 'Migration20261123180000ActivationRules', class: Migration20261123180000ActivationRules },
 ];

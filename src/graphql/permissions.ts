@@ -25,6 +25,7 @@ export const permissionMap = {
     badgeCount: isPerson,
     // MESSAGING_ADMIN is checked by the service.
     auditEvents: isStaff,
+    activationRules: role('staff', 'service'),
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -36,6 +37,7 @@ export const permissionMap = {
     directChannelOpen: isStaff,
     groupChannelCreate: isStaff,
     channelMembersAdd: isStaff,
+    activationRuleUpdate: isStaff,
     channelLeave: isPerson,
     channelArchive: isPerson,
     channelUnarchive: isPerson,
@@ -70,6 +72,8 @@ export const permissionMap = {
   ChannelEvent: allow,
   InboxEvent: allow,
   AuditEvent: allow,
+  ActivationRule: allow,
+  ActivationRuleUpdatePayload: allow,
   AuditEventEdge: allow,
   AuditEventConnection: allow,
   TypingEvent: allow,

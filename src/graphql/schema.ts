@@ -16,6 +16,7 @@ import { InboxEventResolver } from '../realtime/inbox-event.graphql';
 import { TypingResolver } from '../realtime/typing.graphql';
 import { AuditResolver } from '../modules/audit/audit.graphql';
 import { TeamChannelResolver } from '../modules/channels/team-channels.graphql';
+import { ActivationRuleResolver } from '../modules/channels/activation-rules.graphql';
 import { auditMiddleware } from '../modules/audit/audit-recorder';
 import { createPermissions } from './permissions';
 import type { Context } from './context';
@@ -35,6 +36,7 @@ const resolvers = [
   TypingResolver,
   AuditResolver,
   TeamChannelResolver,
+  ActivationRuleResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -9,6 +9,7 @@ import { InboxEventService } from '../realtime/inbox-events.service';
 import { TypingService } from '../realtime/typing.service';
 import { AuditService } from '../modules/audit/audit.service';
 import { TeamChannelService } from '../modules/channels/team-channels.service';
+import { ActivationRuleService } from '../modules/channels/activation-rules.service';
 
 const serviceClasses = {
   organisations: OrganisationService,
@@ -21,6 +22,7 @@ const serviceClasses = {
   typing: TypingService,
   audit: AuditService,
   teamChannels: TeamChannelService,
+  activationRules: ActivationRuleService,
 };
 
 export type Services = { readonly [K in keyof typeof serviceClasses]: InstanceType<(typeof serviceClasses)[K]> };

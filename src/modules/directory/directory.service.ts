@@ -6,6 +6,7 @@ import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { email, parseInput, phone, requiredText, uuid } from '../../common/validation';
 import { PERMISSIONS, TeamMember } from './team-member.entity';
 import { Patient, PatientGuardian } from './patient.entity';
+import { withEventLog } from '../../realtime/event-log';
 
 const externalId = requiredText('The external id', 200);
 
@@ -77,15 +78,16 @@ export class DirectoryService {
   async upsertPatient(input: unknown): Promise<Patient> {
     const { organisationId } = this.serviceActor();
     const data = parseInput(patientInput, input);
+    // One transaction: the patient, their guardians, and the channels activation rules open for a new patient.
     return this.retryOnRace(() =>
-      this.context.em.transactional(async (em) => {
+      withEventLog(this.context.em, this.context.deps.bus, organisationId, undefined, async (log) => {
+        const em = log.em;
         if (data.allocationClinicianId) {
           const clinician = await em.findOne(TeamMember, { organisationId, id: data.allocationClinicianId });
           if (!clinician) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.allocationClinicianId');
         }
-        const patient =
-          (await em.findOne(Patient, { organisationId, externalId: data.externalId })) ??
-          em.create(Patient, { organisationId, externalId: data.externalId, name: data.name });
+        const existing = await em.findOne(Patient, { organisationId, externalId: data.externalId });
+        const patient = existing ?? em.create(Patient, { organisationId, externalId: data.externalId, name: data.name });
         patient.name = data.name;
         if (data.email !== undefined) patient.email = data.email;
         if (data.phone !== undefined) patient.phone = data.phone;
@@ -94,6 +96,7 @@ export class DirectoryService {
         if (data.allocationClinicianId !== undefined) patient.allocationClinicianId = data.allocationClinicianId;
         await em.flush();
         if (data.guardianOfPatientIds != null) await this.replaceDependants(em, patient, [...new Set(data.guardianOfPatientIds)]);
+        if (!existing) await this.context.services.activationRules.applyToNewPatient(log, organisationId, patient.id, patient.allocationClinicianId);
         return patient;
       }),
     );
