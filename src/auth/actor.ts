@@ -18,6 +18,13 @@ export function isPerson(actor: Actor | undefined): actor is PersonActor {
   return actor?.kind === 'staff' || actor?.kind === 'patient';
 }
 
+/** The caller as a team member; UNAUTHENTICATED without a token, FORBIDDEN for other roles. */
+export function requireStaff(actor: Actor | undefined): StaffActor {
+  if (!actor) throw unauthenticated();
+  if (actor.kind !== 'staff') throw forbidden();
+  return actor;
+}
+
 /** The caller as a team member or patient; UNAUTHENTICATED without a token, FORBIDDEN for other roles. */
 export function requirePerson(actor: Actor | undefined): PersonActor {
   if (!actor) throw unauthenticated();

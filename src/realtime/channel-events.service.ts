@@ -77,12 +77,8 @@ export class ChannelEventService {
    * number of the membership's MEMBER_LEFT once it has ended (the member still gets that event).
    */
   private async authorize(membershipId: string): Promise<number | undefined> {
-    const { context } = this;
-    const actor = context.actor;
-    if (!actor || actor.expiresAt <= Date.now()) throw unauthenticated();
-    context.reset();
-    if (!(await personStillActive(context))) throw unauthenticated();
-    const membership = await context.loaders.member.load(membershipId);
+    await assertStreamCaller(this.context);
+    const membership = await this.context.loaders.member.load(membershipId);
     if (!membership) throw revoked();
     return membership.leftSeq ?? undefined;
   }
@@ -114,10 +110,15 @@ export function prepareBatch(context: Context, events: LoadedEvent[]): void {
   for (const related of new Set(events.map((event) => event.related))) primeLoaders(context.loaders, related);
 }
 
-/** An archived team member or patient loses their streams. */
-export async function personStillActive(context: Context): Promise<boolean> {
-  const { actor, loaders } = context;
+/**
+ * Ends a long-lived stream unless the token is still current and the person still active (not
+ * archived); drops the rows cached for the previous batch first, so they are read afresh.
+ */
+export async function assertStreamCaller(context: Context): Promise<void> {
+  const { actor } = context;
+  if (!actor || actor.expiresAt <= Date.now()) throw unauthenticated();
+  context.reset();
   const person =
-    actor?.kind === 'staff' ? await loaders.teamMember.load(actor.teamMemberId) : actor?.kind === 'patient' ? await loaders.patient.load(actor.patientId) : undefined;
-  return person !== undefined && !person.archivedAt;
+    actor.kind === 'staff' ? await context.loaders.teamMember.load(actor.teamMemberId) : actor.kind === 'patient' ? await context.loaders.patient.load(actor.patientId) : undefined;
+  if (!person || person.archivedAt) throw unauthenticated();
 }

@@ -45,13 +45,18 @@ export class EventLogTransaction {
    * whether the channel moves up in activity-sorted lists (not for a member's own read marker).
    */
   async nextSeq(channelId: string, activity = true): Promise<number> {
+    return this.reserveSeqs(channelId, 1, activity);
+  }
+
+  /** Reserves `count` consecutive sequence numbers of a channel; returns the first. */
+  async reserveSeqs(channelId: string, count: number, activity = true): Promise<number> {
     const rows = await this.em.execute<{ last_seq: string }[]>(
-      `update channel set last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}, updated_at = now()
+      `update channel set last_seq = last_seq + ?${activity ? ', last_activity_at = now()' : ''}, updated_at = now()
         where organisation_id = ? and id = ? returning last_seq`,
-      [this.organisationId, channelId],
+      [count, this.organisationId, channelId],
     );
     if (rows.length !== 1) throw new Error('channel vanished during its transaction');
-    return Number(rows[0].last_seq);
+    return Number(rows[0].last_seq) - count + 1;
   }
 
   /** Records an event at `seq` (from nextSeq) or at a newly reserved one; written at commit. */

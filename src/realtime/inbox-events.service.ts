@@ -6,7 +6,7 @@ import { actorKey, compareKeys, endOfPosition, loadEvents, subjectKey, type Even
 import { liveReader } from './live-reader';
 import { mapStream } from './iterators';
 import { PATIENT_VISIBLE_KINDS_SQL } from '../modules/channels/channel.entity';
-import { cursorExpired, personStillActive, prepareBatch } from './channel-events.service';
+import { assertStreamCaller, cursorExpired, prepareBatch } from './channel-events.service';
 
 export enum InboxEventType {
   MESSAGE_SENT = 'MESSAGE_SENT',
@@ -100,11 +100,7 @@ export class InboxEventService {
         if (event.audience && !event.audience.has(me)) return 'skip';
         return itemType(event, me, staff) ? 'deliver' : 'skip';
       },
-      authorize: async () => {
-        if (!context.actor || context.actor.expiresAt <= Date.now()) throw unauthenticated();
-        context.reset();
-        if (!(await personStillActive(context))) throw unauthenticated();
-      },
+      authorize: () => assertStreamCaller(context),
       prepare: (events) => prepareBatch(context, events),
       endError: () => unauthenticated(),
       revalidateMs: context.deps.config.live.revalidateMs,

@@ -4,6 +4,7 @@ import { TENANT_FILTER } from '../db/tenant';
 import type { BusNotice, EventBus, ResyncNotice, TypingNotice } from './bus';
 import { OrgFeed } from './org-feed';
 import { personKey } from './event-batch';
+import { uuidArray } from '../db/sql';
 
 export interface LiveHubOptions {
   orm: MikroORM;
@@ -91,13 +92,18 @@ export class LiveHub {
     if (people.length === 0) return;
     try {
       const em = this.options.orm.em.fork();
-      const pairs = (list: Person[], id: (p: Person) => string | undefined) =>
-        list.flatMap((p) => (id(p) ? [`(${quoteUuid(p.organisationId)}, ${quoteUuid(id(p)!)})`] : []));
-      const staff = pairs(people, (p) => p.teamMemberId);
-      const patients = pairs(people, (p) => p.patientId);
+      const organisations = uuidArray([...new Set(people.map((p) => p.organisationId))]);
+      // Person ids are uuids, unique across organisations; the organisation list lets the primary key serve.
+      const archivedOf = async (table: 'team_member' | 'patient', ids: string[]) =>
+        ids.length
+          ? await em.execute<Array<{ id: string }>>(`select id from ${table} where organisation_id = any(?::uuid[]) and id = any(?::uuid[]) and archived_at is not null`, [
+              organisations,
+              uuidArray(ids),
+            ])
+          : [];
       const archived = [
-        ...(staff.length ? await em.execute<Array<{ id: string }>>(`select id from team_member where (organisation_id, id) in (${staff.join(', ')}) and archived_at is not null`) : []).map((row) => ({ teamMemberId: row.id })),
-        ...(patients.length ? await em.execute<Array<{ id: string }>>(`select id from patient where (organisation_id, id) in (${patients.join(', ')}) and archived_at is not null`) : []).map((row) => ({ patientId: row.id })),
+        ...(await archivedOf('team_member', people.flatMap((p) => (p.teamMemberId ? [p.teamMemberId] : [])))).map((row) => ({ teamMemberId: row.id })),
+        ...(await archivedOf('patient', people.flatMap((p) => (p.patientId ? [p.patientId] : [])))).map((row) => ({ patientId: row.id })),
       ];
       for (const person of archived) this.revoke(person);
     } catch (error) {
@@ -171,10 +177,4 @@ export class LiveHub {
         return;
     }
   }
-}
-
-/** A uuid as an SQL literal; anything else is refused (ids here come from verified tokens and the database). */
-function quoteUuid(value: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new Error('not a uuid');
-  return `'${value}'`;
 }

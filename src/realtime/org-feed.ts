@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { PATIENT_VISIBLE_KINDS_SQL } from '../modules/channels/channel.entity';
+import { uuidArray } from '../db/sql';
 import { compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
 
 export interface OrgFeedOptions {
@@ -190,7 +191,11 @@ export class OrgFeed {
       [this.organisationId, uuidArray(channelIds), uuidArray(teamMemberIds), uuidArray(patientIds)],
     );
     const byChannel = new Map<string, typeof rows>();
-    for (const row of rows) byChannel.set(row.channel_id, [...(byChannel.get(row.channel_id) ?? []), row]);
+    for (const row of rows) {
+      const list = byChannel.get(row.channel_id);
+      if (list) list.push(row);
+      else byChannel.set(row.channel_id, [row]);
+    }
     for (const event of events) {
       const audience = new Set<string>();
       for (const row of byChannel.get(event.key.channelId) ?? []) {
@@ -224,11 +229,6 @@ export class OrgFeed {
     }
     this.wakeAll();
   }
-}
-
-/** A uuid[] parameter as an array literal: the query builder would expand a JavaScript array into a list. */
-function uuidArray(ids: string[]): string {
-  return `{${ids.join(',')}}`;
 }
 
 /** Index of the first event for which `seen` is false, in a list where `seen` holds for a prefix (binary search). */

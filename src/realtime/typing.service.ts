@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Context } from '../graphql/context';
-import { UserError, UserErrorCode, apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
+import { UserError, UserErrorCode, apiError, ApiErrorCode, notFound } from '../errors';
 import { parseInput, uuid } from '../common/validation';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import type { Channel } from '../modules/channels/channel.entity';
 import type { TypingNotice } from './bus';
-import { personStillActive } from './channel-events.service';
+import { assertStreamCaller } from './channel-events.service';
 import { stoppable } from './iterators';
 
 const typingInput = z.object({ channelId: uuid('The channel id'), internal: z.boolean().nullish() });
@@ -75,9 +75,7 @@ export class TypingService {
     };
     context.connectionSignal?.addEventListener('abort', finish);
     const authorize = async () => {
-      if (!context.actor || context.actor.expiresAt <= Date.now()) throw unauthenticated();
-      context.reset();
-      if (!(await personStillActive(context))) throw unauthenticated();
+      await assertStreamCaller(context);
       const still = await context.services.channels.findParticipating(channelId);
       if (!still || still.membership.id !== membershipId) throw apiError(ApiErrorCode.ACCESS_REVOKED, 'You are no longer a member of this channel.');
     };

@@ -5,7 +5,9 @@ import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { TeamMember } from '../directory/team-member.entity';
 import { ChannelKind } from './channel.entity';
-import { addMember } from './membership';
+import { addMembers } from './membership';
+import { assertActivePeople } from '../directory/active-people';
+import { uuidArray } from '../../db/sql';
 
 export const AUTO_KINDS = [ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM] as const;
 
@@ -48,14 +50,11 @@ export class ActivationRuleService {
     if (!actor.permissions.includes('MESSAGING_ADMIN')) throw new UserError(UserErrorCode.FORBIDDEN, 'Activation rules need the Messaging Admin permission.');
     const rule = parseInput(ruleInput, input);
     const { organisationId } = actor;
-    if (rule.teamMemberIds.length) {
-      const found = await this.context.em.count(TeamMember, { organisationId, id: { $in: rule.teamMemberIds }, archivedAt: null });
-      if (found !== rule.teamMemberIds.length) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.teamMemberIds');
-    }
+    await assertActivePeople(this.context.em, organisationId, TeamMember, rule.teamMemberIds, 'input.teamMemberIds');
     await this.context.em.execute(
       `insert into activation_rule (organisation_id, kind, auto_activate, team_member_ids) values (?, ?, ?, ?::uuid[])
        on conflict (organisation_id, kind) do update set auto_activate = excluded.auto_activate, team_member_ids = excluded.team_member_ids, updated_at = now()`,
-      [organisationId, rule.kind, rule.autoActivate, `{${rule.teamMemberIds.join(',')}}`],
+      [organisationId, rule.kind, rule.autoActivate, uuidArray(rule.teamMemberIds)],
     );
     return rule;
   }
@@ -79,8 +78,7 @@ export class ActivationRuleService {
         'insert into channel (organisation_id, id, kind, patient_id) values (?, gen_random_uuid(), ?, ?) returning id',
         [organisationId, rule.kind, patientId],
       );
-      await addMember(log, organisationId, channelId, { patientId });
-      for (const teamMemberId of staff) await addMember(log, organisationId, channelId, { teamMemberId });
+      await addMembers(log, organisationId, channelId, [{ patientId }, ...staff.map((teamMemberId) => ({ teamMemberId }))]);
     }
   }
 

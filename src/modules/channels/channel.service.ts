@@ -10,7 +10,7 @@ import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
 import { channelAccess } from './channel-access';
-import { addMember } from './membership';
+import { addMembers } from './membership';
 
 const ACTIVATABLE = [ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF] as const;
 
@@ -130,8 +130,8 @@ export class ChannelService {
 
     const channel = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
       const channelId = await this.findOrCreatePatientChannel(log, patientId, kind, actor.teamMemberId);
-      if (kind !== ChannelKind.STAFF) await addMember(log, organisationId, channelId, { patientId });
-      await addMember(log, organisationId, channelId, { teamMemberId: actor.teamMemberId });
+      // The patient joins their own channel, never a STAFF one.
+      await addMembers(log, organisationId, channelId, [...(kind !== ChannelKind.STAFF ? [{ patientId }] : []), { teamMemberId: actor.teamMemberId }]);
       return log.em.findOneOrFail(Channel, { organisationId, id: channelId }, { refresh: true });
     });
     this.context.loaders.myMembership.clear(channel.id);
@@ -148,7 +148,7 @@ export class ChannelService {
     }
     if (visible.membership) return visible.channel;
     await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, (log) =>
-      addMember(log, actor.organisationId, channelId, { teamMemberId: actor.teamMemberId }),
+      addMembers(log, actor.organisationId, channelId, [{ teamMemberId: actor.teamMemberId }]),
     );
     this.context.loaders.myMembership.clear(channelId);
     return visible.channel;

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import type { Context } from '../../graphql/context';
-import type { StaffActor } from '../../auth/actor';
-import { UserError, UserErrorCode, forbidden } from '../../errors';
+import { requireStaff, type StaffActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, requiredText, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind } from './channel.entity';
-import { addMember } from './membership';
+import { addMembers } from './membership';
+import { assertActivePeople } from '../directory/active-people';
 
 const MAX_DIRECT = 20;
 const MAX_ADD = 200;
@@ -27,9 +28,7 @@ export class TeamChannelService {
   constructor(private readonly context: Context) {}
 
   private staff(): StaffActor {
-    const actor = this.context.actor;
-    if (actor?.kind !== 'staff') throw forbidden();
-    return actor;
+    return requireStaff(this.context.actor);
   }
 
   /**
@@ -56,7 +55,7 @@ export class TeamChannelService {
         [organisationId, directKey, actor.teamMemberId, organisationId, directKey],
       );
       const channelId = rows[0]?.id ?? (await log.em.findOneOrFail(Channel, { organisationId, kind: ChannelKind.DIRECT, directKey })).id;
-      for (const teamMemberId of people) await addMember(log, organisationId, channelId, { teamMemberId });
+      await addMembers(log, organisationId, channelId, people.map((teamMemberId) => ({ teamMemberId })));
       return channelId;
     });
   }
@@ -74,8 +73,10 @@ export class TeamChannelService {
     return this.inTransaction(async (log) => {
       const channel = log.em.create(Channel, { organisationId, kind: ChannelKind.GROUP, title, createdByTeamMemberId: actor.teamMemberId });
       await log.em.flush();
-      for (const teamMemberId of [actor.teamMemberId, ...teamMemberIds]) await addMember(log, organisationId, channel.id, { teamMemberId });
-      for (const patientId of patientIds) await addMember(log, organisationId, channel.id, { patientId });
+      await addMembers(log, organisationId, channel.id, [
+        ...[actor.teamMemberId, ...teamMemberIds].map((teamMemberId) => ({ teamMemberId })),
+        ...patientIds.map((patientId) => ({ patientId })),
+      ]);
       return channel.id;
     });
   }
@@ -103,19 +104,15 @@ export class TeamChannelService {
     await this.assertActive(Patient, patientIds, 'input.patientIds');
     const { organisationId } = actor;
     await this.inTransaction(async (log) => {
-      for (const teamMemberId of teamMemberIds) await addMember(log, organisationId, channelId, { teamMemberId });
-      for (const patientId of patientIds) await addMember(log, organisationId, channelId, { patientId });
+      await addMembers(log, organisationId, channelId, [...teamMemberIds.map((teamMemberId) => ({ teamMemberId })), ...patientIds.map((patientId) => ({ patientId }))]);
       return channelId;
     });
     return found.channel;
   }
 
   /** Every id names an active person of the caller's organisation, or nothing changes. */
-  private async assertActive(entity: typeof TeamMember | typeof Patient, list: string[], field: string): Promise<void> {
-    if (list.length === 0) return;
-    const { organisationId } = this.staff();
-    const found = await this.context.em.count(entity as typeof TeamMember, { organisationId, id: { $in: list }, archivedAt: null });
-    if (found !== list.length) throw new UserError(UserErrorCode.NOT_FOUND, entity === Patient ? 'No such patient.' : 'No such team member.', field);
+  private assertActive(entity: typeof TeamMember | typeof Patient, list: string[], field: string): Promise<void> {
+    return assertActivePeople(this.context.em, this.staff().organisationId, entity, list, field);
   }
 
   private async inTransaction(work: Parameters<typeof withEventLog<string>>[4]): Promise<Channel> {

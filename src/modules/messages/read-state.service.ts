@@ -7,6 +7,7 @@ import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import type { Channel } from '../channels/channel.entity';
 import { Message } from './message.entity';
+import { uuidArray } from '../../db/sql';
 
 const markReadInput = z.object({ channelId: uuid('The channel id'), messageId: uuid('The message id') });
 
@@ -77,7 +78,7 @@ export async function unreadCounts(context: Pick<Context, 'em' | 'actor'>, chann
                           and m.seq > cm.last_read_seq and m.${columns.author} is distinct from ?::uuid
       where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.channel_id = any(?::uuid[])
       group by cm.channel_id`,
-    [columns.id, actor.organisationId, columns.id, `{${channelIds.join(',')}}`],
+    [columns.id, actor.organisationId, columns.id, uuidArray(channelIds)],
   );
   const byChannel = new Map(rows.map((row) => [row.channel_id, Number(row.n)]));
   return channelIds.map((id) => byChannel.get(id) ?? 0);

@@ -1,0 +1,8 @@
+/**
+ * A uuid[] query parameter as a PostgreSQL array literal (use with `?::uuid[]`): the query
+ * builder would expand a JavaScript array into a list. Ids here come from validated input or
+ * the database.
+ */
+export function uuidArray(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
+}
