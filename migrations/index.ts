@@ -4,6 +4,7 @@ import { Migration20261123140000LiveDelivery } from './Migration20261123140000Li
 import { Migration20261123160000AuditLog } from './Migration20261123160000AuditLog';
 import { Migration20261123170000DirectAndGroupChannels } from './Migration20261123170000DirectAndGroupChannels';
 import { Migration20261123180000ActivationRules } from './Migration20261123180000ActivationRules';
+import { Migration20261123190000ConversationsAndSettings } from './Migration20261123190000ConversationsAndSettings';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123160000AuditLog', class: Migration20261123160000AuditLog },
   { name: 'Migration20261123170000DirectAndGroupChannels', class: Migration20261123170000DirectAndGroupChannels },
   { name: 'Migration20261123180000ActivationRules', class: Migration20261123180000ActivationRules },
+  { name: 'Migration20261123190000ConversationsAndSettings', class: Migration20261123190000ConversationsAndSettings },
 ];

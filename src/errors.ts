@@ -23,6 +23,12 @@ export enum UserErrorCode {
   LAST_TEAM_MEMBER = 'LAST_TEAM_MEMBER',
   /** The patient of a care-team, service-team or conversation channel cannot leave it or be removed. */
   PATIENT_CANNOT_LEAVE = 'PATIENT_CANNOT_LEAVE',
+  /** The organisation's settings do not let the caller start a conversation. */
+  NOT_ALLOWED_TO_START = 'NOT_ALLOWED_TO_START',
+  /** A precondition for messaging the patient fails (staff are told which). */
+  PATIENT_NOT_MESSAGEABLE = 'PATIENT_NOT_MESSAGEABLE',
+  /** Staff turned off patient replies in this conversation. */
+  REPLIES_NOT_ALLOWED = 'REPLIES_NOT_ALLOWED',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

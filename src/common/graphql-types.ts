@@ -13,7 +13,10 @@ registerEnumType(UserErrorCode, {
     UNSUPPORTED_CHANNEL_KIND: { description: 'This channel kind cannot be created by this operation.' },
     CHANNEL_CLOSED: { description: 'The channel does not accept new messages.' },
     LAST_TEAM_MEMBER: { description: 'A patient channel keeps at least one team member.' },
-    PATIENT_CANNOT_LEAVE: { description: 'The patient of a care-team, service-team or conversation channel stays in it.' },
+    PATIENT_CANNOT_LEAVE: { description: 'The patient of a care-team, service-team or conversation channel (and their guardians) stays in it.' },
+    NOT_ALLOWED_TO_START: { description: "The organisation's messaging settings do not let the caller start a conversation." },
+    PATIENT_NOT_MESSAGEABLE: { description: 'A precondition for messaging the patient fails; the message names which to staff.' },
+    REPLIES_NOT_ALLOWED: { description: 'Staff turned off patient replies in this conversation.' },
   },
 });
 

@@ -1,11 +1,12 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TeamMember } from '../modules/directory/team-member.entity';
-import { Patient } from '../modules/directory/patient.entity';
+import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
 import { unreadCounts } from '../modules/messages/read-state.service';
+import { channelsOfPatients } from '../modules/channels/channel.service';
 
 type Keyed = { id: string };
 
@@ -22,6 +23,17 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
   const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
   const scoped = <T extends Keyed>(entity: new () => T) =>
     byIdLoader<T>((ids) => (organisationId ? (em.find(entity, { organisationId, id: { $in: ids } } as never) as Promise<T[]>) : Promise.resolve([])));
+  type LinkEnd = 'guardianPatientId' | 'dependantPatientId';
+  /** Patients at the other end of guardian links, active ones only, per patient id. */
+  const linked = (from: LinkEnd, to: LinkEnd) =>
+    new DataLoader<string, Patient[]>(async (ids) => {
+      if (!organisationId) return ids.map(() => []);
+      const links = await em.find(PatientGuardian, { organisationId, [from]: { $in: [...ids] } });
+      const otherIds = [...new Set(links.map((link) => link[to]))];
+      const others = otherIds.length ? await em.find(Patient, { organisationId, id: { $in: otherIds }, archivedAt: null }) : [];
+      const byId = new Map(others.map((other) => [other.id, other]));
+      return ids.map((id) => links.flatMap((link) => (link[from] === id && byId.has(link[to]) ? [byId.get(link[to])!] : [])));
+    });
   return {
     teamMember: scoped(TeamMember),
     patient: scoped(Patient),
@@ -29,8 +41,14 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     message: scoped(Message),
     /** Membership rows by id, current or ended. */
     member: scoped(ChannelMember),
+    /** The active guardians of each patient id (empty for most). */
+    guardians: linked('dependantPatientId', 'guardianPatientId'),
+    /** The active dependants of each guardian patient id. */
+    dependants: linked('guardianPatientId', 'dependantPatientId'),
     /** The caller's unread messages per channel id (0 where not a member). */
     unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
+    /** Channels about each patient id that the caller may see listed on the patient's profile. */
+    patientChannels: new DataLoader<string, Channel[]>((patientIds) => channelsOfPatients(em, actor, patientIds)),
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       const person =

@@ -15,6 +15,8 @@ const isOperator = role('operator');
 const isService = role('service');
 const isStaff = role('staff');
 const isPerson = role('staff', 'patient');
+const isPatient = role('patient');
+const isStaffOrService = role('staff', 'service');
 
 export const permissionMap = {
   Query: {
@@ -25,7 +27,11 @@ export const permissionMap = {
     badgeCount: isPerson,
     // MESSAGING_ADMIN is checked by the service.
     auditEvents: isStaff,
-    activationRules: role('staff', 'service'),
+    activationRules: isStaffOrService,
+    patient: isPerson,
+    messagingSettings: isStaffOrService,
+    // MESSAGING_ADMIN is checked by the service.
+    unstaffedChannels: isStaff,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -45,6 +51,14 @@ export const permissionMap = {
     channelMemberRemove: isStaff,
     typingStart: isPerson,
     messageSend: isPerson,
+    messagingSettingsUpdate: isStaff,
+    conversationStart: isPerson,
+    conversationClose: isStaff,
+    conversationReopen: isStaff,
+    conversationUpdate: isStaff,
+    channelMute: isPerson,
+    channelUnmute: isPerson,
+    profileUpdate: isPatient,
   },
   // Subscriptions also authorize in their subscribe function (shield only wraps resolve).
   Subscription: {
@@ -94,6 +108,13 @@ export const permissionMap = {
   ChannelMarkReadPayload: allow,
   ChannelMemberRemovePayload: allow,
   TypingStartPayload: allow,
+  MessagingSettings: allow,
+  MessagingSettingsUpdatePayload: allow,
+  ConversationStartPayload: allow,
+  ConversationChangePayload: allow,
+  ConversationClosePayload: allow,
+  ChannelMutePayload: allow,
+  ProfileUpdatePayload: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

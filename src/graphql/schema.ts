@@ -9,7 +9,10 @@ import {
   ChannelMembershipFieldResolver,
   ChannelResolver,
   MessageChannelFieldResolver,
+  PatientChannelsFieldResolver,
 } from '../modules/channels/channel.graphql';
+import { ConversationResolver } from '../modules/channels/conversation.graphql';
+import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
 import { ChannelEventResolver } from '../realtime/channel-event.graphql';
 import { InboxEventResolver } from '../realtime/inbox-event.graphql';
@@ -37,6 +40,9 @@ const resolvers = [
   AuditResolver,
   TeamChannelResolver,
   ActivationRuleResolver,
+  PatientChannelsFieldResolver,
+  ConversationResolver,
+  MessagingSettingsResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -10,6 +10,8 @@ import { TypingService } from '../realtime/typing.service';
 import { AuditService } from '../modules/audit/audit.service';
 import { TeamChannelService } from '../modules/channels/team-channels.service';
 import { ActivationRuleService } from '../modules/channels/activation-rules.service';
+import { ConversationService } from '../modules/channels/conversation.service';
+import { MessagingSettingsService } from '../modules/settings/messaging-settings.service';
 
 const serviceClasses = {
   organisations: OrganisationService,
@@ -23,6 +25,8 @@ const serviceClasses = {
   audit: AuditService,
   teamChannels: TeamChannelService,
   activationRules: ActivationRuleService,
+  conversations: ConversationService,
+  messagingSettings: MessagingSettingsService,
 };
 
 export type Services = { readonly [K in keyof typeof serviceClasses]: InstanceType<(typeof serviceClasses)[K]> };

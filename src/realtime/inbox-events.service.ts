@@ -15,6 +15,7 @@ export enum InboxEventType {
   READ_STATE_CHANGED = 'READ_STATE_CHANGED',
   CHANNEL_ARCHIVED = 'CHANNEL_ARCHIVED',
   CHANNEL_UNARCHIVED = 'CHANNEL_UNARCHIVED',
+  CHANNEL_UPDATED = 'CHANNEL_UPDATED',
 }
 
 export interface InboxItem {
@@ -76,7 +77,7 @@ export class InboxEventService {
           organisationId,
           `select e.* from channel_event e
             where e.organisation_id = ? and (e.position, e.channel_id, e.seq) > (?, ?::uuid, ?)
-              and (e.type = 'MESSAGE_SENT' or e.${subjectColumn} = ?)
+              and (e.type in ('MESSAGE_SENT', 'CHANNEL_UPDATED', 'CHANNEL_CLOSED') or e.${subjectColumn} = ?)
               ${staff ? '' : `and not e.staff_only and exists (select 1 from channel c where c.organisation_id = e.organisation_id and c.id = e.channel_id and c.kind in (${PATIENT_VISIBLE_KINDS_SQL}))`}
               and exists (select 1 from channel_member m
                            where m.organisation_id = e.organisation_id and m.channel_id = e.channel_id and m.${column} = ?
@@ -126,6 +127,7 @@ function itemType(event: LoadedEvent, me: string, staff: boolean): InboxEventTyp
   const { record } = event;
   if (record.staffOnly && !staff) return undefined;
   if (record.type === ChannelEventType.MESSAGE_SENT) return InboxEventType.MESSAGE_SENT;
+  if (record.type === ChannelEventType.CHANNEL_UPDATED || record.type === ChannelEventType.CHANNEL_CLOSED) return InboxEventType.CHANNEL_UPDATED;
   if (subjectKey(record) !== me) return undefined;
   if (record.type === ChannelEventType.MEMBER_JOINED) return InboxEventType.CHANNEL_ADDED;
   if (record.type === ChannelEventType.MEMBER_LEFT) return InboxEventType.CHANNEL_REMOVED;

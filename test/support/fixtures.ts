@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TestServer } from './server';
 import { ok } from './client';
-import { OrganisationCreateDocument, PatientUpsertDocument, TeamMemberUpsertDocument, type Permission } from '../generated/graphql';
+import { OrganisationCreateDocument, PatientUpsertDocument, TeamMemberUpsertDocument, type PatientUpsertInput, type Permission } from '../generated/graphql';
 
 export interface Person {
   id: string;
@@ -14,7 +14,8 @@ export interface TestOrganisation {
   slug: string;
   serviceToken: string;
   addStaff(name: string, permissions?: Permission[]): Promise<Person>;
-  addPatient(name: string, extra?: { email?: string; guardianOfPatientIds?: string[] }): Promise<Person>;
+  /** A patient with an email on file (messageable) unless `extra` says otherwise. */
+  addPatient(name: string, extra?: Partial<Omit<PatientUpsertInput, 'externalId' | 'name'>>): Promise<Person>;
 }
 
 /** A fresh organisation of this test's own, created through the API (operator + service tokens). */
@@ -38,7 +39,7 @@ export async function createOrganisation(server: TestServer): Promise<TestOrgani
     },
     async addPatient(name, extra = {}) {
       const externalId = `patient-${randomUUID()}`;
-      const result = await ok(server.url, serviceToken, PatientUpsertDocument, { input: { externalId, name, ...extra } });
+      const result = await ok(server.url, serviceToken, PatientUpsertDocument, { input: { externalId, name, email: `${externalId}@patients.example`, ...extra } });
       if (result.patientUpsert.userErrors.length) throw new Error(JSON.stringify(result.patientUpsert.userErrors));
       const id = result.patientUpsert.patient!.id;
       return { id, externalId, token: await server.token({ role: 'patient', org: slug, sub: externalId }) };

@@ -3,6 +3,7 @@ import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
 import { TeamMemberType } from '../directory/directory.graphql';
+import { activeTeamMembers } from '../directory/active-people';
 import { ChannelKind } from './channel.entity';
 import type { ActivationRule } from './activation-rules.service';
 
@@ -49,8 +50,7 @@ export class ActivationRuleResolver {
   }
 
   @FieldResolver(() => [TeamMemberType], { description: 'The team members added automatically (archived ones left out).' })
-  async teamMembers(@Root() rule: ActivationRule, @Ctx() { loaders }: Context) {
-    const members = await loaders.teamMember.loadMany(rule.teamMemberIds);
-    return members.filter((member) => member && !(member instanceof Error) && !member.archivedAt);
+  teamMembers(@Root() rule: ActivationRule, @Ctx() { loaders }: Context) {
+    return activeTeamMembers(loaders.teamMember, rule.teamMemberIds);
   }
 }

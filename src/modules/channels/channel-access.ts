@@ -2,7 +2,7 @@ import type { Actor } from '../../auth/actor';
 import { Channel, ChannelKind, ChannelMember, PATIENT_VISIBLE_KINDS } from './channel.entity';
 
 /** Patient-linked kinds that any team member of the organisation may find and join. */
-const JOINABLE_BY_STAFF: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF]);
+export const JOINABLE_BY_STAFF: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF, ChannelKind.CONVERSATION]);
 
 /**
  * The row-level visibility rules of channels, in one place. `membership` is the caller's own

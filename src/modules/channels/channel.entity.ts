@@ -23,13 +23,16 @@ export const PATIENT_VISIBLE_KINDS: ReadonlySet<ChannelKind> = new Set([
   ChannelKind.CONVERSATION,
 ]);
 
+/** Kinds about one patient: they always keep at least one team member. */
+export const PATIENT_CHANNEL_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF, ChannelKind.CONVERSATION]);
+
 /** The same list as an SQL `in (...)` body, for raw queries. */
 export const PATIENT_VISIBLE_KINDS_SQL = [...PATIENT_VISIBLE_KINDS].map((kind) => `'${kind}'`).join(', ');
 
 @Entity({ tableName: 'channel' })
 @TenantScoped()
 export class Channel extends TenantRecord {
-  [OptionalProps]?: 'id' | 'title' | 'directKey' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'title' | 'directKey' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'patientCanReply' | 'closedAt' | 'closedByTeamMemberId' | 'unstaffedSince' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   kind!: ChannelKind;
@@ -57,6 +60,20 @@ export class Channel extends TenantRecord {
   @Property({ type: 'uuid', nullable: true })
   createdByTeamMemberId?: string | null;
 
+  /** Conversations: whether the patient may write (set when it starts, changed by staff). */
+  @Property({ type: 'boolean' })
+  patientCanReply: boolean = true;
+
+  @Property({ type: 'datetime', nullable: true })
+  closedAt?: Date | null;
+
+  @Property({ type: 'uuid', nullable: true })
+  closedByTeamMemberId?: string | null;
+
+  /** Set while a patient channel has no active team member; messaging admins are shown it. */
+  @Property({ type: 'datetime', nullable: true })
+  unstaffedSince?: Date | null;
+
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();
 
@@ -67,7 +84,7 @@ export class Channel extends TenantRecord {
 @Entity({ tableName: 'channel_member' })
 @TenantScoped()
 export class ChannelMember extends TenantRecord {
-  [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'joinedSeq' | 'leftAt' | 'leftSeq' | 'removedByTeamMemberId' | 'archivedAt' | 'lastReadSeq' | 'lastReadAt';
+  [OptionalProps]?: 'id' | 'teamMemberId' | 'patientId' | 'joinedAt' | 'joinedSeq' | 'leftAt' | 'leftSeq' | 'removedByTeamMemberId' | 'guardianOfPatientId' | 'archivedAt' | 'mutedAt' | 'mutedUntil' | 'lastReadSeq' | 'lastReadAt';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -77,6 +94,10 @@ export class ChannelMember extends TenantRecord {
 
   @Property({ type: 'uuid', nullable: true })
   patientId?: string | null;
+
+  /** Set when the patient is in the channel as the guardian of this patient (its patient). */
+  @Property({ type: 'uuid', nullable: true })
+  guardianOfPatientId?: string | null;
 
   @Property({ type: 'datetime' })
   joinedAt: Date = new Date();
@@ -98,6 +119,13 @@ export class ChannelMember extends TenantRecord {
 
   @Property({ type: 'datetime', nullable: true })
   archivedAt?: Date | null;
+
+  /** Notifications paused by the member: from mutedAt until mutedUntil (null: until unmuted). */
+  @Property({ type: 'datetime', nullable: true })
+  mutedAt?: Date | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  mutedUntil?: Date | null;
 
   /** Sequence number of the newest message the member has read. */
   @Property({ type: new BigIntType('number') })

@@ -7,6 +7,7 @@ import { PatientType, TeamMemberType } from '../directory/directory.graphql';
 import { MessageType } from '../messages/message.graphql';
 import { Channel, ChannelKind, ChannelMember, ChannelStatus } from './channel.entity';
 import type { Message } from '../messages/message.entity';
+import type { Patient } from '../directory/patient.entity';
 
 registerEnumType(ChannelKind, {
   name: 'ChannelKind',
@@ -46,6 +47,9 @@ export class ChannelMembershipType {
 
   @Field(() => Date, { nullable: true, description: 'When the caller last marked the channel read; null if never.' })
   lastReadAt?: Date | null;
+
+  @Field(() => Date, { nullable: true, description: 'When a mute ends; null while not muted or muted until unmuted.' })
+  mutedUntil?: Date | null;
 }
 
 @ObjectType('Channel', { description: 'A place where people exchange messages.' })
@@ -67,6 +71,12 @@ export class ChannelType {
 
   @Field(() => Date, { description: 'When something last happened in it; `channels` is sorted by this.' })
   lastActivityAt!: Date;
+
+  @Field(() => Boolean, { description: 'Conversations: whether the patient may reply (CONVERSATION only; true for other kinds).' })
+  patientCanReply!: boolean;
+
+  @Field(() => Date, { nullable: true, description: 'Conversations: when it was closed; null while open.' })
+  closedAt?: Date | null;
 }
 
 export const ChannelConnection = connectionType('Channel', ChannelType, 'channel');
@@ -124,6 +134,21 @@ export class ChannelArchivePayload extends MutationPayload {
   channel?: Channel | null;
 }
 
+@InputType({ description: "Mutes a channel's notifications for the caller." })
+export class ChannelMuteInput {
+  @Field(() => ID, { description: 'The channel.' })
+  channelId!: string;
+
+  @Field(() => Date, { nullable: true, description: 'When the mute ends (in the future); absent: until unmuted.' })
+  until?: Date | null;
+}
+
+@ObjectType({ description: 'Result of channelMute or channelUnmute.' })
+export class ChannelMutePayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The channel, with the caller’s membership.' })
+  channel?: Channel | null;
+}
+
 @InputType({ description: 'Marks a channel read up to a message.' })
 export class ChannelMarkReadInput {
   @Field(() => ID, { description: 'The channel.' })
@@ -177,6 +202,11 @@ export class ChannelMemberFieldResolver {
   patient(@Root() member: ChannelMember, @Ctx() { loaders }: Context) {
     return member.patientId ? loaders.patient.load(member.patientId) : null;
   }
+
+  @FieldResolver(() => PatientType, { nullable: true, description: "When the member is a guardian: the dependant (the channel's patient) they read and write for." })
+  guardianOf(@Root() member: ChannelMember, @Ctx() { loaders }: Context) {
+    return member.guardianOfPatientId ? loaders.patient.load(member.guardianOfPatientId) : null;
+  }
 }
 
 @Resolver(() => ChannelMembershipType)
@@ -184,6 +214,11 @@ export class ChannelMembershipFieldResolver {
   @FieldResolver(() => Boolean, { description: 'Whether the caller archived the channel for themself.' })
   archived(@Root() member: ChannelMember): boolean {
     return member.archivedAt != null;
+  }
+
+  @FieldResolver(() => Boolean, { description: "Whether the caller muted the channel's notifications (now)." })
+  muted(@Root() member: ChannelMember): boolean {
+    return member.mutedAt != null && (member.mutedUntil == null || member.mutedUntil.getTime() > Date.now());
   }
 }
 
@@ -263,6 +298,31 @@ export class ChannelResolver {
     return mutationPayload(ChannelMemberRemovePayload, 'channel', () => context.services.channels.removeMember(input));
   }
 
+  @Mutation(() => ChannelMutePayload, {
+    description: "Mutes the channel's notifications for the caller (until a time, or until unmuted); it stays in their list and badge. Staff and patients who are members.",
+  })
+  channelMute(@Arg('input', () => ChannelMuteInput, { description: 'The channel and when the mute ends.' }) input: ChannelMuteInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelMutePayload, 'channel', () => context.services.channels.setMuted(input, true));
+  }
+
+  @Mutation(() => ChannelMutePayload, { description: "Turns the caller's notifications of a channel back on. Staff and patients who are members." })
+  channelUnmute(@Arg('input', () => ChannelArchiveInput, { description: 'The channel.' }) input: ChannelArchiveInput, @Ctx() context: Context) {
+    return mutationPayload(ChannelMutePayload, 'channel', () => context.services.channels.setMuted(input, false));
+  }
+
+  @Query(() => ChannelConnection, {
+    description:
+      'Patient channels left without an active team member (their team member was archived and the patient has no allocation clinician, or nobody responds to a patient-started conversation), oldest first. Join one with channelJoin to staff it. Staff with MESSAGING_ADMIN.',
+  })
+  unstaffedChannels(@Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() context: Context) {
+    return context.services.channels.listUnstaffed(pageRequest(page).limit, page.after ?? undefined);
+  }
+
+  @FieldResolver(() => Date, { nullable: true, description: 'Since when the channel has had no active team member; null while staffed. Staff only (null for patients).' })
+  unstaffedSince(@Root() channel: Channel, @Ctx() { actor }: Context): Date | null {
+    return actor?.kind === 'staff' ? (channel.unstaffedSince ?? null) : null;
+  }
+
   @FieldResolver(() => PatientType, { nullable: true, description: 'The patient the channel is about (patient channels only).' })
   patient(@Root() channel: Channel, @Ctx() { loaders }: Context) {
     return channel.patientId ? loaders.patient.load(channel.patientId) : null;
@@ -296,5 +356,16 @@ export class MessageChannelFieldResolver {
   @FieldResolver(() => ChannelType, { description: 'The channel the message is in.' })
   channel(@Root() message: Message, @Ctx() { loaders }: Context) {
     return loaders.channel.load(message.channelId);
+  }
+}
+
+@Resolver(() => PatientType)
+export class PatientChannelsFieldResolver {
+  @FieldResolver(() => [ChannelType], {
+    description:
+      "The patient's channels, for the buttons of their profile: staff see every kind (myMembership null where they have not joined: Activate, Join or Open); a patient or guardian sees only those they take part in.",
+  })
+  channels(@Root() patient: Patient, @Ctx() { loaders }: Context) {
+    return loaders.patientChannels.load(patient.id);
   }
 }

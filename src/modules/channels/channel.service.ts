@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context } from '../../graphql/context';
-import type { PersonActor, StaffActor } from '../../auth/actor';
+import { requireStaff, type Actor, type PersonActor, type StaffActor } from '../../auth/actor';
 import { ApiErrorCode, UserError, UserErrorCode, apiError, forbidden } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { connectionOf, type Connection } from '../../common/graphql-types';
@@ -8,9 +9,10 @@ import { timeIdCursor } from '../../common/cursor';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { Patient } from '../directory/patient.entity';
-import { Channel, ChannelKind, ChannelMember } from './channel.entity';
+import { Channel, ChannelKind, ChannelMember, PATIENT_CHANNEL_KINDS, PATIENT_VISIBLE_KINDS_SQL } from './channel.entity';
 import { channelAccess } from './channel-access';
-import { addMembers } from './membership';
+import { addMembers, patientAndGuardians } from './membership';
+import { uuidArray } from '../../db/sql';
 
 const ACTIVATABLE = [ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF] as const;
 
@@ -23,10 +25,15 @@ const activateInput = z.object({
 });
 
 const joinInput = z.object({ channelId: uuid('The channel id') });
+const muteInput = z.object({
+  channelId: uuid('The channel id'),
+  until: z.coerce
+    .date({ errorMap: () => ({ message: 'Not a valid time.' }) })
+    .refine((date) => date.getTime() > Date.now(), 'The end of a mute must be in the future.')
+    .nullish(),
+});
 const removeInput = z.object({ channelId: uuid('The channel id'), memberId: uuid('The member id') });
 
-/** Channels about one patient: they always keep at least one team member. */
-const PATIENT_CHANNELS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF, ChannelKind.CONVERSATION]);
 /** Channels whose patient stays in them for as long as they exist. */
 const PATIENT_STAYS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
 
@@ -130,8 +137,9 @@ export class ChannelService {
 
     const channel = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
       const channelId = await this.findOrCreatePatientChannel(log, patientId, kind, actor.teamMemberId);
-      // The patient joins their own channel, never a STAFF one.
-      await addMembers(log, organisationId, channelId, [...(kind !== ChannelKind.STAFF ? [{ patientId }] : []), { teamMemberId: actor.teamMemberId }]);
+      // The patient (with their guardians) joins their own channel, never a STAFF one.
+      const patientSide = kind !== ChannelKind.STAFF ? await patientAndGuardians(log.em, organisationId, patientId) : [];
+      await addMembers(log, organisationId, channelId, [...patientSide, { teamMemberId: actor.teamMemberId }]);
       return log.em.findOneOrFail(Channel, { organisationId, id: channelId }, { refresh: true });
     });
     this.context.loaders.myMembership.clear(channel.id);
@@ -210,6 +218,9 @@ export class ChannelService {
     if (member.patientId && member.patientId === channel.patientId && PATIENT_STAYS.has(channel.kind)) {
       throw new UserError(UserErrorCode.PATIENT_CANNOT_LEAVE, 'The patient of this channel cannot be removed.', 'input.memberId');
     }
+    if (member.guardianOfPatientId) {
+      throw new UserError(UserErrorCode.PATIENT_CANNOT_LEAVE, "A guardian is in the dependant's channels for as long as the patient record links them.", 'input.memberId');
+    }
     await this.endMembership(channel, member, actor.teamMemberId);
     return channel;
   }
@@ -221,7 +232,7 @@ export class ChannelService {
       // Reserving the sequence number locks the channel row, so two team members leaving at once
       // cannot both see the other as the one who stays.
       const seq = await log.nextSeq(channel.id);
-      if (member.teamMemberId && PATIENT_CHANNELS.has(channel.kind)) {
+      if (member.teamMemberId && PATIENT_CHANNEL_KINDS.has(channel.kind)) {
         const others = await log.em.execute<{ n: string }[]>(
           `select count(*) as n from channel_member
             where organisation_id = ? and channel_id = ? and team_member_id is not null and left_at is null and id <> ?`,
@@ -272,6 +283,42 @@ export class ChannelService {
     return found.channel;
   }
 
+  /**
+   * Mutes a channel's notifications for the caller, until a time or until unmuted; unlike
+   * archiving it stays in their list and badge. Muting again moves the end.
+   */
+  async setMuted(input: unknown, muted: boolean): Promise<Channel> {
+    const actor = this.person();
+    const { channelId, until } = parseInput(muteInput, input);
+    const found = await this.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    await this.context.em.execute(
+      `update channel_member set muted_at = ${muted ? 'coalesce(muted_at, now())' : 'null'}, muted_until = ? where organisation_id = ? and id = ? and left_at is null`,
+      [muted ? (until ?? null) : null, actor.organisationId, found.membership.id],
+    );
+    this.context.reset();
+    return found.channel;
+  }
+
+  /**
+   * Patient channels left without an active team member, oldest first, so that messaging admins
+   * can staff them (MESSAGING_ADMIN).
+   */
+  async listUnstaffed(limit: number, after?: string): Promise<Connection<Channel>> {
+    const actor = requireStaff(this.context.actor);
+    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw forbidden();
+    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    if (after !== undefined && !cursor) throw invalidCursor();
+    const rows = await this.context.em.execute<Record<string, unknown>[]>(
+      `select * from channel where organisation_id = ? and unstaffed_since is not null
+         ${cursor ? 'and (unstaffed_since, id) > (?::timestamptz, ?::uuid)' : ''}
+       order by unstaffed_since, id limit ?`,
+      [actor.organisationId, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
+    );
+    const channels = rows.slice(0, limit).map((row) => this.context.em.map(Channel, row));
+    return connectionOf(channels, (channel) => timeIdCursor.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+  }
+
   /** Members in joining order. */
   async members(channel: Channel, limit: number, after?: string): Promise<Connection<ChannelMember>> {
     const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id, leftAt: null };
@@ -289,3 +336,19 @@ export class ChannelService {
 }
 
 const invalidCursor = () => apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+
+/** Channels of patients listed on their profiles: staff see every kind, patients only those they take part in. */
+export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[]): Promise<Channel[][]> {
+  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return patientIds.map(() => []);
+  const rows = await em.execute<Record<string, unknown>[]>(
+    actor.kind === 'staff'
+      ? `select c.* from channel c where c.organisation_id = ? and c.patient_id = any(?::uuid[]) order by c.created_at, c.id`
+      : `select c.* from channel c
+           join channel_member m on m.organisation_id = c.organisation_id and m.channel_id = c.id and m.patient_id = ? and m.left_at is null
+          where c.organisation_id = ? and c.patient_id = any(?::uuid[]) and c.kind in (${PATIENT_VISIBLE_KINDS_SQL})
+          order by c.created_at, c.id`,
+    actor.kind === 'staff' ? [actor.organisationId, uuidArray(patientIds)] : [actor.patientId, actor.organisationId, uuidArray(patientIds)],
+  );
+  const channels = rows.map((row) => em.map(Channel, row));
+  return patientIds.map((id) => channels.filter((channel) => channel.patientId === id));
+}

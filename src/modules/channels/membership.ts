@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { uuidArray } from '../../db/sql';
@@ -5,16 +6,19 @@ import { uuidArray } from '../../db/sql';
 export interface NewMember {
   teamMemberId?: string;
   patientId?: string;
+  /** The patient joins as the guardian of this patient (the channel's patient). */
+  guardianOfPatientId?: string;
 }
 
 /**
  * Adds people to a channel unless already members, each with their MEMBER_JOINED event, in a
- * fixed number of statements whatever their number. Returns how many were added.
+ * fixed number of statements whatever their number. A team member joining an unstaffed channel
+ * staffs it again. Returns how many were added.
  */
 export async function addMembers(log: EventLogTransaction, organisationId: string, channelId: string, people: NewMember[]): Promise<number> {
   const teamMemberIds = people.flatMap((p) => (p.teamMemberId ? [p.teamMemberId] : []));
-  const patientIds = people.flatMap((p) => (p.patientId ? [p.patientId] : []));
-  if (teamMemberIds.length + patientIds.length === 0) return 0;
+  const patients = people.filter((p) => p.patientId);
+  if (teamMemberIds.length + patients.length === 0) return 0;
   const added = await log.em.execute<Array<{ id: string; team_member_id: string | null; patient_id: string | null }>>(
     `with staff as (
        insert into channel_member (organisation_id, id, channel_id, team_member_id)
@@ -22,12 +26,20 @@ export async function addMembers(log: EventLogTransaction, organisationId: strin
        on conflict (organisation_id, channel_id, team_member_id) where team_member_id is not null and left_at is null do nothing
        returning id, team_member_id, patient_id, joined_at),
      patients as (
-       insert into channel_member (organisation_id, id, channel_id, patient_id)
-       select ?, gen_random_uuid(), ?, unnest(?::uuid[])
+       insert into channel_member (organisation_id, id, channel_id, patient_id, guardian_of_patient_id)
+       select ?, gen_random_uuid(), ?, p.id, p.guardian_of from unnest(?::uuid[], ?::uuid[]) as p(id, guardian_of)
        on conflict (organisation_id, channel_id, patient_id) where patient_id is not null and left_at is null do nothing
        returning id, team_member_id, patient_id, joined_at)
      select id, team_member_id, patient_id from (select * from patients union all select * from staff) joined order by patient_id nulls last, team_member_id`,
-    [organisationId, channelId, uuidArray(teamMemberIds), organisationId, channelId, uuidArray(patientIds)],
+    [
+      organisationId,
+      channelId,
+      uuidArray(teamMemberIds),
+      organisationId,
+      channelId,
+      uuidArray(patients.map((p) => p.patientId!)),
+      `{${patients.map((p) => p.guardianOfPatientId ?? 'NULL').join(',')}}`,
+    ],
   );
   if (added.length === 0) return 0;
   // Sequence numbers are reserved only for those really added: the log stays gapless.
@@ -38,6 +50,9 @@ export async function addMembers(log: EventLogTransaction, organisationId: strin
       where m.organisation_id = ? and m.id = v.id`,
     [first, uuidArray(added.map((row) => row.id)), organisationId],
   );
+  if (added.some((row) => row.team_member_id)) {
+    await log.em.execute('update channel set unstaffed_since = null where organisation_id = ? and id = ? and unstaffed_since is not null', [organisationId, channelId]);
+  }
   for (const [index, row] of added.entries()) {
     await log.append(
       { channelId, type: ChannelEventType.MEMBER_JOINED, memberId: row.id, subject: { teamMemberId: row.team_member_id, patientId: row.patient_id } },
@@ -45,4 +60,51 @@ export async function addMembers(log: EventLogTransaction, organisationId: strin
     );
   }
   return added.length;
+}
+
+/** The patient of a patient channel and their (active) guardians, who read and write for them. */
+export async function patientAndGuardians(em: EntityManager, organisationId: string, patientId: string): Promise<NewMember[]> {
+  const guardians = await em.execute<Array<{ id: string }>>(
+    `select g.guardian_patient_id as id from patient_guardian g
+       join patient p on p.organisation_id = g.organisation_id and p.id = g.guardian_patient_id and p.archived_at is null
+      where g.organisation_id = ? and g.dependant_patient_id = ?`,
+    [organisationId, patientId],
+  );
+  return [{ patientId }, ...guardians.map((row) => ({ patientId: row.id, guardianOfPatientId: patientId }))];
+}
+
+/** Whose memberships end: an archived team member's, or a former guardian's in their former dependants' channels. */
+export type EndingMemberships = { teamMemberId: string } | { guardianPatientId: string; dependantIds: readonly string[] };
+
+/**
+ * Ends the selected memberships, each with its MEMBER_LEFT event (their live streams end), in a
+ * fixed number of statements however many; returns the channels concerned.
+ */
+export async function endMemberships(log: EventLogTransaction, organisationId: string, who: EndingMemberships): Promise<string[]> {
+  const [filter, params] =
+    'teamMemberId' in who
+      ? ['team_member_id = ?', [who.teamMemberId]]
+      : ['patient_id = ? and guardian_of_patient_id = any(?::uuid[])', [who.guardianPatientId, uuidArray(who.dependantIds)]];
+  const rows = await log.em.execute<Array<{ channel_id: string; last_seq: string; member_id: string; team_member_id: string | null; patient_id: string | null }>>(
+    `with ending as (
+       select id as member_id, channel_id, team_member_id, patient_id from channel_member
+        where organisation_id = ? and ${filter} and left_at is null),
+     bumped as (
+       update channel c set last_seq = c.last_seq + 1, updated_at = now()
+         from ending where c.organisation_id = ? and c.id = ending.channel_id
+       returning c.id as channel_id, c.last_seq, ending.member_id, ending.team_member_id, ending.patient_id),
+     ended as (
+       update channel_member m set left_at = now(), left_seq = b.last_seq
+         from bumped b where m.organisation_id = ? and m.id = b.member_id
+       returning m.id)
+     select channel_id, last_seq, member_id, team_member_id, patient_id from bumped`,
+    [organisationId, ...params, organisationId, organisationId],
+  );
+  for (const row of rows) {
+    await log.append(
+      { channelId: row.channel_id, type: ChannelEventType.MEMBER_LEFT, memberId: row.member_id, subject: { teamMemberId: row.team_member_id, patientId: row.patient_id } },
+      Number(row.last_seq),
+    );
+  }
+  return rows.map((row) => row.channel_id);
 }

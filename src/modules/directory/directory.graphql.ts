@@ -6,6 +6,21 @@ import { mutationPayload } from '../../graphql/payload';
 import { OrganisationType } from '../organisations/organisation.graphql';
 import { TeamMember, type Permission } from './team-member.entity';
 import { Patient } from './patient.entity';
+import { MessagingBlocker, patientBlockers } from '../settings/messageability';
+import { uuid } from '../../common/validation';
+
+registerEnumType(MessagingBlocker, {
+  name: 'PatientMessagingBlocker',
+  description: 'A precondition for messaging a patient that fails.',
+  valuesConfig: {
+    MESSAGING_DISABLED: { description: "Messaging is turned off in the patient's record." },
+    CATEGORY_NOT_ENABLED: { description: "The organisation has not enabled messaging for the patient's category." },
+    NO_PORTAL_ACCESS: { description: 'Neither the patient nor a guardian of theirs may use the patient portal.' },
+    NO_CONTACT_DETAILS: { description: 'Neither the patient nor a guardian with portal access has an email or phone number on file.' },
+  },
+});
+
+const isUuid = (value: string) => uuid('id').safeParse(value).success;
 
 export enum PermissionEnum {
   MESSAGING_MANAGEMENT = 'MESSAGING_MANAGEMENT',
@@ -26,6 +41,17 @@ function seesDetailsOf(actor: Actor | undefined, person: TeamMember | Patient): 
   if (actor.kind === 'staff' || actor.kind === 'service') return true;
   return person instanceof Patient && actor.patientId === person.id;
 }
+
+/** Details of a patient: as seesDetailsOf, and a guardian sees their dependants'. */
+async function seesPatientDetails({ actor, loaders }: Context, patient: Patient): Promise<boolean> {
+  if (seesDetailsOf(actor, patient)) return true;
+  if (actor?.kind !== 'patient' || actor.organisationId !== patient.organisationId) return false;
+  return (await loaders.dependants.load(actor.patientId)).some((dependant) => dependant.id === patient.id);
+}
+
+/** Whether the caller is this very person (what `me` may tell them about themself). */
+const isSelf = (actor: Actor | undefined, person: TeamMember | Patient) =>
+  person instanceof TeamMember ? actor?.kind === 'staff' && actor.teamMemberId === person.id : actor?.kind === 'patient' && actor.patientId === person.id;
 
 @ObjectType('TeamMember', { description: 'A member of staff of the organisation.' })
 export class TeamMemberType {
@@ -67,6 +93,16 @@ export class TeamMemberFieldResolver {
   archived(@Root() member: TeamMember, @Ctx() { actor }: Context): boolean | null {
     return seesDetailsOf(actor, member) ? member.archivedAt != null : null;
   }
+
+  @FieldResolver(() => Boolean, { nullable: true, description: 'Whether they may start a conversation (conversationStart) under the messaging settings. Only on `me`; null for anyone else.' })
+  canStartConversation(@Root() member: TeamMember, @Ctx() { actor, services }: Context): Promise<boolean> | null {
+    return isSelf(actor, member) ? services.messagingSettings.canStartConversation(actor) : null;
+  }
+
+  @FieldResolver(() => Boolean, { nullable: true, description: 'Whether they may attach files to messages. Only on `me`; null for anyone else.' })
+  canUploadAttachments(@Root() member: TeamMember, @Ctx() { actor, services }: Context): Promise<boolean> | null {
+    return isSelf(actor, member) ? services.messagingSettings.canUploadAttachments(actor) : null;
+  }
 }
 
 @ObjectType('Patient', { description: 'A patient of the organisation.' })
@@ -79,10 +115,10 @@ export class PatientType {
 export class PatientFieldResolver {
   @FieldResolver(() => String, {
     nullable: true,
-    description: 'Real name. Staff, services and the patient themself; null for anyone else (who see displayName).',
+    description: 'Real name. Staff, services, the patient themself and their guardians; null for anyone else (who see displayName).',
   })
-  name(@Root() patient: Patient, @Ctx() { actor }: Context): string | null {
-    return seesDetailsOf(actor, patient) ? patient.name : null;
+  async name(@Root() patient: Patient, @Ctx() context: Context): Promise<string | null> {
+    return (await seesPatientDetails(context, patient)) ? patient.name : null;
   }
 
   @FieldResolver(() => String, {
@@ -114,9 +150,45 @@ export class PatientFieldResolver {
     return actor?.kind === 'staff' || actor?.kind === 'service' ? patient.portalAccess : null;
   }
 
-  @FieldResolver(() => Boolean, { nullable: true, description: "Whether messaging is enabled for the patient's category. Staff and services only." })
+  @FieldResolver(() => Boolean, { nullable: true, description: "Whether messaging is enabled in the patient's record. Staff and services only." })
   messagingEnabled(@Root() patient: Patient, @Ctx() { actor }: Context): boolean | null {
     return actor?.kind === 'staff' || actor?.kind === 'service' ? patient.messagingEnabled : null;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'The patient category (charge band) messaging is enabled by. Staff and services only.' })
+  category(@Root() patient: Patient, @Ctx() { actor }: Context): string | null {
+    return actor?.kind === 'staff' || actor?.kind === 'service' ? (patient.category ?? null) : null;
+  }
+
+  @FieldResolver(() => [MessagingBlocker], {
+    nullable: true,
+    description:
+      'Why staff cannot message this patient now (empty when they can): the preconditions PATIENT_NOT_MESSAGEABLE names. Lets a portal warn before writing. Staff only; null for anyone else.',
+  })
+  async messagingBlockers(@Root() patient: Patient, @Ctx() { actor, loaders, services }: Context): Promise<MessagingBlocker[] | null> {
+    if (actor?.kind !== 'staff') return null;
+    const [guardians, settings] = await Promise.all([loaders.guardians.load(patient.id), services.messagingSettings.current()]);
+    return patientBlockers(patient, guardians, settings);
+  }
+
+  @FieldResolver(() => [PatientType], { description: "Patients this patient is the guardian of (they read and write in those patients' channels). Staff and the patient themself; empty for anyone else." })
+  async dependants(@Root() patient: Patient, @Ctx() { actor, loaders }: Context): Promise<Patient[]> {
+    return actor?.kind === 'staff' || isSelf(actor, patient) ? loaders.dependants.load(patient.id) : [];
+  }
+
+  @FieldResolver(() => [PatientType], { description: "This patient's guardians. Staff only; empty for anyone else." })
+  async guardians(@Root() patient: Patient, @Ctx() { actor, loaders }: Context): Promise<Patient[]> {
+    return actor?.kind === 'staff' ? loaders.guardians.load(patient.id) : [];
+  }
+
+  @FieldResolver(() => Boolean, { nullable: true, description: 'Whether they may start a conversation under the messaging settings. Only on `me`; null for anyone else.' })
+  canStartConversation(@Root() patient: Patient, @Ctx() { actor, services }: Context): Promise<boolean> | null {
+    return isSelf(actor, patient) ? services.messagingSettings.canStartConversation(actor) : null;
+  }
+
+  @FieldResolver(() => Boolean, { nullable: true, description: "Whether they may attach files to messages (the organisation's settings). Only on `me`; null for anyone else." })
+  canUploadAttachments(@Root() patient: Patient, @Ctx() { actor, services }: Context): Promise<boolean> | null {
+    return isSelf(actor, patient) ? services.messagingSettings.canUploadAttachments(actor) : null;
   }
 }
 
@@ -194,7 +266,10 @@ export class PatientUpsertInput {
   @Field(() => ID, { nullable: true, description: 'The team member who is the allocation clinician.' })
   allocationClinicianId?: string | null;
 
-  @Field(() => [ID], { nullable: true, description: 'Patients this patient is the guardian of; replaces the list when given.' })
+  @Field(() => String, { nullable: true, description: 'The patient category (charge band) in the customer\'s system; null clears it, absent leaves it.' })
+  category?: string | null;
+
+  @Field(() => [ID], { nullable: true, description: "Patients this patient is the guardian of; replaces the list when given. A guardian joins their dependants' care-team, service-team and conversation channels; one removed leaves them." })
   guardianOfPatientIds?: string[] | null;
 }
 
@@ -216,8 +291,37 @@ export class TeamMemberArchivePayload extends MutationPayload {
   teamMember?: TeamMember | null;
 }
 
+@InputType({ description: "A patient's own profile." })
+export class ProfileUpdateInput {
+  @Field(() => String, { nullable: true, description: 'The name other patients see (1 to 50 characters); null clears it, absent leaves it.' })
+  displayName?: string | null;
+}
+
+@ObjectType({ description: 'Result of profileUpdate.' })
+export class ProfileUpdatePayload extends MutationPayload {
+  @Field(() => PatientType, { nullable: true, description: 'The patient.' })
+  patient?: Patient | null;
+}
+
 @Resolver()
 export class DirectoryResolver {
+  @Query(() => PatientType, {
+    nullable: true,
+    description: 'A patient by id: staff see any patient of the organisation (real name and display name); a patient sees themself and their dependants; null otherwise.',
+  })
+  async patient(@Arg('id', () => ID, { description: 'The patient id.' }) id: string, @Ctx() context: Context): Promise<Patient | null> {
+    const { actor, loaders } = context;
+    if ((actor?.kind !== 'staff' && actor?.kind !== 'patient') || !isUuid(id)) return null;
+    const patient = await loaders.patient.load(id);
+    if (!patient) return null;
+    return actor.kind === 'staff' || (await seesPatientDetails(context, patient)) ? patient : null;
+  }
+
+  @Mutation(() => ProfileUpdatePayload, { description: 'A patient sets the display name other patients see; staff always see the real name beside it. Patients only.' })
+  profileUpdate(@Arg('input', () => ProfileUpdateInput, { description: 'The profile.' }) input: ProfileUpdateInput, @Ctx() context: Context) {
+    return mutationPayload(ProfileUpdatePayload, 'patient', () => context.services.directory.updateProfile(input));
+  }
+
   @Query(() => ActorUnion, { description: 'The caller. Any valid token.' })
   async me(@Ctx() context: Context): Promise<unknown> {
     const { actor, loaders, services } = context;

@@ -6,7 +6,10 @@ import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { email, parseInput, phone, requiredText, uuid } from '../../common/validation';
 import { PERMISSIONS, TeamMember } from './team-member.entity';
 import { Patient, PatientGuardian } from './patient.entity';
-import { withEventLog } from '../../realtime/event-log';
+import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
+import { addMembers, endMemberships } from '../channels/membership';
+import { restaffPatientChannels } from '../channels/staffing';
+import { uuidArray } from '../../db/sql';
 
 const externalId = requiredText('The external id', 200);
 
@@ -26,10 +29,18 @@ const patientInput = z.object({
   portalAccess: z.boolean().nullish(),
   messagingEnabled: z.boolean().nullish(),
   allocationClinicianId: uuid('The allocation clinician id').nullish(),
+  category: requiredText('The category', 100).nullish(),
   guardianOfPatientIds: z.array(uuid('A dependant id')).max(20).nullish(),
 });
 
 const archiveInput = z.object({ teamMemberId: uuid('The team member id') });
+
+const profileInput = z.object({
+  displayName: requiredText('The display name', 50).nullish(),
+});
+
+/** Patient channel kinds a guardian reads and writes in for their dependant (never STAFF). */
+const GUARDIAN_KINDS_SQL = "'CARE_TEAM', 'SERVICE_TEAM', 'CONVERSATION'";
 
 /** Team members and patients, as synchronised by a partner integration (a service token). */
 export class DirectoryService {
@@ -59,20 +70,37 @@ export class DirectoryService {
   }
 
   /**
-   * Archives a team member; their tokens are refused from now on and every process closes their
-   * open connections at once. Archiving again changes nothing.
+   * Archives a team member: their tokens are refused from now on, every process closes their open
+   * connections at once, and they leave every channel. Each patient channel left without a team
+   * member gets the patient's allocation clinician, or is flagged unstaffed for the messaging
+   * admins. One transaction; archiving again changes nothing.
    */
   async archiveTeamMember(input: unknown): Promise<TeamMember> {
     const { organisationId } = this.serviceActor();
     const { teamMemberId } = parseInput(archiveInput, input);
-    const member = await this.context.em.findOne(TeamMember, { organisationId, id: teamMemberId });
-    if (!member) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.teamMemberId');
-    if (!member.archivedAt) {
-      member.archivedAt = new Date();
-      await this.context.em.flush();
-    }
+    const { member, unstaffed } = await withEventLog(this.context.em, this.context.deps.bus, organisationId, undefined, async (log) => {
+      const found = await log.em.findOne(TeamMember, { organisationId, id: teamMemberId });
+      if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.teamMemberId');
+      if (found.archivedAt) return { member: found, unstaffed: [] };
+      found.archivedAt = new Date();
+      await log.em.flush();
+      const channelIds = await endMemberships(log, organisationId, { teamMemberId });
+      return { member: found, unstaffed: await restaffPatientChannels(log, organisationId, channelIds) };
+    });
+    if (unstaffed.length > 0) this.context.logger.warn({ teamMemberId, channelIds: unstaffed }, 'patient channels left without a team member: flagged unstaffed');
     await this.context.deps.bus.publish({ kind: 'revoke', organisationId, teamMemberId });
     return member;
+  }
+
+  /** A patient sets the name shown to other patients (null: none); staff still see the real name. */
+  async updateProfile(input: unknown): Promise<Patient> {
+    const actor = this.context.actor;
+    if (actor?.kind !== 'patient') throw forbidden();
+    const data = parseInput(profileInput, input);
+    const patient = await this.context.em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
+    if (data.displayName !== undefined) patient.displayName = data.displayName;
+    await this.context.em.flush();
+    return patient;
   }
 
   async upsertPatient(input: unknown): Promise<Patient> {
@@ -93,25 +121,59 @@ export class DirectoryService {
         if (data.phone !== undefined) patient.phone = data.phone;
         if (data.portalAccess != null) patient.portalAccess = data.portalAccess;
         if (data.messagingEnabled != null) patient.messagingEnabled = data.messagingEnabled;
+        const clinicianChanged = data.allocationClinicianId !== undefined && data.allocationClinicianId !== patient.allocationClinicianId;
         if (data.allocationClinicianId !== undefined) patient.allocationClinicianId = data.allocationClinicianId;
+        if (data.category !== undefined) patient.category = data.category;
         await em.flush();
-        if (data.guardianOfPatientIds != null) await this.replaceDependants(em, patient, [...new Set(data.guardianOfPatientIds)]);
+        if (data.guardianOfPatientIds != null) await this.replaceDependants(log, patient, [...new Set(data.guardianOfPatientIds)]);
         if (!existing) await this.context.services.activationRules.applyToNewPatient(log, organisationId, patient.id, patient.allocationClinicianId);
+        else if (clinicianChanged && patient.allocationClinicianId) await this.staffUnstaffedChannels(log, patient.id);
         return patient;
       }),
     );
   }
 
-  private async replaceDependants(em: Context['em'], guardian: Patient, dependantIds: string[]): Promise<void> {
+  /** A new allocation clinician joins the patient's channels that were left without a team member. */
+  private async staffUnstaffedChannels(log: EventLogTransaction, patientId: string): Promise<void> {
+    const rows = await log.em.execute<Array<{ id: string }>>('select id from channel where organisation_id = ? and patient_id = ? and unstaffed_since is not null', [
+      this.serviceActor().organisationId,
+      patientId,
+    ]);
+    await restaffPatientChannels(
+      log,
+      this.serviceActor().organisationId,
+      rows.map((row) => row.id),
+    );
+  }
+
+  /**
+   * Replaces the patients this patient is the guardian of. A new guardian joins the dependant's
+   * care-team, service-team and conversation channels; a former one leaves them (their streams end).
+   */
+  private async replaceDependants(log: EventLogTransaction, guardian: Patient, dependantIds: string[]): Promise<void> {
+    const { em } = log;
     const { organisationId } = guardian;
     if (dependantIds.includes(guardian.id)) {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'A patient cannot be their own guardian.', 'input.guardianOfPatientIds');
     }
     const found = await em.count(Patient, { organisationId, id: { $in: dependantIds } });
     if (found !== dependantIds.length) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.guardianOfPatientIds');
-    await em.nativeDelete(PatientGuardian, { organisationId, guardianPatientId: guardian.id });
-    for (const dependantPatientId of dependantIds) {
-      em.create(PatientGuardian, { organisationId, guardianPatientId: guardian.id, dependantPatientId });
+    const before = (await em.find(PatientGuardian, { organisationId, guardianPatientId: guardian.id })).map((link) => link.dependantPatientId);
+    const removed = before.filter((id) => !dependantIds.includes(id));
+    const added = dependantIds.filter((id) => !before.includes(id));
+    if (removed.length > 0) {
+      await em.nativeDelete(PatientGuardian, { organisationId, guardianPatientId: guardian.id, dependantPatientId: { $in: removed } });
+      await endMemberships(log, organisationId, { guardianPatientId: guardian.id, dependantIds: removed });
+    }
+    for (const dependantPatientId of added) em.create(PatientGuardian, { organisationId, guardianPatientId: guardian.id, dependantPatientId });
+    await em.flush();
+    if (added.length === 0) return;
+    const channels = await em.execute<Array<{ id: string; patient_id: string }>>(
+      `select id, patient_id from channel where organisation_id = ? and patient_id = any(?::uuid[]) and kind in (${GUARDIAN_KINDS_SQL})`,
+      [organisationId, uuidArray(added)],
+    );
+    for (const channel of channels) {
+      await addMembers(log, organisationId, channel.id, [{ patientId: guardian.id, guardianOfPatientId: channel.patient_id }]);
     }
   }
 

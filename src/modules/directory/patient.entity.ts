@@ -4,7 +4,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 @Entity({ tableName: 'patient' })
 @TenantScoped()
 export class Patient extends TenantRecord {
-  [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'archivedAt' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'category' | 'archivedAt' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   externalId!: string;
@@ -30,6 +30,10 @@ export class Patient extends TenantRecord {
 
   @Property({ type: 'uuid', nullable: true })
   allocationClinicianId?: string | null;
+
+  /** The customer's category of patient (a "charge band"): organisations enable messaging per category. */
+  @Property({ type: 'text', nullable: true })
+  category?: string | null;
 
   @Property({ type: 'datetime', nullable: true })
   archivedAt?: Date | null;

@@ -4,7 +4,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 @Entity({ tableName: 'message' })
 @TenantScoped()
 export class Message extends TenantRecord {
-  [OptionalProps]?: 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'createdAt';
+  [OptionalProps]?: 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'createdAt';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -18,6 +18,10 @@ export class Message extends TenantRecord {
 
   @Property({ type: 'uuid', nullable: true })
   authorPatientId?: string | null;
+
+  /** A guardian's message: the dependant it was written for (the author is the guardian). */
+  @Property({ type: 'uuid', nullable: true })
+  onBehalfOfPatientId?: string | null;
 
   @Property({ type: 'text' })
   body!: string;

@@ -33,6 +33,12 @@ export class MessageSendInput {
 
   @Field(() => String, { description: 'Markdown body, not empty, within the server limit (BODY_TOO_LONG).' })
   body!: string;
+
+  @Field(() => ID, {
+    nullable: true,
+    description: "Guardians: the dependant they write for. Optional: in a dependant's channel a guardian always writes on the dependant's behalf; anywhere else INVALID_INPUT.",
+  })
+  onBehalfOfPatientId?: string | null;
 }
 
 @ObjectType({ description: 'Result of messageSend.' })
@@ -48,7 +54,7 @@ export class MessageResolver {
     return context.services.messages.findVisible(id).then((message) => message ?? null);
   }
 
-  @Mutation(() => MessageSendPayload, { description: 'Posts a message in a channel the caller is a member of. Staff and patients.' })
+  @Mutation(() => MessageSendPayload, { description: "Posts a message in a channel the caller is a member of. Staff and patients (and guardians in their dependants' channels). Patients: CHANNEL_CLOSED, REPLIES_NOT_ALLOWED; staff writing to a patient: PATIENT_NOT_MESSAGEABLE." })
   messageSend(@Arg('input', () => MessageSendInput, { description: 'The channel and the body.' }) input: MessageSendInput, @Ctx() context: Context) {
     return mutationPayload(MessageSendPayload, 'message', () => context.services.messages.send(input));
   }
@@ -57,6 +63,14 @@ export class MessageResolver {
   author(@Root() message: Message, @Ctx() { loaders }: Context) {
     if (message.authorTeamMemberId) return loaders.teamMember.load(message.authorTeamMemberId);
     return message.authorPatientId ? loaders.patient.load(message.authorPatientId) : null;
+  }
+
+  @FieldResolver(() => PatientType, {
+    nullable: true,
+    description: "The patient a guardian wrote for; `author` is the guardian who actually wrote it. Null for everyone else's messages.",
+  })
+  onBehalfOf(@Root() message: Message, @Ctx() { loaders }: Context) {
+    return message.onBehalfOfPatientId ? loaders.patient.load(message.onBehalfOfPatientId) : null;
   }
 
   @FieldResolver(() => String, { description: 'Opaque position of the message; usable as a channelEvents `after` cursor.' })

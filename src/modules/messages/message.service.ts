@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import type { Context } from '../../graphql/context';
-import { UserError, UserErrorCode, apiError, ApiErrorCode, forbidden } from '../../errors';
+import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
+import { requirePerson, type PersonActor } from '../../auth/actor';
+import { authorizeWrite } from './write-policy';
 import { messageBody, parseInput, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
-import { withEventLog } from '../../realtime/event-log';
+import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { Channel, ChannelStatus } from '../channels/channel.entity';
+import type { Channel } from '../channels/channel.entity';
 import { Message } from './message.entity';
 
 export class MessageService {
@@ -16,35 +18,18 @@ export class MessageService {
     this.sendInput = z.object({
       channelId: uuid('The channel id'),
       body: messageBody(context.deps.config.limits.messageBodyChars),
+      onBehalfOfPatientId: uuid('The dependant id').nullish(),
     });
   }
 
-  /** Sends a message to a channel the caller is a member of. */
+  /** Sends a message to a channel the caller is a member of (a guardian writes for their dependant). */
   async send(input: unknown): Promise<Message> {
-    const actor = this.context.actor;
-    if (actor?.kind !== 'staff' && actor?.kind !== 'patient') throw forbidden();
-    const { channelId, body } = parseInput(this.sendInput, input);
+    const actor = requirePerson(this.context.actor);
+    const { channelId, body, onBehalfOfPatientId } = parseInput(this.sendInput, input);
     const found = await this.context.services.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    if (found.channel.status === ChannelStatus.CLOSED) {
-      throw new UserError(UserErrorCode.CHANNEL_CLOSED, 'This conversation is closed.', 'input.channelId');
-    }
-    const { organisationId } = actor;
-    return withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
-      const seq = await log.nextSeq(channelId);
-      const message = log.em.create(Message, {
-        organisationId,
-        channelId,
-        seq,
-        body,
-        authorTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
-        authorPatientId: actor.kind === 'patient' ? actor.patientId : null,
-        createdAt: new Date(),
-      });
-      await log.em.flush();
-      await log.append({ channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
-      return message;
-    });
+    const attribution = await authorizeWrite(this.context, actor, found.channel, found.membership, onBehalfOfPatientId);
+    return withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, (log) => appendMessage(log, actor, channelId, body, attribution.onBehalfOfPatientId));
   }
 
   /** A page of a channel's messages in sequence order, by keyset on the sequence number. */
@@ -77,4 +62,22 @@ export class MessageService {
     const channel = await this.context.services.channels.findParticipating(message.channelId);
     return channel ? message : undefined;
   }
+}
+
+/** Writes a message and its MESSAGE_SENT event in the caller's transaction. */
+export async function appendMessage(log: EventLogTransaction, actor: PersonActor, channelId: string, body: string, onBehalfOfPatientId: string | null): Promise<Message> {
+  const seq = await log.nextSeq(channelId);
+  const message = log.em.create(Message, {
+    organisationId: actor.organisationId,
+    channelId,
+    seq,
+    body,
+    authorTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
+    authorPatientId: actor.kind === 'patient' ? actor.patientId : null,
+    onBehalfOfPatientId,
+    createdAt: new Date(),
+  });
+  await log.em.flush();
+  await log.append({ channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
+  return message;
 }

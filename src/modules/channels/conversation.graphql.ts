@@ -1,0 +1,90 @@
+import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Resolver } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { MutationPayload } from '../../common/graphql-types';
+import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
+import { MessageType } from '../messages/message.graphql';
+import type { Message } from '../messages/message.entity';
+import { ChannelType } from './channel.graphql';
+import type { Channel } from './channel.entity';
+
+@InputType({ description: 'A new titled conversation with a patient and its first message.' })
+export class ConversationStartInput {
+  @Field(() => ID, { nullable: true, description: 'The patient. Staff: required. Patients: omit (themself) or name a dependant they are the guardian of.' })
+  patientId?: string | null;
+
+  @Field(() => String, { description: 'The subject, 1 to 200 characters.' })
+  title!: string;
+
+  @Field(() => String, { description: 'The first message (markdown).' })
+  body!: string;
+
+  @Field(() => [ID], { nullable: true, description: 'Staff: other team members to add (the "To" field). Patients may not choose recipients.' })
+  recipientTeamMemberIds?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Staff: whether the patient may reply (default from the messaging settings).' })
+  patientCanReply?: boolean | null;
+}
+
+@ObjectType({ description: 'Result of conversationStart.' })
+export class ConversationStartPayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The new conversation.' })
+  channel?: Channel | null;
+
+  @Field(() => MessageType, { nullable: true, description: 'Its first message.' })
+  message?: Message | null;
+}
+
+@InputType({ description: 'A conversation to close or reopen.' })
+export class ConversationChannelInput {
+  @Field(() => ID, { description: 'The conversation (a CONVERSATION channel).' })
+  channelId!: string;
+}
+
+@InputType({ description: 'Changes to a conversation; absent fields stay as they are.' })
+export class ConversationUpdateInput {
+  @Field(() => ID, { description: 'The conversation.' })
+  channelId!: string;
+
+  @Field(() => String, { nullable: true, description: 'A new title.' })
+  title?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Whether the patient may reply.' })
+  patientCanReply?: boolean | null;
+}
+
+@ObjectType({ description: 'Result of conversationClose, conversationReopen or conversationUpdate.' })
+export class ConversationChangePayload extends MutationPayload {
+  @Field(() => ChannelType, { nullable: true, description: 'The conversation as it is now.' })
+  channel?: Channel | null;
+}
+
+@ObjectType({ description: 'Result of conversationClose.' })
+export class ConversationClosePayload extends ConversationChangePayload {}
+
+@Resolver()
+export class ConversationResolver {
+  @Mutation(() => ConversationStartPayload, {
+    description:
+      "Starts a titled conversation with a patient and sends its first message; the patient and their guardians are added. Staff where the messaging settings allow them (NOT_ALLOWED_TO_START), to a messageable patient (PATIENT_NOT_MESSAGEABLE); patients where the settings allow patients to start, the organisation's responders added.",
+  })
+  conversationStart(@Arg('input', () => ConversationStartInput, { description: 'The patient, title, first message and recipients.' }) input: ConversationStartInput, @Ctx() context: Context) {
+    return mutationPayloadOf(ConversationStartPayload, () => context.services.conversations.start(input));
+  }
+
+  @Mutation(() => ConversationClosePayload, {
+    description: 'Closes a conversation: patients can no longer reply (CHANNEL_CLOSED); staff still can, and can reopen it. Staff members of the conversation.',
+  })
+  conversationClose(@Arg('input', () => ConversationChannelInput, { description: 'The conversation.' }) input: ConversationChannelInput, @Ctx() context: Context) {
+    return mutationPayload(ConversationClosePayload, 'channel', () => context.services.conversations.close(input));
+  }
+
+  @Mutation(() => ConversationChangePayload, { description: 'Reopens a closed conversation. Staff members of the conversation.' })
+  conversationReopen(@Arg('input', () => ConversationChannelInput, { description: 'The conversation.' }) input: ConversationChannelInput, @Ctx() context: Context) {
+    return mutationPayload(ConversationChangePayload, 'channel', () => context.services.conversations.reopen(input));
+  }
+
+  @Mutation(() => ConversationChangePayload, { description: 'Renames a conversation or turns patient replies on or off. Staff members of the conversation.' })
+  conversationUpdate(@Arg('input', () => ConversationUpdateInput, { description: 'The changes.' }) input: ConversationUpdateInput, @Ctx() context: Context) {
+    return mutationPayload(ConversationChangePayload, 'channel', () => context.services.conversations.update(input));
+  }
+}

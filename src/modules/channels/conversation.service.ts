@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import { requirePerson, requireStaff, type PersonActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
+import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
+import { withEventLog } from '../../realtime/event-log';
+import { ChannelEventType } from '../../realtime/channel-event.entity';
+import { TeamMember } from '../directory/team-member.entity';
+import { Patient } from '../directory/patient.entity';
+import { assertActivePeople } from '../directory/active-people';
+import { appendMessage } from '../messages/message.service';
+import type { Message } from '../messages/message.entity';
+import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
+import { Channel, ChannelKind, ChannelStatus } from './channel.entity';
+import { addMembers, patientAndGuardians, type NewMember } from './membership';
+import { uuidArray } from '../../db/sql';
+
+const MAX_RECIPIENTS = 50;
+const channelInput = z.object({ channelId: uuid('The channel id') });
+
+/**
+ * Titled conversations with one patient: started by staff (To: chosen team members, the patient
+ * and their guardians added automatically) or, where the settings allow, by the patient (the
+ * organisation's responders added), closed and reopened by staff.
+ */
+export class ConversationService {
+  private readonly startInput;
+  private readonly updateInput = z.object({
+    channelId: uuid('The channel id'),
+    title: requiredText('The title', 200).nullish(),
+    patientCanReply: z.boolean().nullish(),
+  });
+
+  constructor(private readonly context: Context) {
+    this.startInput = z.object({
+      patientId: uuid('The patient id').nullish(),
+      title: requiredText('The title', 200),
+      body: messageBody(context.deps.config.limits.messageBodyChars),
+      recipientTeamMemberIds: z
+        .array(uuid('A team member id'))
+        .max(MAX_RECIPIENTS)
+        .nullish()
+        .transform((ids) => [...new Set(ids ?? [])]),
+      patientCanReply: z.boolean().nullish(),
+    });
+  }
+
+  async start(input: unknown): Promise<{ channel: Channel; message: Message }> {
+    const actor = requirePerson(this.context.actor);
+    const data = parseInput(this.startInput, input);
+    const settings = await this.context.services.messagingSettings.current();
+    if (!(await this.context.services.messagingSettings.canStartConversation(actor))) {
+      throw new UserError(UserErrorCode.NOT_ALLOWED_TO_START, 'The messaging settings do not let you start conversations.');
+    }
+    const { organisationId } = actor;
+    const plan = actor.kind === 'staff' ? await this.staffPlan(actor.teamMemberId, data) : await this.patientPlan(actor, data);
+    const patient = plan.patient;
+    const channelAndMessage = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+      const channel = log.em.create(Channel, {
+        organisationId,
+        kind: ChannelKind.CONVERSATION,
+        patientId: patient.id,
+        title: data.title,
+        patientCanReply: actor.kind === 'patient' ? true : (data.patientCanReply ?? settings.patientCanReplyDefault),
+        createdByTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
+        unstaffedSince: plan.staff.length === 0 ? new Date() : null,
+      });
+      await log.em.flush();
+      await addMembers(log, organisationId, channel.id, [...(await patientAndGuardians(log.em, organisationId, patient.id)), ...plan.staff]);
+      const message = await appendMessage(log, actor, channel.id, data.body, plan.onBehalfOfPatientId);
+      return { channelId: channel.id, message };
+    });
+    if (plan.staff.length === 0) {
+      this.context.logger.warn({ channelId: channelAndMessage.channelId }, 'patient conversation started with no responder: flagged unstaffed for messaging admins');
+    }
+    this.context.reset();
+    const channel = await this.context.loaders.channel.load(channelAndMessage.channelId);
+    if (!channel) throw new Error('conversation vanished after it was written');
+    return { channel, message: channelAndMessage.message };
+  }
+
+  /** Staff start: the patient must be messageable; the caller and the named team members join. */
+  private async staffPlan(teamMemberId: string, data: { patientId?: string | null; recipientTeamMemberIds: string[] }) {
+    const actor = requireStaff(this.context.actor);
+    if (!data.patientId) throw new UserError(UserErrorCode.INVALID_INPUT, 'Name the patient.', 'input.patientId');
+    const patient = await this.context.em.findOne(Patient, { organisationId: actor.organisationId, id: data.patientId, archivedAt: null });
+    if (!patient) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
+    const blockers = patientBlockers(patient, await this.context.loaders.guardians.load(patient.id), await this.context.services.messagingSettings.current());
+    if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.patientId');
+    await assertActivePeople(this.context.em, actor.organisationId, TeamMember, data.recipientTeamMemberIds, 'input.recipientTeamMemberIds');
+    const staff: NewMember[] = [...new Set([teamMemberId, ...data.recipientTeamMemberIds])].map((id) => ({ teamMemberId: id }));
+    return { patient, staff, onBehalfOfPatientId: null };
+  }
+
+  /**
+   * Patient start: for themself, or as a guardian for a dependant. The organisation's selected
+   * responders join; when every team member responds, the allocation clinician does. With nobody,
+   * the conversation is flagged unstaffed for the messaging admins.
+   */
+  private async patientPlan(actor: Extract<PersonActor, { kind: 'patient' }>, data: { patientId?: string | null; recipientTeamMemberIds: string[] }) {
+    const { organisationId } = actor;
+    if (data.recipientTeamMemberIds.length > 0) {
+      throw new UserError(UserErrorCode.INVALID_INPUT, "Patients write to the clinic's responders; they do not choose recipients.", 'input.recipientTeamMemberIds');
+    }
+    const patientId = data.patientId ?? actor.patientId;
+    if (patientId !== actor.patientId) {
+      const link = await this.context.em.execute('select 1 from patient_guardian where organisation_id = ? and guardian_patient_id = ? and dependant_patient_id = ?', [
+        organisationId,
+        actor.patientId,
+        patientId,
+      ]);
+      if (link.length === 0) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
+    }
+    const [me, patient] = await Promise.all([
+      this.context.em.findOne(Patient, { organisationId, id: actor.patientId, archivedAt: null }),
+      this.context.em.findOne(Patient, { organisationId, id: patientId, archivedAt: null }),
+    ]);
+    if (!me || !patient) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
+    const settings = await this.context.services.messagingSettings.current();
+    const blockers = [...entitlementBlockers(patient, settings), ...(me.portalAccess ? [] : [MessagingBlocker.NO_PORTAL_ACCESS])];
+    if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.patientId');
+    const candidates = settings.allStaffRespond ? (patient.allocationClinicianId ? [patient.allocationClinicianId] : []) : settings.responderIds;
+    const active = candidates.length
+      ? await this.context.em.execute<Array<{ id: string }>>('select id from team_member where organisation_id = ? and id = any(?::uuid[]) and archived_at is null', [
+          organisationId,
+          uuidArray(candidates),
+        ])
+      : [];
+    return { patient, staff: active.map((row) => ({ teamMemberId: row.id })), onBehalfOfPatientId: patientId === actor.patientId ? null : patientId };
+  }
+
+  /** Closes a conversation: patients can no longer reply (CHANNEL_CLOSED). Staff members of it. Closing again changes nothing. */
+  close(input: unknown): Promise<Channel> {
+    return this.change(input, ChannelEventType.CHANNEL_CLOSED, (channel) =>
+      channel.status === ChannelStatus.CLOSED ? undefined : { status: ChannelStatus.CLOSED, closed_at: new Date(), closed_by_team_member_id: requireStaff(this.context.actor).teamMemberId },
+    );
+  }
+
+  /** Reopens a closed conversation. Staff members of it. */
+  reopen(input: unknown): Promise<Channel> {
+    return this.change(input, ChannelEventType.CHANNEL_UPDATED, (channel) =>
+      channel.status === ChannelStatus.ACTIVE ? undefined : { status: ChannelStatus.ACTIVE, closed_at: null, closed_by_team_member_id: null },
+    );
+  }
+
+  /** Renames a conversation or turns patient replies on or off. Staff members of it. */
+  async update(input: unknown): Promise<Channel> {
+    const data = parseInput(this.updateInput, input);
+    return this.change(data, ChannelEventType.CHANNEL_UPDATED, (channel) => {
+      const changes: Record<string, unknown> = {};
+      if (data.title != null && data.title !== channel.title) changes.title = data.title;
+      if (data.patientCanReply != null && data.patientCanReply !== channel.patientCanReply) changes.patient_can_reply = data.patientCanReply;
+      return Object.keys(changes).length ? changes : undefined;
+    });
+  }
+
+  /** Applies a change to a conversation the caller (staff) takes part in, with its event; no event when nothing changes. */
+  private async change(input: unknown, type: ChannelEventType, changesFor: (channel: Channel) => Record<string, unknown> | undefined): Promise<Channel> {
+    const actor = requireStaff(this.context.actor);
+    const { channelId } = parseInput(channelInput, input);
+    const found = await this.context.services.channels.findParticipating(channelId);
+    if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    if (found.channel.kind !== ChannelKind.CONVERSATION) {
+      throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'Only conversations are closed, reopened or retitled.', 'input.channelId');
+    }
+    const changes = changesFor(found.channel);
+    if (!changes) return found.channel;
+    await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+      const seq = await log.nextSeq(channelId);
+      const columns = Object.keys(changes);
+      await log.em.execute(`update channel set ${columns.map((column) => `${column} = ?`).join(', ')} where organisation_id = ? and id = ?`, [
+        ...columns.map((column) => changes[column]),
+        actor.organisationId,
+        channelId,
+      ]);
+      await log.append({ channelId, type }, seq);
+    });
+    this.context.reset();
+    return (await this.context.loaders.channel.load(channelId))!;
+  }
+}

@@ -1,0 +1,50 @@
+import type { Context } from '../../graphql/context';
+import type { PersonActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
+import { Channel, ChannelKind, ChannelMember, ChannelStatus } from '../channels/channel.entity';
+import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
+
+/** Channels whose messages reach their patient (and so need the patient to be messageable). */
+const REACHES_PATIENT: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
+
+/**
+ * Whether the caller may write in a channel they take part in, and for whom: a guardian's
+ * membership writes on behalf of its dependant. Patients write only in open channels (and in a
+ * conversation only while replies are allowed) and only while entitled to messaging; staff
+ * write to a patient only while every messaging precondition holds.
+ */
+export async function authorizeWrite(
+  context: Context,
+  actor: PersonActor,
+  channel: Channel,
+  membership: ChannelMember,
+  requestedOnBehalfOf: string | null | undefined,
+): Promise<{ onBehalfOfPatientId: string | null }> {
+  const onBehalfOfPatientId = membership.guardianOfPatientId ?? null;
+  if (requestedOnBehalfOf && requestedOnBehalfOf !== onBehalfOfPatientId) {
+    throw new UserError(UserErrorCode.INVALID_INPUT, "A guardian writes on behalf of a dependant only in that dependant's channels.", 'input.onBehalfOfPatientId');
+  }
+  const settings = await context.services.messagingSettings.current();
+  if (actor.kind === 'patient') {
+    if (channel.status === ChannelStatus.CLOSED) throw new UserError(UserErrorCode.CHANNEL_CLOSED, 'This conversation is closed.', 'input.channelId');
+    if (channel.kind === ChannelKind.CONVERSATION && !channel.patientCanReply) {
+      throw new UserError(UserErrorCode.REPLIES_NOT_ALLOWED, 'Replies are turned off in this conversation.', 'input.channelId');
+    }
+    const [me, subject] = await Promise.all([
+      context.loaders.patient.load(actor.patientId),
+      onBehalfOfPatientId ? context.loaders.patient.load(onBehalfOfPatientId) : undefined,
+    ]);
+    if (!me) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    const blockers = [...entitlementBlockers(subject ?? me, settings), ...(me.portalAccess ? [] : [MessagingBlocker.NO_PORTAL_ACCESS])];
+    if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.channelId');
+    return { onBehalfOfPatientId };
+  }
+  if (channel.patientId && REACHES_PATIENT.has(channel.kind)) {
+    const [patient, guardians] = await Promise.all([context.loaders.patient.load(channel.patientId), context.loaders.guardians.load(channel.patientId)]);
+    if (patient) {
+      const blockers = patientBlockers(patient, guardians, settings);
+      if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.channelId');
+    }
+  }
+  return { onBehalfOfPatientId };
+}

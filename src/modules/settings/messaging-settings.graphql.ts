@@ -1,0 +1,119 @@
+import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { MutationPayload } from '../../common/graphql-types';
+import { mutationPayload } from '../../graphql/payload';
+import { TeamMemberType } from '../directory/directory.graphql';
+import { activeTeamMembers } from '../directory/active-people';
+import type { MessagingSettings } from './messaging-settings.service';
+
+@ObjectType('MessagingSettings', { description: "Who may message whom in the organisation. Read by staff and services; changed with MESSAGING_ADMIN." })
+export class MessagingSettingsType {
+  @Field(() => Boolean, { description: 'Team members may start conversations with patients (conversationStart).' })
+  staffCanStartConversations!: boolean;
+
+  @Field(() => Boolean, { description: 'Every team member may start them; otherwise only `conversationStarters`.' })
+  allStaffCanStartConversations!: boolean;
+
+  @Field(() => Boolean, { description: 'Patients may start conversations with the organisation.' })
+  patientsCanStartConversations!: boolean;
+
+  @Field(() => Boolean, {
+    description: "Every team member may respond to patient-started conversations (the patient's allocation clinician is added); otherwise `responders` are added.",
+  })
+  allStaffRespond!: boolean;
+
+  @Field(() => String, { description: 'The role group notified of new patient messages (default "Appointment Reminder Admin").' })
+  newPatientMessageRoleGroup!: string;
+
+  @Field(() => Boolean, { description: 'Default of `patientCanReply` for conversations staff start.' })
+  patientCanReplyDefault!: boolean;
+
+  @Field(() => Boolean, { description: 'Patients may attach files to their messages.' })
+  patientUploadsAllowed!: boolean;
+
+  @Field(() => [String], { description: 'The file types (MIME) patients may upload when allowed.' })
+  patientUploadTypes!: string[];
+
+  @Field(() => Boolean, { description: 'Messaging is enabled for every patient category; otherwise only for `messagingPatientCategories`.' })
+  messagingForAllPatientCategories!: boolean;
+
+  @Field(() => [String], { description: 'Patient categories (charge bands) with messaging enabled, when not all are.' })
+  messagingPatientCategories!: string[];
+
+  @Field(() => Boolean, { description: 'Patients get an email when staff reply.' })
+  patientEmailOnStaffReply!: boolean;
+
+  @Field(() => Date, { nullable: true, description: 'When the settings were last changed; null while they are the defaults.' })
+  updatedAt?: Date | null;
+}
+
+@InputType({ description: 'Changes to the messaging settings; absent fields stay as they are.' })
+export class MessagingSettingsUpdateInput {
+  @Field(() => Boolean, { nullable: true, description: 'Team members may start conversations with patients.' })
+  staffCanStartConversations?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Every team member may start them; false: only the listed starters.' })
+  allStaffCanStartConversations?: boolean | null;
+
+  @Field(() => [ID], { nullable: true, description: 'The team members who may start conversations when not all may (replaces the list).' })
+  conversationStarterTeamMemberIds?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Patients may start conversations with the organisation.' })
+  patientsCanStartConversations?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Every team member responds to patient-started conversations; false: only the listed responders.' })
+  allStaffRespond?: boolean | null;
+
+  @Field(() => [ID], { nullable: true, description: 'The team members who respond to patient-started conversations when not all do (replaces the list).' })
+  responderTeamMemberIds?: string[] | null;
+
+  @Field(() => String, { nullable: true, description: 'The role group notified of new patient messages.' })
+  newPatientMessageRoleGroup?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Default of `patientCanReply` for conversations staff start.' })
+  patientCanReplyDefault?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Patients may attach files to their messages.' })
+  patientUploadsAllowed?: boolean | null;
+
+  @Field(() => [String], { nullable: true, description: 'Among application/pdf, image/jpeg, image/png, image/gif, image/webp, video/mp4, video/quicktime.' })
+  patientUploadTypes?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Messaging for every patient category; false: only the listed categories.' })
+  messagingForAllPatientCategories?: boolean | null;
+
+  @Field(() => [String], { nullable: true, description: 'Replaces the list of categories with messaging enabled.' })
+  messagingPatientCategories?: string[] | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Patients get an email when staff reply.' })
+  patientEmailOnStaffReply?: boolean | null;
+}
+
+@ObjectType({ description: 'Result of messagingSettingsUpdate.' })
+export class MessagingSettingsUpdatePayload extends MutationPayload {
+  @Field(() => MessagingSettingsType, { nullable: true, description: 'The settings as saved.' })
+  settings?: MessagingSettings | null;
+}
+
+@Resolver(() => MessagingSettingsType)
+export class MessagingSettingsResolver {
+  @Query(() => MessagingSettingsType, { description: "The organisation's messaging settings. Staff and services (patients see what they may do on `me`)." })
+  messagingSettings(@Ctx() context: Context) {
+    return context.services.messagingSettings.read();
+  }
+
+  @Mutation(() => MessagingSettingsUpdatePayload, { description: 'Changes the messaging settings. Staff with MESSAGING_ADMIN.' })
+  messagingSettingsUpdate(@Arg('input', () => MessagingSettingsUpdateInput, { description: 'The fields to change.' }) input: MessagingSettingsUpdateInput, @Ctx() context: Context) {
+    return mutationPayload(MessagingSettingsUpdatePayload, 'settings', () => context.services.messagingSettings.update(input));
+  }
+
+  @FieldResolver(() => [TeamMemberType], { description: 'Who may start conversations when not all may (archived ones left out).' })
+  conversationStarters(@Root() settings: MessagingSettings, @Ctx() context: Context) {
+    return activeTeamMembers(context.loaders.teamMember, settings.conversationStarterIds);
+  }
+
+  @FieldResolver(() => [TeamMemberType], { description: 'Who responds to patient-started conversations when not all do (archived ones left out).' })
+  responders(@Root() settings: MessagingSettings, @Ctx() context: Context) {
+    return activeTeamMembers(context.loaders.teamMember, settings.responderIds);
+  }
+}
