@@ -1,0 +1,229 @@
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { eventually, ok, request, subscribe } from './support/client';
+import {
+  ChannelActivateDocument,
+  ChannelByIdDocument,
+  ChannelEventsDocument,
+  ChannelLeaveDocument,
+  ChannelMemberRemoveDocument,
+  ChannelMuteDocument,
+  ChannelUnmuteDocument,
+  ChannelsDocument,
+  ConversationStartDocument,
+  GroupChannelCreateDocument,
+  GuardedMessagesDocument,
+  MessageSendDocument,
+  MessagingSettingsUpdateDocument,
+  MyAbilitiesDocument,
+  PatientProfileDocument,
+  PatientUpsertDocument,
+  ProfileUpdateDocument,
+  type MessageSendInput,
+} from './generated/graphql';
+
+let server: TestServer;
+let org: TestOrganisation;
+let admin: Person;
+let clinician: Person;
+let manager: Person;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  org = await createOrganisation(server);
+  admin = await org.addStaff('Ada Admin', ['MESSAGING_ADMIN']);
+  clinician = await org.addStaff('Dr Preconditions');
+  manager = await org.addStaff('Mia Manager', ['MESSAGING_MANAGEMENT']);
+});
+afterAll(() => server.close());
+
+const activate = async (who: Person, patientId: string, kind: 'CARE_TEAM' | 'SERVICE_TEAM' | 'STAFF' = 'CARE_TEAM') =>
+  (await ok(server.url, who.token, ChannelActivateDocument, { input: { patientId, kind } })).channelActivate.channel!;
+const send = async (who: Person, input: MessageSendInput) => (await ok(server.url, who.token, MessageSendDocument, { input })).messageSend;
+const upsert = (externalId: string, input: Record<string, unknown>) => ok(server.url, org.serviceToken, PatientUpsertDocument, { input: { externalId, name: 'Same Name', ...input } });
+
+describe('preconditions for messaging a patient (PATIENT_NOT_MESSAGEABLE)', () => {
+  it('staff are told which preconditions fail; each one, once met, lets the message through', async () => {
+    const patient = await org.addPatient('Quiet Patient', { email: null, portalAccess: false, messagingEnabled: false });
+    const channel = await activate(clinician, patient.id);
+    const refused = await send(clinician, { channelId: channel.id, body: 'Hello' });
+    expect(refused.userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
+    expect(refused.userErrors[0].message).toMatch(/messaging is turned off.*no patient portal access/);
+    const profile = await ok(server.url, clinician.token, PatientProfileDocument, { id: patient.id });
+    expect(profile.patient!.messagingBlockers).toEqual(['MESSAGING_DISABLED', 'NO_PORTAL_ACCESS']);
+
+    await upsert(patient.externalId, { name: 'Quiet Patient', messagingEnabled: true, portalAccess: true });
+    expect((await ok(server.url, clinician.token, PatientProfileDocument, { id: patient.id })).patient!.messagingBlockers).toEqual(['NO_CONTACT_DETAILS']);
+    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors[0].message).toMatch(/no email address or phone number/);
+
+    await upsert(patient.externalId, { name: 'Quiet Patient', phone: '+44 7700 900123' });
+    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors).toEqual([]);
+    // Nothing was written by the refused attempts.
+    const history = await ok(server.url, clinician.token, GuardedMessagesDocument, { id: channel.id });
+    expect(history.channel!.messages.edges.map((edge) => edge.node.body)).toEqual(['Hello']);
+  });
+
+  it('messaging is enabled per patient category; patients are refused without being told why; only staff see the blockers', async () => {
+    const patient = await org.addPatient('Band B Patient', { category: 'Band B' });
+    const channel = await activate(clinician, patient.id);
+    await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { messagingForAllPatientCategories: false, messagingPatientCategories: ['Band A'] } });
+    try {
+      expect((await send(clinician, { channelId: channel.id, body: 'Hi' })).userErrors[0].message).toMatch(/not enabled for their patient category/);
+      const byPatient = await send(patient, { channelId: channel.id, body: 'Hi' });
+      expect(byPatient.userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
+      expect(byPatient.userErrors[0].message).not.toMatch(/category|portal|Band/);
+      const started = await ok(server.url, clinician.token, ConversationStartDocument, { input: { patientId: patient.id, title: 'T', body: 'x' } });
+      expect(started.conversationStart.userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
+      expect((await ok(server.url, patient.token, PatientProfileDocument, { id: patient.id })).patient).toMatchObject({ messagingBlockers: null, category: null });
+
+      await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { messagingPatientCategories: ['Band A', 'Band B'] } });
+      expect((await send(patient, { channelId: channel.id, body: 'Hi' })).userErrors).toEqual([]);
+      expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors).toEqual([]);
+    } finally {
+      await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { messagingForAllPatientCategories: true } });
+    }
+  });
+
+  it('a dependant without portal access or contact details is reachable through a guardian who has both', async () => {
+    const child = await org.addPatient('Child Dependant', { email: null, portalAccess: false });
+    const channel = await activate(clinician, child.id);
+    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
+    await org.addPatient('Parent Guardian', { guardianOfPatientIds: [child.id] });
+    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors).toEqual([]);
+  });
+});
+
+describe('guardians', () => {
+  it("see their dependant's care-team channel, never the staff channel, and write on the dependant's behalf with clear attribution", async () => {
+    const child = await org.addPatient('Charlie Child');
+    const careTeam = await activate(clinician, child.id);
+    const staffChannel = await activate(clinician, child.id, 'STAFF');
+    const guardian = await org.addPatient('Gwen Guardian', { guardianOfPatientIds: [child.id] });
+
+    const listed = await ok(server.url, guardian.token, ChannelsDocument, { first: 10 });
+    expect(listed.channels.edges.map((edge) => edge.node.id)).toEqual([careTeam.id]);
+    expect((await ok(server.url, guardian.token, ChannelByIdDocument, { id: staffChannel.id })).channel).toBeNull();
+    const me = await ok(server.url, guardian.token, MyAbilitiesDocument, {});
+    expect(me.me).toMatchObject({ dependants: [{ id: child.id, name: 'Charlie Child' }] });
+    const childProfile = await ok(server.url, guardian.token, PatientProfileDocument, { id: child.id });
+    expect(childProfile.patient!.channels.map((channel) => channel.id)).toEqual([careTeam.id]);
+
+    const written = await send(guardian, { channelId: careTeam.id, body: 'Charlie has a fever', onBehalfOfPatientId: child.id });
+    expect(written.userErrors).toEqual([]);
+    // Without the field, a guardian's message in a dependant's channel is still on the dependant's behalf.
+    expect((await send(guardian, { channelId: careTeam.id, body: 'Since yesterday' })).userErrors).toEqual([]);
+    const history = await ok(server.url, clinician.token, GuardedMessagesDocument, { id: careTeam.id });
+    for (const edge of history.channel!.messages.edges) {
+      expect(edge.node.author).toMatchObject({ __typename: 'Patient', id: guardian.id, name: 'Gwen Guardian' });
+      expect(edge.node.onBehalfOf).toMatchObject({ id: child.id, name: 'Charlie Child' });
+    }
+  });
+
+  it('denied: a guardian cannot claim to write for someone else, leave, or be removed; losing the link ends their access at once', async () => {
+    const child = await org.addPatient('Dana Dependant');
+    const stranger = await org.addPatient('Stranger');
+    const careTeam = await activate(manager, child.id);
+    const guardianExternalId = `guardian-${Date.now()}`;
+    const linked = await upsert(guardianExternalId, { name: 'Greg Guardian', email: 'greg@example.com', guardianOfPatientIds: [child.id] });
+    const guardian: Person = { id: linked.patientUpsert.patient!.id, externalId: guardianExternalId, token: await server.token({ role: 'patient', org: org.slug, sub: guardianExternalId }) };
+
+    expect((await send(guardian, { channelId: careTeam.id, body: 'x', onBehalfOfPatientId: stranger.id })).userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.onBehalfOfPatientId' });
+    expect((await ok(server.url, guardian.token, ChannelLeaveDocument, { input: { channelId: careTeam.id } })).channelLeave.userErrors[0].code).toBe('PATIENT_CANNOT_LEAVE');
+    const members = await ok(server.url, manager.token, ChannelByIdDocument, { id: careTeam.id });
+    const guardianMember = members.channel!.members.edges.find((edge) => edge.node.patient?.id === guardian.id)!;
+    const removal = await ok(server.url, manager.token, ChannelMemberRemoveDocument, { input: { channelId: careTeam.id, memberId: guardianMember.node.id } });
+    expect(removal.channelMemberRemove.userErrors[0].code).toBe('PATIENT_CANNOT_LEAVE');
+
+    const before = server.deps.live.streamCount;
+    const stream = subscribe(server.wsUrl, guardian.token, ChannelEventsDocument, { channelId: careTeam.id });
+    await eventually(() => server.deps.live.streamCount > before);
+    await upsert(guardianExternalId, { name: 'Greg Guardian', guardianOfPatientIds: [] });
+    expect((await stream.next()).data?.channelEvents).toMatchObject({ type: 'MEMBER_LEFT', member: { patient: { id: guardian.id } } });
+    expect(await stream.endCodes()).toEqual(['ACCESS_REVOKED']);
+    expect((await ok(server.url, guardian.token, ChannelByIdDocument, { id: careTeam.id })).channel).toBeNull();
+    expect((await send(guardian, { channelId: careTeam.id, body: 'still here?' })).userErrors[0].code).toBe('NOT_FOUND');
+    expect((await ok(server.url, guardian.token, PatientProfileDocument, { id: child.id })).patient).toBeNull();
+  });
+
+  it('a guardian is added to channels activated after the link, and can start a conversation for the dependant', async () => {
+    const child = await org.addPatient('Eli Dependant');
+    const guardian = await org.addPatient('Fay Guardian', { guardianOfPatientIds: [child.id] });
+    const service = await activate(clinician, child.id, 'SERVICE_TEAM');
+    expect((await ok(server.url, guardian.token, ChannelByIdDocument, { id: service.id })).channel?.id).toBe(service.id);
+
+    await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { patientsCanStartConversations: true } });
+    try {
+      const started = await ok(server.url, guardian.token, ConversationStartDocument, { input: { patientId: child.id, title: 'Prescription', body: 'Eli needs a refill' } });
+      expect(started.conversationStart.userErrors).toEqual([]);
+      expect(started.conversationStart.channel!.patient?.id).toBe(child.id);
+      expect(started.conversationStart.message).toMatchObject({ author: { id: guardian.id }, onBehalfOf: { id: child.id } });
+      // The dependant, when they have access of their own, sees it too.
+      expect((await ok(server.url, child.token, ChannelByIdDocument, { id: started.conversationStart.channel!.id })).channel).not.toBeNull();
+    } finally {
+      await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { patientsCanStartConversations: false } });
+    }
+  });
+});
+
+describe('display names', () => {
+  it('a patient sets a display name; other patients in a group see only it, staff see the real name beside it', async () => {
+    const shy = await org.addPatient('Harriet Realname');
+    const peer = await org.addPatient('Ivan Peer');
+    const updated = await ok(server.url, shy.token, ProfileUpdateDocument, { input: { displayName: '  Hattie ' } });
+    expect(updated.profileUpdate.patient).toMatchObject({ name: 'Harriet Realname', displayName: 'Hattie' });
+    const group = await ok(server.url, manager.token, GroupChannelCreateDocument, { input: { title: 'Peer support', patientIds: [shy.id, peer.id] } });
+    const groupId = group.groupChannelCreate.channel!.id;
+    await send(shy, { channelId: groupId, body: 'Hi all' });
+
+    const peerView = await ok(server.url, peer.token, GuardedMessagesDocument, { id: groupId });
+    expect(peerView.channel!.messages.edges[0].node.author).toEqual({ __typename: 'Patient', id: shy.id, name: null, displayName: 'Hattie' });
+    const staffView = await ok(server.url, manager.token, GuardedMessagesDocument, { id: groupId });
+    expect(staffView.channel!.messages.edges[0].node.author).toMatchObject({ name: 'Harriet Realname', displayName: 'Hattie' });
+
+    await ok(server.url, shy.token, ProfileUpdateDocument, { input: { displayName: null } });
+    const cleared = await ok(server.url, peer.token, GuardedMessagesDocument, { id: groupId });
+    expect(cleared.channel!.messages.edges[0].node.author).toMatchObject({ displayName: 'Patient' });
+  });
+
+  it('denied: staff have no profileUpdate; an over-long or empty display name changes nothing', async () => {
+    const refused = await request(server.url, clinician.token, ProfileUpdateDocument, { input: { displayName: 'Doc' } });
+    expect(refused.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const patient = await org.addPatient('Jo Named');
+    await ok(server.url, patient.token, ProfileUpdateDocument, { input: { displayName: 'Jo' } });
+    for (const displayName of ['x'.repeat(51), '   ']) {
+      const bad = await ok(server.url, patient.token, ProfileUpdateDocument, { input: { displayName } });
+      expect(bad.profileUpdate.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.displayName' });
+    }
+    expect((await ok(server.url, patient.token, PatientProfileDocument, { id: patient.id })).patient!.displayName).toBe('Jo');
+  });
+});
+
+describe('patient profile and per-member mute', () => {
+  it("staff see every channel of a patient with their own membership (Activate / Join / Open); another patient sees nothing", async () => {
+    const patient = await org.addPatient('Kim Profile');
+    const careTeam = await activate(clinician, patient.id);
+    const profile = await ok(server.url, manager.token, PatientProfileDocument, { id: patient.id });
+    expect(profile.patient!.channels).toEqual([{ id: careTeam.id, kind: 'CARE_TEAM', myMembership: null }]);
+    const mine = await ok(server.url, clinician.token, PatientProfileDocument, { id: patient.id });
+    expect(mine.patient!.channels[0].myMembership).not.toBeNull();
+    const other = await org.addPatient('Lee Other');
+    expect((await ok(server.url, other.token, PatientProfileDocument, { id: patient.id })).patient).toBeNull();
+  });
+
+  it('a member mutes a channel until a time or until unmuted; it stays in their list; a non-member cannot', async () => {
+    const patient = await org.addPatient('Max Mute');
+    const channel = await activate(clinician, patient.id);
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const muted = await ok(server.url, patient.token, ChannelMuteDocument, { input: { channelId: channel.id, until } });
+    expect(muted.channelMute.channel!.myMembership).toMatchObject({ muted: true, mutedUntil: until, archived: false });
+    const forever = await ok(server.url, patient.token, ChannelMuteDocument, { input: { channelId: channel.id } });
+    expect(forever.channelMute.channel!.myMembership).toMatchObject({ muted: true, mutedUntil: null });
+    expect((await ok(server.url, patient.token, ChannelsDocument, { first: 10 })).channels.edges.map((edge) => edge.node.id)).toContain(channel.id);
+    const unmuted = await ok(server.url, patient.token, ChannelUnmuteDocument, { input: { channelId: channel.id } });
+    expect(unmuted.channelUnmute.channel!.myMembership).toMatchObject({ muted: false, mutedUntil: null });
+
+    const past = await ok(server.url, patient.token, ChannelMuteDocument, { input: { channelId: channel.id, until: new Date(Date.now() - 1000).toISOString() } });
+    expect(past.channelMute.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.until' });
+    expect((await ok(server.url, manager.token, ChannelMuteDocument, { input: { channelId: channel.id } })).channelMute.userErrors[0].code).toBe('NOT_FOUND');
+  });
+});
