@@ -41,8 +41,8 @@ const actorId = (actor: Actor) =>
 
 /**
  * Appends one audit row. It is written on its own connection, outside any transaction of the
- * operation, so a rolled-back change is still on record as attempted. A failure to write is
- * logged at error level and does not fail the operation.
+ * operation, so a rolled-back change is still on record as attempted. A failure to write logs the
+ * whole record at error level and does not fail the operation (it has already happened).
  */
 export async function recordAudit(context: Context, entry: AuditEntry): Promise<void> {
   const { actor } = context;
@@ -50,14 +50,16 @@ export async function recordAudit(context: Context, entry: AuditEntry): Promise<
   const organisationId = actor.kind === 'operator' ? entry.organisationId : actor.organisationId;
   if (!organisationId) return;
   const target = targetOf(entry.action, entry.args);
+  const row = [organisationId, actor.kind, actorId(actor), context.requestId, entry.action, target?.type ?? null, target?.id ?? null, entry.outcome, entry.errorCode ?? null];
   try {
     await context.deps.orm.em.fork().execute(
       `insert into audit_event (organisation_id, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [organisationId, actor.kind, actorId(actor), context.requestId, entry.action, target?.type ?? null, target?.id ?? null, entry.outcome, entry.errorCode ?? null],
+      row,
     );
   } catch (error) {
-    context.logger.error({ err: error, action: entry.action }, 'audit write failed');
+    // The whole record goes to the log, so the trail survives in the log stream.
+    context.logger.error({ err: error, audit: row }, 'audit write failed');
   }
 }
 
