@@ -25,10 +25,12 @@ describe('the demo organisation', () => {
     }
   });
 
-  it('the clinician lists the care-team and staff channels; the patient only the care-team one', async () => {
+  it("the clinician lists every channel they are in; a patient only their own patient-visible ones; a guardian their dependant's", async () => {
     const staff = await ok(server.url, await tokenOf('clinician-amelia'), ChannelsDocument, {});
-    expect(staff.channels.edges.map((edge) => edge.node.kind).sort()).toEqual(['CARE_TEAM', 'STAFF']);
+    expect(staff.channels.edges.map((edge) => edge.node.kind).sort()).toEqual(['CARE_TEAM', 'CARE_TEAM', 'CONVERSATION', 'STAFF']);
     const patient = await ok(server.url, await tokenOf('patient-oliver'), ChannelsDocument, {});
-    expect(patient.channels.edges.map((edge) => edge.node.kind)).toEqual(['CARE_TEAM']);
+    expect(patient.channels.edges.map((edge) => edge.node.kind).sort()).toEqual(['CARE_TEAM', 'CONVERSATION']);
+    const guardian = await ok(server.url, await tokenOf('patient-sofia'), ChannelsDocument, {});
+    expect(guardian.channels.edges.map((edge) => edge.node.kind)).toEqual(['CARE_TEAM']);
   });
 });

@@ -37,17 +37,17 @@ export async function seedDemo(deps: AppDeps): Promise<boolean> {
   const clinician = await service.upsertTeamMember({
     externalId: 'clinician-amelia', name: 'Dr Amelia Hart', email: 'amelia.hart@demo.example', roles: ['Clinician'], permissions: ['MESSAGING_MANAGEMENT'],
   });
-  await service.upsertTeamMember({
+  const ravi = await service.upsertTeamMember({
     externalId: 'reception-ravi', name: 'Ravi Patel', email: 'ravi.patel@demo.example', roles: ['Reception', 'Appointment Reminder Admin'],
   });
-  await service.upsertTeamMember({
+  const grace = await service.upsertTeamMember({
     externalId: 'admin-grace', name: 'Grace Okafor', email: 'grace.okafor@demo.example', roles: ['Practice Manager'], permissions: ['MESSAGING_ADMIN'],
   });
   const oliver = await service.upsertPatient({
     externalId: 'patient-oliver', name: 'Oliver Bennett', email: 'oliver@patients.example', allocationClinicianId: clinician.id,
   });
   const leo = await service.upsertPatient({ externalId: 'patient-leo', name: 'Leo Marin', allocationClinicianId: clinician.id });
-  await service.upsertPatient({
+  const sofia = await service.upsertPatient({
     externalId: 'patient-sofia', name: 'Sofia Marin', email: 'sofia@patients.example', phone: '+44 7700 900123', guardianOfPatientIds: [leo.id],
   });
 
@@ -58,6 +58,17 @@ export async function seedDemo(deps: AppDeps): Promise<boolean> {
   await staff.messages.send({ channelId: staffChannel.id, body: 'Internal: review Oliver’s results before Friday.' });
   await as({ kind: 'patient', organisationId: organisation.id, patientId: oliver.id, expiresAt }).messages.send({
     channelId: careTeam.id, body: 'Much better, thank you!',
+  });
+  // Leo has no contact details of his own: his guardian Sofia reads and writes for him.
+  const leoCareTeam = await staff.channels.activate({ patientId: leo.id, kind: ChannelKind.CARE_TEAM });
+  await as({ kind: 'patient', organisationId: organisation.id, patientId: sofia.id, expiresAt }).messages.send({
+    channelId: leoCareTeam.id, body: 'Leo has had a cough since Monday. Should we come in?',
+  });
+  await staff.conversations.start({
+    patientId: oliver.id, title: 'Your blood test', body: 'Your blood test results are ready. Reply here with any questions.', recipientTeamMemberIds: [ravi.id],
+  });
+  await as({ kind: 'staff', organisationId: organisation.id, teamMemberId: grace.id, permissions: grace.permissions, expiresAt }).messagingSettings.update({
+    patientsCanStartConversations: true,
   });
   return true;
 }
