@@ -1,0 +1,580 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildSchema, getNamedType, isObjectType, parse, type GraphQLObjectType } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { errorCodes, request, subscribe, type HttpResult, type Subscription } from './support/client';
+
+/*
+ * The authorization matrix: every root field of the schema against every kind of caller, each
+ * cell ALLOWED or DENIED. A field added to the schema without a row (or a row for a field that is
+ * gone) fails the first test. On failure the whole matrix is printed, actual beside expected.
+ *
+ * The callers, all but the last in one organisation:
+ *   operator      platform operator token
+ *   service       the organisation's partner integration
+ *   staff         plain team member, member of the patient's channels
+ *   staffMM       team member with MESSAGING_MANAGEMENT, member of the channels
+ *   admin         team member with MESSAGING_ADMIN only (so never allowed what needs MESSAGING_MANAGEMENT)
+ *   patient       the patient of the channels
+ *   guardian      guardian of the patient: in their CARE_TEAM and CONVERSATION channels, never STAFF or GROUP ones
+ *   otherPatient  a patient of the organisation in none of these channels
+ *   foreignStaff  team member of another organisation with every permission, naming this organisation's ids
+ *
+ * foreignStaff's token is valid for their own organisation: operations that name no id (me,
+ * channels, badgeCount, messagingSettings, activationRules, auditEvents, unstaffedChannels,
+ * inboxEvents) answer them about their own organisation, which is ALLOWED, and every cell also
+ * fails if the answer mentions any of this organisation's ids (see `hiddenFrom`).
+ */
+
+const ACTORS = ['operator', 'service', 'staff', 'staffMM', 'admin', 'patient', 'guardian', 'otherPatient', 'foreignStaff'] as const;
+type ActorName = (typeof ACTORS)[number];
+const ROLE: Record<ActorName, 'operator' | 'service' | 'staff' | 'patient'> = {
+  operator: 'operator',
+  service: 'service',
+  staff: 'staff',
+  staffMM: 'staff',
+  admin: 'staff',
+  patient: 'patient',
+  guardian: 'patient',
+  otherPatient: 'patient',
+  foreignStaff: 'staff',
+};
+/** The team members of this organisation. */
+const STAFF: ActorName[] = ['staff', 'staffMM', 'admin'];
+/** The members of the patient's CARE_TEAM channel. */
+const MEMBERS: ActorName[] = [...STAFF, 'patient', 'guardian'];
+/** Every caller with a person's token. */
+const PEOPLE: ActorName[] = [...MEMBERS, 'otherPatient', 'foreignStaff'];
+
+type Verdict = 'ALLOWED' | 'DENIED';
+type Outcome = Verdict | { unexpected: string };
+const unexpected = (what: string): Outcome => ({ unexpected: what });
+
+// ---------------------------------------------------------------------------------------------
+// The classification rule
+
+const DENIAL_ERRORS = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'NOT_FOUND']);
+const DENIAL_USER_ERRORS = new Set(['FORBIDDEN', 'NOT_FOUND', 'NOT_ALLOWED_TO_START', 'UNSUPPORTED_CHANNEL_KIND', 'PATIENT_CANNOT_LEAVE']);
+/** WebSocket close codes of a refused connection (graphql-ws Unauthorized / Forbidden). */
+const DENIAL_CLOSE_CODES = new Set([4401, 4403]);
+
+type Data = Record<string, unknown>;
+interface Payload {
+  userErrors: Array<{ code: string }>;
+  [object: string]: unknown;
+}
+interface Connection {
+  edges: Array<{ node: { id: string } }>;
+}
+
+interface Judging {
+  /** List queries: the items that count; none means DENIED. */
+  items?: (value: unknown) => unknown[];
+  /** Further conditions on an ALLOWED answer; returns what is wrong. */
+  check?: (actor: ActorName, value: unknown) => string | undefined;
+}
+
+/**
+ * DENIED: a top-level FORBIDDEN / UNAUTHENTICATED / NOT_FOUND, a payload refusing with a denial
+ * userError, a by-id query answering null, or a list (with `items`) holding nothing. ALLOWED: no
+ * errors, no userErrors and the data present. Anything else is unexpected and fails the cell.
+ */
+function classify(actor: ActorName, result: HttpResult<Data>, field: string, judging: Judging = {}): Outcome {
+  const codes = errorCodes(result);
+  if (codes.length > 0) return codes.every((code) => DENIAL_ERRORS.has(code)) ? 'DENIED' : unexpected(`errors ${codes.join(', ')}`);
+  const value = result.data?.[field];
+  if (value === null) return 'DENIED';
+  if (value === undefined) return unexpected('no data');
+  if (isPayload(value)) {
+    const userCodes = value.userErrors.map((error) => error.code);
+    if (userCodes.length > 0) return userCodes.every((code) => DENIAL_USER_ERRORS.has(code)) ? 'DENIED' : unexpected(`userErrors ${userCodes.join(', ')}`);
+    const absent = Object.keys(value).filter((key) => key !== 'userErrors' && value[key] == null);
+    if (absent.length > 0) return unexpected(`payload without ${absent.join(', ')}`);
+  }
+  if (judging.items && judging.items(value).length === 0) return 'DENIED';
+  const problem = judging.check?.(actor, value);
+  return problem ? unexpected(problem) : 'ALLOWED';
+}
+
+const isPayload = (value: unknown): value is Payload => typeof value === 'object' && value !== null && 'userErrors' in value;
+
+/** Any cell, allowed or not, fails when the answer mentions an id the caller must not learn of. */
+function leakIn(actor: ActorName, result: unknown): Outcome | undefined {
+  const text = JSON.stringify(result);
+  const seen = [...w.hidden[actor]].filter(([id]) => text.includes(id)).map(([, name]) => name);
+  return seen.length > 0 ? unexpected(`LEAK: answer mentions ${seen.join(', ')}`) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The world: one organisation with the actors and their channels, and a foreign one
+
+interface World {
+  org: TestOrganisation;
+  tokens: Record<ActorName, string>;
+  ids: Partial<Record<ActorName, string>>;
+  /** A team member of the CARE_TEAM channel who is no actor: the typist, and a second team member of fresh channels. */
+  colleague: Person;
+  careChannelId: string;
+  careMessageId: string;
+  staffChannelId: string;
+  conversationId: string;
+  groupId: string;
+  /** A conversation the patient started that nobody responds to yet. */
+  unstaffedId: string;
+  /** Per caller, ids they must never see, with a name for the report. */
+  hidden: Record<ActorName, Map<string, string>>;
+}
+
+let server: TestServer;
+let w: World;
+const schema = buildSchema(readFileSync(path.join(__dirname, '..', 'schema.graphql'), 'utf8'));
+
+const gql = (source: string) => parse(source) as TypedDocumentNode<Data, Record<string, unknown>>;
+
+/** `mutation($input: …!) { field(input: $input) { <each payload object> { __typename id } userErrors { … } } }`, built from the schema. */
+function mutationDocument(field: string) {
+  const definition = schema.getMutationType()!.getFields()[field];
+  const input = definition.args.find((arg) => arg.name === 'input')!.type.toString();
+  const payload = getNamedType(definition.type) as GraphQLObjectType;
+  const objects = Object.values(payload.getFields())
+    .filter((f) => f.name !== 'userErrors')
+    .map((f) => {
+      const type = getNamedType(f.type);
+      return isObjectType(type) ? `${f.name} { __typename${'id' in type.getFields() ? ' id' : ''} }` : f.name;
+    });
+  return gql(`mutation Matrix($input: ${input}) { ${field}(input: $input) { ${objects.join(' ')} userErrors { code field message } } }`);
+}
+
+/** Runs a mutation that must succeed (building the world); returns its payload. */
+async function perform(token: string, field: string, input: object): Promise<Payload> {
+  const result = await request(server.url, token, mutationDocument(field), { input });
+  const payload = result.data?.[field];
+  if (result.errors?.length || !isPayload(payload) || payload.userErrors.length > 0) {
+    throw new Error(`setup: ${field} failed: ${JSON.stringify(result.errors ?? (payload as Payload | undefined)?.userErrors)}`);
+  }
+  return payload;
+}
+const idIn = (payload: Payload, object: string) => (payload[object] as { id: string }).id;
+const edgesOf = (value: unknown) => (value as Connection).edges;
+
+beforeAll(async () => {
+  // Typing notices unthrottled: the typist confirms each typing subscription with a notice of its own.
+  server = await startTestServer({ TYPING_INTERVAL_MS: '1' });
+  const [org, foreignOrg] = await Promise.all([createOrganisation(server), createOrganisation(server)]);
+  const [staff, staffMM, admin, colleague, patient, otherPatient, foreignStaff, foreignHelper, foreignPatient] = await Promise.all([
+    org.addStaff('Sam Staff'),
+    org.addStaff('Mia Manager', ['MESSAGING_MANAGEMENT']),
+    org.addStaff('Ada Admin', ['MESSAGING_ADMIN']),
+    org.addStaff('Cole Colleague'),
+    org.addPatient('Pat Patient'),
+    org.addPatient('Olly Other'),
+    foreignOrg.addStaff('Fay Foreign', ['MESSAGING_MANAGEMENT', 'MESSAGING_ADMIN']),
+    foreignOrg.addStaff('Hal Helper'),
+    foreignOrg.addPatient('Fern Foreign'),
+  ]);
+  const activate = async (kind: string) => idIn(await perform(staff.token, 'channelActivate', { patientId: patient.id, kind }), 'channel');
+  const [careChannelId, staffChannelId] = await Promise.all([activate('CARE_TEAM'), activate('STAFF')]);
+  // The guardian comes after the channels: linking them adds them to the CARE_TEAM channel, not the STAFF one.
+  const guardian = await org.addPatient('Gina Guardian', { guardianOfPatientIds: [patient.id] });
+
+  const [careMessageId, [conversationId, unstaffedId], groupId] = await Promise.all([
+    (async () => {
+      await Promise.all([staffMM, admin, colleague].map((person) => perform(person.token, 'channelJoin', { channelId: careChannelId })));
+      return idIn(await perform(staff.token, 'messageSend', { channelId: careChannelId, body: 'Hello from your care team' }), 'message');
+    })(),
+    (async () => {
+      await perform(admin.token, 'messagingSettingsUpdate', { patientsCanStartConversations: true });
+      await perform(admin.token, 'activationRuleUpdate', { kind: 'SERVICE_TEAM', autoActivate: false, teamMemberIds: [admin.id] });
+      // Conversations add the patient's guardian as they start.
+      const started = idIn(await perform(staff.token, 'conversationStart', { patientId: patient.id, title: 'Results', body: 'Your results are in' }), 'channel');
+      // Started by the patient with no allocation clinician: nobody responds, so it is unstaffed.
+      const unstaffed = idIn(await perform(patient.token, 'conversationStart', { title: 'A question', body: 'May I ask something?' }), 'channel');
+      return [started, unstaffed];
+    })(),
+    (async () =>
+      idIn(await perform(staffMM.token, 'groupChannelCreate', { title: 'Tuesday group', teamMemberIds: [staff.id, admin.id], patientIds: [patient.id] }), 'channel'))(),
+    (async () => {
+      // The foreign organisation has an unstaffed channel of its own (its only team member archived).
+      await perform(foreignHelper.token, 'channelActivate', { patientId: foreignPatient.id, kind: 'CARE_TEAM' });
+      await perform(foreignOrg.serviceToken, 'teamMemberArchive', { teamMemberId: foreignHelper.id });
+    })(),
+  ]);
+
+  const ours = new Map([
+    [careChannelId, 'the CARE_TEAM channel'],
+    [staffChannelId, 'the STAFF channel'],
+    [conversationId, 'the conversation'],
+    [groupId, 'the GROUP channel'],
+    [unstaffedId, 'the unstaffed conversation'],
+    [careMessageId, 'the message'],
+    [patient.id, 'the patient'],
+    [guardian.id, 'the guardian'],
+  ]);
+  w = {
+    org,
+    colleague,
+    careChannelId,
+    careMessageId,
+    staffChannelId,
+    conversationId,
+    groupId,
+    unstaffedId,
+    tokens: {
+      operator: await server.token({ role: 'operator', sub: 'matrix-operator' }),
+      service: org.serviceToken,
+      staff: staff.token,
+      staffMM: staffMM.token,
+      admin: admin.token,
+      patient: patient.token,
+      guardian: guardian.token,
+      otherPatient: otherPatient.token,
+      foreignStaff: foreignStaff.token,
+    },
+    ids: { staff: staff.id, staffMM: staffMM.id, admin: admin.id, patient: patient.id, guardian: guardian.id, otherPatient: otherPatient.id, foreignStaff: foreignStaff.id },
+    hidden: {
+      operator: new Map(),
+      service: new Map(),
+      staff: new Map(),
+      staffMM: new Map(),
+      admin: new Map(),
+      patient: new Map([[staffChannelId, 'the STAFF channel']]),
+      guardian: new Map([
+        [staffChannelId, 'the STAFF channel'],
+        [groupId, 'the GROUP channel'],
+      ]),
+      otherPatient: ours,
+      foreignStaff: new Map([
+        ...ours,
+        ...[staff, staffMM, admin, colleague, otherPatient].map((person): [string, string] => [person.id, 'a person of this organisation']),
+      ]),
+    },
+  };
+});
+afterAll(() => server.close());
+
+// ---------------------------------------------------------------------------------------------
+// Rows
+
+interface Row {
+  /** `Query.channel`, `Mutation.channelLeave`, ... */
+  operation: string;
+  /** What the row names beside the operation (its target), e.g. `STAFF channel`. */
+  target?: string;
+  allowed: readonly ActorName[];
+  probe(actor: ActorName): Promise<Outcome>;
+}
+const kindOf = (row: Row) => row.operation.split('.')[0] as 'Query' | 'Mutation' | 'Subscription';
+const labelOf = (row: Row) => `${row.operation}${row.target ? ` (${row.target})` : ''}`;
+
+/** Made once, on first use (rows are declared before the world exists). */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
+
+function queryRow(field: string, allowed: readonly ActorName[], source: string, options: Judging & { target?: string; variables?: () => Record<string, unknown> } = {}): Row {
+  const document = gql(source);
+  return {
+    operation: `Query.${field}`,
+    target: options.target,
+    allowed,
+    async probe(actor) {
+      const result = await request(server.url, w.tokens[actor], document, options.variables?.() ?? {});
+      return leakIn(actor, result) ?? classify(actor, result, field, options);
+    },
+  };
+}
+
+function mutationRow(field: string, allowed: readonly ActorName[], input: (actor: ActorName) => object | Promise<object>, target?: string): Row {
+  return {
+    operation: `Mutation.${field}`,
+    target,
+    allowed,
+    async probe(actor) {
+      const result = await request(server.url, w.tokens[actor], mutationDocument(field), { input: await input(actor) });
+      return leakIn(actor, result) ?? classify(actor, result, field);
+    },
+  };
+}
+
+/** Streams opened by the subscription rows, closed when they are done. */
+const openStreams: Array<Subscription<Data>> = [];
+
+/**
+ * ALLOWED when the server has set the stream up (`opened` counts up), and `confirm` holds if
+ * given; DENIED when the stream ends with a denial error or the socket closes with 4401/4403.
+ */
+function subscriptionRow(
+  field: string,
+  allowed: readonly ActorName[],
+  source: string,
+  options: { target?: string; variables?: () => Record<string, unknown>; opened: () => number; confirm?: (stream: Subscription<Data>) => Promise<string | undefined> },
+): Row {
+  const document = gql(source);
+  return {
+    operation: `Subscription.${field}`,
+    target: options.target,
+    allowed,
+    async probe(actor) {
+      const before = options.opened();
+      const stream = subscribe(server.wsUrl, w.tokens[actor], document, options.variables?.() ?? {});
+      openStreams.push(stream);
+      let end: { error?: unknown } | undefined;
+      void stream.ended.then((ended) => (end = ended));
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        if (options.opened() > before) {
+          const problem = await options.confirm?.(stream);
+          return problem ? unexpected(problem) : 'ALLOWED';
+        }
+        if (end) {
+          const closeCode = (end.error as { code?: unknown } | undefined)?.code;
+          if (typeof closeCode === 'number') return DENIAL_CLOSE_CODES.has(closeCode) ? 'DENIED' : unexpected(`socket closed with ${closeCode}`);
+          const codes = await stream.endCodes();
+          return codes.length > 0 && codes.every((code) => DENIAL_ERRORS.has(code)) ? 'DENIED' : unexpected(`stream ended with [${codes.join(', ')}]`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return unexpected('the stream neither started nor was refused within 5 s');
+    },
+  };
+}
+
+// Fresh targets, so that a cell that changes something spoils no other.
+
+/** A new patient's CARE_TEAM channel, activated by the colleague (who stays when others leave). */
+async function freshCareChannel(): Promise<string> {
+  const patient = await w.org.addPatient('Fresh Patient');
+  return idIn(await perform(w.colleague.token, 'channelActivate', { patientId: patient.id, kind: 'CARE_TEAM' }), 'channel');
+}
+/** A new group like the fixture one: staffMM created it with staff, admin and the patient. */
+async function freshGroup(): Promise<string> {
+  const input = { title: 'Fresh group', teamMemberIds: [w.ids.staff, w.ids.admin], patientIds: [w.ids.patient] };
+  return idIn(await perform(w.tokens.staffMM, 'groupChannelCreate', input), 'channel');
+}
+/** A patient added to the fixture group, and their membership id there. */
+const removableGroupMember = once(async () => {
+  const patient = await w.org.addPatient('Removable Patient');
+  await perform(w.tokens.staffMM, 'channelMembersAdd', { channelId: w.groupId, patientIds: [patient.id] });
+  const members = gql('query ($id: ID!) { channel(id: $id) { members(first: 100) { edges { node { id patient { id } } } } } }');
+  const result = await request(server.url, w.tokens.staffMM, members, { id: w.groupId });
+  const channel = result.data?.channel as { members: { edges: Array<{ node: { id: string; patient: { id: string } | null } }> } };
+  return channel.members.edges.find((edge) => edge.node.patient?.id === patient.id)!.node.id;
+});
+const archivableTeamMember = once(() => w.org.addStaff('Archivable Member'));
+
+const CHANNEL_BY_ID = 'query ($id: ID!) { channel(id: $id) { id kind } }';
+const byId = (id: () => string) => () => ({ id: id() });
+const care = () => w.careChannelId;
+const message = { body: 'matrix probe' };
+const conversation = { title: 'Matrix conversation', body: 'Hello' };
+
+const ROWS: Row[] = [
+  // ---- Queries
+  queryRow('me', ACTORS, '{ me { __typename ... on TeamMember { id } ... on Patient { id } } }', {
+    check: (actor, value) => {
+      const me = value as { __typename: string; id?: string };
+      const typename = { operator: 'Operator', service: 'ServiceClient', staff: 'TeamMember', patient: 'Patient' }[ROLE[actor]];
+      return me.__typename !== typename || me.id !== w.ids[actor] ? `me is ${JSON.stringify(me)}` : undefined;
+    },
+  }),
+  // Errors only: each person lists their own channels (none for otherPatient; their own organisation's for foreignStaff).
+  queryRow('channels', PEOPLE, '{ channels(first: 100) { edges { node { id } } } }'),
+  queryRow('badgeCount', PEOPLE, '{ badgeCount }'),
+  queryRow('channel', MEMBERS, CHANNEL_BY_ID, { target: 'CARE_TEAM', variables: byId(care) }),
+  // Any team member of the organisation may find a patient's STAFF channel (to join it); patients never.
+  queryRow('channel', STAFF, CHANNEL_BY_ID, { target: 'STAFF', variables: byId(() => w.staffChannelId) }),
+  // Members only: staff, admin and the patient; guardians are not added to groups.
+  queryRow('channel', [...STAFF, 'patient'], CHANNEL_BY_ID, { target: 'GROUP', variables: byId(() => w.groupId) }),
+  // staffMM and admin are not members, but any team member may find a patient's conversation (to join it).
+  queryRow('channel', MEMBERS, CHANNEL_BY_ID, { target: 'CONVERSATION', variables: byId(() => w.conversationId) }),
+  queryRow('message', MEMBERS, 'query ($id: ID!) { message(id: $id) { id } }', { target: 'in CARE_TEAM', variables: byId(() => w.careMessageId) }),
+  // Staff see any patient of their organisation; a patient themself; a guardian their dependant.
+  queryRow('patient', MEMBERS, 'query ($id: ID!) { patient(id: $id) { id } }', { target: 'the patient', variables: byId(() => w.ids.patient!) }),
+  // foreignStaff: their own organisation's settings (ALLOWED), never this one's (patients may start here, not there).
+  queryRow('messagingSettings', [...STAFF, 'service', 'foreignStaff'], '{ messagingSettings { patientsCanStartConversations } }', {
+    check: (actor, value) =>
+      (value as { patientsCanStartConversations: boolean }).patientsCanStartConversations !== (actor !== 'foreignStaff') ? "another organisation's settings" : undefined,
+  }),
+  // foreignStaff: their own organisation's rules (ALLOWED); this one's names admin, a hidden id for them.
+  queryRow('activationRules', [...STAFF, 'service', 'foreignStaff'], '{ activationRules { kind teamMembers { id } } }'),
+  // MESSAGING_ADMIN. foreignStaff is an admin of their own organisation: they read its log (ALLOWED),
+  // which must name none of this organisation's people (the hidden ids).
+  queryRow('auditEvents', ['admin', 'foreignStaff'], '{ auditEvents(first: 100) { edges { node { actorId } } } }', { items: edgesOf }),
+  // MESSAGING_ADMIN. foreignStaff sees their own organisation's unstaffed channel, none of this one's.
+  queryRow('unstaffedChannels', ['admin', 'foreignStaff'], '{ unstaffedChannels(first: 100) { edges { node { id } } } }', {
+    items: edgesOf,
+    check: (actor, value) =>
+      actor === 'admin' && !edgesOf(value).some((edge) => edge.node.id === w.unstaffedId) ? 'the unstaffed conversation is not listed' : undefined,
+  }),
+
+  // ---- Subscriptions (the typist, a member who is no actor, confirms each typing stream with a notice)
+  subscriptionRow('channelEvents', MEMBERS, 'subscription ($channelId: ID!) { channelEvents(channelId: $channelId) { type } }', {
+    target: 'CARE_TEAM',
+    variables: () => ({ channelId: care() }),
+    opened: () => server.deps.live.streamCount,
+  }),
+  // Everyone with a person's token follows their own inbox.
+  subscriptionRow('inboxEvents', PEOPLE, 'subscription { inboxEvents { type } }', { opened: () => server.deps.live.streamCount }),
+  subscriptionRow('typing', MEMBERS, 'subscription ($channelId: ID!) { typing(channelId: $channelId) { channelId } }', {
+    target: 'CARE_TEAM',
+    variables: () => ({ channelId: care() }),
+    opened: () => server.deps.live.typingStreamCount(care()),
+    confirm: async (stream) => {
+      await perform(w.colleague.token, 'typingStart', { channelId: care() });
+      const notice = await stream.next(3000).catch((error: Error) => ({ errors: [error], data: undefined }));
+      return notice.data?.typing ? undefined : `no typing notice arrived (${JSON.stringify(notice.errors)})`;
+    },
+  }),
+
+  // ---- Mutations. Refused cells run first, the allowed ones last (see runRow).
+  mutationRow('organisationCreate', ['operator'], () => ({ slug: `m-${randomUUID().slice(0, 12)}`, name: 'Matrix Organisation' })),
+  mutationRow('teamMemberUpsert', ['service'], () => ({ externalId: `matrix-${randomUUID()}`, name: 'Matrix Member' })),
+  mutationRow('patientUpsert', ['service'], () => ({ externalId: `matrix-${randomUUID()}`, name: 'Matrix Patient' })),
+  mutationRow('teamMemberArchive', ['service'], async () => ({ teamMemberId: (await archivableTeamMember()).id }), 'a fresh team member'),
+  // foreignStaff: NOT_FOUND, the patient is not in their organisation.
+  mutationRow('channelActivate', STAFF, once(async () => ({ patientId: (await w.org.addPatient('Activation Patient')).id, kind: 'CARE_TEAM' })), 'a fresh patient'),
+  mutationRow('channelJoin', STAFF, once(async () => ({ channelId: await freshCareChannel() })), 'a fresh CARE_TEAM'),
+  mutationRow('directChannelOpen', STAFF, () => ({ teamMemberIds: [w.colleague.id] }), 'with the colleague'),
+  // MESSAGING_MANAGEMENT: staff and admin (a MESSAGING_ADMIN only) are FORBIDDEN; foreignStaff names foreign people (NOT_FOUND).
+  mutationRow('groupChannelCreate', ['staffMM'], () => ({ title: 'Matrix group', teamMemberIds: [w.ids.staff], patientIds: [w.ids.patient] })),
+  // Staff and admin are members of the group but lack MESSAGING_MANAGEMENT (FORBIDDEN).
+  mutationRow('channelMembersAdd', ['staffMM'], () => ({ channelId: w.groupId, teamMemberIds: [w.colleague.id] }), 'GROUP'),
+  mutationRow('channelMemberRemove', ['staffMM'], async () => ({ channelId: w.groupId, memberId: await removableGroupMember() }), 'GROUP patient'),
+  // Team members leave a fresh channel they joined (the colleague stays). The patient and guardian
+  // of a CARE_TEAM channel cannot leave it: PATIENT_CANNOT_LEAVE, the rule working (DENIED).
+  mutationRow(
+    'channelLeave',
+    STAFF,
+    async (actor) => {
+      if (!STAFF.includes(actor)) return { channelId: care() };
+      const channelId = await freshCareChannel();
+      await perform(w.tokens[actor], 'channelJoin', { channelId });
+      return { channelId };
+    },
+    'CARE_TEAM',
+  ),
+  // Members of a group, patients included, may leave it; the guardian is not a member (NOT_FOUND).
+  mutationRow('channelLeave', [...STAFF, 'patient'], async () => ({ channelId: await freshGroup() }), 'a fresh GROUP'),
+  // Per member: archiving, muting and marking read change only the caller's own membership.
+  mutationRow('channelArchive', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
+  mutationRow('channelUnarchive', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
+  mutationRow('channelMute', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
+  mutationRow('channelUnmute', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
+  mutationRow('channelMarkRead', MEMBERS, () => ({ channelId: care(), messageId: w.careMessageId }), 'CARE_TEAM'),
+  mutationRow('messageSend', MEMBERS, () => ({ channelId: care(), ...message }), 'CARE_TEAM'),
+  mutationRow('typingStart', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
+  // Everyone names the patient: staff (settings let all staff start), the patient themself, the
+  // guardian their dependant; otherPatient is not the patient's guardian (NOT_FOUND).
+  mutationRow('conversationStart', MEMBERS, () => ({ patientId: w.ids.patient, ...conversation }), 'naming the patient'),
+  // Patients omit patientId and start their own conversation (settings let patients start): otherPatient too.
+  mutationRow(
+    'conversationStart',
+    [...MEMBERS, 'otherPatient'],
+    (actor) => ({ ...(ROLE[actor] === 'patient' ? {} : { patientId: w.ids.patient }), ...conversation }),
+    'patients: their own',
+  ),
+  // Staff members of the conversation only: staffMM and admin have not joined it (NOT_FOUND).
+  mutationRow('conversationClose', ['staff'], () => ({ channelId: w.conversationId }), 'CONVERSATION'),
+  mutationRow('conversationReopen', ['staff'], () => ({ channelId: w.conversationId }), 'CONVERSATION'),
+  mutationRow('conversationUpdate', ['staff'], () => ({ channelId: w.conversationId, title: 'Renamed' }), 'CONVERSATION'),
+  // MESSAGING_ADMIN. foreignStaff administers their own organisation only: naming this one's team
+  // members is NOT_FOUND.
+  mutationRow('messagingSettingsUpdate', ['admin'], () => ({ patientsCanStartConversations: true, responderTeamMemberIds: [w.ids.staff] })),
+  mutationRow('activationRuleUpdate', ['admin'], () => ({ kind: 'SERVICE_TEAM', autoActivate: false, teamMemberIds: [w.ids.admin] })),
+  // A patient's own profile: patients only.
+  mutationRow('profileUpdate', ['patient', 'guardian', 'otherPatient'], () => ({ displayName: 'Matrix Name' })),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Running and reporting
+
+interface Cell {
+  row: Row;
+  actor: ActorName;
+  expected: Verdict;
+  actual: Outcome;
+}
+
+async function runCell(row: Row, actor: ActorName): Promise<Cell> {
+  const actual = await row.probe(actor).catch((error: Error) => unexpected(`threw ${error.message}`));
+  return { row, actor, expected: row.allowed.includes(actor) ? 'ALLOWED' : 'DENIED', actual };
+}
+
+/**
+ * Queries: every cell at once. Subscriptions: one cell at a time (each is judged by a stream
+ * count going up). Mutations: the refused cells first, then the allowed ones, so a refusal is
+ * always judged on an untouched target.
+ */
+async function runRow(row: Row): Promise<Cell[]> {
+  switch (kindOf(row)) {
+    case 'Query':
+      return Promise.all(ACTORS.map((actor) => runCell(row, actor)));
+    case 'Subscription': {
+      const cells: Cell[] = [];
+      for (const actor of ACTORS) cells.push(await runCell(row, actor));
+      return cells;
+    }
+    case 'Mutation': {
+      const refused = await Promise.all(ACTORS.filter((actor) => !row.allowed.includes(actor)).map((actor) => runCell(row, actor)));
+      const allowed = await Promise.all(row.allowed.map((actor) => runCell(row, actor)));
+      return ACTORS.map((actor) => [...refused, ...allowed].find((cell) => cell.actor === actor)!);
+    }
+  }
+}
+
+const failed = (cell: Cell) => cell.actual !== cell.expected;
+
+function renderMatrix(cells: Cell[]): string {
+  const text = (cell: Cell) => {
+    if (!failed(cell)) return cell.actual === 'ALLOWED' ? 'allowed' : 'denied';
+    return typeof cell.actual === 'string' ? `✗ ${cell.actual.toLowerCase()}` : '✗ other';
+  };
+  const labels = [...new Set(cells.map((cell) => labelOf(cell.row)))];
+  const first = Math.max(...labels.map((label) => label.length)) + 2;
+  const line = (label: string, columns: string[]) => label.padEnd(first) + columns.map((column) => column.padEnd(14)).join('');
+  const table = [line('', [...ACTORS]), ...labels.map((label) => line(label, ACTORS.map((actor) => text(cells.find((c) => labelOf(c.row) === label && c.actor === actor)!))))];
+  const details = cells.filter(failed).map((cell) => {
+    const actual = typeof cell.actual === 'string' ? cell.actual : `neither ALLOWED nor DENIED: ${cell.actual.unexpected}`;
+    return `  ${labelOf(cell.row)} × ${cell.actor}: expected ${cell.expected}, got ${actual}`;
+  });
+  return [
+    'The authorization matrix differs from the expected one (✗ marks a cell whose actual outcome differs; "other" is neither ALLOWED nor DENIED):',
+    '',
+    ...table,
+    '',
+    'Failing cells:',
+    ...details,
+  ].join('\n');
+}
+
+describe('authorization matrix', () => {
+  it('has a row for every root field of the schema, and none for a field that no longer exists', () => {
+    const inSchema = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()].flatMap((root) =>
+      root ? Object.keys(root.getFields()).map((field) => `${root.name}.${field}`) : [],
+    );
+    const inMatrix = new Set(ROWS.map((row) => row.operation));
+    expect({ withoutRow: inSchema.filter((operation) => !inMatrix.has(operation)), notInSchema: [...inMatrix].filter((operation) => !inSchema.includes(operation)) }).toEqual({
+      withoutRow: [],
+      notInSchema: [],
+    });
+  });
+
+  it('answers every caller of every operation as the matrix says', async () => {
+    const queries = (await Promise.all(ROWS.filter((row) => kindOf(row) === 'Query').map(runRow))).flat();
+    const subscriptions: Cell[] = [];
+    try {
+      for (const row of ROWS.filter((r) => kindOf(r) === 'Subscription')) subscriptions.push(...(await runRow(row)));
+    } finally {
+      await Promise.all(openStreams.map((stream) => stream.close()));
+    }
+    const mutations: Cell[] = [];
+    for (const row of ROWS.filter((r) => kindOf(r) === 'Mutation')) mutations.push(...(await runRow(row)));
+
+    const cells = [...queries, ...subscriptions, ...mutations];
+    if (cells.some(failed) || process.env.MATRIX_SHOW) throw new Error(renderMatrix(cells));
+  });
+});
