@@ -24,7 +24,8 @@ export class Migration20261123190000ConversationsAndSettings extends Migration {
         messaging_categories text[] not null default '{}',
         patient_email_on_staff_reply boolean not null default true,
         updated_at timestamptz not null default now(),
-        updated_by_team_member_id uuid
+        updated_by_team_member_id uuid,
+        foreign key (organisation_id, updated_by_team_member_id) references team_member (organisation_id, id)
       );
 
       alter table patient add column category text;
@@ -33,18 +34,23 @@ export class Migration20261123190000ConversationsAndSettings extends Migration {
         add column patient_can_reply boolean not null default true,
         add column closed_at timestamptz,
         add column closed_by_team_member_id uuid,
-        add column unstaffed_since timestamptz;
+        -- Millisecond precision: the unstaffedChannels cursor carries it exactly.
+        add column unstaffed_since timestamptz(3),
+        add foreign key (organisation_id, closed_by_team_member_id) references team_member (organisation_id, id);
       create index channel_unstaffed_idx on channel (organisation_id, unstaffed_since, id) where unstaffed_since is not null;
       create index channel_by_patient_idx on channel (organisation_id, patient_id) where patient_id is not null;
 
       alter table channel_member
         add column guardian_of_patient_id uuid,
         add column muted_at timestamptz,
-        add column muted_until timestamptz;
+        add column muted_until timestamptz,
+        add foreign key (organisation_id, guardian_of_patient_id) references patient (organisation_id, id),
+        add check (guardian_of_patient_id is null or patient_id is not null);
       create index channel_member_guardian_idx on channel_member (organisation_id, guardian_of_patient_id, patient_id)
         where guardian_of_patient_id is not null and left_at is null;
 
-      alter table message add column on_behalf_of_patient_id uuid;
+      alter table message add column on_behalf_of_patient_id uuid,
+        add foreign key (organisation_id, on_behalf_of_patient_id) references patient (organisation_id, id);
     `);
   }
 

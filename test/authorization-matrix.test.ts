@@ -390,7 +390,8 @@ const ROWS: Row[] = [
   // Members only: staff, admin and the patient; guardians are not added to groups.
   queryRow('channel', [...STAFF, 'patient'], CHANNEL_BY_ID, { target: 'GROUP', variables: byId(() => w.groupId) }),
   // staffMM and admin are not members, but any team member may find a patient's conversation (to join it).
-  queryRow('channel', MEMBERS, CHANNEL_BY_ID, { target: 'CONVERSATION', variables: byId(() => w.conversationId) }),
+  // A conversation is addressed: staffMM is not in it and cannot find it; a messaging admin can (to staff one left unanswered).
+  queryRow('channel', ['staff', 'admin', 'patient', 'guardian'], CHANNEL_BY_ID, { target: 'CONVERSATION', variables: byId(() => w.conversationId) }),
   queryRow('message', MEMBERS, 'query ($id: ID!) { message(id: $id) { id } }', { target: 'in CARE_TEAM', variables: byId(() => w.careMessageId) }),
   // Staff see any patient of their organisation; a patient themself; a guardian their dependant.
   queryRow('patient', MEMBERS, 'query ($id: ID!) { patient(id: $id) { id } }', { target: 'the patient', variables: byId(() => w.ids.patient!) }),

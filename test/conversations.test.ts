@@ -14,6 +14,7 @@ import {
   MessagingSettingsDocument,
   MessagingSettingsUpdateDocument,
   MyAbilitiesDocument,
+  PatientProfileDocument,
   UnstaffedChannelsDocument,
   type ConversationStartInput,
   type MessagingSettingsUpdateInput,
@@ -136,6 +137,28 @@ describe('staff-started conversations', () => {
     }
   });
 
+  it('concurrent closes and reopens apply one after the other: one event per real change', async () => {
+    const started = await start(clinician, { patientId: patient.id, title: 'Race', body: 'Closing from two tabs' });
+    const channelId = started.channel!.id;
+    const before = server.deps.live.streamCount;
+    const stream = subscribe(server.wsUrl, clinician.token, ChannelEventsDocument, { channelId });
+    await eventually(() => server.deps.live.streamCount > before);
+    try {
+      await Promise.all(Array.from({ length: 4 }, () => ok(server.url, clinician.token, ConversationCloseDocument, { input: { channelId } })));
+      expect((await stream.next()).data?.channelEvents.type).toBe('CHANNEL_CLOSED');
+      await stream.expectSilence(300);
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('two admins saving different settings at once both count', async () => {
+    await Promise.all([settings({ patientUploadsAllowed: true }), settings({ patientEmailOnStaffReply: false })]);
+    const read = await ok(server.url, admin.token, MessagingSettingsDocument, {});
+    expect(read.messagingSettings).toMatchObject({ patientUploadsAllowed: true, patientEmailOnStaffReply: false });
+    await settings({ patientUploadsAllowed: false, patientEmailOnStaffReply: true });
+  });
+
   it('denied: patients cannot close or reopen; staff who are not in it get NOT_FOUND; other kinds are not conversations', async () => {
     const started = await start(clinician, { patientId: patient.id, title: 'Private', body: 'Only for us.' });
     const channelId = started.channel!.id;
@@ -143,9 +166,12 @@ describe('staff-started conversations', () => {
     expect(byPatient.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const outsider = await org.addStaff('Dr Outsider');
     expect(codes((await ok(server.url, outsider.token, ConversationCloseDocument, { input: { channelId } })).conversationClose)).toEqual(['NOT_FOUND']);
-    // Any team member may join a patient's conversation from the profile, and then close it.
-    await ok(server.url, outsider.token, ChannelJoinDocument, { input: { channelId } });
-    expect((await ok(server.url, outsider.token, ConversationCloseDocument, { input: { channelId } })).conversationClose.channel?.status).toBe('CLOSED');
+    // A conversation is addressed: other team members can neither find nor join it; a messaging admin can.
+    expect((await ok(server.url, outsider.token, ChannelJoinDocument, { input: { channelId } })).channelJoin.userErrors[0].code).toBe('NOT_FOUND');
+    expect((await ok(server.url, outsider.token, PatientProfileDocument, { id: patient.id })).patient!.channels.edges.map((edge) => edge.node.id)).not.toContain(channelId);
+    expect((await ok(server.url, admin.token, PatientProfileDocument, { id: patient.id })).patient!.channels.edges.map((edge) => edge.node.id)).toContain(channelId);
+    expect((await ok(server.url, admin.token, ChannelJoinDocument, { input: { channelId } })).channelJoin.userErrors).toEqual([]);
+    expect((await ok(server.url, admin.token, ConversationCloseDocument, { input: { channelId } })).conversationClose.channel?.status).toBe('CLOSED');
 
     const { channelActivate } = await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } });
     expect(codes((await ok(server.url, clinician.token, ConversationCloseDocument, { input: { channelId: channelActivate.channel!.id } })).conversationClose)).toEqual(['UNSUPPORTED_CHANNEL_KIND']);

@@ -84,6 +84,22 @@ describe('preconditions for messaging a patient (PATIENT_NOT_MESSAGEABLE)', () =
     }
   });
 
+  it('denied: a patient who cannot be messaged is not added to a group, and is not offered to start a conversation', async () => {
+    const unreachable = await org.addPatient('Unreachable Group Patient', { email: null });
+    const group = await ok(server.url, manager.token, GroupChannelCreateDocument, { input: { title: 'Education', patientIds: [unreachable.id] } });
+    expect(group.groupChannelCreate.userErrors[0]).toMatchObject({ code: 'PATIENT_NOT_MESSAGEABLE', field: 'input.patientIds' });
+
+    const disabled = await org.addPatient('Disabled Patient', { messagingEnabled: false });
+    await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { patientsCanStartConversations: true } });
+    try {
+      expect((await ok(server.url, disabled.token, MyAbilitiesDocument, {})).me).toMatchObject({ canStartConversation: false });
+      const started = await ok(server.url, disabled.token, ConversationStartDocument, { input: { title: 'T', body: 'x' } });
+      expect(started.conversationStart.userErrors[0].code).toBe('NOT_ALLOWED_TO_START');
+    } finally {
+      await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { patientsCanStartConversations: false } });
+    }
+  });
+
   it('a dependant without portal access or contact details is reachable through a guardian who has both', async () => {
     const child = await org.addPatient('Child Dependant', { email: null, portalAccess: false });
     const channel = await activate(clinician, child.id);
@@ -106,7 +122,7 @@ describe('guardians', () => {
     const me = await ok(server.url, guardian.token, MyAbilitiesDocument, {});
     expect(me.me).toMatchObject({ dependants: [{ id: child.id, name: 'Charlie Child' }] });
     const childProfile = await ok(server.url, guardian.token, PatientProfileDocument, { id: child.id });
-    expect(childProfile.patient!.channels.map((channel) => channel.id)).toEqual([careTeam.id]);
+    expect(childProfile.patient!.channels.edges.map((edge) => edge.node.id)).toEqual([careTeam.id]);
 
     const written = await send(guardian, { channelId: careTeam.id, body: 'Charlie has a fever', onBehalfOfPatientId: child.id });
     expect(written.userErrors).toEqual([]);
@@ -190,7 +206,8 @@ describe('display names', () => {
     expect(refused.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const patient = await org.addPatient('Jo Named');
     await ok(server.url, patient.token, ProfileUpdateDocument, { input: { displayName: 'Jo' } });
-    for (const displayName of ['x'.repeat(51), '   ']) {
+    // Over-long, blank, a text-direction override, a zero-width space, a team member's name.
+    for (const displayName of ['x'.repeat(51), '   ', 'Jo\u202Egnp.exe', 'J\u200Bo', 'dr preconditions']) {
       const bad = await ok(server.url, patient.token, ProfileUpdateDocument, { input: { displayName } });
       expect(bad.profileUpdate.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.displayName' });
     }
@@ -203,11 +220,20 @@ describe('patient profile and per-member mute', () => {
     const patient = await org.addPatient('Kim Profile');
     const careTeam = await activate(clinician, patient.id);
     const profile = await ok(server.url, manager.token, PatientProfileDocument, { id: patient.id });
-    expect(profile.patient!.channels).toEqual([{ id: careTeam.id, kind: 'CARE_TEAM', myMembership: null }]);
+    expect(profile.patient!.channels.edges.map((edge) => edge.node)).toEqual([{ id: careTeam.id, kind: 'CARE_TEAM', myMembership: null }]);
     const mine = await ok(server.url, clinician.token, PatientProfileDocument, { id: patient.id });
-    expect(mine.patient!.channels[0].myMembership).not.toBeNull();
+    expect(mine.patient!.channels.edges[0].node.myMembership).not.toBeNull();
     const other = await org.addPatient('Lee Other');
     expect((await ok(server.url, other.token, PatientProfileDocument, { id: patient.id })).patient).toBeNull();
+
+    // Pages in activation order, without gaps or repeats.
+    const service = await activate(clinician, patient.id, 'SERVICE_TEAM');
+    const staffOnly = await activate(clinician, patient.id, 'STAFF');
+    const first = await ok(server.url, manager.token, PatientProfileDocument, { id: patient.id, first: 2 });
+    expect(first.patient!.channels.pageInfo.hasNextPage).toBe(true);
+    const rest = await ok(server.url, manager.token, PatientProfileDocument, { id: patient.id, first: 2, after: first.patient!.channels.pageInfo.endCursor });
+    expect([...first.patient!.channels.edges, ...rest.patient!.channels.edges].map((edge) => edge.node.id)).toEqual([careTeam.id, service.id, staffOnly.id]);
+    expect(rest.patient!.channels.pageInfo.hasNextPage).toBe(false);
   });
 
   it('a member mutes a channel until a time or until unmuted; it stays in their list; a non-member cannot', async () => {

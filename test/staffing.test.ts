@@ -99,10 +99,22 @@ it('denied: only messaging admins list unstaffed channels; a bad cursor is refus
   expect((await request(server.url, admin.token, UnstaffedChannelsDocument, { first: 10, after: 'nonsense' })).errors?.[0].extensions?.code).toBe('CURSOR_INVALID');
 });
 
-it('archiving twice changes nothing; an unknown team member is NOT_FOUND', async () => {
+it('archiving twice, even at once, changes nothing the second time; an unknown team member is NOT_FOUND', async () => {
   const once = await org.addStaff('Dr Once');
-  await archive(once);
-  await archive(once);
+  const colleague = await org.addStaff('Dr Colleague Of Once');
+  const patient = await org.addPatient('Twice Patient');
+  const careTeam = await activate(once, patient.id);
+  await ok(server.url, colleague.token, ChannelJoinDocument, { input: { channelId: careTeam.id } });
+  const before = server.deps.live.streamCount;
+  const stream = subscribe(server.wsUrl, colleague.token, ChannelEventsDocument, { channelId: careTeam.id });
+  await eventually(() => server.deps.live.streamCount > before);
+  try {
+    await Promise.all([archive(once), archive(once), archive(once)]);
+    expect((await stream.next()).data!.channelEvents).toMatchObject({ type: 'MEMBER_LEFT', member: { teamMember: { id: once.id } } });
+    await stream.expectSilence(300);
+  } finally {
+    await stream.close();
+  }
   const unknown = await ok(server.url, org.serviceToken, TeamMemberArchiveDocument, { input: { teamMemberId: '00000000-0000-4000-8000-000000000000' } });
   expect(unknown.teamMemberArchive.userErrors[0].code).toBe('NOT_FOUND');
 });

@@ -6,7 +6,7 @@ import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
 import { unreadCounts } from '../modules/messages/read-state.service';
-import { channelsOfPatients } from '../modules/channels/channel.service';
+import { channelsOfPatients, type PatientChannelPage } from '../modules/channels/channel.service';
 
 type Keyed = { id: string };
 
@@ -34,6 +34,7 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
       const byId = new Map(others.map((other) => [other.id, other]));
       return ids.map((id) => links.flatMap((link) => (link[from] === id && byId.has(link[to]) ? [byId.get(link[to])!] : [])));
     });
+  const patientChannelPages = new Map<string, DataLoader<string, Channel[]>>();
   return {
     teamMember: scoped(TeamMember),
     patient: scoped(Patient),
@@ -47,8 +48,16 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     dependants: linked('guardianPatientId', 'dependantPatientId'),
     /** The caller's unread messages per channel id (0 where not a member). */
     unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
-    /** Channels about each patient id that the caller may see listed on the patient's profile. */
-    patientChannels: new DataLoader<string, Channel[]>((patientIds) => channelsOfPatients(em, actor, patientIds)),
+    /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */
+    patientChannels: {
+      page(page: PatientChannelPage): DataLoader<string, Channel[]> {
+        const key = `${page.limit}|${page.after?.at.toISOString() ?? ''}|${page.after?.id ?? ''}`;
+        let loader = patientChannelPages.get(key);
+        if (!loader) patientChannelPages.set(key, (loader = new DataLoader((patientIds) => channelsOfPatients(em, actor, patientIds, page))));
+        return loader;
+      },
+      clearAll: () => patientChannelPages.clear(),
+    },
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       const person =

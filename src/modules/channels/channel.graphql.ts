@@ -8,6 +8,9 @@ import { MessageType } from '../messages/message.graphql';
 import { Channel, ChannelKind, ChannelMember, ChannelStatus } from './channel.entity';
 import type { Message } from '../messages/message.entity';
 import type { Patient } from '../directory/patient.entity';
+import { timeIdCursor } from '../../common/cursor';
+import { ApiErrorCode, apiError } from '../../errors';
+import { patientChannelCursor } from './channel.service';
 
 registerEnumType(ChannelKind, {
   name: 'ChannelKind',
@@ -361,11 +364,15 @@ export class MessageChannelFieldResolver {
 
 @Resolver(() => PatientType)
 export class PatientChannelsFieldResolver {
-  @FieldResolver(() => [ChannelType], {
+  @FieldResolver(() => ChannelConnection, {
     description:
-      "The patient's channels, for the buttons of their profile: staff see every kind (myMembership null where they have not joined: Activate, Join or Open); a patient or guardian sees only those they take part in.",
+      "The patient's channels in activation order, for the buttons of their profile: staff see every kind but conversations they are not in (messaging admins see those too), with myMembership null where they have not joined (Activate, Join or Open); a patient or guardian sees only those they take part in.",
   })
-  channels(@Root() patient: Patient, @Ctx() { loaders }: Context) {
-    return loaders.patientChannels.load(patient.id);
+  async channels(@Root() patient: Patient, @Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() { loaders }: Context) {
+    const { limit } = pageRequest(page);
+    const after = page.after != null ? timeIdCursor.decode(page.after) : undefined;
+    if (page.after != null && !after) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+    const rows = await loaders.patientChannels.page({ limit, after }).load(patient.id);
+    return connectionOf(rows.slice(0, limit), patientChannelCursor, { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 }

@@ -337,18 +337,38 @@ export class ChannelService {
 
 const invalidCursor = () => apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
 
-/** Channels of patients listed on their profiles: staff see every kind, patients only those they take part in. */
-export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[]): Promise<Channel[][]> {
+/** One page of the channels of each patient, in activation order. */
+export interface PatientChannelPage {
+  limit: number;
+  after?: { at: Date; id: string };
+}
+
+/**
+ * Channels of patients listed on their profiles, one page per patient in one query: staff see
+ * every kind but others' conversations (messaging admins see those too), patients only those
+ * they take part in. Each list holds up to `limit + 1` channels (the extra one says there is more).
+ */
+export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: PatientChannelPage): Promise<Channel[][]> {
   if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return patientIds.map(() => []);
-  const rows = await em.execute<Record<string, unknown>[]>(
+  const visible =
     actor.kind === 'staff'
-      ? `select c.* from channel c where c.organisation_id = ? and c.patient_id = any(?::uuid[]) order by c.created_at, c.id`
-      : `select c.* from channel c
-           join channel_member m on m.organisation_id = c.organisation_id and m.channel_id = c.id and m.patient_id = ? and m.left_at is null
-          where c.organisation_id = ? and c.patient_id = any(?::uuid[]) and c.kind in (${PATIENT_VISIBLE_KINDS_SQL})
-          order by c.created_at, c.id`,
-    actor.kind === 'staff' ? [actor.organisationId, uuidArray(patientIds)] : [actor.patientId, actor.organisationId, uuidArray(patientIds)],
+      ? `(c.kind <> 'CONVERSATION' or ?::boolean or exists (
+           select 1 from channel_member m where m.organisation_id = c.organisation_id and m.channel_id = c.id and m.team_member_id = ? and m.left_at is null))`
+      : `c.kind in (${PATIENT_VISIBLE_KINDS_SQL}) and exists (
+           select 1 from channel_member m where m.organisation_id = c.organisation_id and m.channel_id = c.id and m.patient_id = ? and m.left_at is null)`;
+  const visibleParams = actor.kind === 'staff' ? [actor.permissions.includes('MESSAGING_ADMIN'), actor.teamMemberId] : [actor.patientId];
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select c.* from unnest(?::uuid[]) as p(id) cross join lateral (
+       select c.* from channel c
+        where c.organisation_id = ? and c.patient_id = p.id and ${visible}
+          ${page.after ? "and (date_trunc('milliseconds', c.created_at), c.id) > (?::timestamptz, ?::uuid)" : ''}
+        order by date_trunc('milliseconds', c.created_at), c.id
+        limit ?) c`,
+    [uuidArray(patientIds), actor.organisationId, ...visibleParams, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
   );
   const channels = rows.map((row) => em.map(Channel, row));
   return patientIds.map((id) => channels.filter((channel) => channel.patientId === id));
 }
+
+/** The cursor of a channel in a patient's list (activation order, to the millisecond). */
+export const patientChannelCursor = (channel: Channel) => timeIdCursor.encode(channel.createdAt, channel.id);

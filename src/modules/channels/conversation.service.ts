@@ -4,6 +4,7 @@ import { requirePerson, requireStaff, type PersonActor } from '../../auth/actor'
 import { UserError, UserErrorCode } from '../../errors';
 import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
+import { lockChannelState, type ChannelState } from './channel-state';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
@@ -66,7 +67,12 @@ export class ConversationService {
         unstaffedSince: plan.staff.length === 0 ? new Date() : null,
       });
       await log.em.flush();
-      await addMembers(log, organisationId, channel.id, [...(await patientAndGuardians(log.em, organisationId, patient.id)), ...plan.staff]);
+      const patientSide = await patientAndGuardians(log.em, organisationId, patient.id);
+      // A guardian writing for a dependant must still be linked now that the links are locked.
+      if (plan.onBehalfOfPatientId && actor.kind === 'patient' && !patientSide.some((member) => member.patientId === actor.patientId)) {
+        throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
+      }
+      await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
       const message = await appendMessage(log, actor, channel.id, data.body, plan.onBehalfOfPatientId);
       return { channelId: channel.id, message };
     });
@@ -131,31 +137,36 @@ export class ConversationService {
 
   /** Closes a conversation: patients can no longer reply (CHANNEL_CLOSED). Staff members of it. Closing again changes nothing. */
   close(input: unknown): Promise<Channel> {
-    return this.change(input, ChannelEventType.CHANNEL_CLOSED, (channel) =>
-      channel.status === ChannelStatus.CLOSED ? undefined : { status: ChannelStatus.CLOSED, closed_at: new Date(), closed_by_team_member_id: requireStaff(this.context.actor).teamMemberId },
+    const closedBy = requireStaff(this.context.actor).teamMemberId;
+    return this.change(input, ChannelEventType.CHANNEL_CLOSED, (current) =>
+      current.status === ChannelStatus.CLOSED ? undefined : { status: ChannelStatus.CLOSED, closed_at: new Date(), closed_by_team_member_id: closedBy },
     );
   }
 
   /** Reopens a closed conversation. Staff members of it. */
   reopen(input: unknown): Promise<Channel> {
-    return this.change(input, ChannelEventType.CHANNEL_UPDATED, (channel) =>
-      channel.status === ChannelStatus.ACTIVE ? undefined : { status: ChannelStatus.ACTIVE, closed_at: null, closed_by_team_member_id: null },
+    return this.change(input, ChannelEventType.CHANNEL_UPDATED, (current) =>
+      current.status === ChannelStatus.ACTIVE ? undefined : { status: ChannelStatus.ACTIVE, closed_at: null, closed_by_team_member_id: null },
     );
   }
 
   /** Renames a conversation or turns patient replies on or off. Staff members of it. */
   async update(input: unknown): Promise<Channel> {
     const data = parseInput(this.updateInput, input);
-    return this.change(data, ChannelEventType.CHANNEL_UPDATED, (channel) => {
+    return this.change(data, ChannelEventType.CHANNEL_UPDATED, (current) => {
       const changes: Record<string, unknown> = {};
-      if (data.title != null && data.title !== channel.title) changes.title = data.title;
-      if (data.patientCanReply != null && data.patientCanReply !== channel.patientCanReply) changes.patient_can_reply = data.patientCanReply;
+      if (data.title != null && data.title !== current.title) changes.title = data.title;
+      if (data.patientCanReply != null && data.patientCanReply !== current.patientCanReply) changes.patient_can_reply = data.patientCanReply;
       return Object.keys(changes).length ? changes : undefined;
     });
   }
 
-  /** Applies a change to a conversation the caller (staff) takes part in, with its event; no event when nothing changes. */
-  private async change(input: unknown, type: ChannelEventType, changesFor: (channel: Channel) => Record<string, unknown> | undefined): Promise<Channel> {
+  /**
+   * Applies a change to a conversation the caller (staff) takes part in, with its event. The
+   * change is decided on the row as it is under its lock, so concurrent changes apply one after
+   * the other; nothing is written when nothing changes.
+   */
+  private async change(input: unknown, type: ChannelEventType, changesFor: (current: ChannelState) => Record<string, unknown> | undefined): Promise<Channel> {
     const actor = requireStaff(this.context.actor);
     const { channelId } = parseInput(channelInput, input);
     const found = await this.context.services.channels.findParticipating(channelId);
@@ -163,9 +174,9 @@ export class ConversationService {
     if (found.channel.kind !== ChannelKind.CONVERSATION) {
       throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'Only conversations are closed, reopened or retitled.', 'input.channelId');
     }
-    const changes = changesFor(found.channel);
-    if (!changes) return found.channel;
     await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+      const changes = changesFor(await lockChannelState(log, actor.organisationId, channelId));
+      if (!changes) return;
       const seq = await log.nextSeq(channelId);
       const columns = Object.keys(changes);
       await log.em.execute(`update channel set ${columns.map((column) => `${column} = ?`).join(', ')} where organisation_id = ? and id = ?`, [

@@ -12,8 +12,9 @@ export interface NewMember {
 
 /**
  * Adds people to a channel unless already members, each with their MEMBER_JOINED event, in a
- * fixed number of statements whatever their number. A team member joining an unstaffed channel
- * staffs it again. Returns how many were added.
+ * fixed number of statements whatever their number. Only people still active at this moment are
+ * added (someone archived since the input was checked is left out). A team member joining an
+ * unstaffed channel staffs it again. Returns how many were added.
  */
 export async function addMembers(log: EventLogTransaction, organisationId: string, channelId: string, people: NewMember[]): Promise<number> {
   const teamMemberIds = people.flatMap((p) => (p.teamMemberId ? [p.teamMemberId] : []));
@@ -22,23 +23,25 @@ export async function addMembers(log: EventLogTransaction, organisationId: strin
   const added = await log.em.execute<Array<{ id: string; team_member_id: string | null; patient_id: string | null }>>(
     `with staff as (
        insert into channel_member (organisation_id, id, channel_id, team_member_id)
-       select ?, gen_random_uuid(), ?, unnest(?::uuid[])
+       select t.organisation_id, gen_random_uuid(), ?, t.id from team_member t
+        where t.organisation_id = ? and t.id = any(?::uuid[]) and t.archived_at is null
        on conflict (organisation_id, channel_id, team_member_id) where team_member_id is not null and left_at is null do nothing
        returning id, team_member_id, patient_id, joined_at),
      patients as (
        insert into channel_member (organisation_id, id, channel_id, patient_id, guardian_of_patient_id)
-       select ?, gen_random_uuid(), ?, p.id, p.guardian_of from unnest(?::uuid[], ?::uuid[]) as p(id, guardian_of)
+       select a.organisation_id, gen_random_uuid(), ?, p.id, p.guardian_of from unnest(?::uuid[], ?::uuid[]) as p(id, guardian_of)
+         join patient a on a.organisation_id = ? and a.id = p.id and a.archived_at is null
        on conflict (organisation_id, channel_id, patient_id) where patient_id is not null and left_at is null do nothing
        returning id, team_member_id, patient_id, joined_at)
      select id, team_member_id, patient_id from (select * from patients union all select * from staff) joined order by patient_id nulls last, team_member_id`,
     [
-      organisationId,
       channelId,
-      uuidArray(teamMemberIds),
       organisationId,
+      uuidArray(teamMemberIds),
       channelId,
       uuidArray(patients.map((p) => p.patientId!)),
       `{${patients.map((p) => p.guardianOfPatientId ?? 'NULL').join(',')}}`,
+      organisationId,
     ],
   );
   if (added.length === 0) return 0;
@@ -62,8 +65,14 @@ export async function addMembers(log: EventLogTransaction, organisationId: strin
   return added.length;
 }
 
-/** The patient of a patient channel and their (active) guardians, who read and write for them. */
+/**
+ * The patient of a patient channel and their (active) guardians, who read and write for them.
+ * Takes a share lock on the patient's row until commit: a concurrent change of their guardians
+ * (which locks it for update) either lands before this reads the links or waits for this channel
+ * to be visible, so a removed guardian is never added behind its back.
+ */
 export async function patientAndGuardians(em: EntityManager, organisationId: string, patientId: string): Promise<NewMember[]> {
+  await em.execute('select 1 from patient where organisation_id = ? and id = ? for share', [organisationId, patientId]);
   const guardians = await em.execute<Array<{ id: string }>>(
     `select g.guardian_patient_id as id from patient_guardian g
        join patient p on p.organisation_id = g.organisation_id and p.id = g.guardian_patient_id and p.archived_at is null
@@ -78,32 +87,40 @@ export type EndingMemberships = { teamMemberId: string } | { guardianPatientId: 
 
 /**
  * Ends the selected memberships, each with its MEMBER_LEFT event (their live streams end), in a
- * fixed number of statements however many; returns the channels concerned.
+ * fixed number of statements however many; returns the channels concerned. The channels are
+ * locked first, in id order (so concurrent multi-channel changes cannot deadlock, and a leave
+ * racing this one either lands before it or finds the membership ended).
  */
 export async function endMemberships(log: EventLogTransaction, organisationId: string, who: EndingMemberships): Promise<string[]> {
   const [filter, params] =
     'teamMemberId' in who
-      ? ['team_member_id = ?', [who.teamMemberId]]
-      : ['patient_id = ? and guardian_of_patient_id = any(?::uuid[])', [who.guardianPatientId, uuidArray(who.dependantIds)]];
-  const rows = await log.em.execute<Array<{ channel_id: string; last_seq: string; member_id: string; team_member_id: string | null; patient_id: string | null }>>(
-    `with ending as (
-       select id as member_id, channel_id, team_member_id, patient_id from channel_member
-        where organisation_id = ? and ${filter} and left_at is null),
+      ? ['m.team_member_id = ?', [who.teamMemberId]]
+      : ['m.patient_id = ? and m.guardian_of_patient_id = any(?::uuid[])', [who.guardianPatientId, uuidArray(who.dependantIds)]];
+  const candidates = await log.em.execute<Array<{ channel_id: string }>>(
+    `select distinct m.channel_id from channel_member m where m.organisation_id = ? and ${filter} and m.left_at is null`,
+    [organisationId, ...params],
+  );
+  if (candidates.length === 0) return [];
+  const channelIds = uuidArray(candidates.map((row) => row.channel_id));
+  await log.em.execute('select id from channel where organisation_id = ? and id = any(?::uuid[]) order by id for update', [organisationId, channelIds]);
+  const rows = await log.em.execute<Array<{ channel_id: string; left_seq: string; member_id: string; team_member_id: string | null; patient_id: string | null }>>(
+    `with ended as (
+       update channel_member m set left_at = now(), left_seq = c.last_seq + 1
+         from channel c
+        where m.organisation_id = ? and ${filter} and m.left_at is null and m.channel_id = any(?::uuid[])
+          and c.organisation_id = m.organisation_id and c.id = m.channel_id
+       returning m.id as member_id, m.channel_id, m.left_seq, m.team_member_id, m.patient_id),
      bumped as (
        update channel c set last_seq = c.last_seq + 1, updated_at = now()
-         from ending where c.organisation_id = ? and c.id = ending.channel_id
-       returning c.id as channel_id, c.last_seq, ending.member_id, ending.team_member_id, ending.patient_id),
-     ended as (
-       update channel_member m set left_at = now(), left_seq = b.last_seq
-         from bumped b where m.organisation_id = ? and m.id = b.member_id
-       returning m.id)
-     select channel_id, last_seq, member_id, team_member_id, patient_id from bumped`,
-    [organisationId, ...params, organisationId, organisationId],
+         from ended where c.organisation_id = ? and c.id = ended.channel_id
+       returning c.id)
+     select channel_id, left_seq, member_id, team_member_id, patient_id from ended`,
+    [organisationId, ...params, channelIds, organisationId],
   );
   for (const row of rows) {
     await log.append(
       { channelId: row.channel_id, type: ChannelEventType.MEMBER_LEFT, memberId: row.member_id, subject: { teamMemberId: row.team_member_id, patientId: row.patient_id } },
-      Number(row.last_seq),
+      Number(row.left_seq),
     );
   }
   return rows.map((row) => row.channel_id);

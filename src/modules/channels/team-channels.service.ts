@@ -9,6 +9,7 @@ import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind } from './channel.entity';
 import { addMembers } from './membership';
 import { assertActivePeople } from '../directory/active-people';
+import { notMessageable, patientBlockers } from '../settings/messageability';
 
 const MAX_DIRECT = 20;
 const MAX_ADD = 200;
@@ -69,6 +70,7 @@ export class TeamChannelService {
     }
     await this.assertActive(TeamMember, teamMemberIds, 'input.teamMemberIds');
     await this.assertActive(Patient, patientIds, 'input.patientIds');
+    await this.assertMessageable(patientIds);
     const { organisationId } = actor;
     return this.inTransaction(async (log) => {
       const channel = log.em.create(Channel, { organisationId, kind: ChannelKind.GROUP, title, createdByTeamMemberId: actor.teamMemberId });
@@ -102,6 +104,7 @@ export class TeamChannelService {
     }
     await this.assertActive(TeamMember, teamMemberIds, 'input.teamMemberIds');
     await this.assertActive(Patient, patientIds, 'input.patientIds');
+    await this.assertMessageable(patientIds);
     const { organisationId } = actor;
     await this.inTransaction(async (log) => {
       await addMembers(log, organisationId, channelId, [...teamMemberIds.map((teamMemberId) => ({ teamMemberId })), ...patientIds.map((patientId) => ({ patientId }))]);
@@ -113,6 +116,19 @@ export class TeamChannelService {
   /** Every id names an active person of the caller's organisation, or nothing changes. */
   private assertActive(entity: typeof TeamMember | typeof Patient, list: string[], field: string): Promise<void> {
     return assertActivePeople(this.context.em, this.staff().organisationId, entity, list, field);
+  }
+
+  /** Patients joining a group must be messageable (PATIENT_NOT_MESSAGEABLE naming the first who is not). */
+  private async assertMessageable(patientIds: string[]): Promise<void> {
+    if (patientIds.length === 0) return;
+    const settings = await this.context.services.messagingSettings.current();
+    const [patients, guardians] = await Promise.all([this.context.loaders.patient.loadMany(patientIds), this.context.loaders.guardians.loadMany(patientIds)]);
+    for (const [index, patient] of patients.entries()) {
+      const linked = guardians[index];
+      if (!patient || patient instanceof Error || linked instanceof Error) continue;
+      const blockers = patientBlockers(patient, linked, settings);
+      if (blockers.length > 0) throw notMessageable(this.staff(), blockers, 'input.patientIds');
+    }
   }
 
   private async inTransaction(work: Parameters<typeof withEventLog<string>>[4]): Promise<Channel> {

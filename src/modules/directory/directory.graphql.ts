@@ -123,11 +123,11 @@ export class PatientFieldResolver {
 
   @FieldResolver(() => String, {
     description:
-      'The name the patient chose to show. When they chose none: their first name for staff and themself, "Patient" for anyone else.',
+      'The name the patient chose to show. When they chose none: their first name for staff, themself and their guardians, "Patient" for anyone else.',
   })
-  displayName(@Root() patient: Patient, @Ctx() { actor }: Context): string {
+  async displayName(@Root() patient: Patient, @Ctx() context: Context): Promise<string> {
     if (patient.displayName) return patient.displayName;
-    return seesDetailsOf(actor, patient) ? patient.name.split(/\s+/)[0] : 'Patient';
+    return (await seesPatientDetails(context, patient)) ? patient.name.split(/\s+/)[0] : 'Patient';
   }
 
   @FieldResolver(() => String, { nullable: true, description: "Id in the customer's own system. Staff and services only." })

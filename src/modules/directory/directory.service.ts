@@ -1,4 +1,4 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { Context } from '../../graphql/context';
 import type { OrganisationActor } from '../../auth/actor';
@@ -35,8 +35,13 @@ const patientInput = z.object({
 
 const archiveInput = z.object({ teamMemberId: uuid('The team member id') });
 
+/** Control, bidirectional-override and zero-width characters: a display name must read as what it is. */
+const DECEPTIVE_CHARACTERS = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
+
 const profileInput = z.object({
-  displayName: requiredText('The display name', 50).nullish(),
+  displayName: requiredText('The display name', 50)
+    .refine((name) => !DECEPTIVE_CHARACTERS.test(name), 'The display name must not contain control or text-direction characters.')
+    .nullish(),
 });
 
 /** Patient channel kinds a guardian reads and writes in for their dependant (never STAFF). */
@@ -79,7 +84,8 @@ export class DirectoryService {
     const { organisationId } = this.serviceActor();
     const { teamMemberId } = parseInput(archiveInput, input);
     const { member, unstaffed } = await withEventLog(this.context.em, this.context.deps.bus, organisationId, undefined, async (log) => {
-      const found = await log.em.findOne(TeamMember, { organisationId, id: teamMemberId });
+      // Locked: two archives of one person run one after the other, and the second changes nothing.
+      const found = await log.em.findOne(TeamMember, { organisationId, id: teamMemberId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.teamMemberId');
       if (found.archivedAt) return { member: found, unstaffed: [] };
       found.archivedAt = new Date();
@@ -97,6 +103,11 @@ export class DirectoryService {
     const actor = this.context.actor;
     if (actor?.kind !== 'patient') throw forbidden();
     const data = parseInput(profileInput, input);
+    if (data.displayName) {
+      // Patients must not pass themselves off as staff in group channels.
+      const impersonated = await this.context.em.execute('select 1 from team_member where organisation_id = ? and lower(name) = lower(?) limit 1', [actor.organisationId, data.displayName]);
+      if (impersonated.length > 0) throw new UserError(UserErrorCode.INVALID_INPUT, "The display name must not be a team member's name.", 'input.displayName');
+    }
     const patient = await this.context.em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
     if (data.displayName !== undefined) patient.displayName = data.displayName;
     await this.context.em.flush();
@@ -158,7 +169,18 @@ export class DirectoryService {
     }
     const found = await em.count(Patient, { organisationId, id: { $in: dependantIds } });
     if (found !== dependantIds.length) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.guardianOfPatientIds');
-    const before = (await em.find(PatientGuardian, { organisationId, guardianPatientId: guardian.id })).map((link) => link.dependantPatientId);
+    // The guardian's row, then every dependant's row concerned, in id order: a channel being
+    // opened for a dependant (which reads their guardians under a share lock) waits for this change.
+    await em.execute('select 1 from patient where organisation_id = ? and id = ? for update', [organisationId, guardian.id]);
+    const current = await em.execute<Array<{ dependant_patient_id: string }>>(
+      'select dependant_patient_id from patient_guardian where organisation_id = ? and guardian_patient_id = ?',
+      [organisationId, guardian.id],
+    );
+    const before = current.map((link) => link.dependant_patient_id);
+    await em.execute('select 1 from patient where organisation_id = ? and id = any(?::uuid[]) order by id for update', [
+      organisationId,
+      uuidArray([...new Set([...before, ...dependantIds])]),
+    ]);
     const removed = before.filter((id) => !dependantIds.includes(id));
     const added = dependantIds.filter((id) => !before.includes(id));
     if (removed.length > 0) {

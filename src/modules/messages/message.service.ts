@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { Context } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
 import { requirePerson, type PersonActor } from '../../auth/actor';
-import { authorizeWrite } from './write-policy';
+import { assertOpenToPatients, authorizeWrite } from './write-policy';
+import { lockChannelState } from '../channels/channel-state';
 import { messageBody, parseInput, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
@@ -29,7 +30,11 @@ export class MessageService {
     const found = await this.context.services.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const attribution = await authorizeWrite(this.context, actor, found.channel, found.membership, onBehalfOfPatientId);
-    return withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, (log) => appendMessage(log, actor, channelId, body, attribution.onBehalfOfPatientId));
+    return withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+      // Checked again under the channel's lock: a message never lands after the conversation closed.
+      if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
+      return appendMessage(log, actor, channelId, body, attribution.onBehalfOfPatientId);
+    });
   }
 
   /** A page of a channel's messages in sequence order, by keyset on the sequence number. */

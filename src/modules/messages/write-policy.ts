@@ -2,6 +2,7 @@ import type { Context } from '../../graphql/context';
 import type { PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { Channel, ChannelKind, ChannelMember, ChannelStatus } from '../channels/channel.entity';
+import type { ChannelState } from '../channels/channel-state';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
 
 /** Channels whose messages reach their patient (and so need the patient to be messageable). */
@@ -26,10 +27,7 @@ export async function authorizeWrite(
   }
   const settings = await context.services.messagingSettings.current();
   if (actor.kind === 'patient') {
-    if (channel.status === ChannelStatus.CLOSED) throw new UserError(UserErrorCode.CHANNEL_CLOSED, 'This conversation is closed.', 'input.channelId');
-    if (channel.kind === ChannelKind.CONVERSATION && !channel.patientCanReply) {
-      throw new UserError(UserErrorCode.REPLIES_NOT_ALLOWED, 'Replies are turned off in this conversation.', 'input.channelId');
-    }
+    assertOpenToPatients(channel);
     const [me, subject] = await Promise.all([
       context.loaders.patient.load(actor.patientId),
       onBehalfOfPatientId ? context.loaders.patient.load(onBehalfOfPatientId) : undefined,
@@ -47,4 +45,12 @@ export async function authorizeWrite(
     }
   }
   return { onBehalfOfPatientId };
+}
+
+/** Patients write only in open channels, and in a conversation only while replies are allowed. */
+export function assertOpenToPatients(channel: Pick<ChannelState, 'kind' | 'status' | 'patientCanReply'>): void {
+  if (channel.status === ChannelStatus.CLOSED) throw new UserError(UserErrorCode.CHANNEL_CLOSED, 'This conversation is closed.', 'input.channelId');
+  if (channel.kind === ChannelKind.CONVERSATION && !channel.patientCanReply) {
+    throw new UserError(UserErrorCode.REPLIES_NOT_ALLOWED, 'Replies are turned off in this conversation.', 'input.channelId');
+  }
 }

@@ -7,6 +7,7 @@ import { parseInput, requiredText, uuid } from '../../common/validation';
 import { textArray, uuidArray } from '../../db/sql';
 import { TeamMember } from '../directory/team-member.entity';
 import { assertActivePeople } from '../directory/active-people';
+import { entitlementBlockers } from './messageability';
 
 /** File types an organisation may let patients upload (checked by content when uploaded). */
 export const PATIENT_UPLOAD_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/quicktime'] as const;
@@ -96,7 +97,7 @@ const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
 export async function loadMessagingSettings(em: EntityManager, organisationId: string): Promise<MessagingSettings> {
   const [row] = await em.execute<Array<Record<string, unknown>>>(`select * from messaging_settings where organisation_id = ?`, [organisationId]);
   if (!row) return { ...DEFAULT_SETTINGS };
-  const settings = { updatedAt: row.updated_at as Date } as MessagingSettings;
+  const settings = { updatedAt: new Date(row.updated_at as string) } as MessagingSettings;
   for (const [key, column] of COLUMNS) (settings as unknown as Record<string, unknown>)[key] = row[column];
   return settings;
 }
@@ -128,14 +129,25 @@ export class MessagingSettingsService {
     if (!actor.permissions.includes('MESSAGING_ADMIN')) throw new UserError(UserErrorCode.FORBIDDEN, 'Messaging settings need the Messaging Admin permission.');
     const data = parseInput(updateInput, input);
     const { organisationId } = actor;
-    const merged: MessagingSettings = { ...(await this.current()) };
+    return this.context.em.transactional(async (em) => {
+      // The row is locked while the change is merged in: two admins saving at once both count.
+      await em.execute('insert into messaging_settings (organisation_id) values (?) on conflict do nothing', [organisationId]);
+      await em.execute('select 1 from messaging_settings where organisation_id = ? for update', [organisationId]);
+      const merged: MessagingSettings = await loadMessagingSettings(em, organisationId);
+      await this.save(em, actor.teamMemberId, organisationId, merged, data);
+      this.cached = undefined;
+      return loadMessagingSettings(em, organisationId);
+    });
+  }
+
+  private async save(em: EntityManager, teamMemberId: string, organisationId: string, merged: MessagingSettings, data: z.output<typeof updateInput>): Promise<void> {
     for (const [key, value] of Object.entries(data)) {
       if (value === undefined || value === null) continue;
       const target = key === 'conversationStarterTeamMemberIds' ? 'conversationStarterIds' : key === 'responderTeamMemberIds' ? 'responderIds' : key;
       (merged as unknown as Record<string, unknown>)[target] = value;
     }
-    await assertActivePeople(this.context.em, organisationId, TeamMember, data.conversationStarterTeamMemberIds ?? [], 'input.conversationStarterTeamMemberIds');
-    await assertActivePeople(this.context.em, organisationId, TeamMember, data.responderTeamMemberIds ?? [], 'input.responderTeamMemberIds');
+    await assertActivePeople(em, organisationId, TeamMember, data.conversationStarterTeamMemberIds ?? [], 'input.conversationStarterTeamMemberIds');
+    await assertActivePeople(em, organisationId, TeamMember, data.responderTeamMemberIds ?? [], 'input.responderTeamMemberIds');
     if (merged.staffCanStartConversations && !merged.allStaffCanStartConversations && merged.conversationStarterIds.length === 0) {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'Name at least one team member who may start conversations, or let all of them.', 'input.conversationStarterTeamMemberIds');
     }
@@ -147,22 +159,23 @@ export class MessagingSettingsService {
       return cast === 'uuid[]' ? uuidArray(value as string[]) : cast === 'text[]' ? textArray(value as string[]) : value;
     });
     const placeholders = COLUMNS.map(([, , cast]) => (cast === 'uuid[]' ? '?::uuid[]' : cast === 'text[]' ? '?::text[]' : '?'));
-    await this.context.em.execute(
+    await em.execute(
       `insert into messaging_settings (organisation_id, ${COLUMNS.map(([, column]) => column).join(', ')}, updated_by_team_member_id)
        values (?, ${placeholders.join(', ')}, ?)
        on conflict (organisation_id) do update set ${COLUMNS.map(([, column]) => `${column} = excluded.${column}`).join(', ')},
          updated_by_team_member_id = excluded.updated_by_team_member_id, updated_at = now()`,
-      [organisationId, ...values, actor.teamMemberId],
+      [organisationId, ...values, teamMemberId],
     );
-    this.cached = undefined;
-    return this.current();
   }
 
-  /** May the caller start a conversation under these settings? */
+  /** May the caller start a conversation under these settings (a patient: and is messaging open to them)? */
   async canStartConversation(actor: Actor | undefined): Promise<boolean> {
     if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return false;
     const settings = await this.current();
-    if (actor.kind === 'patient') return settings.patientsCanStartConversations;
+    if (actor.kind === 'patient') {
+      const me = await this.context.loaders.patient.load(actor.patientId);
+      return settings.patientsCanStartConversations && !!me && me.portalAccess && entitlementBlockers(me, settings).length === 0;
+    }
     return settings.staffCanStartConversations && (settings.allStaffCanStartConversations || settings.conversationStarterIds.includes(actor.teamMemberId));
   }
 
