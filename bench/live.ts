@@ -40,7 +40,14 @@ const sizes = {
 const EVENT_FIELDS = 'cursor type message { id body createdAt author { __typename ... on TeamMember { id name } ... on Patient { id displayName } } }';
 const CHANNEL_EVENTS = `subscription($c: ID!, $a: String) { channelEvents(channelId: $c, after: $a) { ${EVENT_FIELDS} } }`;
 const INBOX_EVENTS = 'subscription($a: String) { inboxEvents(after: $a) { cursor type message { id } } }';
-const SEND = 'mutation($i: MessageSendInput!) { messageSend(input: $i) { message { id cursor } userErrors { code } } }';
+const SEND = 'mutation($i: MessageSendInput!) { messageSend(input: $i) { message { id cursor } userErrors { code message } } }';
+
+/** Sends a message and returns it; a refused send stops the bench with the reason. */
+async function sendMessage(url: string, token: string, channelId: string, body: string): Promise<{ id: string; cursor: string }> {
+  const { messageSend } = await graphql(url, token, SEND, { i: { channelId, body } });
+  if (messageSend.userErrors.length) throw new Error(`messageSend refused: ${JSON.stringify(messageSend.userErrors)}`);
+  return messageSend.message;
+}
 
 const wsClient = (url: string, bearer: string): Client =>
   createClient({ url, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${bearer}` }, retryAttempts: 0, lazy: true });
@@ -109,7 +116,7 @@ async function deliveryCheck(server: RunningServer) {
     });
     const id = data.channelActivate.channel.id as string;
     for (const sender of senders.slice(1)) await graphql(server.url, sender.token, 'mutation($i: ChannelJoinInput!) { channelJoin(input: $i) { channel { id } } }', { i: { channelId: id } });
-    const anchor = (await graphql(server.url, senders[0].token, SEND, { i: { channelId: id, body: 'anchor' } })).messageSend.message;
+    const anchor = await sendMessage(server.url, senders[0].token, id, 'anchor');
     channels.push({ id, patient, anchor: anchor.cursor });
   }
   const readers = channels.map((channel) =>
@@ -127,8 +134,7 @@ async function deliveryCheck(server: RunningServer) {
     senders.map(async (sender, s) => {
       for (let i = 0; i < perSender && s * perSender + i < sizes.messages; i++) {
         const channel = channels[(s + i) % channels.length];
-        const result = await graphql(server.url, sender.token, SEND, { i: { channelId: channel.id, body: `m ${s}:${i}` } });
-        if (result.messageSend.userErrors.length) throw new Error(JSON.stringify(result.messageSend.userErrors));
+        await sendMessage(server.url, sender.token, channel.id, `m ${s}:${i}`);
         sent += 1;
       }
     }),
@@ -289,7 +295,7 @@ async function memory(databaseUrl: string) {
     );
     return state;
   };
-  const sendStep = async (body: string) => (await graphql(url, staff.token, SEND, { i: { channelId, body } })).messageSend.message.cursor as string;
+  const sendStep = async (body: string) => (await sendMessage(url, staff.token, channelId, body)).cursor;
   const confirmed = async (states: Array<{ received: number }>) => {
     const deadline = Date.now() + 60_000;
     while (states.some((state) => state.received === 0) && failed === 0 && Date.now() < deadline) await sleep(20);

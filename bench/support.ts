@@ -89,7 +89,7 @@ export async function addStaff(url: string, org: BenchOrganisation, name: string
 
 export async function addPatient(url: string, org: BenchOrganisation, name: string): Promise<{ id: string; token: string }> {
   const externalId = `patient-${randomUUID()}`;
-  const data = await graphql(url, org.service, 'mutation($i: PatientUpsertInput!) { patientUpsert(input: $i) { patient { id } } }', { i: { externalId, name } });
+  const data = await graphql(url, org.service, 'mutation($i: PatientUpsertInput!) { patientUpsert(input: $i) { patient { id } } }', { i: { externalId, name, email: `${externalId}@patients.example` } });
   return { id: data.patientUpsert.patient.id, token: await token({ role: 'patient', org: org.slug, sub: externalId }) };
 }
 
