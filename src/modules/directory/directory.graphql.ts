@@ -346,13 +346,16 @@ export class DirectoryResolver {
 
   @Mutation(() => TeamMemberArchivePayload, {
     description:
-      'Archives a team member: their tokens stop working and their open connections close at once (4403), in every server process. Archiving again changes nothing. Services only.',
+      "Archives a team member: their tokens stop working, their open connections close at once (4403) in every server process, and they leave every channel. A patient channel left without a team member gets the patient's allocation clinician or, with none, is flagged for messaging admins (unstaffedChannels). Archiving again changes nothing. Services only.",
   })
   teamMemberArchive(@Arg('input', () => TeamMemberArchiveInput, { description: 'Who to archive.' }) input: TeamMemberArchiveInput, @Ctx() context: Context) {
     return mutationPayload(TeamMemberArchivePayload, 'teamMember', () => context.services.directory.archiveTeamMember(input));
   }
 
-  @Mutation(() => PatientUpsertPayload, { description: 'Creates or updates a patient by externalId. Services only.' })
+  @Mutation(() => PatientUpsertPayload, {
+    description:
+      "Creates or updates a patient by externalId. On creation the activation rules open their channels (same transaction). Guardian links add the guardian to the dependants' care-team, service-team and conversation channels, and a removed link takes them out. A new allocation clinician staffs the patient's unstaffed channels. Services only.",
+  })
   patientUpsert(@Arg('input', () => PatientUpsertInput, { description: 'The patient as the records system knows them.' }) input: PatientUpsertInput, @Ctx() context: Context) {
     return mutationPayload(PatientUpsertPayload, 'patient', () => context.services.directory.upsertPatient(input));
   }
