@@ -5,6 +5,7 @@ import { Migration20261123160000AuditLog } from './Migration20261123160000AuditL
 import { Migration20261123170000DirectAndGroupChannels } from './Migration20261123170000DirectAndGroupChannels';
 import { Migration20261123180000ActivationRules } from './Migration20261123180000ActivationRules';
 import { Migration20261123190000ConversationsAndSettings } from './Migration20261123190000ConversationsAndSettings';
+import { Migration20261123200000MessageFeatures } from './Migration20261123200000MessageFeatures';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123170000DirectAndGroupChannels', class: Migration20261123170000DirectAndGroupChannels },
   { name: 'Migration20261123180000ActivationRules', class: Migration20261123180000ActivationRules },
   { name: 'Migration20261123190000ConversationsAndSettings', class: Migration20261123190000ConversationsAndSettings },
+  { name: 'Migration20261123200000MessageFeatures', class: Migration20261123200000MessageFeatures },
 ];

@@ -29,6 +29,12 @@ export enum UserErrorCode {
   PATIENT_NOT_MESSAGEABLE = 'PATIENT_NOT_MESSAGEABLE',
   /** Staff turned off patient replies in this conversation. */
   REPLIES_NOT_ALLOWED = 'REPLIES_NOT_ALLOWED',
+  /** An idempotency key this sender already used, with different content. */
+  IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
+  /** Threads are one level deep: a reply cannot have replies. */
+  REPLY_TO_REPLY = 'REPLY_TO_REPLY',
+  /** The message was deleted; it cannot be edited or reacted to. */
+  MESSAGE_DELETED = 'MESSAGE_DELETED',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

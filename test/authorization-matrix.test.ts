@@ -370,6 +370,7 @@ const CHANNEL_BY_ID = 'query ($id: ID!) { channel(id: $id) { id kind } }';
 const byId = (id: () => string) => () => ({ id: id() });
 const care = () => w.careChannelId;
 const message = { body: 'matrix probe' };
+const freshStaffMessage = async () => idIn(await perform(w.tokens.staff, 'messageSend', { channelId: care(), body: 'to be changed' }), 'message');
 const conversation = { title: 'Matrix conversation', body: 'Hello' };
 
 const ROWS: Row[] = [
@@ -468,6 +469,9 @@ const ROWS: Row[] = [
   mutationRow('channelMarkRead', MEMBERS, () => ({ channelId: care(), messageId: w.careMessageId }), 'CARE_TEAM'),
   mutationRow('messageSend', MEMBERS, () => ({ channelId: care(), ...message }), 'CARE_TEAM'),
   mutationRow('typingStart', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
+  // A fresh message by the `staff` actor each time: its author and MESSAGING_MANAGEMENT may change it; the admin (no MM) and patients may not.
+  mutationRow('messageEdit', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage(), body: 'edited' }), "staff's message"),
+  mutationRow('messageDelete', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage() }), "staff's message"),
   // Everyone names the patient: staff (settings let all staff start), the patient themself, the
   // guardian their dependant; otherPatient is not the patient's guardian (NOT_FOUND).
   mutationRow('conversationStart', MEMBERS, () => ({ patientId: w.ids.patient, ...conversation }), 'naming the patient'),

@@ -17,6 +17,9 @@ registerEnumType(UserErrorCode, {
     NOT_ALLOWED_TO_START: { description: "The organisation's messaging settings do not let the caller start a conversation." },
     PATIENT_NOT_MESSAGEABLE: { description: 'A precondition for messaging the patient fails; the message names which to staff.' },
     REPLIES_NOT_ALLOWED: { description: 'Staff turned off patient replies in this conversation.' },
+    IDEMPOTENCY_KEY_REUSED: { description: 'The sender used this idempotency key before with different content; nothing was sent.' },
+    REPLY_TO_REPLY: { description: 'Threads are one level deep: reply to the thread’s first message instead.' },
+    MESSAGE_DELETED: { description: 'The message was deleted.' },
   },
 });
 

@@ -7,6 +7,15 @@ import type { Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
 import { unreadCounts } from '../modules/messages/read-state.service';
 import { channelsOfPatients, type PatientChannelPage } from '../modules/channels/channel.service';
+import { uuidArray } from '../db/sql';
+
+/** An earlier body of a message and who replaced it. */
+export interface MessageRevision {
+  body: string;
+  replacedAt: Date;
+  teamMemberId: string | null;
+  patientId: string | null;
+}
 
 type Keyed = { id: string };
 
@@ -46,6 +55,20 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     guardians: linked('dependantPatientId', 'guardianPatientId'),
     /** The active dependants of each guardian patient id. */
     dependants: linked('guardianPatientId', 'dependantPatientId'),
+    /** Earlier bodies of each message id, oldest first (staff-only data: the resolver decides who sees it). */
+    revisions: new DataLoader<string, MessageRevision[]>(async (messageIds) => {
+      if (!organisationId) return messageIds.map(() => []);
+      const rows = await em.execute<Array<{ message_id: string; body: string; replaced_at: string; replaced_by_team_member_id: string | null; replaced_by_patient_id: string | null }>>(
+        `select message_id, body, replaced_at, replaced_by_team_member_id, replaced_by_patient_id from message_revision
+          where organisation_id = ? and message_id = any(?::uuid[]) order by replaced_at, id`,
+        [organisationId, uuidArray(messageIds)],
+      );
+      return messageIds.map((id) =>
+        rows
+          .filter((row) => row.message_id === id)
+          .map((row) => ({ body: row.body, replacedAt: new Date(row.replaced_at), teamMemberId: row.replaced_by_team_member_id, patientId: row.replaced_by_patient_id })),
+      );
+    }),
     /** The caller's unread messages per channel id (0 where not a member). */
     unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
     /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */

@@ -51,6 +51,8 @@ export const permissionMap = {
     channelMemberRemove: isStaff,
     typingStart: isPerson,
     messageSend: isPerson,
+    messageEdit: isPerson,
+    messageDelete: isPerson,
     messagingSettingsUpdate: isStaff,
     conversationStart: isPerson,
     conversationClose: isStaff,
@@ -115,6 +117,8 @@ export const permissionMap = {
   ConversationClosePayload: allow,
   ChannelMutePayload: allow,
   ProfileUpdatePayload: allow,
+  MessageRevision: allow,
+  MessageChangePayload: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

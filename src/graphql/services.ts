@@ -3,6 +3,7 @@ import { OrganisationService } from '../modules/organisations/organisation.servi
 import { DirectoryService } from '../modules/directory/directory.service';
 import { ChannelService } from '../modules/channels/channel.service';
 import { MessageService } from '../modules/messages/message.service';
+import { MessageEditService } from '../modules/messages/message-edit.service';
 import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
@@ -18,6 +19,7 @@ const serviceClasses = {
   directory: DirectoryService,
   channels: ChannelService,
   messages: MessageService,
+  messageEdits: MessageEditService,
   readState: ReadStateService,
   channelEvents: ChannelEventService,
   inboxEvents: InboxEventService,

@@ -3,6 +3,8 @@ import { TenantScoped } from '../db/tenant';
 
 export enum ChannelEventType {
   MESSAGE_SENT = 'MESSAGE_SENT',
+  MESSAGE_EDITED = 'MESSAGE_EDITED',
+  MESSAGE_DELETED = 'MESSAGE_DELETED',
   MEMBER_JOINED = 'MEMBER_JOINED',
   MEMBER_LEFT = 'MEMBER_LEFT',
   READ_MARKED = 'READ_MARKED',

@@ -9,7 +9,9 @@ registerEnumType(ChannelEventType, {
   name: 'ChannelEventType',
   description: 'What happened in a channel.',
   valuesConfig: {
-    MESSAGE_SENT: { description: 'A message was posted; see `message`.' },
+    MESSAGE_SENT: { description: 'A message was posted (a thread reply has `message.parent`); see `message`.' },
+    MESSAGE_EDITED: { description: 'A message was edited; see `message` (its new body, `editedAt`).' },
+    MESSAGE_DELETED: { description: 'A message was deleted; `message` is its tombstone (`deletedAt`, empty body).' },
     MEMBER_JOINED: { description: 'Someone joined or was added; see `member`.' },
     MEMBER_LEFT: { description: 'Someone left or was removed; see `member`. When it is the subscriber, their stream then ends with ACCESS_REVOKED.' },
     CHANNEL_ARCHIVED: { description: 'The subscriber archived the channel for themself (another device of theirs); only they receive it.' },

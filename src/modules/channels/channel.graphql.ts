@@ -360,6 +360,16 @@ export class MessageChannelFieldResolver {
   channel(@Root() message: Message, @Ctx() { loaders }: Context) {
     return loaders.channel.load(message.channelId);
   }
+
+  @FieldResolver(() => MessageConnection, {
+    description: 'The replies in its thread, in order (`first`/`after` forward, `last`/`before` back); internal replies for staff only. Members only; empty otherwise.',
+  })
+  async replies(@Root() message: Message, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
+    const request = pageRequest(page);
+    const found = await context.services.channels.findParticipating(message.channelId);
+    if (!found || message.parentMessageId) return connectionOf([], () => '');
+    return context.services.messages.page(found.channel, request, message);
+  }
 }
 
 @Resolver(() => PatientType)

@@ -73,7 +73,7 @@ export class ConversationService {
         throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
       }
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
-      const message = await appendMessage(log, actor, channel.id, data.body, plan.onBehalfOfPatientId);
+      const message = await appendMessage(log, actor, { channelId: channel.id, body: data.body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
       return { channelId: channel.id, message };
     });
     if (plan.staff.length === 0) {

@@ -4,7 +4,9 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 @Entity({ tableName: 'message' })
 @TenantScoped()
 export class Message extends TenantRecord {
-  [OptionalProps]?: 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'createdAt';
+  [OptionalProps]?:
+    | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal'
+    | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'createdAt';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -25,6 +27,46 @@ export class Message extends TenantRecord {
 
   @Property({ type: 'text' })
   body!: string;
+
+  /** A thread reply: the message it answers (always a top-level message). */
+  @Property({ type: 'uuid', nullable: true })
+  parentMessageId?: string | null;
+
+  @Property({ type: 'integer' })
+  replyCount: number = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastReplyAt?: Date | null;
+
+  @Property({ type: 'integer' })
+  internalReplyCount: number = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastInternalReplyAt?: Date | null;
+
+  /** An internal note: staff only, never shown to patients or guardians. */
+  @Property({ type: 'boolean' })
+  internal: boolean = false;
+
+  @Property({ type: 'datetime', nullable: true })
+  editedAt?: Date | null;
+
+  /** Deleted messages stay as tombstones (body emptied, history kept in revisions). */
+  @Property({ type: 'datetime', nullable: true })
+  deletedAt?: Date | null;
+
+  @Property({ type: 'uuid', nullable: true })
+  deletedByTeamMemberId?: string | null;
+
+  @Property({ type: 'uuid', nullable: true })
+  deletedByPatientId?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  idempotencyKey?: string | null;
+
+  /** Hash of what was sent with the key: the same key with other content is refused. */
+  @Property({ type: 'text', nullable: true })
+  requestHash?: string | null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

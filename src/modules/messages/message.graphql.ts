@@ -1,4 +1,4 @@
-import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root, createUnionType } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, createUnionType } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
@@ -34,11 +34,53 @@ export class MessageSendInput {
   @Field(() => String, { description: 'Markdown body, not empty, within the server limit (BODY_TOO_LONG).' })
   body!: string;
 
+  @Field(() => ID, { nullable: true, description: 'Reply in the thread of this message (one level: not a reply itself, REPLY_TO_REPLY).' })
+  parentMessageId?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'An internal note: staff only, never shown to patients or guardians. Staff, in channels with patients. A reply to an internal note is internal.' })
+  internal?: boolean | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'Makes the send safe to retry: the same key from the same sender returns the original message; with different content, IDEMPOTENCY_KEY_REUSED.',
+  })
+  idempotencyKey?: string | null;
+
   @Field(() => ID, {
     nullable: true,
     description: "Guardians: the dependant they write for. Optional: in a dependant's channel a guardian always writes on the dependant's behalf; anywhere else INVALID_INPUT.",
   })
   onBehalfOfPatientId?: string | null;
+}
+
+@ObjectType('MessageRevision', { description: 'An earlier body of an edited or deleted message.' })
+export class MessageRevisionType {
+  @Field(() => String, { description: 'The body as it was.' })
+  body!: string;
+
+  @Field(() => Date, { description: 'When it was replaced.' })
+  replacedAt!: Date;
+}
+
+@InputType({ description: 'A new body for a message.' })
+export class MessageEditInput {
+  @Field(() => ID, { description: 'The message.' })
+  messageId!: string;
+
+  @Field(() => String, { description: 'The new markdown body (BODY_TOO_LONG over the limit).' })
+  body!: string;
+}
+
+@InputType({ description: 'A message to delete.' })
+export class MessageDeleteInput {
+  @Field(() => ID, { description: 'The message.' })
+  messageId!: string;
+}
+
+@ObjectType({ description: 'Result of messageEdit or messageDelete.' })
+export class MessageChangePayload extends MutationPayload {
+  @Field(() => MessageType, { nullable: true, description: 'The message as it is now.' })
+  message?: Message | null;
 }
 
 @ObjectType({ description: 'Result of messageSend.' })
@@ -57,6 +99,56 @@ export class MessageResolver {
   @Mutation(() => MessageSendPayload, { description: "Posts a message in a channel the caller is a member of. Staff and patients (and guardians in their dependants' channels). Patients: CHANNEL_CLOSED, REPLIES_NOT_ALLOWED; staff writing to a patient: PATIENT_NOT_MESSAGEABLE." })
   messageSend(@Arg('input', () => MessageSendInput, { description: 'The channel and the body.' }) input: MessageSendInput, @Ctx() context: Context) {
     return mutationPayload(MessageSendPayload, 'message', () => context.services.messages.send(input));
+  }
+
+  @Mutation(() => MessageChangePayload, {
+    description: "Edits a message; the earlier body is kept in `revisions`. The author, or staff with MESSAGING_MANAGEMENT for anyone's message. FORBIDDEN otherwise; MESSAGE_DELETED for a deleted one.",
+  })
+  messageEdit(@Arg('input', () => MessageEditInput, { description: 'The message and its new body.' }) input: MessageEditInput, @Ctx() context: Context) {
+    return mutationPayload(MessageChangePayload, 'message', () => context.services.messageEdits.edit(input));
+  }
+
+  @Mutation(() => MessageChangePayload, {
+    description: "Deletes a message, leaving a tombstone in place (empty body, `deletedAt`); the body is kept in `revisions`. The author, or staff with MESSAGING_MANAGEMENT for anyone's message.",
+  })
+  messageDelete(@Arg('input', () => MessageDeleteInput, { description: 'The message.' }) input: MessageDeleteInput, @Ctx() context: Context) {
+    return mutationPayload(MessageChangePayload, 'message', () => context.services.messageEdits.delete(input));
+  }
+
+  @FieldResolver(() => Boolean, { description: 'An internal note (only staff ever see these).' })
+  internal(@Root() message: Message): boolean {
+    return message.internal;
+  }
+
+  @FieldResolver(() => MessageType, { nullable: true, description: 'The message this one replies to, in its thread; null for a top-level message.' })
+  parent(@Root() message: Message, @Ctx() { loaders }: Context) {
+    return message.parentMessageId ? loaders.message.load(message.parentMessageId) : null;
+  }
+
+  @FieldResolver(() => Int, { description: 'Replies in its thread that the caller can see (internal replies count for staff only).' })
+  replyCount(@Root() message: Message, @Ctx() { actor }: Context): number {
+    return message.replyCount + (actor?.kind === 'staff' ? message.internalReplyCount : 0);
+  }
+
+  @FieldResolver(() => Date, { nullable: true, description: 'When its thread last got a reply the caller can see.' })
+  lastReplyAt(@Root() message: Message, @Ctx() { actor }: Context): Date | null {
+    const times = [message.lastReplyAt, actor?.kind === 'staff' ? message.lastInternalReplyAt : null].filter((time): time is Date => time != null);
+    return times.length ? new Date(Math.max(...times.map((time) => time.getTime()))) : null;
+  }
+
+  @FieldResolver(() => Date, { nullable: true, description: 'When it was last edited; null if never.' })
+  editedAt(@Root() message: Message): Date | null {
+    return message.editedAt ?? null;
+  }
+
+  @FieldResolver(() => Date, { nullable: true, description: 'When it was deleted; its body is then empty (a tombstone).' })
+  deletedAt(@Root() message: Message): Date | null {
+    return message.deletedAt ?? null;
+  }
+
+  @FieldResolver(() => [MessageRevisionType], { nullable: true, description: 'Earlier bodies, oldest first. Staff only; null for patients.' })
+  revisions(@Root() message: Message, @Ctx() { actor, loaders }: Context) {
+    return actor?.kind === 'staff' ? loaders.revisions.load(message.id) : null;
   }
 
   @FieldResolver(() => AuthorUnion, { nullable: true, description: 'The author; null if their record is gone.' })

@@ -1,16 +1,21 @@
+import { createHash } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { Context } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import { lockChannelState } from '../channels/channel-state';
-import { messageBody, parseInput, uuid } from '../../common/validation';
+import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import type { Channel } from '../channels/channel.entity';
+import { PATIENT_VISIBLE_KINDS, type Channel } from '../channels/channel.entity';
 import { Message } from './message.entity';
+
+/** Kinds with patients in them: the only ones where an internal (staff-only) note means anything. */
+const NOTE_KINDS = PATIENT_VISIBLE_KINDS;
 
 export class MessageService {
   private readonly sendInput;
@@ -19,26 +24,90 @@ export class MessageService {
     this.sendInput = z.object({
       channelId: uuid('The channel id'),
       body: messageBody(context.deps.config.limits.messageBodyChars),
+      parentMessageId: uuid('The parent message id').nullish(),
+      internal: z.boolean().nullish(),
       onBehalfOfPatientId: uuid('The dependant id').nullish(),
+      idempotencyKey: requiredText('The idempotency key', 200).nullish(),
     });
   }
 
-  /** Sends a message to a channel the caller is a member of (a guardian writes for their dependant). */
+  /**
+   * Sends a message to a channel the caller is a member of (a guardian writes for their
+   * dependant): a thread reply with `parentMessageId`, an internal note with `internal` (staff).
+   * With an `idempotencyKey`, sending again returns the original message.
+   */
   async send(input: unknown): Promise<Message> {
     const actor = requirePerson(this.context.actor);
-    const { channelId, body, onBehalfOfPatientId } = parseInput(this.sendInput, input);
+    const data = parseInput(this.sendInput, input);
+    const { channelId, body } = data;
+    if (data.idempotencyKey) {
+      const original = await this.findBySenderKey(actor, data.idempotencyKey);
+      if (original) return this.replay(original, data);
+    }
     const found = await this.context.services.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    const attribution = await authorizeWrite(this.context, actor, found.channel, found.membership, onBehalfOfPatientId);
-    return withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
-      // Checked again under the channel's lock: a message never lands after the conversation closed.
-      if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
-      return appendMessage(log, actor, channelId, body, attribution.onBehalfOfPatientId);
-    });
+    const parent = data.parentMessageId ? await this.threadParent(actor, channelId, data.parentMessageId) : undefined;
+    // A reply to an internal note stays internal.
+    const internal = Boolean(data.internal) || Boolean(parent?.internal);
+    if (internal && actor.kind !== 'staff') throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
+    if (internal && !NOTE_KINDS.has(found.channel.kind)) {
+      throw new UserError(UserErrorCode.INVALID_INPUT, 'Internal notes are for channels with patients in them; everything here is staff-only already.', 'input.internal');
+    }
+    const attribution = await authorizeWrite(this.context, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
+    const draft: MessageDraft = {
+      channelId,
+      body,
+      onBehalfOfPatientId: attribution.onBehalfOfPatientId,
+      parentMessageId: parent?.id ?? null,
+      internal,
+      idempotencyKey: data.idempotencyKey ?? null,
+      requestHash: data.idempotencyKey ? requestHash(data) : null,
+    };
+    try {
+      return await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+        // Checked again under the channel's lock: a message never lands after the conversation closed.
+        if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
+        return appendMessage(log, actor, draft);
+      });
+    } catch (error) {
+      // The same key sent twice at once: the loser returns what the winner wrote.
+      if (!(error instanceof UniqueConstraintViolationException) || !data.idempotencyKey) throw error;
+      this.context.em.clear();
+      const original = await this.findBySenderKey(actor, data.idempotencyKey);
+      if (!original) throw error;
+      return this.replay(original, data);
+    }
   }
 
-  /** A page of a channel's messages in sequence order, by keyset on the sequence number. */
-  async page(channel: Channel, request: PageRequest): Promise<Connection<Message>> {
+  private findBySenderKey(actor: PersonActor, idempotencyKey: string): Promise<Message | null> {
+    const author = actor.kind === 'staff' ? { authorTeamMemberId: actor.teamMemberId } : { authorPatientId: actor.patientId };
+    return this.context.em.findOne(Message, { organisationId: actor.organisationId, idempotencyKey, ...author });
+  }
+
+  private async replay(original: Message, data: SendData): Promise<Message> {
+    if (original.requestHash !== requestHash(data)) {
+      throw new UserError(UserErrorCode.IDEMPOTENCY_KEY_REUSED, 'This idempotency key was used before with different content.', 'input.idempotencyKey');
+    }
+    // Only while the sender can still see it (they may have left the channel since).
+    if (!(await this.findVisible(original.id))) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+    return original;
+  }
+
+  /** The message a reply answers: in the same channel, visible to the caller, and not itself a reply. */
+  private async threadParent(actor: PersonActor, channelId: string, parentMessageId: string): Promise<Message> {
+    const parent = await this.context.loaders.message.load(parentMessageId);
+    if (!parent || parent.channelId !== channelId || (parent.internal && actor.kind !== 'staff')) {
+      throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.parentMessageId');
+    }
+    if (parent.parentMessageId) throw new UserError(UserErrorCode.REPLY_TO_REPLY, 'Threads are one level deep: reply to the first message of the thread.', 'input.parentMessageId');
+    return parent;
+  }
+
+  /**
+   * A page of a channel's top-level messages, or of one thread's replies, in sequence order by
+   * keyset on the sequence number. Internal notes are left out for patients.
+   */
+  async page(channel: Channel, request: PageRequest, threadOf?: Message): Promise<Connection<Message>> {
     const cursors = this.context.deps.cursors;
     const raw = request.direction === 'forward' ? request.after : request.before;
     let boundary: number | undefined;
@@ -48,7 +117,8 @@ export class MessageService {
       boundary = position.seq;
     }
     const forward = request.direction === 'forward';
-    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id };
+    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id, parentMessageId: threadOf?.id ?? null };
+    if (this.context.actor?.kind !== 'staff') where.internal = false;
     if (boundary !== undefined) where.seq = forward ? { $gt: boundary } : { $lt: boundary };
     const rows = await this.context.em.find(Message, where, { orderBy: { seq: forward ? 'asc' : 'desc' }, limit: request.limit + 1 });
     const more = rows.length > request.limit;
@@ -64,25 +134,60 @@ export class MessageService {
     if (!uuid('id').safeParse(messageId).success) return undefined;
     const message = await this.context.loaders.message.load(messageId);
     if (!message) return undefined;
+    if (message.internal && this.context.actor?.kind !== 'staff') return undefined;
     const channel = await this.context.services.channels.findParticipating(message.channelId);
     return channel ? message : undefined;
   }
 }
 
-/** Writes a message and its MESSAGE_SENT event in the caller's transaction. */
-export async function appendMessage(log: EventLogTransaction, actor: PersonActor, channelId: string, body: string, onBehalfOfPatientId: string | null): Promise<Message> {
-  const seq = await log.nextSeq(channelId);
+type SendData = { channelId: string; body: string; parentMessageId?: string | null; internal?: boolean | null; onBehalfOfPatientId?: string | null };
+
+/** What identifies a send's content for its idempotency key. */
+function requestHash(data: SendData): string {
+  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.onBehalfOfPatientId ?? ''];
+  return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
+}
+
+export interface MessageDraft {
+  channelId: string;
+  body: string;
+  onBehalfOfPatientId: string | null;
+  parentMessageId?: string | null;
+  internal?: boolean;
+  idempotencyKey?: string | null;
+  requestHash?: string | null;
+}
+
+/**
+ * Writes a message and its MESSAGE_SENT event (staff-only for an internal note) in the caller's
+ * transaction; a reply moves its thread's count and last reply time.
+ */
+export async function appendMessage(log: EventLogTransaction, actor: PersonActor, draft: MessageDraft): Promise<Message> {
+  const { organisationId } = actor;
+  const seq = await log.nextSeq(draft.channelId);
   const message = log.em.create(Message, {
-    organisationId: actor.organisationId,
-    channelId,
+    organisationId,
+    channelId: draft.channelId,
     seq,
-    body,
+    body: draft.body,
     authorTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
     authorPatientId: actor.kind === 'patient' ? actor.patientId : null,
-    onBehalfOfPatientId,
+    onBehalfOfPatientId: draft.onBehalfOfPatientId,
+    parentMessageId: draft.parentMessageId ?? null,
+    internal: draft.internal ?? false,
+    idempotencyKey: draft.idempotencyKey ?? null,
+    requestHash: draft.requestHash ?? null,
     createdAt: new Date(),
   });
   await log.em.flush();
-  await log.append({ channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
+  if (draft.parentMessageId) {
+    await log.em.execute(
+      message.internal
+        ? 'update message set internal_reply_count = internal_reply_count + 1, last_internal_reply_at = now() where organisation_id = ? and id = ?'
+        : 'update message set reply_count = reply_count + 1, last_reply_at = now() where organisation_id = ? and id = ?',
+      [organisationId, draft.parentMessageId],
+    );
+  }
+  await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: message.internal }, seq);
   return message;
 }

@@ -34,7 +34,7 @@ export class ReadStateService {
     const found = await this.context.services.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const { organisationId } = actor;
-    const message = await this.context.em.findOne(Message, { organisationId, id: messageId, channelId });
+    const message = await this.context.em.findOne(Message, { organisationId, id: messageId, channelId, ...(actor.kind === 'staff' ? {} : { internal: false }) });
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.messageId');
     const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
     await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
@@ -60,7 +60,7 @@ export class ReadStateService {
       `select count(*) as n from channel_member cm
          join message m on m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id and m.seq > cm.last_read_seq
         where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.archived_at is null
-          and m.${columns.author} is distinct from ?::uuid`,
+          and m.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not m.internal' : ''}`,
       [actor.organisationId, columns.id, columns.id],
     );
     return Number(rows[0].n);
@@ -75,7 +75,7 @@ export async function unreadCounts(context: Pick<Context, 'em' | 'actor'>, chann
   const rows = await context.em.execute<Array<{ channel_id: string; n: string }>>(
     `select cm.channel_id, count(m.id) as n from channel_member cm
        left join message m on m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id
-                          and m.seq > cm.last_read_seq and m.${columns.author} is distinct from ?::uuid
+                          and m.seq > cm.last_read_seq and m.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not m.internal' : ''}
       where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.channel_id = any(?::uuid[])
       group by cm.channel_id`,
     [columns.id, actor.organisationId, columns.id, uuidArray(channelIds)],

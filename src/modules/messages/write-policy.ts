@@ -12,7 +12,7 @@ const REACHES_PATIENT: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM
  * Whether the caller may write in a channel they take part in, and for whom: a guardian's
  * membership writes on behalf of its dependant. Patients write only in open channels (and in a
  * conversation only while replies are allowed) and only while entitled to messaging; staff
- * write to a patient only while every messaging precondition holds.
+ * write to a patient only while every messaging precondition holds (internal notes excepted).
  */
 export async function authorizeWrite(
   context: Context,
@@ -20,6 +20,7 @@ export async function authorizeWrite(
   channel: Channel,
   membership: ChannelMember,
   requestedOnBehalfOf: string | null | undefined,
+  internal = false,
 ): Promise<{ onBehalfOfPatientId: string | null }> {
   const onBehalfOfPatientId = membership.guardianOfPatientId ?? null;
   if (requestedOnBehalfOf && requestedOnBehalfOf !== onBehalfOfPatientId) {
@@ -37,7 +38,8 @@ export async function authorizeWrite(
     if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.channelId');
     return { onBehalfOfPatientId };
   }
-  if (channel.patientId && REACHES_PATIENT.has(channel.kind)) {
+  // An internal note never reaches the patient: their preconditions do not apply to it.
+  if (!internal && channel.patientId && REACHES_PATIENT.has(channel.kind)) {
     const [patient, guardians] = await Promise.all([context.loaders.patient.load(channel.patientId), context.loaders.guardians.load(channel.patientId)]);
     if (patient) {
       const blockers = patientBlockers(patient, guardians, settings);

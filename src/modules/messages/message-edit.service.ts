@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import { requirePerson, type PersonActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
+import { messageBody, parseInput, uuid } from '../../common/validation';
+import { withEventLog } from '../../realtime/event-log';
+import { ChannelEventType } from '../../realtime/channel-event.entity';
+import { lockChannelState } from '../channels/channel-state';
+import { assertOpenToPatients } from './write-policy';
+import type { Message } from './message.entity';
+
+/**
+ * Edits and deletes. The author may change their own message; a team member with
+ * MESSAGING_MANAGEMENT may change anyone's (patients' included). Every earlier body is kept as a
+ * revision (staff see them); a deleted message stays in place as a tombstone.
+ */
+export class MessageEditService {
+  private readonly editInput;
+  private readonly deleteInput = z.object({ messageId: uuid('The message id') });
+
+  constructor(private readonly context: Context) {
+    this.editInput = z.object({ messageId: uuid('The message id'), body: messageBody(context.deps.config.limits.messageBodyChars) });
+  }
+
+  async edit(input: unknown): Promise<Message> {
+    const { messageId, body } = parseInput(this.editInput, input);
+    return this.change(messageId, (message) => (message.body === body ? undefined : { body, deleted: false }));
+  }
+
+  /** Deleting a deleted message changes nothing. */
+  async delete(input: unknown): Promise<Message> {
+    const { messageId } = parseInput(this.deleteInput, input);
+    return this.change(messageId, () => ({ body: '', deleted: true }), true);
+  }
+
+  private async change(messageId: string, next: (message: Message) => { body: string; deleted: boolean } | undefined, deleting = false): Promise<Message> {
+    const actor = requirePerson(this.context.actor);
+    const message = await this.context.services.messages.findVisible(messageId);
+    if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
+    if (!mayChange(actor, message)) {
+      throw new UserError(UserErrorCode.FORBIDDEN, "Only the author, or a team member with the Messaging Management permission, may change this message.", 'input.messageId');
+    }
+    if (message.deletedAt) {
+      if (deleting) return message;
+      throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
+    }
+    const change = next(message);
+    if (!change) return message;
+    const { organisationId } = actor;
+    await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+      // The channel's lock orders this change among the channel's other events.
+      const state = await lockChannelState(log, organisationId, message.channelId);
+      if (actor.kind === 'patient') assertOpenToPatients(state);
+      const replacedBy = actor.kind === 'staff' ? [actor.teamMemberId, null] : [null, actor.patientId];
+      const [current] = await log.em.execute<Array<{ body: string; deleted_at: Date | null }>>(
+        'select body, deleted_at from message where organisation_id = ? and id = ? for update',
+        [organisationId, message.id],
+      );
+      if (current.deleted_at) throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
+      await log.em.execute(
+        'insert into message_revision (organisation_id, message_id, body, replaced_by_team_member_id, replaced_by_patient_id) values (?, ?, ?, ?, ?)',
+        [organisationId, message.id, current.body, ...replacedBy],
+      );
+      await log.em.execute(
+        change.deleted
+          ? 'update message set body = ?, deleted_at = now(), deleted_by_team_member_id = ?, deleted_by_patient_id = ? where organisation_id = ? and id = ?'
+          : 'update message set body = ?, edited_at = now() where organisation_id = ? and id = ?',
+        change.deleted ? [change.body, ...replacedBy, organisationId, message.id] : [change.body, organisationId, message.id],
+      );
+      const seq = await log.nextSeq(message.channelId);
+      await log.append(
+        { channelId: message.channelId, type: change.deleted ? ChannelEventType.MESSAGE_DELETED : ChannelEventType.MESSAGE_EDITED, messageId: message.id, staffOnly: message.internal },
+        seq,
+      );
+    });
+    this.context.reset();
+    return (await this.context.loaders.message.load(message.id))!;
+  }
+}
+
+function mayChange(actor: PersonActor, message: Message): boolean {
+  if (actor.kind === 'patient') return message.authorPatientId === actor.patientId;
+  return message.authorTeamMemberId === actor.teamMemberId || actor.permissions.includes('MESSAGING_MANAGEMENT');
+}

@@ -1,0 +1,147 @@
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { eventually, ok, subscribe } from './support/client';
+import {
+  ChannelActivateDocument,
+  ChannelEventsDocument,
+  ChannelJoinDocument,
+  MessageDeleteDocument,
+  MessageEditDocument,
+  SendFullDocument,
+  ThreadDocument,
+  TopLevelDocument,
+  type MessageSendInput,
+} from './generated/graphql';
+
+let server: TestServer;
+let org: TestOrganisation;
+let clinician: Person;
+let colleague: Person;
+let manager: Person;
+let patient: Person;
+let channelId: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  org = await createOrganisation(server);
+  clinician = await org.addStaff('Dr Thread');
+  colleague = await org.addStaff('Nurse Plain');
+  manager = await org.addStaff('Mia Manager', ['MESSAGING_MANAGEMENT']);
+  patient = await org.addPatient('Pat Messages');
+  channelId = (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
+  await Promise.all([colleague, manager].map((who) => ok(server.url, who.token, ChannelJoinDocument, { input: { channelId } })));
+});
+afterAll(() => server.close());
+
+const send = async (who: Person, input: Partial<MessageSendInput> & { body: string }) =>
+  (await ok(server.url, who.token, SendFullDocument, { input: { channelId, ...input } })).messageSend;
+const codes = (payload: { userErrors: Array<{ code: string }> }) => payload.userErrors.map((error) => error.code);
+
+describe('threads', () => {
+  it('a reply joins its thread; the thread counts it; a reply to a reply is refused and changes nothing', async () => {
+    const root = await send(patient, { body: 'I have a question' });
+    const reply = await send(clinician, { body: 'Go ahead', parentMessageId: root.message!.id });
+    expect(reply.message).toMatchObject({ parent: { id: root.message!.id } });
+    const thread = await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id });
+    expect(thread.message).toMatchObject({ replyCount: 1, replies: { edges: [{ node: { body: 'Go ahead' } }] } });
+    expect(thread.message!.lastReplyAt).toBeTruthy();
+    // Replies live in their thread, not in the channel's list.
+    const list = await ok(server.url, patient.token, TopLevelDocument, { id: channelId });
+    expect(list.channel!.messages.edges.map((edge) => edge.node.body)).not.toContain('Go ahead');
+
+    const nested = await send(patient, { body: 'nested', parentMessageId: reply.message!.id });
+    expect(nested.userErrors[0]).toMatchObject({ code: 'REPLY_TO_REPLY', field: 'input.parentMessageId' });
+    expect((await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id })).message!.replyCount).toBe(1);
+  });
+});
+
+describe('internal notes', () => {
+  it('are seen by staff only: never in a patient’s list, thread, reply count, lookups or live stream', async () => {
+    const before = server.deps.live.streamCount;
+    const stream = subscribe(server.wsUrl, patient.token, ChannelEventsDocument, { channelId });
+    await eventually(() => server.deps.live.streamCount > before);
+    try {
+      const root = await send(clinician, { body: 'Visible question for the patient' });
+      const note = await send(clinician, { body: 'Internal: check the bloods first', internal: true });
+      const threadNote = await send(colleague, { body: 'Internal reply', parentMessageId: root.message!.id, internal: true });
+      // A reply to an internal note is internal even when not asked for.
+      const replyToNote = await send(colleague, { body: 'Agreed', parentMessageId: note.message!.id });
+      expect([note.message!.internal, threadNote.message!.internal, replyToNote.message!.internal]).toEqual([true, true, true]);
+      const after = await send(clinician, { body: 'Visible follow-up' });
+
+      expect((await stream.next()).data?.channelEvents.message?.body).toBe('Visible question for the patient');
+      expect((await stream.next()).data?.channelEvents.message?.body).toBe('Visible follow-up');
+
+      const patientList = await ok(server.url, patient.token, TopLevelDocument, { id: channelId });
+      expect(patientList.channel!.messages.edges.every((edge) => !edge.node.internal)).toBe(true);
+      expect((await ok(server.url, patient.token, ThreadDocument, { id: note.message!.id })).message).toBeNull();
+      const patientThread = await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id });
+      expect(patientThread.message).toMatchObject({ replyCount: 0, replies: { edges: [] } });
+      const staffThread = await ok(server.url, manager.token, ThreadDocument, { id: root.message!.id });
+      expect(staffThread.message).toMatchObject({ replyCount: 1, replies: { edges: [{ node: { body: 'Internal reply', internal: true } }] } });
+      expect(after.userErrors).toEqual([]);
+      const staffList = await ok(server.url, manager.token, TopLevelDocument, { id: channelId });
+      expect(staffList.channel!.messages.edges.map((edge) => edge.node.body)).toContain('Internal: check the bloods first');
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('denied: a patient cannot write one; a patient cannot reply into an internal thread', async () => {
+    expect(codes(await send(patient, { body: 'secret', internal: true }))).toEqual(['FORBIDDEN']);
+    const note = await send(clinician, { body: 'Internal note', internal: true });
+    expect(codes(await send(patient, { body: 'peek', parentMessageId: note.message!.id }))).toEqual(['NOT_FOUND']);
+  });
+});
+
+describe('idempotent send', () => {
+  it('the same key returns the original message; the same key with other content is refused and sends nothing', async () => {
+    const key = `key-${Date.now()}`;
+    const [a, b] = await Promise.all([send(patient, { body: 'Only once', idempotencyKey: key }), send(patient, { body: 'Only once', idempotencyKey: key })]);
+    expect(a.message!.id).toBe(b.message!.id);
+    expect((await send(patient, { body: 'Only once', idempotencyKey: key })).message!.id).toBe(a.message!.id);
+    expect(codes(await send(patient, { body: 'Different', idempotencyKey: key }))).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+    // Keys are per sender.
+    expect((await send(clinician, { body: 'Only once', idempotencyKey: key })).message!.id).not.toBe(a.message!.id);
+    const bodies = (await ok(server.url, clinician.token, TopLevelDocument, { id: channelId })).channel!.messages.edges.map((edge) => edge.node.body);
+    expect(bodies.filter((body) => body === 'Only once')).toHaveLength(2);
+    expect(bodies).not.toContain('Different');
+  });
+});
+
+describe('edits and deletes', () => {
+  it('the author edits; every earlier body is kept, shown to staff only; a delete leaves a tombstone', async () => {
+    const sent = await send(patient, { body: 'My appointment is Tuesday' });
+    const messageId = sent.message!.id;
+    const edited = await ok(server.url, patient.token, MessageEditDocument, { input: { messageId, body: 'My appointment is Wednesday' } });
+    expect(edited.messageEdit.message).toMatchObject({ body: 'My appointment is Wednesday', revisions: null });
+    expect(edited.messageEdit.message!.editedAt).toBeTruthy();
+    const staffView = await ok(server.url, clinician.token, ThreadDocument, { id: messageId });
+    expect(staffView.message!.revisions).toEqual([{ body: 'My appointment is Tuesday' }]);
+
+    const deleted = await ok(server.url, patient.token, MessageDeleteDocument, { input: { messageId } });
+    expect(deleted.messageDelete.message).toMatchObject({ body: '' });
+    expect(deleted.messageDelete.message!.deletedAt).toBeTruthy();
+    expect((await ok(server.url, clinician.token, ThreadDocument, { id: messageId })).message!.revisions).toEqual([
+      { body: 'My appointment is Tuesday' },
+      { body: 'My appointment is Wednesday' },
+    ]);
+    expect((await ok(server.url, patient.token, MessageDeleteDocument, { input: { messageId } })).messageDelete.userErrors).toEqual([]);
+    expect(codes((await ok(server.url, patient.token, MessageEditDocument, { input: { messageId, body: 'again' } })).messageEdit)).toEqual(['MESSAGE_DELETED']);
+  });
+
+  it("Messaging Management edits anyone's message, patients' included; everyone else is refused and nothing changes", async () => {
+    const byPatient = await send(patient, { body: 'Patient wrote this' });
+    const byClinician = await send(clinician, { body: 'Clinician wrote this' });
+    expect(codes((await ok(server.url, colleague.token, MessageEditDocument, { input: { messageId: byClinician.message!.id, body: 'hijack' } })).messageEdit)).toEqual(['FORBIDDEN']);
+    expect(codes((await ok(server.url, patient.token, MessageDeleteDocument, { input: { messageId: byClinician.message!.id } })).messageDelete)).toEqual(['FORBIDDEN']);
+    expect(codes((await ok(server.url, colleague.token, MessageDeleteDocument, { input: { messageId: byPatient.message!.id } })).messageDelete)).toEqual(['FORBIDDEN']);
+    expect((await ok(server.url, clinician.token, ThreadDocument, { id: byClinician.message!.id })).message).toMatchObject({ body: 'Clinician wrote this', revisions: [] });
+
+    const moderated = await ok(server.url, manager.token, MessageEditDocument, { input: { messageId: byPatient.message!.id, body: '[removed personal details]' } });
+    expect(moderated.messageEdit.message).toMatchObject({ body: '[removed personal details]', revisions: [{ body: 'Patient wrote this' }] });
+    expect((await ok(server.url, manager.token, MessageDeleteDocument, { input: { messageId: byClinician.message!.id } })).messageDelete.message!.deletedAt).toBeTruthy();
+    const tooLong = await ok(server.url, patient.token, MessageEditDocument, { input: { messageId: byPatient.message!.id, body: 'x'.repeat(100_001) } });
+    expect(codes(tooLong.messageEdit)).toEqual(['BODY_TOO_LONG']);
+  });
+});
