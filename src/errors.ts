@@ -35,6 +35,8 @@ export enum UserErrorCode {
   REPLY_TO_REPLY = 'REPLY_TO_REPLY',
   /** The message was deleted; it cannot be edited or reacted to. */
   MESSAGE_DELETED = 'MESSAGE_DELETED',
+  /** A reaction that is not exactly one emoji. */
+  INVALID_EMOJI = 'INVALID_EMOJI',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

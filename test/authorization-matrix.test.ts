@@ -472,6 +472,8 @@ const ROWS: Row[] = [
   // A fresh message by the `staff` actor each time: its author and MESSAGING_MANAGEMENT may change it; the admin (no MM) and patients may not.
   mutationRow('messageEdit', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage(), body: 'edited' }), "staff's message"),
   mutationRow('messageDelete', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage() }), "staff's message"),
+  mutationRow('reactionAdd', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
+  mutationRow('reactionRemove', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
   // Everyone names the patient: staff (settings let all staff start), the patient themself, the
   // guardian their dependant; otherPatient is not the patient's guardian (NOT_FOUND).
   mutationRow('conversationStart', MEMBERS, () => ({ patientId: w.ids.patient, ...conversation }), 'naming the patient'),

@@ -7,6 +7,9 @@ import {
   ChannelJoinDocument,
   MessageDeleteDocument,
   MessageEditDocument,
+  ReactionAddDocument,
+  ReactionRemoveDocument,
+  ReactionsDocument,
   SendFullDocument,
   ThreadDocument,
   TopLevelDocument,
@@ -143,5 +146,50 @@ describe('edits and deletes', () => {
     expect((await ok(server.url, manager.token, MessageDeleteDocument, { input: { messageId: byClinician.message!.id } })).messageDelete.message!.deletedAt).toBeTruthy();
     const tooLong = await ok(server.url, patient.token, MessageEditDocument, { input: { messageId: byPatient.message!.id, body: 'x'.repeat(100_001) } });
     expect(codes(tooLong.messageEdit)).toEqual(['BODY_TOO_LONG']);
+  });
+});
+
+describe('reactions', () => {
+  it('one of each emoji per person; counts and reactedByMe per caller; taking one back; members are told live', async () => {
+    const sent = await send(clinician, { body: 'Your results are normal' });
+    const messageId = sent.message!.id;
+    const react = (who: Person, emoji: string) => ok(server.url, who.token, ReactionAddDocument, { input: { messageId, emoji } });
+    const before = server.deps.live.streamCount;
+    const stream = subscribe(server.wsUrl, clinician.token, ChannelEventsDocument, { channelId });
+    await eventually(() => server.deps.live.streamCount > before);
+    try {
+      expect((await react(patient, '👍')).reactionAdd.reaction).toEqual({ emoji: '👍', count: 1, reactedByMe: true });
+      expect((await stream.next()).data?.channelEvents.type).toBe('REACTION_CHANGED');
+      await react(patient, '👍');
+      await react(colleague, '👍');
+      await react(patient, '❤️');
+      await react(patient, '👨‍👩‍👧');
+      const mine = await ok(server.url, patient.token, ReactionsDocument, { id: messageId });
+      expect(mine.message!.reactions).toEqual([
+        { emoji: '👍', count: 2, reactedByMe: true },
+        { emoji: '❤️', count: 1, reactedByMe: true },
+        { emoji: '👨‍👩‍👧', count: 1, reactedByMe: true },
+      ]);
+      const removed = await ok(server.url, patient.token, ReactionRemoveDocument, { input: { messageId, emoji: '👍' } });
+      expect(removed.reactionRemove.reaction).toEqual({ emoji: '👍', count: 1, reactedByMe: false });
+      const theirs = await ok(server.url, colleague.token, ReactionsDocument, { id: messageId });
+      expect(theirs.message!.reactions[0]).toEqual({ emoji: '👍', count: 1, reactedByMe: true });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('denied: not an emoji, two emoji, a deleted message, a message the caller cannot see; nothing changes', async () => {
+    const sent = await send(clinician, { body: 'React to me' });
+    const messageId = sent.message!.id;
+    for (const emoji of ['lol', '👍👍', '', ':)', 'a👍']) {
+      const refused = await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId, emoji } });
+      expect(refused.reactionAdd.userErrors[0]).toMatchObject({ code: 'INVALID_EMOJI', field: 'input.emoji' });
+    }
+    const note = await send(clinician, { body: 'Internal', internal: true });
+    expect(codes((await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId: note.message!.id, emoji: '👍' } })).reactionAdd)).toEqual(['NOT_FOUND']);
+    await ok(server.url, clinician.token, MessageDeleteDocument, { input: { messageId } });
+    expect(codes((await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId, emoji: '👍' } })).reactionAdd)).toEqual(['MESSAGE_DELETED']);
+    expect((await ok(server.url, clinician.token, ReactionsDocument, { id: messageId })).message!.reactions).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ registerEnumType(UserErrorCode, {
     IDEMPOTENCY_KEY_REUSED: { description: 'The sender used this idempotency key before with different content; nothing was sent.' },
     REPLY_TO_REPLY: { description: 'Threads are one level deep: reply to the thread’s first message instead.' },
     MESSAGE_DELETED: { description: 'The message was deleted.' },
+    INVALID_EMOJI: { description: 'A reaction must be exactly one emoji (a like is 👍).' },
   },
 });
 

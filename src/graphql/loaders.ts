@@ -8,6 +8,7 @@ import { Message } from '../modules/messages/message.entity';
 import { unreadCounts } from '../modules/messages/read-state.service';
 import { channelsOfPatients, type PatientChannelPage } from '../modules/channels/channel.service';
 import { uuidArray } from '../db/sql';
+import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.service';
 
 /** An earlier body of a message and who replaced it. */
 export interface MessageRevision {
@@ -69,6 +70,8 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
           .map((row) => ({ body: row.body, replacedAt: new Date(row.replaced_at), teamMemberId: row.replaced_by_team_member_id, patientId: row.replaced_by_patient_id })),
       );
     }),
+    /** The reactions of each message id, with whether the caller made each. */
+    reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(em, actor, messageIds)),
     /** The caller's unread messages per channel id (0 where not a member). */
     unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
     /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */

@@ -53,6 +53,8 @@ export const permissionMap = {
     messageSend: isPerson,
     messageEdit: isPerson,
     messageDelete: isPerson,
+    reactionAdd: isPerson,
+    reactionRemove: isPerson,
     messagingSettingsUpdate: isStaff,
     conversationStart: isPerson,
     conversationClose: isStaff,
@@ -119,6 +121,8 @@ export const permissionMap = {
   ProfileUpdatePayload: allow,
   MessageRevision: allow,
   MessageChangePayload: allow,
+  Reaction: allow,
+  ReactionPayload: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

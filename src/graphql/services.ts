@@ -4,6 +4,7 @@ import { DirectoryService } from '../modules/directory/directory.service';
 import { ChannelService } from '../modules/channels/channel.service';
 import { MessageService } from '../modules/messages/message.service';
 import { MessageEditService } from '../modules/messages/message-edit.service';
+import { ReactionService } from '../modules/messages/reaction.service';
 import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
@@ -20,6 +21,7 @@ const serviceClasses = {
   channels: ChannelService,
   messages: MessageService,
   messageEdits: MessageEditService,
+  reactions: ReactionService,
   readState: ReadStateService,
   channelEvents: ChannelEventService,
   inboxEvents: InboxEventService,

@@ -11,6 +11,7 @@ registerEnumType(ChannelEventType, {
   valuesConfig: {
     MESSAGE_SENT: { description: 'A message was posted (a thread reply has `message.parent`); see `message`.' },
     MESSAGE_EDITED: { description: 'A message was edited; see `message` (its new body, `editedAt`).' },
+    REACTION_CHANGED: { description: 'Someone reacted to `message` or took a reaction back; see `message.reactions`.' },
     MESSAGE_DELETED: { description: 'A message was deleted; `message` is its tombstone (`deletedAt`, empty body).' },
     MEMBER_JOINED: { description: 'Someone joined or was added; see `member`.' },
     MEMBER_LEFT: { description: 'Someone left or was removed; see `member`. When it is the subscriber, their stream then ends with ACCESS_REVOKED.' },

@@ -1,7 +1,8 @@
 import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, createUnionType } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
-import { mutationPayload } from '../../graphql/payload';
+import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
+import type { ReactionSummary } from './reaction.service';
 import { PatientType, TeamMemberType } from '../directory/directory.graphql';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
@@ -83,6 +84,36 @@ export class MessageChangePayload extends MutationPayload {
   message?: Message | null;
 }
 
+@ObjectType('Reaction', { description: 'One emoji on a message: how many people used it, and whether the caller did.' })
+export class ReactionType {
+  @Field(() => String, { description: 'The emoji (a like is 👍).' })
+  emoji!: string;
+
+  @Field(() => Int, { description: 'How many people reacted with it.' })
+  count!: number;
+
+  @Field(() => Boolean, { description: 'Whether the caller is one of them.' })
+  reactedByMe!: boolean;
+}
+
+@InputType({ description: 'A reaction to add or take back.' })
+export class ReactionInput {
+  @Field(() => ID, { description: 'The message.' })
+  messageId!: string;
+
+  @Field(() => String, { description: 'Exactly one emoji (INVALID_EMOJI otherwise); 👍 is a like.' })
+  emoji!: string;
+}
+
+@ObjectType({ description: 'Result of reactionAdd or reactionRemove.' })
+export class ReactionPayload extends MutationPayload {
+  @Field(() => MessageType, { nullable: true, description: 'The message, with its reactions.' })
+  message?: Message | null;
+
+  @Field(() => ReactionType, { nullable: true, description: 'The emoji as it stands now on the message.' })
+  reaction?: ReactionSummary | null;
+}
+
 @ObjectType({ description: 'Result of messageSend.' })
 export class MessageSendPayload extends MutationPayload {
   @Field(() => MessageType, { nullable: true, description: 'The sent message.' })
@@ -113,6 +144,21 @@ export class MessageResolver {
   })
   messageDelete(@Arg('input', () => MessageDeleteInput, { description: 'The message.' }) input: MessageDeleteInput, @Ctx() context: Context) {
     return mutationPayload(MessageChangePayload, 'message', () => context.services.messageEdits.delete(input));
+  }
+
+  @Mutation(() => ReactionPayload, { description: 'Reacts to a message with an emoji (one of each per person); adding it again changes nothing. Staff and patients who are members.' })
+  reactionAdd(@Arg('input', () => ReactionInput, { description: 'The message and the emoji.' }) input: ReactionInput, @Ctx() context: Context) {
+    return mutationPayloadOf(ReactionPayload, () => context.services.reactions.add(input));
+  }
+
+  @Mutation(() => ReactionPayload, { description: "Takes the caller's reaction back. Staff and patients who are members." })
+  reactionRemove(@Arg('input', () => ReactionInput, { description: 'The message and the emoji.' }) input: ReactionInput, @Ctx() context: Context) {
+    return mutationPayloadOf(ReactionPayload, () => context.services.reactions.remove(input));
+  }
+
+  @FieldResolver(() => [ReactionType], { description: 'Its reactions, first used first (batched for a whole page).' })
+  reactions(@Root() message: Message, @Ctx() { loaders }: Context) {
+    return loaders.reactions.load(message.id);
   }
 
   @FieldResolver(() => Boolean, { description: 'An internal note (only staff ever see these).' })

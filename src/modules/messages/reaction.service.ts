@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import emojiRegex from 'emoji-regex';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Context } from '../../graphql/context';
+import { requirePerson, type Actor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
+import { parseInput, uuid } from '../../common/validation';
+import { withEventLog } from '../../realtime/event-log';
+import { ChannelEventType } from '../../realtime/channel-event.entity';
+import { lockChannelState } from '../channels/channel-state';
+import { uuidArray } from '../../db/sql';
+import { assertOpenToPatients } from './write-policy';
+import type { Message } from './message.entity';
+
+/** Exactly one emoji (a like is 👍), as the Unicode emoji list defines them. */
+export function isSingleEmoji(value: string): boolean {
+  const matches = value.match(emojiRegex());
+  return matches !== null && matches.length === 1 && matches[0] === value;
+}
+
+const reactionInput = z.object({
+  messageId: uuid('The message id'),
+  emoji: z.string().max(64).refine(isSingleEmoji, { message: 'Not a single emoji.', params: { code: UserErrorCode.INVALID_EMOJI } }),
+});
+
+export interface ReactionSummary {
+  emoji: string;
+  count: number;
+  reactedByMe: boolean;
+}
+
+/** Likes and emoji reactions: one of each emoji per person per message. */
+export class ReactionService {
+  constructor(private readonly context: Context) {}
+
+  /** Adds the caller's reaction; adding it again changes nothing. */
+  add(input: unknown): Promise<{ message: Message; reaction: ReactionSummary }> {
+    return this.change(input, true);
+  }
+
+  /** Removes the caller's reaction; removing one they never made changes nothing. */
+  remove(input: unknown): Promise<{ message: Message; reaction: ReactionSummary }> {
+    return this.change(input, false);
+  }
+
+  private async change(input: unknown, adding: boolean): Promise<{ message: Message; reaction: ReactionSummary }> {
+    const actor = requirePerson(this.context.actor);
+    const { messageId, emoji } = parseInput(reactionInput, input);
+    const message = await this.context.services.messages.findVisible(messageId);
+    if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
+    if (message.deletedAt) throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
+    const { organisationId } = actor;
+    const [teamMemberId, patientId] = actor.kind === 'staff' ? [actor.teamMemberId, null] : [null, actor.patientId];
+    await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+      const state = await lockChannelState(log, organisationId, message.channelId);
+      if (actor.kind === 'patient') assertOpenToPatients(state);
+      const changed = adding
+        ? await log.em.execute(
+            `insert into message_reaction (organisation_id, message_id, emoji, team_member_id, patient_id) values (?, ?, ?, ?, ?)
+             on conflict do nothing returning emoji`,
+            [organisationId, message.id, emoji, teamMemberId, patientId],
+          )
+        : await log.em.execute(
+            `delete from message_reaction where organisation_id = ? and message_id = ? and emoji = ?
+               and team_member_id is not distinct from ? and patient_id is not distinct from ? returning emoji`,
+            [organisationId, message.id, emoji, teamMemberId, patientId],
+          );
+      if (changed.length === 0) return;
+      const seq = await log.nextSeq(message.channelId, false);
+      await log.append({ channelId: message.channelId, type: ChannelEventType.REACTION_CHANGED, messageId: message.id, staffOnly: message.internal }, seq);
+    });
+    this.context.loaders.reactions.clear(message.id);
+    const summaries = await this.context.loaders.reactions.load(message.id);
+    return { message, reaction: summaries.find((summary) => summary.emoji === emoji) ?? { emoji, count: 0, reactedByMe: false } };
+  }
+}
+
+/** The reactions of many messages for one caller, in one query (the DataLoader's batch): first reacted first. */
+export async function reactionSummaries(em: EntityManager, actor: Actor | undefined, messageIds: readonly string[]): Promise<ReactionSummary[][]> {
+  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return messageIds.map(() => []);
+  const [column, me] = actor.kind === 'staff' ? ['team_member_id', actor.teamMemberId] : ['patient_id', actor.patientId];
+  const rows = await em.execute<Array<{ message_id: string; emoji: string; n: string; mine: boolean }>>(
+    `select message_id, emoji, count(*) as n, bool_or(${column} is not distinct from ?::uuid) as mine from message_reaction
+      where organisation_id = ? and message_id = any(?::uuid[])
+      group by message_id, emoji order by min(created_at), emoji`,
+    [me, actor.organisationId, uuidArray(messageIds)],
+  );
+  return messageIds.map((id) => rows.filter((row) => row.message_id === id).map((row) => ({ emoji: row.emoji, count: Number(row.n), reactedByMe: row.mine })));
+}
