@@ -10,6 +10,7 @@ import {
   ReactionAddDocument,
   ReactionRemoveDocument,
   ReactionsDocument,
+  RenderedDocument,
   SendFullDocument,
   ThreadDocument,
   TopLevelDocument,
@@ -191,5 +192,22 @@ describe('reactions', () => {
     await ok(server.url, clinician.token, MessageDeleteDocument, { input: { messageId } });
     expect(codes((await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId, emoji: '👍' } })).reactionAdd)).toEqual(['MESSAGE_DELETED']);
     expect((await ok(server.url, clinician.token, ReactionsDocument, { id: messageId })).message!.reactions).toEqual([]);
+  });
+});
+
+describe('markdown bodies', () => {
+  it('are stored as written; the html field is safe to insert; links are extracted', async () => {
+    const body = '**Bold** ~~old~~ <img src=x onerror=alert(1)> [click](javascript:alert(1)) [book](https://clinic.example/book)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nsee https://www.example.com/info';
+    const sent = await send(clinician, { body });
+    const rendered = await ok(server.url, patient.token, RenderedDocument, { id: sent.message!.id });
+    expect(rendered.message!.body).toBe(body);
+    const html = rendered.message!.html;
+    expect(html).toContain('<strong>Bold</strong>');
+    expect(html).toContain('<s>old</s>');
+    expect(html).toContain('<table>');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).not.toMatch(/<img|href="javascript|<script/i);
+    expect(html).toContain('<a href="https://clinic.example/book" rel="noopener noreferrer nofollow" target="_blank">book</a>');
+    expect(rendered.message!.links).toEqual(['https://clinic.example/book', 'https://www.example.com/info']);
   });
 });

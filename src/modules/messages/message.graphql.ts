@@ -3,6 +3,7 @@ import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
 import type { ReactionSummary } from './reaction.service';
+import { extractLinks, renderMarkdown } from './markdown';
 import { PatientType, TeamMemberType } from '../directory/directory.graphql';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
@@ -159,6 +160,19 @@ export class MessageResolver {
   @FieldResolver(() => [ReactionType], { description: 'Its reactions, first used first (batched for a whole page).' })
   reactions(@Root() message: Message, @Ctx() { loaders }: Context) {
     return loaders.reactions.load(message.id);
+  }
+
+  @FieldResolver(() => String, {
+    description:
+      'The body rendered as HTML, safe to insert into a page: raw HTML shows as text, only http(s), mailto and tel links, links open in a new tab without referrer, no remote images.',
+  })
+  html(@Root() message: Message): string {
+    return renderMarkdown(message.body);
+  }
+
+  @FieldResolver(() => [String], { description: 'The links in the body (explicit and bare addresses), in order, each once.' })
+  links(@Root() message: Message): string[] {
+    return extractLinks(message.body);
   }
 
   @FieldResolver(() => Boolean, { description: 'An internal note (only staff ever see these).' })
