@@ -6,9 +6,10 @@ import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
 import { unreadCounts } from '../modules/messages/read-state.service';
-import { channelsOfPatients, type PatientChannelPage } from '../modules/channels/channel.service';
+import { channelsOfPatients, membersOfChannels, type KeysetPage } from '../modules/channels/channel.service';
 import { uuidArray } from '../db/sql';
 import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.service';
+import { lastMessages } from '../modules/messages/message.service';
 
 /** An earlier body of a message and who replaced it. */
 export interface MessageRevision {
@@ -28,6 +29,20 @@ function byIdLoader<T extends Keyed>(load: (ids: string[]) => Promise<T[]>): Dat
   });
 }
 
+/** One DataLoader per page size and cursor: the same page of many parents' lists in one query. */
+function pagedLoader<T>(load: (ids: readonly string[], page: KeysetPage) => Promise<T[][]>) {
+  const loaders = new Map<string, DataLoader<string, T[]>>();
+  return {
+    page(page: KeysetPage): DataLoader<string, T[]> {
+      const key = `${page.limit}|${page.after?.at.toISOString() ?? ''}|${page.after?.id ?? ''}`;
+      let loader = loaders.get(key);
+      if (!loader) loaders.set(key, (loader = new DataLoader((ids) => load(ids, page))));
+      return loader;
+    },
+    clearAll: () => loaders.clear(),
+  };
+}
+
 /** Per-request batch loaders: one query per type per tick, whatever the list size. */
 export function createLoaders(em: EntityManager, actor: Actor | undefined) {
   const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
@@ -44,7 +59,6 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
       const byId = new Map(others.map((other) => [other.id, other]));
       return ids.map((id) => links.flatMap((link) => (link[from] === id && byId.has(link[to]) ? [byId.get(link[to])!] : [])));
     });
-  const patientChannelPages = new Map<string, DataLoader<string, Channel[]>>();
   return {
     teamMember: scoped(TeamMember),
     patient: scoped(Patient),
@@ -70,20 +84,16 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
           .map((row) => ({ body: row.body, replacedAt: new Date(row.replaced_at), teamMemberId: row.replaced_by_team_member_id, patientId: row.replaced_by_patient_id })),
       );
     }),
+    /** The newest top-level message of each channel id that the caller may see. */
+    lastMessage: new DataLoader<string, Message | undefined>((channelIds) => lastMessages(em, actor, channelIds)),
     /** The reactions of each message id, with whether the caller made each. */
     reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(em, actor, messageIds)),
     /** The caller's unread messages per channel id (0 where not a member). */
     unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
     /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */
-    patientChannels: {
-      page(page: PatientChannelPage): DataLoader<string, Channel[]> {
-        const key = `${page.limit}|${page.after?.at.toISOString() ?? ''}|${page.after?.id ?? ''}`;
-        let loader = patientChannelPages.get(key);
-        if (!loader) patientChannelPages.set(key, (loader = new DataLoader((patientIds) => channelsOfPatients(em, actor, patientIds, page))));
-        return loader;
-      },
-      clearAll: () => patientChannelPages.clear(),
-    },
+    patientChannels: pagedLoader((patientIds, page) => channelsOfPatients(em, actor, patientIds, page)),
+    /** Pages of the current members of each channel id, batched per page size and cursor. */
+    channelMembers: pagedLoader((channelIds, page) => membersOfChannels(em, actor, channelIds, page)),
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       const person =

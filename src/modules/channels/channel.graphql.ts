@@ -267,6 +267,12 @@ export class ChannelResolver {
     return mutationPayload(ChannelMarkReadPayload, 'channel', () => context.services.readState.markRead(input));
   }
 
+  @FieldResolver(() => MessageType, { nullable: true, description: 'The newest top-level message the caller can see (batched for a whole list). Members only; null otherwise.' })
+  async lastMessage(@Root() channel: Channel, @Ctx() context: Context) {
+    if (!(await context.services.channels.findParticipating(channel.id))) return null;
+    return (await context.loaders.lastMessage.load(channel.id)) ?? null;
+  }
+
   @FieldResolver(() => Int, { description: 'Messages by others after the caller’s read position. Members only; 0 otherwise.' })
   unreadCount(@Root() channel: Channel, @Ctx() { loaders }: Context) {
     return loaders.unreadCount.load(channel.id);

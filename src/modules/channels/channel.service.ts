@@ -319,15 +319,11 @@ export class ChannelService {
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
-  /** Members in joining order. */
+  /** Members in joining order; the pages of every channel of a list come from one query. */
   async members(channel: Channel, limit: number, after?: string): Promise<Connection<ChannelMember>> {
-    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id, leftAt: null };
-    if (after !== undefined) {
-      const cursor = timeIdCursor.decode(after);
-      if (!cursor) throw invalidCursor();
-      where.$or = [{ joinedAt: { $gt: cursor.at } }, { joinedAt: cursor.at, id: { $gt: cursor.id } }];
-    }
-    const rows = await this.context.em.find(ChannelMember, where, { orderBy: { joinedAt: 'asc', id: 'asc' }, limit: limit + 1 });
+    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    if (after !== undefined && !cursor) throw invalidCursor();
+    const rows = await this.context.loaders.channelMembers.page({ limit, after: cursor }).load(channel.id);
     return connectionOf(rows.slice(0, limit), (member) => timeIdCursor.encode(member.joinedAt, member.id), {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
@@ -337,8 +333,8 @@ export class ChannelService {
 
 const invalidCursor = () => apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
 
-/** One page of the channels of each patient, in activation order. */
-export interface PatientChannelPage {
+/** One keyset page of a list per parent (its channels, its members): up to `limit` after a (time, id) cursor. */
+export interface KeysetPage {
   limit: number;
   after?: { at: Date; id: string };
 }
@@ -348,7 +344,7 @@ export interface PatientChannelPage {
  * every kind but others' conversations (messaging admins see those too), patients only those
  * they take part in. Each list holds up to `limit + 1` channels (the extra one says there is more).
  */
-export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: PatientChannelPage): Promise<Channel[][]> {
+export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: KeysetPage): Promise<Channel[][]> {
   if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return patientIds.map(() => []);
   const visible =
     actor.kind === 'staff'
@@ -372,3 +368,19 @@ export async function channelsOfPatients(em: EntityManager, actor: Actor | undef
 
 /** The cursor of a channel in a patient's list (activation order, to the millisecond). */
 export const patientChannelCursor = (channel: Channel) => timeIdCursor.encode(channel.createdAt, channel.id);
+
+/** The current members of each channel, one page per channel in one query, in joining order. */
+export async function membersOfChannels(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[], page: KeysetPage): Promise<ChannelMember[][]> {
+  if (!actor || actor.kind === 'operator') return channelIds.map(() => []);
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
+       select m.* from channel_member m
+        where m.organisation_id = ? and m.channel_id = c.id and m.left_at is null
+          ${page.after ? 'and (m.joined_at, m.id) > (?::timestamptz, ?::uuid)' : ''}
+        order by m.joined_at, m.id
+        limit ?) m`,
+    [uuidArray(channelIds), actor.organisationId, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
+  );
+  const members = rows.map((row) => em.map(ChannelMember, row));
+  return channelIds.map((id) => members.filter((member) => member.channelId === id));
+}

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { uuidArray } from '../../db/sql';
 import type { Context } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
-import { requirePerson, type PersonActor } from '../../auth/actor';
+import { requirePerson, type Actor, type PersonActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import { lockChannelState } from '../channels/channel-state';
 import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
@@ -190,4 +192,18 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
   }
   await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: message.internal }, seq);
   return message;
+}
+
+/** The newest top-level message of each channel that the caller may see (internal notes for staff only), in one query. */
+export async function lastMessages(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[]): Promise<Array<Message | undefined>> {
+  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return channelIds.map(() => undefined);
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
+       select m.* from message m
+        where m.organisation_id = ? and m.channel_id = c.id and m.parent_message_id is null ${actor.kind === 'staff' ? '' : 'and not m.internal'}
+        order by m.seq desc limit 1) m`,
+    [uuidArray(channelIds), actor.organisationId],
+  );
+  const messages = rows.map((row) => em.map(Message, row));
+  return channelIds.map((id) => messages.find((message) => message.channelId === id));
 }

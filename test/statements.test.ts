@@ -1,0 +1,67 @@
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation } from './support/fixtures';
+import { ok } from './support/client';
+import { ChannelListWithDetailsDocument, GroupChannelCreateDocument, MessageSendDocument } from './generated/graphql';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+/** Counts the SQL statements the server runs while `work` runs (this file's server does nothing else meanwhile). */
+async function statementsDuring(work: () => Promise<unknown>): Promise<number> {
+  const knex = server.deps.orm.em.getConnection().getKnex();
+  let count = 0;
+  const listener = () => (count += 1);
+  knex.on('query', listener);
+  try {
+    await work();
+  } finally {
+    knex.removeListener('query', listener);
+  }
+  return count;
+}
+
+/**
+ * DataLoader batches the loads of one tick: two loads of one type (authors, members) fall in one
+ * tick or two depending on when the database answers, so a single run may save one statement.
+ * The largest of three runs is what a page size costs.
+ */
+async function largestStatementCount(token: string, first: number): Promise<number> {
+  const counts: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    counts.push(
+      await statementsDuring(async () => {
+        const result = await ok(server.url, token, ChannelListWithDetailsDocument, { first });
+        expect(result.channels.edges).toHaveLength(first);
+      }),
+    );
+  }
+  return Math.max(...counts);
+}
+
+it('channels(first: 10) and channels(first: 100) with lastMessage, unreadCount and members cost the same number of SQL statements', async () => {
+  const org = await createOrganisation(server);
+  const manager = await org.addStaff('Mia Manager', ['MESSAGING_MANAGEMENT']);
+  const colleague = await org.addStaff('Col League');
+  const patient = await org.addPatient('Pat Many');
+  for (let batch = 0; batch < 10; batch++) {
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, index) => {
+        const created = await ok(server.url, manager.token, GroupChannelCreateDocument, {
+          input: { title: `Group ${batch}-${index}`, teamMemberIds: [colleague.id], patientIds: [patient.id] },
+        });
+        const channelId = created.groupChannelCreate.channel!.id;
+        await ok(server.url, colleague.token, MessageSendDocument, { input: { channelId, body: `Hello ${batch}-${index}` } });
+      }),
+    );
+  }
+  for (const who of [manager, patient]) {
+    const ten = await largestStatementCount(who.token, 10);
+    const hundred = await largestStatementCount(who.token, 100);
+    expect(hundred).toBe(ten);
+    // Authentication, the list, the audit row, and one batch per field: a handful, not one per channel.
+    expect(ten).toBeLessThan(16);
+  }
+});
