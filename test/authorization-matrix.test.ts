@@ -394,6 +394,8 @@ const ROWS: Row[] = [
   // A conversation is addressed: staffMM is not in it and cannot find it; a messaging admin can (to staff one left unanswered).
   queryRow('channel', ['staff', 'admin', 'patient', 'guardian'], CHANNEL_BY_ID, { target: 'CONVERSATION', variables: byId(() => w.conversationId) }),
   queryRow('message', MEMBERS, 'query ($id: ID!) { message(id: $id) { id } }', { target: 'in CARE_TEAM', variables: byId(() => w.careMessageId) }),
+  // Search answers everyone with a person's token about their own channels: only members find the CARE_TEAM message.
+  queryRow('messageSearch', MEMBERS, '{ messageSearch(query: "hello care team") { edges { node { id } } } }', { target: 'the CARE_TEAM message', items: edgesOf }),
   // Staff see any patient of their organisation; a patient themself; a guardian their dependant.
   queryRow('patient', MEMBERS, 'query ($id: ID!) { patient(id: $id) { id } }', { target: 'the patient', variables: byId(() => w.ids.patient!) }),
   // foreignStaff: their own organisation's settings (ALLOWED), never this one's (patients may start here, not there).

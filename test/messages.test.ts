@@ -1,12 +1,13 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { eventually, ok, subscribe } from './support/client';
+import { eventually, ok, request, subscribe } from './support/client';
 import {
   ChannelActivateDocument,
   ChannelEventsDocument,
   ChannelJoinDocument,
   MessageDeleteDocument,
   MessageEditDocument,
+  MessageSearchDocument,
   ReactionAddDocument,
   ReactionRemoveDocument,
   ReactionsDocument,
@@ -209,5 +210,44 @@ describe('markdown bodies', () => {
     expect(html).not.toMatch(/<img|href="javascript|<script/i);
     expect(html).toContain('<a href="https://clinic.example/book" rel="noopener noreferrer nofollow" target="_blank">book</a>');
     expect(rendered.message!.links).toEqual(['https://clinic.example/book', 'https://www.example.com/info']);
+  });
+});
+
+describe('messageSearch', () => {
+  it('finds words with stemming and phrases, newest first, page by page, only in the caller’s channels', async () => {
+    const token = `zyx${Date.now()}`;
+    await send(clinician, { body: `Your blood results ${token} came back normal` });
+    await send(patient, { body: `Thanks, what about the ${token} cholesterol result?` });
+    await send(clinician, { body: `Internal: ${token} cholesterol borderline`, internal: true });
+    const deleted = await send(patient, { body: `Delete me ${token}` });
+    await ok(server.url, patient.token, MessageDeleteDocument, { input: { messageId: deleted.message!.id } });
+
+    const staffHits = await ok(server.url, clinician.token, MessageSearchDocument, { query: `${token} result` });
+    // "result" finds "results" too (English stemming).
+    expect(staffHits.messageSearch.edges.map((edge) => edge.node.body)).toEqual([`Thanks, what about the ${token} cholesterol result?`, `Your blood results ${token} came back normal`]);
+    const staffNotes = await ok(server.url, clinician.token, MessageSearchDocument, { query: `${token} cholesterol` });
+    expect(staffNotes.messageSearch.edges.map((edge) => edge.node.internal)).toEqual([true, false]);
+    const patientHits = await ok(server.url, patient.token, MessageSearchDocument, { query: `${token} cholesterol` });
+    expect(patientHits.messageSearch.edges.map((edge) => edge.node.body)).toEqual([`Thanks, what about the ${token} cholesterol result?`]);
+    const phrase = await ok(server.url, patient.token, MessageSearchDocument, { query: `"blood results" ${token}` });
+    expect(phrase.messageSearch.edges).toHaveLength(1);
+
+    const page1 = await ok(server.url, clinician.token, MessageSearchDocument, { query: token, first: 2 });
+    const page2 = await ok(server.url, clinician.token, MessageSearchDocument, { query: token, first: 2, after: page1.messageSearch.pageInfo.endCursor });
+    const all = [...page1.messageSearch.edges, ...page2.messageSearch.edges].map((edge) => edge.node.body);
+    expect(all).toHaveLength(3);
+    expect(new Set(all).size).toBe(3);
+    expect(all.some((body) => body.startsWith('Delete me'))).toBe(false);
+  });
+
+  it('denied: another patient, or staff outside the channel, find nothing; bad queries are refused', async () => {
+    const token = `qwv${Date.now()}`;
+    await send(patient, { body: `Private ${token}` });
+    const stranger = await org.addPatient('Stranger Search');
+    const outsider = await org.addStaff('Dr Outside Search');
+    expect((await ok(server.url, stranger.token, MessageSearchDocument, { query: token })).messageSearch.edges).toEqual([]);
+    expect((await ok(server.url, outsider.token, MessageSearchDocument, { query: token, channelId })).messageSearch.edges).toEqual([]);
+    const empty = await request(server.url, patient.token, MessageSearchDocument, { query: '   ' });
+    expect(empty.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
   });
 });

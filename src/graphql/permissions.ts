@@ -24,6 +24,7 @@ export const permissionMap = {
     channels: isPerson,
     channel: isPerson,
     message: isPerson,
+    messageSearch: isPerson,
     badgeCount: isPerson,
     // MESSAGING_ADMIN is checked by the service.
     auditEvents: isStaff,

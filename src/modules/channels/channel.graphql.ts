@@ -362,6 +362,19 @@ export class ChannelResolver {
 
 @Resolver(() => MessageType)
 export class MessageChannelFieldResolver {
+  @Query(() => MessageConnection, {
+    description:
+      'Full-text search over the messages of the channels the caller takes part in (or one of them), newest first. Web-search syntax: words, "a phrase", -exclude, or. Internal notes for staff only; deleted messages never. Staff and patients.',
+  })
+  messageSearch(
+    @Arg('query', () => String, { description: 'What to look for (1 to 200 characters).' }) query: string,
+    @Arg('channelId', () => ID, { nullable: true, description: 'Only this channel.' }) channelId: string | null,
+    @Args(() => ForwardPageArgs) page: ForwardPageArgs,
+    @Ctx() context: Context,
+  ) {
+    return context.services.messages.search(query, channelId, pageRequest(page).limit, page.after ?? undefined);
+  }
+
   @FieldResolver(() => ChannelType, { description: 'The channel the message is in.' })
   channel(@Root() message: Message, @Ctx() { loaders }: Context) {
     return loaders.channel.load(message.channelId);

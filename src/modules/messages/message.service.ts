@@ -13,7 +13,8 @@ import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { PATIENT_VISIBLE_KINDS, type Channel } from '../channels/channel.entity';
+import { PATIENT_VISIBLE_KINDS, PATIENT_VISIBLE_KINDS_SQL, type Channel } from '../channels/channel.entity';
+import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
 
 /** Kinds with patients in them: the only ones where an internal (staff-only) note means anything. */
@@ -130,6 +131,43 @@ export class MessageService {
       hasNextPage: forward && more,
       hasPreviousPage: !forward && more,
     });
+  }
+
+  /**
+   * Full-text search (PostgreSQL, English stemming, web-search syntax: words, "phrases", -not, or)
+   * over the messages of the channels the caller takes part in, newest first; internal notes only
+   * for staff, deleted messages never.
+   */
+  async search(query: string, channelId: string | null | undefined, limit: number, after?: string): Promise<Connection<Message>> {
+    const actor = requirePerson(this.context.actor);
+    const text = query.trim();
+    if (text.length === 0 || text.length > 200) throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for 1 to 200 characters.');
+    const cursor = after != null ? timeIdCursor.decode(after) : undefined;
+    if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+    if (channelId != null && !(await this.context.services.channels.findParticipating(channelId))) return connectionOf([], () => '');
+    const staff = actor.kind === 'staff';
+    const rows = await this.context.em.execute<Record<string, unknown>[]>(
+      `select m.* from message m
+         join channel_member cm on cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id
+                               and cm.${staff ? 'team_member_id' : 'patient_id'} = ? and cm.left_at is null
+         ${staff ? '' : `join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id and c.kind in (${PATIENT_VISIBLE_KINDS_SQL})`}
+        where m.organisation_id = ? and m.deleted_at is null ${staff ? '' : 'and not m.internal'}
+          and m.body_search @@ websearch_to_tsquery('english', ?)
+          ${channelId != null ? 'and m.channel_id = ?' : ''}
+          ${cursor ? "and (date_trunc('milliseconds', m.created_at), m.id) < (?::timestamptz, ?::uuid)" : ''}
+        order by date_trunc('milliseconds', m.created_at) desc, m.id desc
+        limit ?`,
+      [
+        staff ? actor.teamMemberId : actor.patientId,
+        actor.organisationId,
+        text,
+        ...(channelId != null ? [channelId] : []),
+        ...(cursor ? [cursor.at.toISOString(), cursor.id] : []),
+        limit + 1,
+      ],
+    );
+    const messages = rows.slice(0, limit).map((row) => this.context.em.map(Message, row));
+    return connectionOf(messages, (message) => timeIdCursor.encode(message.createdAt, message.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   async findVisible(messageId: string): Promise<Message | undefined> {
