@@ -3,6 +3,7 @@ import { createOrganisation, type Person, type TestOrganisation } from './suppor
 import { eventually, ok, request, subscribe } from './support/client';
 import {
   ChannelActivateDocument,
+  ChannelMarkReadDocument,
   ChannelEventsDocument,
   ChannelJoinDocument,
   MessageDeleteDocument,
@@ -57,6 +58,25 @@ describe('threads', () => {
     const nested = await send(patient, { body: 'nested', parentMessageId: reply.message!.id });
     expect(nested.userErrors[0]).toMatchObject({ code: 'REPLY_TO_REPLY', field: 'input.parentMessageId' });
     expect((await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id })).message!.replyCount).toBe(1);
+  });
+});
+
+describe('unread counts', () => {
+  it("count a thread's replies by others after the read position, and never internal notes for a patient", async () => {
+    const root = await send(patient, { body: 'Thread for counting' });
+    const threadId = root.message!.id;
+    await send(clinician, { body: 'First answer', parentMessageId: threadId });
+    await send(colleague, { body: 'Staff aside', parentMessageId: threadId, internal: true });
+    const second = await send(clinician, { body: 'Second answer', parentMessageId: threadId });
+    await send(patient, { body: 'My own reply', parentMessageId: threadId });
+    expect((await ok(server.url, patient.token, ThreadDocument, { id: threadId })).message!.unreadReplyCount).toBe(2);
+    expect((await ok(server.url, manager.token, ThreadDocument, { id: threadId })).message!.unreadReplyCount).toBe(4);
+    const before = (await ok(server.url, patient.token, TopLevelDocument, { id: channelId })).channel!.unreadCount;
+    await send(clinician, { body: 'Internal top-level', internal: true });
+    expect((await ok(server.url, patient.token, TopLevelDocument, { id: channelId })).channel!.unreadCount).toBe(before);
+
+    await ok(server.url, patient.token, ChannelMarkReadDocument, { input: { channelId, messageId: second.message!.id } });
+    expect((await ok(server.url, patient.token, ThreadDocument, { id: threadId })).message!.unreadReplyCount).toBe(0);
   });
 });
 

@@ -5,7 +5,7 @@ import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
-import { unreadCounts } from '../modules/messages/read-state.service';
+import { unreadCounts, unreadReplyCounts } from '../modules/messages/read-state.service';
 import { channelsOfPatients, membersOfChannels, type KeysetPage } from '../modules/channels/channel.service';
 import { uuidArray } from '../db/sql';
 import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.service';
@@ -90,6 +90,8 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(em, actor, messageIds)),
     /** The caller's unread messages per channel id (0 where not a member). */
     unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
+    /** The caller's unread replies per thread (top-level message id). */
+    unreadReplyCount: new DataLoader<string, number>((messageIds) => unreadReplyCounts({ em, actor }, messageIds)),
     /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */
     patientChannels: pagedLoader((patientIds, page) => channelsOfPatients(em, actor, patientIds, page)),
     /** Pages of the current members of each channel id, batched per page size and cursor. */

@@ -190,6 +190,13 @@ export class MessageResolver {
     return message.replyCount + (actor?.kind === 'staff' ? message.internalReplyCount : 0);
   }
 
+  @FieldResolver(() => Int, {
+    description: "Replies in its thread by others after the caller's read position of the channel (channelMarkRead with a reply's id moves it). Batched for a whole page.",
+  })
+  unreadReplyCount(@Root() message: Message, @Ctx() { loaders }: Context): Promise<number> | number {
+    return message.parentMessageId ? 0 : loaders.unreadReplyCount.load(message.id);
+  }
+
   @FieldResolver(() => Date, { nullable: true, description: 'When its thread last got a reply the caller can see.' })
   lastReplyAt(@Root() message: Message, @Ctx() { actor }: Context): Date | null {
     const times = [message.lastReplyAt, actor?.kind === 'staff' ? message.lastInternalReplyAt : null].filter((time): time is Date => time != null);

@@ -83,3 +83,21 @@ export async function unreadCounts(context: Pick<Context, 'em' | 'actor'>, chann
   const byChannel = new Map(rows.map((row) => [row.channel_id, Number(row.n)]));
   return channelIds.map((id) => byChannel.get(id) ?? 0);
 }
+
+/** Unread replies in many threads for one person in one query: replies by others after their channel read position. */
+export async function unreadReplyCounts(context: Pick<Context, 'em' | 'actor'>, messageIds: readonly string[]): Promise<number[]> {
+  const actor = context.actor;
+  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return messageIds.map(() => 0);
+  const columns = personColumns(actor);
+  const rows = await context.em.execute<Array<{ parent_message_id: string; n: string }>>(
+    `select r.parent_message_id, count(*) as n from message r
+       join channel_member cm on cm.organisation_id = r.organisation_id and cm.channel_id = r.channel_id
+                             and cm.${columns.member} = ? and cm.left_at is null
+      where r.organisation_id = ? and r.parent_message_id = any(?::uuid[]) and r.seq > cm.last_read_seq
+        and r.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not r.internal' : ''}
+      group by r.parent_message_id`,
+    [columns.id, actor.organisationId, uuidArray(messageIds), columns.id],
+  );
+  const byThread = new Map(rows.map((row) => [row.parent_message_id, Number(row.n)]));
+  return messageIds.map((id) => byThread.get(id) ?? 0);
+}
