@@ -6,6 +6,7 @@ import { Migration20261123170000DirectAndGroupChannels } from './Migration202611
 import { Migration20261123180000ActivationRules } from './Migration20261123180000ActivationRules';
 import { Migration20261123190000ConversationsAndSettings } from './Migration20261123190000ConversationsAndSettings';
 import { Migration20261123200000MessageFeatures } from './Migration20261123200000MessageFeatures';
+import { Migration20261123210000Attachments } from './Migration20261123210000Attachments';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123180000ActivationRules', class: Migration20261123180000ActivationRules },
   { name: 'Migration20261123190000ConversationsAndSettings', class: Migration20261123190000ConversationsAndSettings },
   { name: 'Migration20261123200000MessageFeatures', class: Migration20261123200000MessageFeatures },
+  { name: 'Migration20261123210000Attachments', class: Migration20261123210000Attachments },
 ];

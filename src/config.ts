@@ -44,6 +44,10 @@ const environmentSchema = z.object({
   WS_SEND_STALL_MS: z.coerce.number().int().positive().default(15_000),
   WS_KEEPALIVE_MS: z.coerce.number().int().positive().default(12_000),
   TYPING_INTERVAL_MS: z.coerce.number().int().positive().default(2_000),
+  FILES_DIR: optionalText,
+  ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
+  FILE_URL_TTL_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
+  PUBLIC_URL: optionalText.pipe(z.string().url().optional()),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -66,6 +70,15 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   limits: { bodyBytes: number; maxDepth: number; maxAliases: number; maxCost: number; messageBodyChars: number };
   seedDemo: boolean;
+  files: {
+    /** Local file store (the default store). */
+    dir: string;
+    maxBytes: number;
+    /** Lifetime of upload and download URLs. */
+    urlTtlSeconds: number;
+    /** Base of the URLs handed out; absent: paths relative to this server. */
+    publicUrl?: string;
+  };
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
   live: {
     /** Event log retention; older resume cursors get CURSOR_EXPIRED. */
@@ -130,6 +143,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       messageBodyChars: e.MESSAGE_BODY_MAX_CHARS,
     },
     seedDemo: e.SEED_DEMO ?? !production,
+    files: {
+      dir: path.resolve(e.FILES_DIR ?? path.join(e.DATA_DIR, 'files')),
+      maxBytes: e.ATTACHMENT_MAX_BYTES,
+      urlTtlSeconds: e.FILE_URL_TTL_SECONDS,
+      publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
     live: {
       retentionDays: e.EVENT_RETENTION_DAYS,

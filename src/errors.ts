@@ -37,6 +37,10 @@ export enum UserErrorCode {
   MESSAGE_DELETED = 'MESSAGE_DELETED',
   /** A reaction that is not exactly one emoji. */
   INVALID_EMOJI = 'INVALID_EMOJI',
+  /** A file type that is not accepted (here, or from patients by this organisation). */
+  UNSUPPORTED_FILE_TYPE = 'UNSUPPORTED_FILE_TYPE',
+  /** A file over the size limit. */
+  FILE_TOO_LARGE = 'FILE_TOO_LARGE',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

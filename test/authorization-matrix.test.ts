@@ -476,6 +476,8 @@ const ROWS: Row[] = [
   mutationRow('messageDelete', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage() }), "staff's message"),
   mutationRow('reactionAdd', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
   mutationRow('reactionRemove', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
+  // Staff upload anywhere (foreignStaff into their own organisation); patients only where the settings allow it (not here).
+  mutationRow('attachmentCreateUpload', [...STAFF, 'foreignStaff'], () => ({ fileName: 'scan.pdf', contentType: 'application/pdf', size: 100 }), 'a PDF'),
   // Everyone names the patient: staff (settings let all staff start), the patient themself, the
   // guardian their dependant; otherPatient is not the patient's guardian (NOT_FOUND).
   mutationRow('conversationStart', MEMBERS, () => ({ patientId: w.ids.patient, ...conversation }), 'naming the patient'),

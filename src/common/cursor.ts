@@ -18,12 +18,25 @@ export interface InboxPosition {
   seq: number;
 }
 
+/** A short-lived capability to upload (u) or download (d) one attachment's bytes. */
+export interface FileTicket {
+  action: 'u' | 'd';
+  organisationId: string;
+  attachmentId: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
 export interface CursorCodec {
   encode(position: ChannelPosition): string;
   /** Undefined when the cursor is malformed or was not made by this server. */
   decode(cursor: string): ChannelPosition | undefined;
   encodeInbox(position: InboxPosition): string;
   decodeInbox(cursor: string): InboxPosition | undefined;
+  /** Sealed like cursors: unreadable and unforgeable by clients. */
+  encodeFileTicket(ticket: FileTicket): string;
+  /** Undefined when malformed, forged or expired. */
+  decodeFileTicket(ticket: string, now?: number): FileTicket | undefined;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -58,6 +71,14 @@ export function createCursorCodec(secret: string): CursorCodec {
       if (!parts || parts.length !== 3 || parts[0] !== 'c' || !UUID.test(parts[1])) return undefined;
       const seq = count(parts[2]);
       return seq === undefined ? undefined : { channelId: parts[1], seq };
+    },
+    encodeFileTicket: ({ action, organisationId, attachmentId, expiresAt }) => seal(`f|${action}|${organisationId}|${attachmentId}|${expiresAt}`),
+    decodeFileTicket(ticket, now = Date.now()) {
+      const parts = open(ticket);
+      if (!parts || parts.length !== 5 || parts[0] !== 'f' || (parts[1] !== 'u' && parts[1] !== 'd') || !UUID.test(parts[2]) || !UUID.test(parts[3])) return undefined;
+      const expiresAt = count(parts[4]);
+      if (expiresAt === undefined || expiresAt <= now) return undefined;
+      return { action: parts[1], organisationId: parts[2], attachmentId: parts[3], expiresAt };
     },
     encodeInbox: ({ personKey, position, channelId, seq }) => seal(`i|${personKey}|${position}|${channelId}|${seq}`),
     decodeInbox(cursor) {

@@ -20,6 +20,8 @@ registerEnumType(UserErrorCode, {
     IDEMPOTENCY_KEY_REUSED: { description: 'The sender used this idempotency key before with different content; nothing was sent.' },
     REPLY_TO_REPLY: { description: 'Threads are one level deep: reply to the thread’s first message instead.' },
     MESSAGE_DELETED: { description: 'The message was deleted.' },
+    UNSUPPORTED_FILE_TYPE: { description: 'This file type is not accepted (at all, or from patients by this organisation).' },
+    FILE_TOO_LARGE: { description: 'The file is over the size limit.' },
     INVALID_EMOJI: { description: 'A reaction must be exactly one emoji (a like is 👍).' },
   },
 });

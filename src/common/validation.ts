@@ -35,10 +35,10 @@ export const phone = z
   .regex(/^\+?[0-9 ()-]{5,32}$/, 'Not a valid phone number.')
   .nullish();
 
-/** A message body: markdown stored as written (not trimmed), within the configured size. */
-export const messageBody = (maxChars: number) =>
+/** A message body: markdown stored as written (not trimmed), within the configured size; empty only where `allowEmpty`. */
+export const messageBody = (maxChars: number, allowEmpty = false) =>
   z.string().superRefine((body, ctx) => {
-    if (body.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'The message body must not be empty.' });
+    if (body.trim().length === 0 && !allowEmpty) ctx.addIssue({ code: 'custom', message: 'The message body must not be empty.' });
     else if (!noNul(body)) ctx.addIssue({ code: 'custom', message: 'The message body must not contain NUL characters.' });
     else if (body.length > maxChars)
       ctx.addIssue({

@@ -9,8 +9,9 @@ import { TeamMember } from '../modules/directory/team-member.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import { Message } from '../modules/messages/message.entity';
 import { ChannelEventRecord } from '../realtime/channel-event.entity';
+import { Attachment } from '../modules/attachments/attachment.entity';
 
-export const entities = [Organisation, TeamMember, Patient, PatientGuardian, Channel, ChannelMember, Message, ChannelEventRecord];
+export const entities = [Organisation, TeamMember, Patient, PatientGuardian, Channel, ChannelMember, Message, ChannelEventRecord, Attachment];
 
 export interface OrmOptions {
   databaseUrl: string;

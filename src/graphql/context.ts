@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { CursorCodec } from '../common/cursor';
 import type { EventBus } from '../realtime/bus';
 import type { LiveHub } from '../realtime/live-hub';
+import type { FileStore } from '../modules/attachments/file-store';
 import { TENANT_FILTER } from '../db/tenant';
 import { createLoaders, type Loaders } from './loaders';
 import { createServices, type Services } from './services';
@@ -17,6 +18,8 @@ export interface AppDeps {
   /** This process's shared live feeds, open connections and typing listeners. */
   live: LiveHub;
   cursors: CursorCodec;
+  /** Where attachment bytes are kept. */
+  files: FileStore;
   logger: Logger;
 }
 

@@ -10,6 +10,7 @@ import { channelsOfPatients, membersOfChannels, type KeysetPage } from '../modul
 import { uuidArray } from '../db/sql';
 import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.service';
 import { lastMessages } from '../modules/messages/message.service';
+import { Attachment, AttachmentStatus } from '../modules/attachments/attachment.entity';
 
 /** An earlier body of a message and who replaced it. */
 export interface MessageRevision {
@@ -86,6 +87,13 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     }),
     /** The newest top-level message of each channel id that the caller may see. */
     lastMessage: new DataLoader<string, Message | undefined>((channelIds) => lastMessages(em, actor, channelIds)),
+    attachment: scoped(Attachment),
+    /** The ready attachments of each message id, in upload order. */
+    messageAttachments: new DataLoader<string, Attachment[]>(async (messageIds) => {
+      if (!organisationId) return messageIds.map(() => []);
+      const rows = await em.find(Attachment, { organisationId, messageId: { $in: [...messageIds] }, status: AttachmentStatus.READY }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+      return messageIds.map((id) => rows.filter((row) => row.messageId === id));
+    }),
     /** The reactions of each message id, with whether the caller made each. */
     reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(em, actor, messageIds)),
     /** The caller's unread messages per channel id (0 where not a member). */

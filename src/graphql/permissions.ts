@@ -56,6 +56,7 @@ export const permissionMap = {
     messageDelete: isPerson,
     reactionAdd: isPerson,
     reactionRemove: isPerson,
+    attachmentCreateUpload: isPerson,
     messagingSettingsUpdate: isStaff,
     conversationStart: isPerson,
     conversationClose: isStaff,
@@ -124,6 +125,8 @@ export const permissionMap = {
   MessageChangePayload: allow,
   Reaction: allow,
   ReactionPayload: allow,
+  Attachment: allow,
+  AttachmentCreateUploadPayload: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

@@ -13,6 +13,7 @@ import {
 } from '../modules/channels/channel.graphql';
 import { ConversationResolver } from '../modules/channels/conversation.graphql';
 import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
+import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
 import { ChannelEventResolver } from '../realtime/channel-event.graphql';
 import { InboxEventResolver } from '../realtime/inbox-event.graphql';
@@ -43,6 +44,7 @@ const resolvers = [
   PatientChannelsFieldResolver,
   ConversationResolver,
   MessagingSettingsResolver,
+  AttachmentResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -5,6 +5,7 @@ import { ChannelService } from '../modules/channels/channel.service';
 import { MessageService } from '../modules/messages/message.service';
 import { MessageEditService } from '../modules/messages/message-edit.service';
 import { ReactionService } from '../modules/messages/reaction.service';
+import { AttachmentService } from '../modules/attachments/attachment.service';
 import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
@@ -22,6 +23,7 @@ const serviceClasses = {
   messages: MessageService,
   messageEdits: MessageEditService,
   reactions: ReactionService,
+  attachments: AttachmentService,
   readState: ReadStateService,
   channelEvents: ChannelEventService,
   inboxEvents: InboxEventService,

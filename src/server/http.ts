@@ -13,6 +13,7 @@ import { costError, operationCost } from '../graphql/cost';
 import { authenticate, AuthenticationError, bearerToken } from '../auth/authenticate';
 import type { TokenVerifier } from '../auth/tokens';
 import { ApiErrorCode, unauthenticated } from '../errors';
+import { openDownload, receiveUpload } from '../modules/attachments/attachment.service';
 
 export interface HttpParts {
   app: Express;
@@ -77,6 +78,35 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
   app.get('/readyz', async (_req, res) => {
     const ready = await readiness().catch(() => false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+  });
+  // Upload and download URLs carry their own short-lived, sealed capability (no bearer token).
+  app.put('/files/upload/:ticket', async (req, res, next) => {
+    try {
+      const length = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
+      const result = await receiveUpload(deps, String(req.params.ticket), req, Number.isFinite(length) ? length : undefined);
+      if (result.status === 413) res.setHeader('connection', 'close');
+      res.status(result.status).json(result.body);
+    } catch (error) {
+      next(error);
+    }
+  });
+  app.get('/files/download/:ticket', async (req, res, next) => {
+    try {
+      const result = await openDownload(deps, String(req.params.ticket));
+      if (!result.file) return void res.status(result.status).json(result.body);
+      const { attachment, stream } = result.file;
+      res.setHeader('content-type', attachment.contentType!);
+      res.setHeader('content-length', String(attachment.sizeBytes));
+      // Shown in place (images, video) or saved, never run: no sniffing, no scripts, private cache.
+      res.setHeader('content-disposition', `${attachment.contentType!.startsWith('application/') ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeURIComponent(attachment.fileName)}`);
+      res.setHeader('x-content-type-options', 'nosniff');
+      res.setHeader('content-security-policy', "default-src 'none'; sandbox");
+      res.setHeader('cache-control', `private, max-age=${config.files.urlTtlSeconds}`);
+      stream.on('error', next);
+      stream.pipe(res);
+    } catch (error) {
+      next(error);
+    }
   });
   app.use(
     '/graphql',

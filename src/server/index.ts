@@ -10,6 +10,7 @@ import { runMigrations } from '../db/migrate';
 import { createTokenVerifier } from '../auth/tokens';
 import { resolveJwtSecret } from '../auth/secret';
 import { createCursorCodec } from '../common/cursor';
+import { LocalFileStore } from '../modules/attachments/file-store';
 import { createEventBus, type EventBus } from '../realtime/bus';
 import { LiveHub } from '../realtime/live-hub';
 import { scheduleRetention } from '../realtime/retention';
@@ -55,7 +56,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const verifier = createTokenVerifier({ secret, jwksUrl: config.auth.jwksUrl, issuer: config.auth.issuer, audience: config.auth.audience });
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
-  const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), logger };
+  const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), files: new LocalFileStore(config.files.dir), logger };
 
   const schema = buildExecutableSchema((error, context) => context.logger.error({ err: error }, 'resolver failed'));
   const readiness = async () => {

@@ -1,3 +1,6 @@
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { startServer, type RunningServer } from '../../src/server';
 import { signToken, type TokenRequest } from '../../src/auth/tokens';
@@ -20,6 +23,7 @@ export async function startTestServer(overrides: Record<string, string> = {}, bu
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     SEED_DEMO: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    FILES_DIR: path.join(os.tmpdir(), `care-messaging-files-${randomUUID()}`),
     ...overrides,
   });
   const server = await startServer(config, databaseUrl, undefined, bus);

@@ -23,6 +23,9 @@ export class ConversationStartInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Staff: whether the patient may reply (default from the messaging settings).' })
   patientCanReply?: boolean | null;
+
+  @Field(() => [ID], { nullable: true, description: 'READY attachments for the first message (as in messageSend).' })
+  attachmentIds?: string[] | null;
 }
 
 @ObjectType({ description: 'Result of conversationStart.' })

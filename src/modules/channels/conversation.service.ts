@@ -10,6 +10,7 @@ import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
 import { assertActivePeople } from '../directory/active-people';
 import { appendMessage } from '../messages/message.service';
+import { AttachmentService } from '../attachments/attachment.service';
 import type { Message } from '../messages/message.entity';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
 import { Channel, ChannelKind, ChannelStatus } from './channel.entity';
@@ -43,6 +44,11 @@ export class ConversationService {
         .nullish()
         .transform((ids) => [...new Set(ids ?? [])]),
       patientCanReply: z.boolean().nullish(),
+      attachmentIds: z
+        .array(uuid('An attachment id'))
+        .max(10)
+        .nullish()
+        .transform((ids) => [...new Set(ids ?? [])]),
     });
   }
 
@@ -56,6 +62,7 @@ export class ConversationService {
     const { organisationId } = actor;
     const plan = actor.kind === 'staff' ? await this.staffPlan(actor.teamMemberId, data) : await this.patientPlan(actor, data);
     const patient = plan.patient;
+    await this.context.services.attachments.checkAttachable(actor, data.attachmentIds);
     const channelAndMessage = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
       const channel = log.em.create(Channel, {
         organisationId,
@@ -74,6 +81,7 @@ export class ConversationService {
       }
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
       const message = await appendMessage(log, actor, { channelId: channel.id, body: data.body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
+      await AttachmentService.attach(log, organisationId, message.id, data.attachmentIds);
       return { channelId: channel.id, message };
     });
     if (plan.staff.length === 0) {

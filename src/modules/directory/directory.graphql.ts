@@ -130,6 +130,13 @@ export class PatientFieldResolver {
     return (await seesPatientDetails(context, patient)) ? patient.name.split(/\s+/)[0] : 'Patient';
   }
 
+  @FieldResolver(() => String, { nullable: true, description: 'A short-lived URL of the avatar the patient chose; null when none. Whoever sees the patient.' })
+  async avatarUrl(@Root() patient: Patient, @Ctx() { loaders, services }: Context): Promise<string | null> {
+    if (!patient.avatarAttachmentId) return null;
+    const avatar = await loaders.attachment.load(patient.avatarAttachmentId);
+    return avatar ? services.attachments.downloadUrl(avatar).url : null;
+  }
+
   @FieldResolver(() => String, { nullable: true, description: "Id in the customer's own system. Staff and services only." })
   externalId(@Root() patient: Patient, @Ctx() { actor }: Context): string | null {
     return actor?.kind === 'staff' || actor?.kind === 'service' ? patient.externalId : null;
@@ -295,6 +302,9 @@ export class TeamMemberArchivePayload extends MutationPayload {
 export class ProfileUpdateInput {
   @Field(() => String, { nullable: true, description: 'The name other patients see (1 to 50 characters); null clears it, absent leaves it.' })
   displayName?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'A READY image the patient uploaded with purpose AVATAR; null clears it, absent leaves it.' })
+  avatarAttachmentId?: string | null;
 }
 
 @ObjectType({ description: 'Result of profileUpdate.' })
@@ -317,7 +327,7 @@ export class DirectoryResolver {
     return actor.kind === 'staff' || (await seesPatientDetails(context, patient)) ? patient : null;
   }
 
-  @Mutation(() => ProfileUpdatePayload, { description: 'A patient sets the display name other patients see; staff always see the real name beside it. Patients only.' })
+  @Mutation(() => ProfileUpdatePayload, { description: 'A patient sets the display name other patients see, and their avatar; staff always see the real name beside it. Patients only.' })
   profileUpdate(@Arg('input', () => ProfileUpdateInput, { description: 'The profile.' }) input: ProfileUpdateInput, @Ctx() context: Context) {
     return mutationPayload(ProfileUpdatePayload, 'patient', () => context.services.directory.updateProfile(input));
   }

@@ -10,6 +10,7 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { addMembers, endMemberships } from '../channels/membership';
 import { restaffPatientChannels } from '../channels/staffing';
 import { uuidArray } from '../../db/sql';
+import { Attachment, AttachmentPurpose, AttachmentStatus } from '../attachments/attachment.entity';
 
 const externalId = requiredText('The external id', 200);
 
@@ -42,6 +43,7 @@ const profileInput = z.object({
   displayName: requiredText('The display name', 50)
     .refine((name) => !DECEPTIVE_CHARACTERS.test(name), 'The display name must not contain control or text-direction characters.')
     .nullish(),
+  avatarAttachmentId: uuid('The avatar attachment id').nullish(),
 });
 
 /** Patient channel kinds a guardian reads and writes in for their dependant (never STAFF). */
@@ -98,7 +100,7 @@ export class DirectoryService {
     return member;
   }
 
-  /** A patient sets the name shown to other patients (null: none); staff still see the real name. */
+  /** A patient sets the name shown to other patients (null: none) and their avatar; staff still see the real name. */
   async updateProfile(input: unknown): Promise<Patient> {
     const actor = this.context.actor;
     if (actor?.kind !== 'patient') throw forbidden();
@@ -110,6 +112,17 @@ export class DirectoryService {
     }
     const patient = await this.context.em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
     if (data.displayName !== undefined) patient.displayName = data.displayName;
+    if (data.avatarAttachmentId) {
+      const avatar = await this.context.em.findOne(Attachment, {
+        organisationId: actor.organisationId,
+        id: data.avatarAttachmentId,
+        uploadedByPatientId: actor.patientId,
+        purpose: AttachmentPurpose.AVATAR,
+        status: AttachmentStatus.READY,
+      });
+      if (!avatar) throw new UserError(UserErrorCode.NOT_FOUND, 'No such avatar image: upload one with purpose AVATAR first.', 'input.avatarAttachmentId');
+    }
+    if (data.avatarAttachmentId !== undefined) patient.avatarAttachmentId = data.avatarAttachmentId;
     await this.context.em.flush();
     return patient;
   }

@@ -4,7 +4,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 @Entity({ tableName: 'patient' })
 @TenantScoped()
 export class Patient extends TenantRecord {
-  [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'category' | 'archivedAt' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'category' | 'avatarAttachmentId' | 'archivedAt' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   externalId!: string;
@@ -34,6 +34,10 @@ export class Patient extends TenantRecord {
   /** The customer's category of patient (a "charge band"): organisations enable messaging per category. */
   @Property({ type: 'text', nullable: true })
   category?: string | null;
+
+  /** An image the patient uploaded as their avatar. */
+  @Property({ type: 'uuid', nullable: true })
+  avatarAttachmentId?: string | null;
 
   @Property({ type: 'datetime', nullable: true })
   archivedAt?: Date | null;

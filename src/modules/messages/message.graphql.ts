@@ -4,6 +4,7 @@ import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
 import type { ReactionSummary } from './reaction.service';
 import { extractLinks, renderMarkdown } from './markdown';
+import { AttachmentType } from '../attachments/attachment.graphql';
 import { PatientType, TeamMemberType } from '../directory/directory.graphql';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
@@ -38,6 +39,9 @@ export class MessageSendInput {
 
   @Field(() => ID, { nullable: true, description: 'Reply in the thread of this message (one level: not a reply itself, REPLY_TO_REPLY).' })
   parentMessageId?: string | null;
+
+  @Field(() => [ID], { nullable: true, description: 'Up to 10 READY attachments the caller uploaded (attachmentCreateUpload) and has not sent yet; with them the body may be empty.' })
+  attachmentIds?: string[] | null;
 
   @Field(() => Boolean, { nullable: true, description: 'An internal note: staff only, never shown to patients or guardians. Staff, in channels with patients. A reply to an internal note is internal.' })
   internal?: boolean | null;
@@ -155,6 +159,11 @@ export class MessageResolver {
   @Mutation(() => ReactionPayload, { description: "Takes the caller's reaction back. Staff and patients who are members." })
   reactionRemove(@Arg('input', () => ReactionInput, { description: 'The message and the emoji.' }) input: ReactionInput, @Ctx() context: Context) {
     return mutationPayloadOf(ReactionPayload, () => context.services.reactions.remove(input));
+  }
+
+  @FieldResolver(() => [AttachmentType], { description: 'Its images, videos and documents (none once deleted); batched for a whole page.' })
+  async attachments(@Root() message: Message, @Ctx() { loaders }: Context) {
+    return message.deletedAt ? [] : loaders.messageAttachments.load(message.id);
   }
 
   @FieldResolver(() => [ReactionType], { description: 'Its reactions, first used first (batched for a whole page).' })

@@ -7,6 +7,7 @@ import type { Context } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
 import { requirePerson, type Actor, type PersonActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
+import { AttachmentService } from '../attachments/attachment.service';
 import { lockChannelState } from '../channels/channel-state';
 import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
@@ -24,14 +25,21 @@ export class MessageService {
   private readonly sendInput;
 
   constructor(private readonly context: Context) {
-    this.sendInput = z.object({
+    this.sendInput = z
+      .object({
       channelId: uuid('The channel id'),
-      body: messageBody(context.deps.config.limits.messageBodyChars),
+      body: messageBody(context.deps.config.limits.messageBodyChars, true),
+      attachmentIds: z
+        .array(uuid('An attachment id'))
+        .max(10, 'At most 10 attachments per message.')
+        .nullish()
+        .transform((ids) => [...new Set(ids ?? [])]),
       parentMessageId: uuid('The parent message id').nullish(),
       internal: z.boolean().nullish(),
       onBehalfOfPatientId: uuid('The dependant id').nullish(),
       idempotencyKey: requiredText('The idempotency key', 200).nullish(),
-    });
+    })
+      .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0, { message: 'The message body must not be empty.', path: ['body'] });
   }
 
   /**
@@ -57,6 +65,7 @@ export class MessageService {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'Internal notes are for channels with patients in them; everything here is staff-only already.', 'input.internal');
     }
     const attribution = await authorizeWrite(this.context, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
+    await this.context.services.attachments.checkAttachable(actor, data.attachmentIds);
     const draft: MessageDraft = {
       channelId,
       body,
@@ -70,7 +79,9 @@ export class MessageService {
       return await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
         // Checked again under the channel's lock: a message never lands after the conversation closed.
         if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
-        return appendMessage(log, actor, draft);
+        const message = await appendMessage(log, actor, draft);
+        await AttachmentService.attach(log, actor.organisationId, message.id, data.attachmentIds);
+        return message;
       });
     } catch (error) {
       // The same key sent twice at once: the loser returns what the winner wrote.
@@ -180,11 +191,18 @@ export class MessageService {
   }
 }
 
-type SendData = { channelId: string; body: string; parentMessageId?: string | null; internal?: boolean | null; onBehalfOfPatientId?: string | null };
+type SendData = {
+  channelId: string;
+  body: string;
+  parentMessageId?: string | null;
+  internal?: boolean | null;
+  onBehalfOfPatientId?: string | null;
+  attachmentIds: string[];
+};
 
 /** What identifies a send's content for its idempotency key. */
 function requestHash(data: SendData): string {
-  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.onBehalfOfPatientId ?? ''];
+  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort()];
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
 }
 

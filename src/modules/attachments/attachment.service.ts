@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import type { Readable } from 'node:stream';
+import type { Context, AppDeps } from '../../graphql/context';
+import { requirePerson, type PersonActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
+import { parseInput, requiredText } from '../../common/validation';
+import { TENANT_FILTER } from '../../db/tenant';
+import { uuidArray } from '../../db/sql';
+import type { EventLogTransaction } from '../../realtime/event-log';
+import { Attachment, AttachmentPurpose, AttachmentStatus } from './attachment.entity';
+import { ATTACHMENT_TYPES, detectType } from './file-types';
+import { FileTooLargeError } from './file-store';
+
+const MAX_PER_MESSAGE = 10;
+const AVATAR_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+/** Control characters and path separators have no place in a file name shown to others. */
+const UNSAFE_NAME = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF/\\]/u;
+
+export interface UploadTicket {
+  attachment: Attachment;
+  uploadUrl: string;
+  uploadExpiresAt: Date;
+}
+
+/** The answer to an upload or download request made with a ticket URL. */
+export interface FileResponse {
+  status: number;
+  body?: Record<string, unknown>;
+  file?: { stream: Readable; attachment: Attachment };
+}
+
+/**
+ * Attachments: a caller asks for an upload URL (short-lived, for one file of a declared type and
+ * size), sends the bytes to it, and the server keeps them only if their content is of the
+ * declared type and within the size. A ready attachment is attached to one message by the
+ * person who uploaded it; it is downloaded through short-lived URLs handed only to people who
+ * can see the message.
+ */
+export class AttachmentService {
+  private readonly uploadInput;
+
+  constructor(private readonly context: Context) {
+    this.uploadInput = z.object({
+      fileName: requiredText('The file name', 255).refine((name) => !UNSAFE_NAME.test(name), 'The file name must not contain path separators or control characters.'),
+      contentType: z.string().refine((type) => (ATTACHMENT_TYPES as readonly string[]).includes(type), {
+        message: `Attachments are ${ATTACHMENT_TYPES.join(', ')}.`,
+        params: { code: UserErrorCode.UNSUPPORTED_FILE_TYPE },
+      }),
+      size: z
+        .number()
+        .int()
+        .positive('The size must be positive.')
+        .refine((size) => size <= context.deps.config.files.maxBytes, {
+          message: `Attachments are at most ${context.deps.config.files.maxBytes} bytes.`,
+          params: { code: UserErrorCode.FILE_TOO_LARGE },
+        }),
+      purpose: z.nativeEnum(AttachmentPurpose).nullish(),
+    });
+  }
+
+  async createUpload(input: unknown): Promise<UploadTicket> {
+    const actor = requirePerson(this.context.actor);
+    const data = parseInput(this.uploadInput, input);
+    const purpose = data.purpose ?? AttachmentPurpose.MESSAGE;
+    if (purpose === AttachmentPurpose.AVATAR) {
+      if (actor.kind !== 'patient') throw new UserError(UserErrorCode.FORBIDDEN, 'Avatars are for patients.', 'input.purpose');
+      if (!AVATAR_TYPES.has(data.contentType)) throw new UserError(UserErrorCode.UNSUPPORTED_FILE_TYPE, 'An avatar is a JPEG, PNG, GIF or WebP image.', 'input.contentType');
+    } else {
+      await this.assertMayAttach(actor, data.contentType, 'input.contentType');
+    }
+    const attachment = this.context.em.create(Attachment, {
+      organisationId: actor.organisationId,
+      uploadedByTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
+      uploadedByPatientId: actor.kind === 'patient' ? actor.patientId : null,
+      purpose,
+      fileName: data.fileName,
+      declaredType: data.contentType,
+      declaredBytes: data.size,
+      storageKey: '',
+    });
+    attachment.storageKey = `${actor.organisationId}/${attachment.id}`;
+    await this.context.em.flush();
+    const expiresAt = Date.now() + this.context.deps.config.files.urlTtlSeconds * 1000;
+    const ticket = this.context.deps.cursors.encodeFileTicket({ action: 'u', organisationId: actor.organisationId, attachmentId: attachment.id, expiresAt });
+    return { attachment, uploadUrl: fileUrl(this.context.deps, 'upload', ticket), uploadExpiresAt: new Date(expiresAt) };
+  }
+
+  /** Patients attach files only where the settings allow it, of the types they allow. */
+  private async assertMayAttach(actor: PersonActor, contentType: string, field: string): Promise<void> {
+    if (actor.kind !== 'patient') return;
+    const settings = await this.context.services.messagingSettings.current();
+    if (!settings.patientUploadsAllowed) throw new UserError(UserErrorCode.FORBIDDEN, 'Your clinic does not accept attachments from patients.', field);
+    if (!settings.patientUploadTypes.includes(contentType)) {
+      throw new UserError(UserErrorCode.UNSUPPORTED_FILE_TYPE, `Your clinic accepts ${settings.patientUploadTypes.join(', ')} from patients.`, field);
+    }
+  }
+
+  /** Ready attachments the caller uploaded for messages and has not attached yet; otherwise NOT_FOUND. */
+  async checkAttachable(actor: PersonActor, attachmentIds: readonly string[]): Promise<void> {
+    if (attachmentIds.length === 0) return;
+    if (attachmentIds.length > MAX_PER_MESSAGE) throw new UserError(UserErrorCode.INVALID_INPUT, `At most ${MAX_PER_MESSAGE} attachments per message.`, 'input.attachmentIds');
+    const uploader = actor.kind === 'staff' ? { uploadedByTeamMemberId: actor.teamMemberId } : { uploadedByPatientId: actor.patientId };
+    const found = await this.context.em.find(Attachment, {
+      organisationId: actor.organisationId,
+      id: { $in: [...attachmentIds] },
+      status: AttachmentStatus.READY,
+      purpose: AttachmentPurpose.MESSAGE,
+      messageId: null,
+      ...uploader,
+    });
+    if (found.length !== attachmentIds.length) throw new UserError(UserErrorCode.NOT_FOUND, 'No such attachment ready to send.', 'input.attachmentIds');
+    for (const attachment of found) await this.assertMayAttach(actor, attachment.contentType!, 'input.attachmentIds');
+  }
+
+  /** In the message's transaction: each attachment goes to exactly one message, even when two sends race. */
+  static async attach(log: EventLogTransaction, organisationId: string, messageId: string, attachmentIds: readonly string[]): Promise<void> {
+    if (attachmentIds.length === 0) return;
+    const attached = await log.em.execute(
+      `update attachment set message_id = ? where organisation_id = ? and id = any(?::uuid[]) and message_id is null and status = 'READY' and purpose = 'MESSAGE' returning id`,
+      [messageId, organisationId, uuidArray(attachmentIds)],
+    );
+    if (attached.length !== attachmentIds.length) throw new UserError(UserErrorCode.NOT_FOUND, 'No such attachment ready to send.', 'input.attachmentIds');
+  }
+
+  /** A short-lived download URL; hand it out only to someone who may see what the attachment belongs to. */
+  downloadUrl(attachment: Attachment): { url: string; expiresAt: Date } {
+    const expiresAt = Date.now() + this.context.deps.config.files.urlTtlSeconds * 1000;
+    const ticket = this.context.deps.cursors.encodeFileTicket({ action: 'd', organisationId: attachment.organisationId, attachmentId: attachment.id, expiresAt });
+    return { url: fileUrl(this.context.deps, 'download', ticket), expiresAt: new Date(expiresAt) };
+  }
+}
+
+function fileUrl(deps: AppDeps, action: 'upload' | 'download', ticket: string): string {
+  return `${deps.config.files.publicUrl ?? ''}/files/${action}/${ticket}`;
+}
+
+async function attachmentOfTicket(deps: AppDeps, raw: string, action: 'u' | 'd'): Promise<Attachment | undefined> {
+  const ticket = deps.cursors.decodeFileTicket(raw);
+  if (!ticket || ticket.action !== action) return undefined;
+  const em = deps.orm.em.fork({ clear: true, useContext: false });
+  em.setFilterParams(TENANT_FILTER, { organisationId: ticket.organisationId });
+  return (await em.findOne(Attachment, { organisationId: ticket.organisationId, id: ticket.attachmentId })) ?? undefined;
+}
+
+/**
+ * Receives the bytes of an upload URL: kept only when within the declared size and when their
+ * content is of the declared type; anything else is refused and nothing is kept.
+ */
+export async function receiveUpload(deps: AppDeps, ticket: string, source: Readable, contentLength: number | undefined): Promise<FileResponse> {
+  const attachment = await attachmentOfTicket(deps, ticket, 'u');
+  if (!attachment) return { status: 403, body: { code: 'UPLOAD_URL_INVALID', message: 'This upload URL is not valid or has expired.' } };
+  if (attachment.status !== AttachmentStatus.PENDING) return { status: 409, body: { code: 'ALREADY_UPLOADED', message: 'This file was already uploaded.' } };
+  if (contentLength !== undefined && contentLength > attachment.declaredBytes) return reject(deps, attachment, 413, 'FILE_TOO_LARGE', 'The file is larger than declared.');
+  let stored;
+  try {
+    stored = await deps.files.write(attachment.storageKey, source, attachment.declaredBytes);
+  } catch (error) {
+    if (error instanceof FileTooLargeError) return reject(deps, attachment, 413, 'FILE_TOO_LARGE', 'The file is larger than declared.');
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { status: 409, body: { code: 'ALREADY_UPLOADED', message: 'This file is being uploaded already.' } };
+    throw error;
+  }
+  const detected = detectType(stored.head);
+  if (stored.bytes === 0 || detected !== attachment.declaredType) {
+    await deps.files.remove(attachment.storageKey);
+    return reject(deps, attachment, 415, 'FILE_TYPE_MISMATCH', `The content is not a ${attachment.declaredType} file.`);
+  }
+  await deps.orm.em
+    .fork()
+    .execute(`update attachment set status = 'READY', content_type = ?, size_bytes = ?, uploaded_at = now() where organisation_id = ? and id = ? and status = 'PENDING'`, [
+      detected,
+      stored.bytes,
+      attachment.organisationId,
+      attachment.id,
+    ]);
+  return { status: 200, body: { id: attachment.id, contentType: detected, size: stored.bytes } };
+}
+
+async function reject(deps: AppDeps, attachment: Attachment, status: number, code: string, message: string): Promise<FileResponse> {
+  await deps.orm.em.fork().execute(`update attachment set status = 'REJECTED' where organisation_id = ? and id = ? and status = 'PENDING'`, [attachment.organisationId, attachment.id]);
+  return { status, body: { code, message } };
+}
+
+/** The bytes behind a download URL, unless it expired or what they belong to was deleted. */
+export async function openDownload(deps: AppDeps, ticket: string): Promise<FileResponse> {
+  const attachment = await attachmentOfTicket(deps, ticket, 'd');
+  if (!attachment || attachment.status !== AttachmentStatus.READY) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such file, or the link expired.' } };
+  if (attachment.messageId) {
+    const [message] = await deps.orm.em
+      .fork()
+      .execute<Array<{ deleted_at: Date | null }>>('select deleted_at from message where organisation_id = ? and id = ?', [attachment.organisationId, attachment.messageId]);
+    if (!message || message.deleted_at) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such file, or the link expired.' } };
+  }
+  return { status: 200, file: { stream: deps.files.read(attachment.storageKey), attachment } };
+}

@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { startTestServer, type TestServer } from './support/server';
+import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { ok } from './support/client';
+import {
+  AttachmentCreateUploadDocument,
+  AvatarUpdateDocument,
+  ChannelActivateDocument,
+  MessageAttachmentsDocument,
+  MessageDeleteDocument,
+  MessagingSettingsUpdateDocument,
+  PatientAvatarDocument,
+  SendWithAttachmentsDocument,
+  type AttachmentCreateUploadInput,
+} from './generated/graphql';
+
+const MAX_BYTES = 4096;
+let server: TestServer;
+let org: TestOrganisation;
+let admin: Person;
+let clinician: Person;
+let patient: Person;
+let channelId: string;
+
+/** A real 1×1 PNG, and a real (tiny) PDF. */
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082', 'hex');
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
+
+beforeAll(async () => {
+  server = await startTestServer({ ATTACHMENT_MAX_BYTES: String(MAX_BYTES), FILE_URL_TTL_SECONDS: '60' });
+  org = await createOrganisation(server);
+  admin = await org.addStaff('Ada Admin', ['MESSAGING_ADMIN', 'MESSAGING_MANAGEMENT']);
+  clinician = await org.addStaff('Dr Files');
+  patient = await org.addPatient('Pat Files');
+  channelId = (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
+});
+afterAll(() => server.close());
+
+const origin = () => new URL(server.url).origin;
+const createUpload = async (who: Person, input: AttachmentCreateUploadInput) => (await ok(server.url, who.token, AttachmentCreateUploadDocument, { input })).attachmentCreateUpload;
+const put = (uploadUrl: string, bytes: Buffer) => fetch(`${origin()}${uploadUrl}`, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+const download = (url: string) => fetch(`${origin()}${url}`);
+const codes = (payload: { userErrors: Array<{ code: string }> }) => payload.userErrors.map((error) => error.code);
+
+/** Uploads a file end to end and returns its id. */
+async function uploaded(who: Person, fileName: string, contentType: string, bytes: Buffer, purpose?: 'MESSAGE' | 'AVATAR'): Promise<string> {
+  const started = await createUpload(who, { fileName, contentType, size: bytes.length, purpose });
+  expect(started.userErrors).toEqual([]);
+  const response = await put(started.uploadUrl!, bytes);
+  expect(response.status).toBe(200);
+  return started.attachment!.id;
+}
+
+it('a file is uploaded, checked by content, attached to a message, and downloaded by those who can see it', async () => {
+  const started = await createUpload(clinician, { fileName: 'scan.png', contentType: 'image/png', size: PNG.length });
+  expect(started.attachment).toMatchObject({ fileName: 'scan.png', status: 'PENDING', url: null });
+  expect(new Date(started.uploadExpiresAt!).getTime()).toBeGreaterThan(Date.now());
+  const response = await put(started.uploadUrl!, PNG);
+  expect(response.status).toBe(200);
+  expect(await response.json()).toMatchObject({ contentType: 'image/png', size: PNG.length });
+  // The same upload URL takes one file only.
+  expect((await put(started.uploadUrl!, PNG)).status).toBe(409);
+
+  const sent = await ok(server.url, clinician.token, SendWithAttachmentsDocument, { input: { channelId, body: '', attachmentIds: [started.attachment!.id] } });
+  expect(sent.messageSend.userErrors).toEqual([]);
+  const messageId = sent.messageSend.message!.id;
+  const seen = await ok(server.url, patient.token, MessageAttachmentsDocument, { id: messageId });
+  const [file] = seen.message!.attachments;
+  expect(file).toMatchObject({ fileName: 'scan.png', contentType: 'image/png', size: PNG.length });
+  const fetched = await download(file.url!);
+  expect(fetched.status).toBe(200);
+  expect(fetched.headers.get('content-type')).toBe('image/png');
+  expect(fetched.headers.get('x-content-type-options')).toBe('nosniff');
+  expect(Buffer.from(await fetched.arrayBuffer()).equals(PNG)).toBe(true);
+
+  // Deleting the message takes the file with it.
+  await ok(server.url, clinician.token, MessageDeleteDocument, { input: { messageId } });
+  expect((await download(file.url!)).status).toBe(404);
+  expect((await ok(server.url, patient.token, MessageAttachmentsDocument, { id: messageId })).message!.attachments).toEqual([]);
+});
+
+it('denied: a renamed file whose content is another type, a file over its declared size or the limit; nothing is kept', async () => {
+  const renamed = await createUpload(clinician, { fileName: 'report.png', contentType: 'image/png', size: PDF.length });
+  const mismatch = await put(renamed.uploadUrl!, PDF);
+  expect(mismatch.status).toBe(415);
+  expect(await mismatch.json()).toMatchObject({ code: 'FILE_TYPE_MISMATCH' });
+  expect(existsSync(path.join(server.deps.config.files.dir, org.id, renamed.attachment!.id))).toBe(false);
+  const refused = await ok(server.url, clinician.token, SendWithAttachmentsDocument, { input: { channelId, body: 'see file', attachmentIds: [renamed.attachment!.id] } });
+  expect(refused.messageSend.userErrors[0]).toMatchObject({ code: 'NOT_FOUND', field: 'input.attachmentIds' });
+
+  const small = await createUpload(clinician, { fileName: 'a.pdf', contentType: 'application/pdf', size: 10 });
+  const tooBig = await put(small.uploadUrl!, PDF);
+  expect(tooBig.status).toBe(413);
+  const overLimit = await createUpload(clinician, { fileName: 'huge.pdf', contentType: 'application/pdf', size: MAX_BYTES + 1 });
+  expect(codes(overLimit)).toEqual(['FILE_TOO_LARGE']);
+  const exe = await createUpload(clinician, { fileName: 'tool.exe', contentType: 'application/x-msdownload', size: 10 });
+  expect(codes(exe)).toEqual(['UNSUPPORTED_FILE_TYPE']);
+  const traversal = await createUpload(clinician, { fileName: '../../etc/passwd', contentType: 'application/pdf', size: 10 });
+  expect(traversal.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.fileName' });
+});
+
+it('denied: attaching a file someone else uploaded, or one already sent; forged and expired URLs', async () => {
+  const mine = await uploaded(clinician, 'mine.pdf', 'application/pdf', PDF);
+  const stolen = await ok(server.url, admin.token, SendWithAttachmentsDocument, { input: { channelId: await adminChannel(), body: 'x', attachmentIds: [mine] } });
+  expect(codes(stolen.messageSend)).toEqual(['NOT_FOUND']);
+  expect(codes((await ok(server.url, clinician.token, SendWithAttachmentsDocument, { input: { channelId, body: 'first', attachmentIds: [mine] } })).messageSend)).toEqual([]);
+  expect(codes((await ok(server.url, clinician.token, SendWithAttachmentsDocument, { input: { channelId, body: 'again', attachmentIds: [mine] } })).messageSend)).toEqual(['NOT_FOUND']);
+
+  expect((await download('/files/download/not-a-ticket')).status).toBe(404);
+  expect((await put('/files/upload/not-a-ticket', PDF)).status).toBe(403);
+  const started = await createUpload(clinician, { fileName: 'late.pdf', contentType: 'application/pdf', size: PDF.length });
+  const ticket = started.uploadUrl!.split('/').pop()!;
+  expect(server.deps.cursors.decodeFileTicket(ticket)).toBeDefined();
+  expect(server.deps.cursors.decodeFileTicket(ticket, Date.now() + 61_000)).toBeUndefined();
+});
+
+it("patients upload only where the organisation's settings allow it, of the types they allow", async () => {
+  expect(codes(await createUpload(patient, { fileName: 'photo.png', contentType: 'image/png', size: PNG.length }))).toEqual(['FORBIDDEN']);
+  await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { patientUploadsAllowed: true, patientUploadTypes: ['application/pdf'] } });
+  try {
+    expect(codes(await createUpload(patient, { fileName: 'photo.png', contentType: 'image/png', size: PNG.length }))).toEqual(['UNSUPPORTED_FILE_TYPE']);
+    const pdf = await uploaded(patient, 'letter.pdf', 'application/pdf', PDF);
+    const sent = await ok(server.url, patient.token, SendWithAttachmentsDocument, { input: { channelId, body: 'My referral letter', attachmentIds: [pdf] } });
+    expect(sent.messageSend.message!.attachments).toMatchObject([{ fileName: 'letter.pdf', contentType: 'application/pdf' }]);
+  } finally {
+    await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { patientUploadsAllowed: false } });
+  }
+});
+
+it('a patient sets an avatar image that staff can load; a document, or a file uploaded for a message, cannot be an avatar', async () => {
+  const avatar = await uploaded(patient, 'me.png', 'image/png', PNG, 'AVATAR');
+  const updated = await ok(server.url, patient.token, AvatarUpdateDocument, { input: { avatarAttachmentId: avatar } });
+  expect(updated.profileUpdate.userErrors).toEqual([]);
+  const staffView = await ok(server.url, clinician.token, PatientAvatarDocument, { id: patient.id });
+  const fetched = await download(staffView.patient!.avatarUrl!);
+  expect(Buffer.from(await fetched.arrayBuffer()).equals(PNG)).toBe(true);
+  expect(codes(await createUpload(patient, { fileName: 'me.pdf', contentType: 'application/pdf', size: PDF.length, purpose: 'AVATAR' }))).toEqual(['UNSUPPORTED_FILE_TYPE']);
+  const messageFile = await uploaded(clinician, 'x.png', 'image/png', PNG);
+  expect(codes((await ok(server.url, patient.token, AvatarUpdateDocument, { input: { avatarAttachmentId: messageFile } })).profileUpdate)).toEqual(['NOT_FOUND']);
+});
+
+async function adminChannel(): Promise<string> {
+  const other = await org.addPatient('Admin Channel Patient');
+  return (await ok(server.url, admin.token, ChannelActivateDocument, { input: { patientId: other.id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
+}
