@@ -7,6 +7,7 @@ import { Migration20261123180000ActivationRules } from './Migration2026112318000
 import { Migration20261123190000ConversationsAndSettings } from './Migration20261123190000ConversationsAndSettings';
 import { Migration20261123200000MessageFeatures } from './Migration20261123200000MessageFeatures';
 import { Migration20261123210000Attachments } from './Migration20261123210000Attachments';
+import { Migration20261123220000TemplatesAndAutoReplies } from './Migration20261123220000TemplatesAndAutoReplies';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123190000ConversationsAndSettings', class: Migration20261123190000ConversationsAndSettings },
   { name: 'Migration20261123200000MessageFeatures', class: Migration20261123200000MessageFeatures },
   { name: 'Migration20261123210000Attachments', class: Migration20261123210000Attachments },
+  { name: 'Migration20261123220000TemplatesAndAutoReplies', class: Migration20261123220000TemplatesAndAutoReplies },
 ];

@@ -370,6 +370,7 @@ const CHANNEL_BY_ID = 'query ($id: ID!) { channel(id: $id) { id kind } }';
 const byId = (id: () => string) => () => ({ id: id() });
 const care = () => w.careChannelId;
 const message = { body: 'matrix probe' };
+const freshTemplate = async () => idIn(await perform(w.tokens.admin, 'messageTemplateCreate', { name: `T ${randomUUID()}`, body: 'Hi' }), 'template');
 const freshStaffMessage = async () => idIn(await perform(w.tokens.staff, 'messageSend', { channelId: care(), body: 'to be changed' }), 'message');
 const conversation = { title: 'Matrix conversation', body: 'Hello' };
 
@@ -395,6 +396,7 @@ const ROWS: Row[] = [
   queryRow('channel', ['staff', 'admin', 'patient', 'guardian'], CHANNEL_BY_ID, { target: 'CONVERSATION', variables: byId(() => w.conversationId) }),
   queryRow('message', MEMBERS, 'query ($id: ID!) { message(id: $id) { id } }', { target: 'in CARE_TEAM', variables: byId(() => w.careMessageId) }),
   // Search answers everyone with a person's token about their own channels: only members find the CARE_TEAM message.
+  queryRow('messageTemplates', [...STAFF, 'foreignStaff'], '{ messageTemplates { id } }', { target: 'their organisation’s' }),
   queryRow('messageSearch', MEMBERS, '{ messageSearch(query: "hello care team") { edges { node { id } } } }', { target: 'the CARE_TEAM message', items: edgesOf }),
   // Staff see any patient of their organisation; a patient themself; a guardian their dependant.
   queryRow('patient', MEMBERS, 'query ($id: ID!) { patient(id: $id) { id } }', { target: 'the patient', variables: byId(() => w.ids.patient!) }),
@@ -477,6 +479,10 @@ const ROWS: Row[] = [
   mutationRow('reactionAdd', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
   mutationRow('reactionRemove', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
   // Staff upload anywhere (foreignStaff into their own organisation); patients only where the settings allow it (not here).
+  // Templates: messaging admins manage them (foreignStaff creates in their own organisation, finds none of this one's).
+  mutationRow('messageTemplateCreate', ['admin', 'foreignStaff'], () => ({ name: `T ${randomUUID()}`, body: 'Hello {{patient.firstName}}' }), 'a new template'),
+  mutationRow('messageTemplateUpdate', ['admin'], async () => ({ templateId: await freshTemplate(), body: 'Changed' }), "this organisation's template"),
+  mutationRow('messageTemplateDelete', ['admin'], async () => ({ templateId: await freshTemplate() }), "this organisation's template"),
   mutationRow('attachmentCreateUpload', [...STAFF, 'foreignStaff'], () => ({ fileName: 'scan.pdf', contentType: 'application/pdf', size: 100 }), 'a PDF'),
   // Everyone names the patient: staff (settings let all staff start), the patient themself, the
   // guardian their dependant; otherPatient is not the patient's guardian (NOT_FOUND).

@@ -33,6 +33,7 @@ export const permissionMap = {
     messagingSettings: isStaffOrService,
     // MESSAGING_ADMIN is checked by the service.
     unstaffedChannels: isStaff,
+    messageTemplates: isStaff,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -57,6 +58,10 @@ export const permissionMap = {
     reactionAdd: isPerson,
     reactionRemove: isPerson,
     attachmentCreateUpload: isPerson,
+    // MESSAGING_ADMIN is checked by the service.
+    messageTemplateCreate: isStaff,
+    messageTemplateUpdate: isStaff,
+    messageTemplateDelete: isStaff,
     messagingSettingsUpdate: isStaff,
     conversationStart: isPerson,
     conversationClose: isStaff,
@@ -127,6 +132,8 @@ export const permissionMap = {
   ReactionPayload: allow,
   Attachment: allow,
   AttachmentCreateUploadPayload: allow,
+  MessageTemplate: allow,
+  MessageTemplatePayload: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

@@ -14,6 +14,7 @@ import {
 import { ConversationResolver } from '../modules/channels/conversation.graphql';
 import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
 import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
+import { MessageTemplateResolver } from '../modules/templates/template.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
 import { ChannelEventResolver } from '../realtime/channel-event.graphql';
 import { InboxEventResolver } from '../realtime/inbox-event.graphql';
@@ -45,6 +46,7 @@ const resolvers = [
   ConversationResolver,
   MessagingSettingsResolver,
   AttachmentResolver,
+  MessageTemplateResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

@@ -6,6 +6,7 @@ import { MessageService } from '../modules/messages/message.service';
 import { MessageEditService } from '../modules/messages/message-edit.service';
 import { ReactionService } from '../modules/messages/reaction.service';
 import { AttachmentService } from '../modules/attachments/attachment.service';
+import { TemplateService } from '../modules/templates/template.service';
 import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
 import { InboxEventService } from '../realtime/inbox-events.service';
@@ -24,6 +25,7 @@ const serviceClasses = {
   messageEdits: MessageEditService,
   reactions: ReactionService,
   attachments: AttachmentService,
+  templates: TemplateService,
   readState: ReadStateService,
   channelEvents: ChannelEventService,
   inboxEvents: InboxEventService,

@@ -15,8 +15,11 @@ export class ConversationStartInput {
   @Field(() => String, { description: 'The subject, 1 to 200 characters.' })
   title!: string;
 
-  @Field(() => String, { description: 'The first message (markdown).' })
-  body!: string;
+  @Field(() => String, { nullable: true, description: 'The first message (markdown); not empty unless a template is given.' })
+  body?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Staff: a template for the first message instead of a body.' })
+  templateId?: string | null;
 
   @Field(() => [ID], { nullable: true, description: 'Staff: other team members to add (the "To" field). Patients may not choose recipients.' })
   recipientTeamMemberIds?: string[] | null;

@@ -34,10 +34,12 @@ export class ConversationService {
   });
 
   constructor(private readonly context: Context) {
-    this.startInput = z.object({
+    this.startInput = z
+      .object({
       patientId: uuid('The patient id').nullish(),
       title: requiredText('The title', 200),
-      body: messageBody(context.deps.config.limits.messageBodyChars),
+      body: messageBody(context.deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
+      templateId: uuid('The template id').nullish(),
       recipientTeamMemberIds: z
         .array(uuid('A team member id'))
         .max(MAX_RECIPIENTS)
@@ -49,7 +51,9 @@ export class ConversationService {
         .max(10)
         .nullish()
         .transform((ids) => [...new Set(ids ?? [])]),
-    });
+    })
+      .refine((data) => data.body.trim().length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
+      .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] });
   }
 
   async start(input: unknown): Promise<{ channel: Channel; message: Message }> {
@@ -63,6 +67,7 @@ export class ConversationService {
     const plan = actor.kind === 'staff' ? await this.staffPlan(actor.teamMemberId, data) : await this.patientPlan(actor, data);
     const patient = plan.patient;
     await this.context.services.attachments.checkAttachable(actor, data.attachmentIds);
+    const body = data.templateId ? await this.context.services.templates.render(data.templateId, patient.id) : data.body;
     const channelAndMessage = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
       const channel = log.em.create(Channel, {
         organisationId,
@@ -80,7 +85,7 @@ export class ConversationService {
         throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
       }
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
-      const message = await appendMessage(log, actor, { channelId: channel.id, body: data.body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
+      const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
       await AttachmentService.attach(log, organisationId, message.id, data.attachmentIds);
       return { channelId: channel.id, message };
     });

@@ -34,8 +34,11 @@ export class MessageSendInput {
   @Field(() => ID, { description: 'The channel to post in; the caller must be a member.' })
   channelId!: string;
 
-  @Field(() => String, { description: 'Markdown body, not empty, within the server limit (BODY_TOO_LONG).' })
-  body!: string;
+  @Field(() => String, { nullable: true, description: 'Markdown body within the server limit (BODY_TOO_LONG); not empty unless there are attachments or a template.' })
+  body?: string | null;
+
+  @Field(() => ID, { nullable: true, description: 'Staff: send this template (placeholders filled in) instead of a body.' })
+  templateId?: string | null;
 
   @Field(() => ID, { nullable: true, description: 'Reply in the thread of this message (one level: not a reply itself, REPLY_TO_REPLY).' })
   parentMessageId?: string | null;

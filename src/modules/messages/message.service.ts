@@ -28,7 +28,8 @@ export class MessageService {
     this.sendInput = z
       .object({
       channelId: uuid('The channel id'),
-      body: messageBody(context.deps.config.limits.messageBodyChars, true),
+      body: messageBody(context.deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
+      templateId: uuid('The template id').nullish(),
       attachmentIds: z
         .array(uuid('An attachment id'))
         .max(10, 'At most 10 attachments per message.')
@@ -39,7 +40,8 @@ export class MessageService {
       onBehalfOfPatientId: uuid('The dependant id').nullish(),
       idempotencyKey: requiredText('The idempotency key', 200).nullish(),
     })
-      .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0, { message: 'The message body must not be empty.', path: ['body'] });
+      .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
+      .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] });
   }
 
   /**
@@ -68,7 +70,7 @@ export class MessageService {
     await this.context.services.attachments.checkAttachable(actor, data.attachmentIds);
     const draft: MessageDraft = {
       channelId,
-      body,
+      body: data.templateId ? await this.context.services.templates.render(data.templateId, found.channel.patientId) : body,
       onBehalfOfPatientId: attribution.onBehalfOfPatientId,
       parentMessageId: parent?.id ?? null,
       internal,
@@ -198,11 +200,12 @@ type SendData = {
   internal?: boolean | null;
   onBehalfOfPatientId?: string | null;
   attachmentIds: string[];
+  templateId?: string | null;
 };
 
 /** What identifies a send's content for its idempotency key. */
 function requestHash(data: SendData): string {
-  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort()];
+  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort(), data.templateId ?? ''];
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
 }
 

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import { requireStaff, type StaffActor } from '../../auth/actor';
+import { UserError, UserErrorCode, forbidden } from '../../errors';
+import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
+
+export interface MessageTemplate {
+  id: string;
+  name: string;
+  body: string;
+  updatedAt: Date;
+}
+
+/** The placeholders a template may use: nothing but a first name and the clinic's name. */
+const PLACEHOLDERS = ['patient.firstName', 'clinic.name'] as const;
+const PLACEHOLDER = /\{\{\s*([\w.]+)\s*\}\}/g;
+
+const unknownPlaceholders = (body: string) => [...body.matchAll(PLACEHOLDER)].map((match) => match[1]).filter((name) => !(PLACEHOLDERS as readonly string[]).includes(name));
+
+/** Markdown punctuation in a substituted value is escaped: a name cannot turn into a link or formatting. */
+const escapeMarkdown = (value: string) => value.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (char) => `\\${char}`);
+
+/** Templates of an organisation: written by messaging admins, used by staff in messageSend and conversationStart. */
+export class TemplateService {
+  private readonly createInput;
+  private readonly updateInput;
+  private readonly deleteInput = z.object({ templateId: uuid('The template id') });
+
+  constructor(private readonly context: Context) {
+    const body = messageBody(context.deps.config.limits.messageBodyChars).refine((text) => unknownPlaceholders(text).length === 0, {
+      message: `Templates may use only ${PLACEHOLDERS.map((name) => `{{${name}}}`).join(' and ')}.`,
+    });
+    this.createInput = z.object({ name: requiredText('The name', 100), body });
+    this.updateInput = z.object({ templateId: uuid('The template id'), name: requiredText('The name', 100).nullish(), body: body.nullish() });
+  }
+
+  private admin(): StaffActor {
+    const actor = requireStaff(this.context.actor);
+    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw new UserError(UserErrorCode.FORBIDDEN, 'Templates are managed with the Messaging Admin permission.');
+    return actor;
+  }
+
+  /** Every template of the organisation, by name. Staff. */
+  async list(): Promise<MessageTemplate[]> {
+    const actor = this.context.actor;
+    if (actor?.kind !== 'staff') throw forbidden();
+    const rows = await this.context.em.execute<TemplateRow[]>('select id, name, body, updated_at from message_template where organisation_id = ? order by name, id', [actor.organisationId]);
+    return rows.map(toTemplate);
+  }
+
+  async create(input: unknown): Promise<MessageTemplate> {
+    const actor = this.admin();
+    const data = parseInput(this.createInput, input);
+    return this.write(() =>
+      this.context.em.execute<TemplateRow[]>(
+        'insert into message_template (organisation_id, name, body, created_by_team_member_id) values (?, ?, ?, ?) returning id, name, body, updated_at',
+        [actor.organisationId, data.name, data.body, actor.teamMemberId],
+      ),
+    );
+  }
+
+  async update(input: unknown): Promise<MessageTemplate> {
+    const actor = this.admin();
+    const data = parseInput(this.updateInput, input);
+    return this.write(() =>
+      this.context.em.execute<TemplateRow[]>(
+        `update message_template set name = coalesce(?, name), body = coalesce(?, body), updated_at = now()
+          where organisation_id = ? and id = ? returning id, name, body, updated_at`,
+        [data.name ?? null, data.body ?? null, actor.organisationId, data.templateId],
+      ),
+    );
+  }
+
+  async delete(input: unknown): Promise<MessageTemplate> {
+    const actor = this.admin();
+    const { templateId } = parseInput(this.deleteInput, input);
+    return this.write(() =>
+      this.context.em.execute<TemplateRow[]>('delete from message_template where organisation_id = ? and id = ? returning id, name, body, updated_at', [actor.organisationId, templateId]),
+    );
+  }
+
+  private async write(statement: () => Promise<TemplateRow[]>): Promise<MessageTemplate> {
+    try {
+      const [row] = await statement();
+      if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such template.', 'input.templateId');
+      return toTemplate(row);
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') throw new UserError(UserErrorCode.INVALID_INPUT, 'Another template has this name.', 'input.name');
+      throw error;
+    }
+  }
+
+  /**
+   * The body a template gives in a channel: its placeholders filled with the patient's first name
+   * and the organisation's name. Staff only; a template naming the patient needs a patient channel.
+   */
+  async render(templateId: string, patientId: string | null | undefined): Promise<string> {
+    const actor = this.context.actor;
+    if (actor?.kind !== 'staff') throw new UserError(UserErrorCode.FORBIDDEN, 'Templates are for team members.', 'input.templateId');
+    const [row] = await this.context.em.execute<TemplateRow[]>('select id, name, body, updated_at from message_template where organisation_id = ? and id = ?', [
+      actor.organisationId,
+      templateId,
+    ]);
+    if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such template.', 'input.templateId');
+    const [patient, organisation] = await Promise.all([
+      patientId ? this.context.loaders.patient.load(patientId) : undefined,
+      this.context.services.organisations.findById(actor.organisationId),
+    ]);
+    const values: Record<string, string | undefined> = { 'patient.firstName': patient?.name.split(/\s+/)[0], 'clinic.name': organisation?.name };
+    let missing: string | undefined;
+    const body = row.body.replace(PLACEHOLDER, (_match, name: string) => {
+      const value = values[name];
+      if (value === undefined) missing = name;
+      return escapeMarkdown(value ?? '');
+    });
+    if (missing) throw new UserError(UserErrorCode.INVALID_INPUT, `This template uses {{${missing}}}, which this channel does not have.`, 'input.templateId');
+    return body;
+  }
+}
+
+interface TemplateRow {
+  id: string;
+  name: string;
+  body: string;
+  updated_at: string;
+}
+
+const toTemplate = (row: TemplateRow): MessageTemplate => ({ id: row.id, name: row.name, body: row.body, updatedAt: new Date(row.updated_at) });
