@@ -134,6 +134,7 @@ export const permissionMap = {
   AttachmentCreateUploadPayload: allow,
   MessageTemplate: allow,
   MessageTemplatePayload: allow,
+  OpeningHours: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

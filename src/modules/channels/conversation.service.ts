@@ -11,6 +11,7 @@ import { Patient } from '../directory/patient.entity';
 import { assertActivePeople } from '../directory/active-people';
 import { appendMessage } from '../messages/message.service';
 import { AttachmentService } from '../attachments/attachment.service';
+import { autoReply } from '../messages/auto-reply';
 import type { Message } from '../messages/message.entity';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
 import { Channel, ChannelKind, ChannelStatus } from './channel.entity';
@@ -87,6 +88,7 @@ export class ConversationService {
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
       const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
       await AttachmentService.attach(log, organisationId, message.id, data.attachmentIds);
+      await autoReply(this.context, log, actor, channel, true);
       return { channelId: channel.id, message };
     });
     if (plan.staff.length === 0) {

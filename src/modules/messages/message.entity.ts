@@ -6,7 +6,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 export class Message extends TenantRecord {
   [OptionalProps]?:
     | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal'
-    | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'createdAt';
+    | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'system' | 'createdAt';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -60,6 +60,10 @@ export class Message extends TenantRecord {
 
   @Property({ type: 'uuid', nullable: true })
   deletedByPatientId?: string | null;
+
+  /** An automatic reply of the organisation: no author. */
+  @Property({ type: 'boolean' })
+  system: boolean = false;
 
   @Property({ type: 'text', nullable: true })
   idempotencyKey?: string | null;

@@ -187,6 +187,11 @@ export class MessageResolver {
     return extractLinks(message.body);
   }
 
+  @FieldResolver(() => Boolean, { description: "An automatic reply of the organisation (the messaging settings'); `author` is null." })
+  system(@Root() message: Message): boolean {
+    return message.system;
+  }
+
   @FieldResolver(() => Boolean, { description: 'An internal note (only staff ever see these).' })
   internal(@Root() message: Message): boolean {
     return message.internal;
@@ -230,7 +235,7 @@ export class MessageResolver {
     return actor?.kind === 'staff' ? loaders.revisions.load(message.id) : null;
   }
 
-  @FieldResolver(() => AuthorUnion, { nullable: true, description: 'The author; null if their record is gone.' })
+  @FieldResolver(() => AuthorUnion, { nullable: true, description: 'The author; null for an automatic reply (`system`).' })
   author(@Root() message: Message, @Ctx() { loaders }: Context) {
     if (message.authorTeamMemberId) return loaders.teamMember.load(message.authorTeamMemberId);
     return message.authorPatientId ? loaders.patient.load(message.authorPatientId) : null;

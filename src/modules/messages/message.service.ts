@@ -8,6 +8,7 @@ import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
 import { requirePerson, type Actor, type PersonActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
+import { autoReply } from './auto-reply';
 import { lockChannelState } from '../channels/channel-state';
 import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
@@ -83,6 +84,7 @@ export class MessageService {
         if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
         const message = await appendMessage(log, actor, draft);
         await AttachmentService.attach(log, actor.organisationId, message.id, data.attachmentIds);
+        await autoReply(this.context, log, actor, found.channel, false);
         return message;
       });
     } catch (error) {

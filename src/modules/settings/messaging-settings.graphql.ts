@@ -1,10 +1,49 @@
-import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
 import { TeamMemberType } from '../directory/directory.graphql';
 import { activeTeamMembers } from '../directory/active-people';
 import type { MessagingSettings } from './messaging-settings.service';
+
+export enum WeekdayEnum {
+  MONDAY = 'MONDAY',
+  TUESDAY = 'TUESDAY',
+  WEDNESDAY = 'WEDNESDAY',
+  THURSDAY = 'THURSDAY',
+  FRIDAY = 'FRIDAY',
+  SATURDAY = 'SATURDAY',
+  SUNDAY = 'SUNDAY',
+}
+registerEnumType(WeekdayEnum, {
+  name: 'Weekday',
+  description: 'A day of the week.',
+  valuesConfig: Object.fromEntries(Object.values(WeekdayEnum).map((day) => [day, { description: day.charAt(0) + day.slice(1).toLowerCase() }])),
+});
+
+@ObjectType('OpeningHours', { description: 'When the organisation answers on one day, in the settings’ time zone.' })
+export class OpeningHoursType {
+  @Field(() => WeekdayEnum, { description: 'The day.' })
+  day!: WeekdayEnum;
+
+  @Field(() => String, { description: 'Opens at, HH:MM (24-hour).' })
+  opens!: string;
+
+  @Field(() => String, { description: 'Closes at, HH:MM (24-hour, 24:00 for midnight).' })
+  closes!: string;
+}
+
+@InputType({ description: 'When the organisation answers on one day.' })
+export class OpeningHoursInput {
+  @Field(() => WeekdayEnum, { description: 'The day.' })
+  day!: WeekdayEnum;
+
+  @Field(() => String, { description: 'Opens at, HH:MM.' })
+  opens!: string;
+
+  @Field(() => String, { description: 'Closes at, HH:MM, after it opens.' })
+  closes!: string;
+}
 
 @ObjectType('MessagingSettings', { description: "Who may message whom in the organisation. Read by staff and services; changed with MESSAGING_ADMIN." })
 export class MessagingSettingsType {
@@ -42,6 +81,21 @@ export class MessagingSettingsType {
 
   @Field(() => Boolean, { description: 'Patients get an email when staff reply.' })
   patientEmailOnStaffReply!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'Automatic reply to a patient who starts a conversation; null: none.' })
+  autoReplyNewConversation?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Automatic reply to a patient who writes outside the opening hours; null: none.' })
+  autoReplyOutsideHours?: string | null;
+
+  @Field(() => Int, { description: 'At most one automatic reply per conversation or channel in this many hours.' })
+  autoReplyPeriodHours!: number;
+
+  @Field(() => [OpeningHoursType], { description: 'Opening hours; none means always open (no out-of-hours replies).' })
+  openingHours!: OpeningHoursType[];
+
+  @Field(() => String, { description: 'The IANA time zone of the opening hours, e.g. Europe/London.' })
+  timeZone!: string;
 
   @Field(() => Date, { nullable: true, description: 'When the settings were last changed; null while they are the defaults.' })
   updatedAt?: Date | null;
@@ -87,6 +141,21 @@ export class MessagingSettingsUpdateInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Patients get an email when staff reply.' })
   patientEmailOnStaffReply?: boolean | null;
+
+  @Field(() => String, { nullable: true, description: 'Automatic reply to a new patient conversation; an empty text turns it off.' })
+  autoReplyNewConversation?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Automatic reply outside opening hours; an empty text turns it off.' })
+  autoReplyOutsideHours?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'At most one automatic reply per channel in this many hours (1 to 720).' })
+  autoReplyPeriodHours?: number | null;
+
+  @Field(() => [OpeningHoursInput], { nullable: true, description: 'Replaces the opening hours; an empty list means always open.' })
+  openingHours?: OpeningHoursInput[] | null;
+
+  @Field(() => String, { nullable: true, description: 'The IANA time zone of the opening hours.' })
+  timeZone?: string | null;
 }
 
 @ObjectType({ description: 'Result of messagingSettingsUpdate.' })

@@ -9,6 +9,37 @@ import { TeamMember } from '../directory/team-member.entity';
 import { assertActivePeople } from '../directory/active-people';
 import { entitlementBlockers } from './messageability';
 
+export const WEEKDAYS = ['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY', 'SUNDAY'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** Opening hours of one day: from `opens` to `closes` ("HH:MM", 24-hour), in the settings' time zone. */
+export interface OpeningHours {
+  day: Weekday;
+  opens: string;
+  closes: string;
+}
+
+const clockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'A time is HH:MM, 24-hour.');
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `at` falls in the opening hours (always, when none are set). */
+export function isOpen(settings: Pick<MessagingSettings, 'openingHours' | 'timeZone'>, at: Date): boolean {
+  if (settings.openingHours.length === 0) return true;
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: settings.timeZone, weekday: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  const part = (type: string) => parts.find((candidate) => candidate.type === type)?.value ?? '';
+  const day = part('weekday').toUpperCase();
+  const time = `${part('hour')}:${part('minute')}`;
+  return settings.openingHours.some((hours) => hours.day === day && hours.opens <= time && time < hours.closes);
+}
+
 /** File types an organisation may let patients upload (checked by content when uploaded). */
 export const PATIENT_UPLOAD_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/quicktime'] as const;
 
@@ -26,6 +57,14 @@ export interface MessagingSettings {
   messagingForAllPatientCategories: boolean;
   messagingPatientCategories: string[];
   patientEmailOnStaffReply: boolean;
+  /** Automatic replies to patients: to a new conversation, and to a message outside opening hours (null: none). */
+  autoReplyNewConversation: string | null;
+  autoReplyOutsideHours: string | null;
+  /** At most one automatic reply per channel in this many hours. */
+  autoReplyPeriodHours: number;
+  openingHours: OpeningHours[];
+  /** IANA time zone the opening hours are in. */
+  timeZone: string;
   updatedAt: Date | null;
 }
 
@@ -44,6 +83,11 @@ export const DEFAULT_SETTINGS: MessagingSettings = {
   messagingForAllPatientCategories: true,
   messagingPatientCategories: [],
   patientEmailOnStaffReply: true,
+  autoReplyNewConversation: null,
+  autoReplyOutsideHours: null,
+  autoReplyPeriodHours: 24,
+  openingHours: [],
+  timeZone: 'UTC',
   updatedAt: null,
 };
 
@@ -75,6 +119,19 @@ const updateInput = z.object({
     .transform((list) => [...new Set(list)])
     .nullish(),
   patientEmailOnStaffReply: z.boolean().nullish(),
+  // An empty text turns the reply off.
+  autoReplyNewConversation: z.string().max(2000).transform((text) => text.trim()).nullish(),
+  autoReplyOutsideHours: z.string().max(2000).transform((text) => text.trim()).nullish(),
+  autoReplyPeriodHours: z.number().int().min(1).max(24 * 30).nullish(),
+  openingHours: z
+    .array(
+      z
+        .object({ day: z.enum(WEEKDAYS), opens: clockTime, closes: clockTime })
+        .refine((hours) => hours.opens < hours.closes, { message: 'Opening hours close after they open.', path: ['closes'] }),
+    )
+    .max(50)
+    .nullish(),
+  timeZone: z.string().refine(isTimeZone, 'Not a known time zone (use an IANA name such as Europe/London).').nullish(),
 });
 
 const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
@@ -91,6 +148,11 @@ const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
   ['messagingForAllPatientCategories', 'messaging_for_all_categories'],
   ['messagingPatientCategories', 'messaging_categories', 'text[]'],
   ['patientEmailOnStaffReply', 'patient_email_on_staff_reply'],
+  ['autoReplyNewConversation', 'auto_reply_new_conversation'],
+  ['autoReplyOutsideHours', 'auto_reply_outside_hours'],
+  ['autoReplyPeriodHours', 'auto_reply_period_hours'],
+  ['openingHours', 'opening_hours', 'jsonb'],
+  ['timeZone', 'time_zone'],
 ];
 
 /** Reads an organisation's messaging settings (defaults when it never saved any). */
@@ -98,7 +160,10 @@ export async function loadMessagingSettings(em: EntityManager, organisationId: s
   const [row] = await em.execute<Array<Record<string, unknown>>>(`select * from messaging_settings where organisation_id = ?`, [organisationId]);
   if (!row) return { ...DEFAULT_SETTINGS };
   const settings = { updatedAt: new Date(row.updated_at as string) } as MessagingSettings;
-  for (const [key, column] of COLUMNS) (settings as unknown as Record<string, unknown>)[key] = row[column];
+  for (const [key, column, cast] of COLUMNS) {
+    const value = row[column];
+    (settings as unknown as Record<string, unknown>)[key] = cast === 'jsonb' && typeof value === 'string' ? JSON.parse(value) : value;
+  }
   return settings;
 }
 
@@ -141,8 +206,10 @@ export class MessagingSettingsService {
   }
 
   private async save(em: EntityManager, teamMemberId: string, organisationId: string, merged: MessagingSettings, data: z.output<typeof updateInput>): Promise<void> {
-    for (const [key, value] of Object.entries(data)) {
-      if (value === undefined || value === null) continue;
+    for (const [key, given] of Object.entries(data)) {
+      if (given === undefined || given === null) continue;
+      // An empty automatic reply text turns that reply off.
+      const value = given === '' ? null : given;
       const target = key === 'conversationStarterTeamMemberIds' ? 'conversationStarterIds' : key === 'responderTeamMemberIds' ? 'responderIds' : key;
       (merged as unknown as Record<string, unknown>)[target] = value;
     }
@@ -156,9 +223,10 @@ export class MessagingSettingsService {
     }
     const values = COLUMNS.map(([key, , cast]) => {
       const value = merged[key];
+      if (cast === 'jsonb') return JSON.stringify(value);
       return cast === 'uuid[]' ? uuidArray(value as string[]) : cast === 'text[]' ? textArray(value as string[]) : value;
     });
-    const placeholders = COLUMNS.map(([, , cast]) => (cast === 'uuid[]' ? '?::uuid[]' : cast === 'text[]' ? '?::text[]' : '?'));
+    const placeholders = COLUMNS.map(([, , cast]) => (cast ? `?::${cast}` : '?'));
     await em.execute(
       `insert into messaging_settings (organisation_id, ${COLUMNS.map(([, column]) => column).join(', ')}, updated_by_team_member_id)
        values (?, ${placeholders.join(', ')}, ?)

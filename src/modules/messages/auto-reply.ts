@@ -1,0 +1,32 @@
+import type { Context } from '../../graphql/context';
+import type { PersonActor } from '../../auth/actor';
+import type { EventLogTransaction } from '../../realtime/event-log';
+import { ChannelEventType } from '../../realtime/channel-event.entity';
+import { ChannelKind } from '../channels/channel.entity';
+import { isOpen } from '../settings/messaging-settings.service';
+import { Message } from './message.entity';
+
+const ANSWERED_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
+
+/**
+ * In the transaction of a patient's message: the organisation's automatic reply, as a system
+ * message, when the patient starts a conversation or writes outside opening hours, at most once
+ * per channel per period (the channel's row is already locked by the message).
+ */
+export async function autoReply(context: Context, log: EventLogTransaction, actor: PersonActor, channel: { id: string; kind: ChannelKind }, newConversation: boolean): Promise<void> {
+  if (actor.kind !== 'patient' || !ANSWERED_KINDS.has(channel.kind)) return;
+  const settings = await context.services.messagingSettings.current();
+  const text = newConversation && settings.autoReplyNewConversation ? settings.autoReplyNewConversation : !isOpen(settings, new Date()) ? settings.autoReplyOutsideHours : null;
+  if (!text) return;
+  const due = await log.em.execute(
+    `update channel set last_auto_reply_at = now()
+      where organisation_id = ? and id = ? and (last_auto_reply_at is null or last_auto_reply_at < now() - make_interval(hours => ?))
+      returning id`,
+    [actor.organisationId, channel.id, settings.autoReplyPeriodHours],
+  );
+  if (due.length === 0) return;
+  const seq = await log.nextSeq(channel.id);
+  const message = log.em.create(Message, { organisationId: actor.organisationId, channelId: channel.id, seq, body: text, system: true, createdAt: new Date() });
+  await log.em.flush();
+  await log.append({ channelId: channel.id, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
+}
