@@ -4,6 +4,7 @@ import { eventually, ok, request, subscribe } from './support/client';
 import {
   ChannelActivateDocument,
   ChannelMarkReadDocument,
+  ChannelsDocument,
   ChannelEventsDocument,
   ChannelJoinDocument,
   MessageDeleteDocument,
@@ -110,6 +111,16 @@ describe('internal notes', () => {
     } finally {
       await stream.close();
     }
+  });
+
+  it("do not move the channel up the patient's list", async () => {
+    const service = (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'SERVICE_TEAM' } })).channelActivate.channel!.id;
+    await ok(server.url, clinician.token, ChannelJoinDocument, { input: { channelId } });
+    await send(clinician, { body: 'Visible, in the care-team channel', channelId });
+    await ok(server.url, clinician.token, SendFullDocument, { input: { channelId: service, body: 'Visible, in the service channel' } });
+    await send(clinician, { body: 'Internal, in the care-team channel', internal: true });
+    const order = (await ok(server.url, patient.token, ChannelsDocument, { first: 10 })).channels.edges.map((edge) => edge.node.id);
+    expect(order.indexOf(service)).toBeLessThan(order.indexOf(channelId));
   });
 
   it('denied: a patient cannot write one; a patient cannot reply into an internal thread', async () => {

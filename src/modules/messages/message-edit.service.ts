@@ -67,7 +67,8 @@ export class MessageEditService {
           : 'update message set body = ?, edited_at = now() where organisation_id = ? and id = ?',
         change.deleted ? [change.body, ...replacedBy, organisationId, message.id] : [change.body, organisationId, message.id],
       );
-      const seq = await log.nextSeq(message.channelId);
+      // Edits and deletes do not move the channel up in lists.
+      const seq = await log.nextSeq(message.channelId, false);
       await log.append(
         { channelId: message.channelId, type: change.deleted ? ChannelEventType.MESSAGE_DELETED : ChannelEventType.MESSAGE_EDITED, messageId: message.id, staffOnly: message.internal },
         seq,

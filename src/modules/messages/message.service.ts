@@ -227,7 +227,8 @@ export interface MessageDraft {
  */
 export async function appendMessage(log: EventLogTransaction, actor: PersonActor, draft: MessageDraft): Promise<Message> {
   const { organisationId } = actor;
-  const seq = await log.nextSeq(draft.channelId);
+  // An internal note does not move the channel up in lists: a patient would see something happen.
+  const seq = await log.nextSeq(draft.channelId, !draft.internal);
   const message = log.em.create(Message, {
     organisationId,
     channelId: draft.channelId,
