@@ -48,6 +48,13 @@ const environmentSchema = z.object({
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   FILE_URL_TTL_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
   PUBLIC_URL: optionalText.pipe(z.string().url().optional()),
+  FILE_STORE: z.enum(['local', 's3']).default('local'),
+  S3_BUCKET: optionalText,
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ENDPOINT: optionalText.pipe(z.string().url().optional()),
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+  S3_FORCE_PATH_STYLE: booleanFromEnv.optional(),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -78,6 +85,8 @@ export interface Config {
     urlTtlSeconds: number;
     /** Base of the URLs handed out; absent: paths relative to this server. */
     publicUrl?: string;
+    /** An S3-compatible bucket instead of the local folder. */
+    s3?: { bucket: string; region: string; endpoint?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
   live: {
@@ -120,6 +129,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (e.EVENT_BUS === 'redis' && !e.REDIS_URL) {
     throw new ConfigError('Invalid configuration: EVENT_BUS=redis needs REDIS_URL');
   }
+  if (e.FILE_STORE === 's3' && !e.S3_BUCKET) {
+    throw new ConfigError('Invalid configuration: FILE_STORE=s3 needs S3_BUCKET');
+  }
+  if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
+    throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
+  }
   if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
     throw new ConfigError('Invalid configuration: TLS_CERT and TLS_KEY go together');
   }
@@ -148,6 +163,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxBytes: e.ATTACHMENT_MAX_BYTES,
       urlTtlSeconds: e.FILE_URL_TTL_SECONDS,
       publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+      s3:
+        e.FILE_STORE === 's3'
+          ? {
+              bucket: e.S3_BUCKET!,
+              region: e.S3_REGION,
+              endpoint: e.S3_ENDPOINT,
+              accessKeyId: e.S3_ACCESS_KEY_ID,
+              secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+              forcePathStyle: e.S3_FORCE_PATH_STYLE ?? Boolean(e.S3_ENDPOINT),
+            }
+          : undefined,
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
     live: {

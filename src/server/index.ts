@@ -11,6 +11,7 @@ import { createTokenVerifier } from '../auth/tokens';
 import { resolveJwtSecret } from '../auth/secret';
 import { createCursorCodec } from '../common/cursor';
 import { LocalFileStore } from '../modules/attachments/file-store';
+import { S3FileStore } from '../modules/attachments/s3-file-store';
 import { createEventBus, type EventBus } from '../realtime/bus';
 import { LiveHub } from '../realtime/live-hub';
 import { scheduleRetention } from '../realtime/retention';
@@ -56,7 +57,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const verifier = createTokenVerifier({ secret, jwksUrl: config.auth.jwksUrl, issuer: config.auth.issuer, audience: config.auth.audience });
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
-  const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), files: new LocalFileStore(config.files.dir), logger };
+  const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), files: config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir), logger };
 
   const schema = buildExecutableSchema((error, context) => context.logger.error({ err: error }, 'resolver failed'));
   const readiness = async () => {

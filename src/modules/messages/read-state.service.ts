@@ -18,6 +18,15 @@ const personColumns = (actor: PersonActor) =>
     : { member: 'patient_id', author: 'author_patient_id', id: actor.patientId };
 
 /**
+ * The unread messages of one membership row `cm` (its parameter: the person's id): a count over
+ * the channel's index range after the read position, so a long history costs nothing.
+ */
+const unreadOfMembership = (columns: ReturnType<typeof personColumns>) =>
+  `(select count(*) from message m
+     where m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id and m.seq > cm.last_read_seq
+       and m.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not m.internal' : ''})`;
+
+/**
  * Read positions and unread counts. A member's position only moves forward; unread counts are
  * messages after it written by others, in channels the member takes part in.
  */
@@ -57,14 +66,13 @@ export class ReadStateService {
     const actor = requirePerson(this.context.actor);
     const columns = personColumns(actor);
     const rows = await this.context.em.execute<Array<{ n: string }>>(
-      `select count(*) as n from channel_member cm
-         join message m on m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id and m.seq > cm.last_read_seq
-        where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.archived_at is null
-          and m.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not m.internal' : ''}`,
-      [actor.organisationId, columns.id, columns.id],
+      `select coalesce(sum(${unreadOfMembership(columns)}), 0) as n from channel_member cm
+        where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.archived_at is null`,
+      [columns.id, actor.organisationId, columns.id],
     );
     return Number(rows[0].n);
   }
+
 }
 
 /** Unread counts of many channels for one person in one query (the DataLoader's batch). */
@@ -73,11 +81,8 @@ export async function unreadCounts(context: Pick<Context, 'em' | 'actor'>, chann
   if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return channelIds.map(() => 0);
   const columns = personColumns(actor);
   const rows = await context.em.execute<Array<{ channel_id: string; n: string }>>(
-    `select cm.channel_id, count(m.id) as n from channel_member cm
-       left join message m on m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id
-                          and m.seq > cm.last_read_seq and m.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not m.internal' : ''}
-      where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.channel_id = any(?::uuid[])
-      group by cm.channel_id`,
+    `select cm.channel_id, ${unreadOfMembership(columns)} as n from channel_member cm
+      where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.channel_id = any(?::uuid[])`,
     [columns.id, actor.organisationId, columns.id, uuidArray(channelIds)],
   );
   const byChannel = new Map(rows.map((row) => [row.channel_id, Number(row.n)]));
