@@ -10,6 +10,7 @@ import {
   MessageDeleteDocument,
   MessageEditDocument,
   MessageSearchDocument,
+  PatientUpsertDocument,
   ReactionAddDocument,
   ReactionRemoveDocument,
   ReactionsDocument,
@@ -177,6 +178,15 @@ describe('edits and deletes', () => {
     const moderated = await ok(server.url, manager.token, MessageEditDocument, { input: { messageId: byPatient.message!.id, body: '[removed personal details]' } });
     expect(moderated.messageEdit.message).toMatchObject({ body: '[removed personal details]', revisions: [{ body: 'Patient wrote this' }] });
     expect((await ok(server.url, manager.token, MessageDeleteDocument, { input: { messageId: byClinician.message!.id } })).messageDelete.message!.deletedAt).toBeTruthy();
+    // A patient whose messaging was turned off cannot keep writing through edits.
+    const ownMessage = await send(patient, { body: 'Before messaging was turned off' });
+    await ok(server.url, org.serviceToken, PatientUpsertDocument, { input: { externalId: patient.externalId, name: 'Pat Messages', messagingEnabled: false } });
+    try {
+      expect(codes((await ok(server.url, patient.token, MessageEditDocument, { input: { messageId: ownMessage.message!.id, body: 'sneaky' } })).messageEdit)).toEqual(['PATIENT_NOT_MESSAGEABLE']);
+      expect(codes((await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId: ownMessage.message!.id, emoji: '👍' } })).reactionAdd)).toEqual(['PATIENT_NOT_MESSAGEABLE']);
+    } finally {
+      await ok(server.url, org.serviceToken, PatientUpsertDocument, { input: { externalId: patient.externalId, name: 'Pat Messages', messagingEnabled: true } });
+    }
     const tooLong = await ok(server.url, patient.token, MessageEditDocument, { input: { messageId: byPatient.message!.id, body: 'x'.repeat(100_001) } });
     expect(codes(tooLong.messageEdit)).toEqual(['BODY_TOO_LONG']);
   });
@@ -212,7 +222,7 @@ describe('reactions', () => {
     }
   });
 
-  it('denied: not an emoji, two emoji, a deleted message, a message the caller cannot see; nothing changes', async () => {
+  it('denied: not an emoji, two emoji, a deleted message, a message the caller cannot see, more than 20 kinds per person; nothing changes', async () => {
     const sent = await send(clinician, { body: 'React to me' });
     const messageId = sent.message!.id;
     for (const emoji of ['lol', '👍👍', '', ':)', 'a👍']) {
@@ -221,6 +231,10 @@ describe('reactions', () => {
     }
     const note = await send(clinician, { body: 'Internal', internal: true });
     expect(codes((await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId: note.message!.id, emoji: '👍' } })).reactionAdd)).toEqual(['NOT_FOUND']);
+    const many = ['😀', '😃', '😄', '😁', '😆', '😅', '😂', '🙂', '🙃', '😉', '😊', '😇', '🥰', '😍', '🤩', '😘', '😗', '😚', '😙', '😋'];
+    const crowded = (await send(clinician, { body: 'Crowded' })).message!.id;
+    for (const emoji of many) expect((await ok(server.url, colleague.token, ReactionAddDocument, { input: { messageId: crowded, emoji } })).reactionAdd.userErrors).toEqual([]);
+    expect((await ok(server.url, colleague.token, ReactionAddDocument, { input: { messageId: crowded, emoji: '😛' } })).reactionAdd.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.emoji' });
     await ok(server.url, clinician.token, MessageDeleteDocument, { input: { messageId } });
     expect(codes((await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId, emoji: '👍' } })).reactionAdd)).toEqual(['MESSAGE_DELETED']);
     expect((await ok(server.url, clinician.token, ReactionsDocument, { id: messageId })).message!.reactions).toEqual([]);
@@ -278,7 +292,9 @@ describe('messageSearch', () => {
     const outsider = await org.addStaff('Dr Outside Search');
     expect((await ok(server.url, stranger.token, MessageSearchDocument, { query: token })).messageSearch.edges).toEqual([]);
     expect((await ok(server.url, outsider.token, MessageSearchDocument, { query: token, channelId })).messageSearch.edges).toEqual([]);
-    const empty = await request(server.url, patient.token, MessageSearchDocument, { query: '   ' });
-    expect(empty.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    for (const query of ['   ', '-cholesterol', 'the and of']) {
+      const refused = await request(server.url, patient.token, MessageSearchDocument, { query });
+      expect(refused.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    }
   });
 });

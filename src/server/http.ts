@@ -68,7 +68,9 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
     res.setHeader('x-request-id', requestId);
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      // File URLs carry a working capability: never logged.
+      const path = req.path.startsWith('/files/') ? req.path.replace(/^(\/files\/\w+\/).*/, '$1…') : req.path;
+      logger.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   });
@@ -101,7 +103,8 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
       res.setHeader('content-disposition', `${attachment.contentType!.startsWith('application/') ? 'attachment' : 'inline'}; filename*=UTF-8''${encodeURIComponent(attachment.fileName)}`);
       res.setHeader('x-content-type-options', 'nosniff');
       res.setHeader('content-security-policy', "default-src 'none'; sandbox");
-      res.setHeader('cache-control', `private, max-age=${config.files.urlTtlSeconds}`);
+      res.setHeader('cache-control', 'no-store');
+      res.setHeader('referrer-policy', 'no-referrer');
       stream.on('error', next);
       stream.pipe(res);
     } catch (error) {

@@ -3,6 +3,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 
 export enum AttachmentStatus {
   PENDING = 'PENDING',
+  UPLOADING = 'UPLOADING',
   READY = 'READY',
   REJECTED = 'REJECTED',
 }

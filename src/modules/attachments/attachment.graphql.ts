@@ -16,6 +16,7 @@ registerEnumType(AttachmentStatus, {
   description: 'Where an upload stands.',
   valuesConfig: {
     PENDING: { description: 'Waiting for its bytes at the upload URL.' },
+    UPLOADING: { description: 'Its bytes are arriving.' },
     READY: { description: 'Received and checked: its content is of the declared type, within the size.' },
     REJECTED: { description: 'Its bytes were refused (another type than declared, or too large); upload again.' },
   },

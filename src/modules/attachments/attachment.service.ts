@@ -12,6 +12,7 @@ import { ATTACHMENT_TYPES, detectType } from './file-types';
 import { FileTooLargeError } from './file-store';
 
 const MAX_PER_MESSAGE = 10;
+const MAX_AVATAR_BYTES = 2 * 1024 * 1024;
 const AVATAR_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 /** Control characters and path separators have no place in a file name shown to others. */
 const UNSAFE_NAME = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF/\\]/u;
@@ -65,6 +66,7 @@ export class AttachmentService {
     if (purpose === AttachmentPurpose.AVATAR) {
       if (actor.kind !== 'patient') throw new UserError(UserErrorCode.FORBIDDEN, 'Avatars are for patients.', 'input.purpose');
       if (!AVATAR_TYPES.has(data.contentType)) throw new UserError(UserErrorCode.UNSUPPORTED_FILE_TYPE, 'An avatar is a JPEG, PNG, GIF or WebP image.', 'input.contentType');
+      if (data.size > MAX_AVATAR_BYTES) throw new UserError(UserErrorCode.FILE_TOO_LARGE, `An avatar is at most ${MAX_AVATAR_BYTES} bytes.`, 'input.size');
     } else {
       await this.assertMayAttach(actor, data.contentType, 'input.contentType');
     }
@@ -149,14 +151,18 @@ async function attachmentOfTicket(deps: AppDeps, raw: string, action: 'u' | 'd')
 export async function receiveUpload(deps: AppDeps, ticket: string, source: Readable, contentLength: number | undefined): Promise<FileResponse> {
   const attachment = await attachmentOfTicket(deps, ticket, 'u');
   if (!attachment) return { status: 403, body: { code: 'UPLOAD_URL_INVALID', message: 'This upload URL is not valid or has expired.' } };
-  if (attachment.status !== AttachmentStatus.PENDING) return { status: 409, body: { code: 'ALREADY_UPLOADED', message: 'This file was already uploaded.' } };
+  // One upload per URL: the first request claims it; a second one, at once or later, is refused.
+  const claimed = await deps.orm.em
+    .fork()
+    .execute(`update attachment set status = 'UPLOADING' where organisation_id = ? and id = ? and status = 'PENDING' returning id`, [attachment.organisationId, attachment.id]);
+  if (claimed.length === 0) return { status: 409, body: { code: 'ALREADY_UPLOADED', message: 'This file was already uploaded.' } };
   if (contentLength !== undefined && contentLength > attachment.declaredBytes) return reject(deps, attachment, 413, 'FILE_TOO_LARGE', 'The file is larger than declared.');
   let stored;
   try {
     stored = await deps.files.write(attachment.storageKey, source, attachment.declaredBytes);
   } catch (error) {
     if (error instanceof FileTooLargeError) return reject(deps, attachment, 413, 'FILE_TOO_LARGE', 'The file is larger than declared.');
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { status: 409, body: { code: 'ALREADY_UPLOADED', message: 'This file is being uploaded already.' } };
+    await reject(deps, attachment, 400, 'UPLOAD_FAILED', 'The upload did not complete.');
     throw error;
   }
   const detected = detectType(stored.head);
@@ -166,7 +172,7 @@ export async function receiveUpload(deps: AppDeps, ticket: string, source: Reada
   }
   await deps.orm.em
     .fork()
-    .execute(`update attachment set status = 'READY', content_type = ?, size_bytes = ?, uploaded_at = now() where organisation_id = ? and id = ? and status = 'PENDING'`, [
+    .execute(`update attachment set status = 'READY', content_type = ?, size_bytes = ?, uploaded_at = now() where organisation_id = ? and id = ? and status = 'UPLOADING'`, [
       detected,
       stored.bytes,
       attachment.organisationId,
@@ -176,7 +182,7 @@ export async function receiveUpload(deps: AppDeps, ticket: string, source: Reada
 }
 
 async function reject(deps: AppDeps, attachment: Attachment, status: number, code: string, message: string): Promise<FileResponse> {
-  await deps.orm.em.fork().execute(`update attachment set status = 'REJECTED' where organisation_id = ? and id = ? and status = 'PENDING'`, [attachment.organisationId, attachment.id]);
+  await deps.orm.em.fork().execute(`update attachment set status = 'REJECTED' where organisation_id = ? and id = ? and status = 'UPLOADING'`, [attachment.organisationId, attachment.id]);
   return { status, body: { code, message } };
 }
 

@@ -254,7 +254,7 @@ export class ChannelResolver {
     return mutationPayload(ChannelJoinPayload, 'channel', () => context.services.channels.join(input));
   }
 
-  @Query(() => Int, { description: "Unread messages across the caller's channels, archived channels excluded: the badge. Staff and patients." })
+  @Query(() => Int, { description: "Unread messages across the caller's channels, archived channels excluded (each channel counted up to 1,000): the badge. Staff and patients." })
   badgeCount(@Ctx() context: Context) {
     return context.services.readState.badgeCount();
   }
@@ -273,7 +273,7 @@ export class ChannelResolver {
     return (await context.loaders.lastMessage.load(channel.id)) ?? null;
   }
 
-  @FieldResolver(() => Int, { description: 'Messages by others after the caller’s read position. Members only; 0 otherwise.' })
+  @FieldResolver(() => Int, { description: 'Messages by others after the caller’s read position, counted up to 1,000 (show 999+). Members only; 0 otherwise.' })
   unreadCount(@Root() channel: Channel, @Ctx() { loaders }: Context) {
     return loaders.unreadCount.load(channel.id);
   }

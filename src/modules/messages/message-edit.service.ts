@@ -6,7 +6,7 @@ import { messageBody, parseInput, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { lockChannelState } from '../channels/channel-state';
-import { assertOpenToPatients } from './write-policy';
+import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import type { Message } from './message.entity';
 
 /**
@@ -46,6 +46,12 @@ export class MessageEditService {
     }
     const change = next(message);
     if (!change) return message;
+    // A patient changes their messages only while they may still write here (entitled, portal access).
+    if (actor.kind === 'patient') {
+      const found = await this.context.services.channels.findParticipating(message.channelId);
+      if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
+      await authorizeWrite(this.context, actor, found.channel, found.membership, undefined);
+    }
     const { organisationId } = actor;
     await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
       // The channel's lock orders this change among the channel's other events.

@@ -160,6 +160,9 @@ export class MessageService {
     const cursor = after != null ? timeIdCursor.decode(after) : undefined;
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     if (channelId != null && !(await this.context.services.channels.findParticipating(channelId))) return connectionOf([], () => '');
+    // A query of stop words or exclusions only would scan every message: it needs a word to look for.
+    const [{ tree }] = await this.context.em.execute<Array<{ tree: string }>>("select querytree(websearch_to_tsquery('english', ?)) as tree", [text]);
+    if (tree === 'T' || tree === '') throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for at least one word (not only excluded or very common words).');
     const staff = actor.kind === 'staff';
     const rows = await this.context.em.execute<Record<string, unknown>[]>(
       `select m.* from message m

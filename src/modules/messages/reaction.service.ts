@@ -9,7 +9,9 @@ import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { lockChannelState } from '../channels/channel-state';
 import { uuidArray } from '../../db/sql';
-import { assertOpenToPatients } from './write-policy';
+import { assertOpenToPatients, authorizeWrite } from './write-policy';
+
+const MAX_REACTIONS_PER_PERSON = 20;
 import type { Message } from './message.entity';
 
 /** Exactly one emoji (a like is 👍), as the Unicode emoji list defines them. */
@@ -49,11 +51,26 @@ export class ReactionService {
     const message = await this.context.services.messages.findVisible(messageId);
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
     if (message.deletedAt) throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
+    if (actor.kind === 'patient' && adding) {
+      const found = await this.context.services.channels.findParticipating(message.channelId);
+      if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
+      await authorizeWrite(this.context, actor, found.channel, found.membership, undefined);
+    }
     const { organisationId } = actor;
     const [teamMemberId, patientId] = actor.kind === 'staff' ? [actor.teamMemberId, null] : [null, actor.patientId];
     await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
       const state = await lockChannelState(log, organisationId, message.channelId);
       if (actor.kind === 'patient') assertOpenToPatients(state);
+      const [current] = await log.em.execute<Array<{ deleted_at: string | null; mine: string }>>(
+        `select deleted_at, (select count(*) from message_reaction r where r.organisation_id = m.organisation_id and r.message_id = m.id
+                               and r.team_member_id is not distinct from ? and r.patient_id is not distinct from ?) as mine
+           from message m where m.organisation_id = ? and m.id = ? for update`,
+        [teamMemberId, patientId, organisationId, message.id],
+      );
+      if (current.deleted_at) throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
+      if (adding && Number(current.mine) >= MAX_REACTIONS_PER_PERSON) {
+        throw new UserError(UserErrorCode.INVALID_INPUT, `At most ${MAX_REACTIONS_PER_PERSON} different reactions per person on a message.`, 'input.emoji');
+      }
       const changed = adding
         ? await log.em.execute(
             `insert into message_reaction (organisation_id, message_id, emoji, team_member_id, patient_id) values (?, ?, ?, ?, ?)

@@ -17,14 +17,19 @@ const personColumns = (actor: PersonActor) =>
     ? { member: 'team_member_id', author: 'author_team_member_id', id: actor.teamMemberId }
     : { member: 'patient_id', author: 'author_patient_id', id: actor.patientId };
 
+/** Unread counts stop at this many: a badge shows "999+", and a long unread history costs no more than this. */
+export const UNREAD_COUNT_CAP = 1000;
+
 /**
- * The unread messages of one membership row `cm` (its parameter: the person's id): a count over
- * the channel's index range after the read position, so a long history costs nothing.
+ * The unread messages of one membership row `cm` (its parameter: the person's id), up to the cap:
+ * walked in sequence order on the channel's index, whatever the planner estimates for skewed
+ * channels (without the ordered limit it may scan the whole table once per channel).
  */
 const unreadOfMembership = (columns: ReturnType<typeof personColumns>) =>
-  `(select count(*) from message m
+  `(select count(*) from (select 1 from message m
      where m.organisation_id = cm.organisation_id and m.channel_id = cm.channel_id and m.seq > cm.last_read_seq
-       and m.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not m.internal' : ''})`;
+       and m.${columns.author} is distinct from ?::uuid${columns.member === 'patient_id' ? ' and not m.internal' : ''}
+     order by m.seq limit ${UNREAD_COUNT_CAP}) unread)`;
 
 /**
  * Read positions and unread counts. A member's position only moves forward; unread counts are
