@@ -52,6 +52,7 @@ describe('threads', () => {
     expect(reply.message).toMatchObject({ parent: { id: root.message!.id } });
     const thread = await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id });
     expect(thread.message).toMatchObject({ replyCount: 1, replies: { edges: [{ node: { body: 'Go ahead' } }] } });
+    expect(thread.message!.threadParticipants).toEqual([{ __typename: 'TeamMember', id: clinician.id }]);
     expect(thread.message!.lastReplyAt).toBeTruthy();
     // Replies live in their thread, not in the channel's list.
     const list = await ok(server.url, patient.token, TopLevelDocument, { id: channelId });
@@ -104,8 +105,10 @@ describe('internal notes', () => {
       expect((await ok(server.url, patient.token, ThreadDocument, { id: note.message!.id })).message).toBeNull();
       const patientThread = await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id });
       expect(patientThread.message).toMatchObject({ replyCount: 0, replies: { edges: [] } });
+      expect(patientThread.message!.threadParticipants).toEqual([]);
       const staffThread = await ok(server.url, manager.token, ThreadDocument, { id: root.message!.id });
       expect(staffThread.message).toMatchObject({ replyCount: 1, replies: { edges: [{ node: { body: 'Internal reply', internal: true } }] } });
+      expect(staffThread.message!.threadParticipants).toEqual([{ __typename: 'TeamMember', id: colleague.id }]);
       expect(after.userErrors).toEqual([]);
       const staffList = await ok(server.url, manager.token, TopLevelDocument, { id: channelId });
       expect(staffList.channel!.messages.edges.map((edge) => edge.node.body)).toContain('Internal: check the bloods first');

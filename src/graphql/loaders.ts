@@ -94,6 +94,20 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
       const rows = await em.find(Attachment, { organisationId, messageId: { $in: [...messageIds] }, status: AttachmentStatus.READY }, { orderBy: { createdAt: 'asc', id: 'asc' } });
       return messageIds.map((id) => rows.filter((row) => row.messageId === id));
     }),
+    /** Who replied in each thread (top-level message id), first reply first, as person keys; internal replies for staff only. */
+    threadParticipants: new DataLoader<string, Array<{ teamMemberId: string | null; patientId: string | null }>>(async (messageIds) => {
+      if (!organisationId || (actor?.kind !== 'staff' && actor?.kind !== 'patient')) return messageIds.map(() => []);
+      const rows = await em.execute<Array<{ parent_message_id: string; author_team_member_id: string | null; author_patient_id: string | null }>>(
+        `select parent_message_id, author_team_member_id, author_patient_id from message
+          where organisation_id = ? and parent_message_id = any(?::uuid[]) and not system ${actor.kind === 'staff' ? '' : 'and not internal'}
+          group by parent_message_id, author_team_member_id, author_patient_id
+          order by parent_message_id, min(seq)`,
+        [organisationId, uuidArray(messageIds)],
+      );
+      return messageIds.map((id) =>
+        rows.filter((row) => row.parent_message_id === id).map((row) => ({ teamMemberId: row.author_team_member_id, patientId: row.author_patient_id })),
+      );
+    }),
     /** The reactions of each message id, with whether the caller made each. */
     reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(em, actor, messageIds)),
     /** The caller's unread messages per channel id (0 where not a member). */

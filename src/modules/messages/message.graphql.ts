@@ -214,6 +214,13 @@ export class MessageResolver {
     return message.parentMessageId ? 0 : loaders.unreadReplyCount.load(message.id);
   }
 
+  @FieldResolver(() => [AuthorUnion], { description: 'Who replied in its thread, first to reply first (batched for a whole page).' })
+  async threadParticipants(@Root() message: Message, @Ctx() { loaders }: Context) {
+    const people = await loaders.threadParticipants.load(message.id);
+    const found = await Promise.all(people.map((person) => (person.teamMemberId ? loaders.teamMember.load(person.teamMemberId) : loaders.patient.load(person.patientId!))));
+    return found.filter((person) => person !== undefined);
+  }
+
   @FieldResolver(() => Date, { nullable: true, description: 'When its thread last got a reply the caller can see.' })
   lastReplyAt(@Root() message: Message, @Ctx() { actor }: Context): Date | null {
     const times = [message.lastReplyAt, actor?.kind === 'staff' ? message.lastInternalReplyAt : null].filter((time): time is Date => time != null);
