@@ -22,9 +22,9 @@ export class Migration20261123200000MessageFeatures extends Migration {
         add foreign key (organisation_id, parent_message_id) references message (organisation_id, id),
         add foreign key (organisation_id, deleted_by_team_member_id) references team_member (organisation_id, id),
         add foreign key (organisation_id, deleted_by_patient_id) references patient (organisation_id, id);
-      -- Full-text search (messageSearch): English stemming, so "results" finds "result".
-      alter table message add column body_search tsvector generated always as (to_tsvector('english', body)) stored;
-      create index message_search_idx on message using gin (body_search);
+      -- Full-text search (messageSearch): English stemming, so "results" finds "result". An
+      -- expression index rather than a stored column: message rows stay as narrow as they were.
+      create index message_search_idx on message using gin (to_tsvector('english', body));
       create index message_thread_idx on message (organisation_id, parent_message_id, seq) where parent_message_id is not null;
       -- One message per sender and key: a retried send finds the original.
       create unique index message_idempotency_staff_uq on message (organisation_id, author_team_member_id, idempotency_key)
@@ -70,7 +70,7 @@ export class Migration20261123200000MessageFeatures extends Migration {
     this.addSql(`
       drop table message_reaction;
       drop table message_revision;
-      drop index message_search_idx; alter table message drop column body_search;
+      drop index message_search_idx;
       drop index message_idempotency_patient_uq; drop index message_idempotency_staff_uq; drop index message_thread_idx;
       alter table message drop column parent_message_id, drop column reply_count, drop column last_reply_at, drop column internal_reply_count, drop column last_internal_reply_at, drop column internal,
         drop column edited_at, drop column deleted_at, drop column deleted_by_team_member_id, drop column deleted_by_patient_id,

@@ -170,7 +170,7 @@ export class MessageService {
                                and cm.${staff ? 'team_member_id' : 'patient_id'} = ? and cm.left_at is null
          ${staff ? '' : `join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id and c.kind in (${PATIENT_VISIBLE_KINDS_SQL})`}
         where m.organisation_id = ? and m.deleted_at is null ${staff ? '' : 'and not m.internal'}
-          and m.body_search @@ websearch_to_tsquery('english', ?)
+          and to_tsvector('english', m.body) @@ websearch_to_tsquery('english', ?)
           ${channelId != null ? 'and m.channel_id = ?' : ''}
           ${cursor ? "and (date_trunc('milliseconds', m.created_at), m.id) < (?::timestamptz, ?::uuid)" : ''}
         order by date_trunc('milliseconds', m.created_at) desc, m.id desc
