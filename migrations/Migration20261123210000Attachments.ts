@@ -16,7 +16,7 @@ export class Migration20261123210000Attachments extends Migration {
         -- Set once the bytes arrived and were checked: the type their content shows, their size.
         content_type text,
         size_bytes bigint,
-        status text not null default 'PENDING' check (status in ('PENDING', 'UPLOADING', 'READY', 'REJECTED')),
+        status text not null default 'PENDING' check (status in ('PENDING', 'UPLOADING', 'READY', 'REJECTED', 'DELETED')),
         storage_key text not null,
         message_id uuid,
         created_at timestamptz not null default now(),

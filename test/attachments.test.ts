@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { sweepStaleUploads } from '../src/modules/attachments/attachment-sweeper';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { ok } from './support/client';
@@ -74,9 +75,12 @@ it('a file is uploaded, checked by content, attached to a message, and downloade
   expect(fetched.headers.get('x-content-type-options')).toBe('nosniff');
   expect(Buffer.from(await fetched.arrayBuffer()).equals(PNG)).toBe(true);
 
-  // Deleting the message takes the file with it.
+  // Deleting the message takes the file with it: no download, and the bytes are gone from the store.
+  const stored = path.join(server.deps.config.files.dir, org.id, file.id);
+  expect(existsSync(stored)).toBe(true);
   await ok(server.url, clinician.token, MessageDeleteDocument, { input: { messageId } });
   expect((await download(file.url!)).status).toBe(404);
+  expect(existsSync(stored)).toBe(false);
   expect((await ok(server.url, patient.token, MessageAttachmentsDocument, { id: messageId })).message!.attachments).toEqual([]);
 });
 
@@ -144,3 +148,25 @@ async function adminChannel(): Promise<string> {
   const other = await org.addPatient('Admin Channel Patient');
   return (await ok(server.url, admin.token, ChannelActivateDocument, { input: { patientId: other.id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
 }
+
+it('the sweep removes uploads nobody will use (unfinished, refused, never sent, replaced avatars) and keeps the rest', async () => {
+  const sent = await uploaded(clinician, 'kept.pdf', 'application/pdf', PDF);
+  await ok(server.url, clinician.token, SendWithAttachmentsDocument, { input: { channelId, body: 'kept', attachmentIds: [sent] } });
+  const neverSent = await uploaded(clinician, 'orphan.pdf', 'application/pdf', PDF);
+  const unfinished = (await createUpload(clinician, { fileName: 'never.pdf', contentType: 'application/pdf', size: PDF.length })).attachment!.id;
+  const oldAvatar = await uploaded(patient, 'old.png', 'image/png', PNG, 'AVATAR');
+  const avatar = await uploaded(patient, 'new.png', 'image/png', PNG, 'AVATAR');
+  await ok(server.url, patient.token, AvatarUpdateDocument, { input: { avatarAttachmentId: avatar } });
+  const fresh = await uploaded(clinician, 'fresh.pdf', 'application/pdf', PDF);
+  const all = [sent, neverSent, unfinished, oldAvatar, avatar];
+  // Age them past the sweep's threshold; `fresh` stays young.
+  await server.deps.orm.em.fork().execute(`update attachment set created_at = now() - interval '2 days' where id = any(?::uuid[])`, [`{${all.join(',')}}`]);
+
+  const swept = await sweepStaleUploads(server.deps.orm, server.deps.files, new Date(Date.now() - 86_400_000));
+  expect(swept).toBeGreaterThanOrEqual(3);
+  const left = await server.deps.orm.em.fork().execute<Array<{ id: string }>>('select id from attachment where id = any(?::uuid[])', [`{${[...all, fresh].join(',')}}`]);
+  expect(left.map((row) => row.id).sort()).toEqual([sent, avatar, fresh].sort());
+  const onDisk = (id: string) => existsSync(path.join(server.deps.config.files.dir, org.id, id));
+  expect([neverSent, oldAvatar].map(onDisk)).toEqual([false, false]);
+  expect([sent, avatar, fresh].map(onDisk)).toEqual([true, true, true]);
+});

@@ -12,6 +12,7 @@ import { resolveJwtSecret } from '../auth/secret';
 import { createCursorCodec } from '../common/cursor';
 import { LocalFileStore } from '../modules/attachments/file-store';
 import { S3FileStore } from '../modules/attachments/s3-file-store';
+import { scheduleAttachmentSweep } from '../modules/attachments/attachment-sweeper';
 import { createEventBus, type EventBus } from '../realtime/bus';
 import { LiveHub } from '../realtime/live-hub';
 import { scheduleRetention } from '../realtime/retention';
@@ -58,6 +59,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
   const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), files: config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir), logger };
+  const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger);
 
   const schema = buildExecutableSchema((error, context) => context.logger.error({ err: error }, 'resolver failed'));
   const readiness = async () => {
@@ -93,6 +95,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
         });
         await apollo.stop();
         stopRetention();
+        stopAttachmentSweep();
         live.close();
         await bus.close();
         await orm.close(true);

@@ -6,6 +6,7 @@ export enum AttachmentStatus {
   UPLOADING = 'UPLOADING',
   READY = 'READY',
   REJECTED = 'REJECTED',
+  DELETED = 'DELETED',
 }
 
 export enum AttachmentPurpose {

@@ -8,6 +8,7 @@ import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { lockChannelState } from '../channels/channel-state';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import type { Message } from './message.entity';
+import { purgeDeletedMessageFiles } from '../attachments/attachment-sweeper';
 
 /**
  * Edits and deletes. The author may change their own message; a team member with
@@ -81,6 +82,12 @@ export class MessageEditService {
       );
     });
     this.context.reset();
+    if (change.deleted) {
+      // The deleted message's files go with it now (the hourly sweep catches any this misses).
+      await purgeDeletedMessageFiles(this.context.deps.orm, this.context.deps.files, { organisationId, messageId: message.id }).catch((error) =>
+        this.context.logger.warn({ err: error, messageId: message.id }, 'removing a deleted message’s files failed; the sweep will retry'),
+      );
+    }
     return (await this.context.loaders.message.load(message.id))!;
   }
 }
