@@ -9,6 +9,7 @@ import {
   ChannelMemberRemoveDocument,
   ChannelMuteDocument,
   ChannelUnmuteDocument,
+  InboxEventsDocument,
   ChannelsDocument,
   ConversationStartDocument,
   GroupChannelCreateDocument,
@@ -239,8 +240,16 @@ describe('patient profile and per-member mute', () => {
   it('a member mutes a channel until a time or until unmuted; it stays in their list; a non-member cannot', async () => {
     const patient = await org.addPatient('Max Mute');
     const channel = await activate(clinician, patient.id);
+    const before = server.deps.live.streamCount;
+    const otherDevice = subscribe(server.wsUrl, patient.token, InboxEventsDocument, {});
+    const staffInbox = subscribe(server.wsUrl, clinician.token, InboxEventsDocument, {});
+    await eventually(() => server.deps.live.streamCount >= before + 2);
     const until = new Date(Date.now() + 3_600_000).toISOString();
     const muted = await ok(server.url, patient.token, ChannelMuteDocument, { input: { channelId: channel.id, until } });
+    // The member's other devices are told; nobody else is.
+    expect((await otherDevice.next()).data?.inboxEvents).toMatchObject({ type: 'CHANNEL_MUTED', channel: { id: channel.id } });
+    await staffInbox.expectSilence(300);
+    await Promise.all([otherDevice.close(), staffInbox.close()]);
     expect(muted.channelMute.channel!.myMembership).toMatchObject({ muted: true, mutedUntil: until, archived: false });
     const forever = await ok(server.url, patient.token, ChannelMuteDocument, { input: { channelId: channel.id } });
     expect(forever.channelMute.channel!.myMembership).toMatchObject({ muted: true, mutedUntil: null });

@@ -17,6 +17,8 @@ registerEnumType(ChannelEventType, {
     MEMBER_LEFT: { description: 'Someone left or was removed; see `member`. When it is the subscriber, their stream then ends with ACCESS_REVOKED.' },
     CHANNEL_ARCHIVED: { description: 'The subscriber archived the channel for themself (another device of theirs); only they receive it.' },
     CHANNEL_UNARCHIVED: { description: 'The subscriber unarchived the channel; only they receive it.' },
+    CHANNEL_MUTED: { description: 'The subscriber muted the channel (another device of theirs); only they receive it.' },
+    CHANNEL_UNMUTED: { description: 'The subscriber unmuted the channel; only they receive it.' },
     CHANNEL_UPDATED: { description: 'The channel changed for everyone: a conversation renamed, reopened, or its patient replies turned on or off; see `channel`.' },
     CHANNEL_CLOSED: { description: 'A conversation was closed: patients can no longer reply; see `channel`.' },
     READ_MARKED: { description: "The subscriber's own read position moved to `message` (another device of theirs); only they receive it." },

@@ -13,6 +13,8 @@ registerEnumType(InboxEventType, {
     CHANNEL_REMOVED: { description: 'The caller left or was removed from the channel `channelId`; `channel` is null from now on.' },
     CHANNEL_ARCHIVED: { description: 'The caller archived `channel` for themself (perhaps on another device); it no longer counts in `badgeCount`.' },
     CHANNEL_UNARCHIVED: { description: 'The caller unarchived `channel`.' },
+    CHANNEL_MUTED: { description: 'The caller muted `channel` (perhaps on another device); see `channel.myMembership`.' },
+    CHANNEL_UNMUTED: { description: 'The caller unmuted `channel`.' },
     CHANNEL_UPDATED: { description: '`channel` changed for everyone (a conversation closed, reopened, renamed, or its patient replies switched); refetch what you show of it.' },
     READ_STATE_CHANGED: { description: 'The caller marked `channel` read (perhaps on another device); see `unreadCount` and `badgeCount`.' },
   },

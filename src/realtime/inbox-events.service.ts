@@ -16,6 +16,8 @@ export enum InboxEventType {
   CHANNEL_ARCHIVED = 'CHANNEL_ARCHIVED',
   CHANNEL_UNARCHIVED = 'CHANNEL_UNARCHIVED',
   CHANNEL_UPDATED = 'CHANNEL_UPDATED',
+  CHANNEL_MUTED = 'CHANNEL_MUTED',
+  CHANNEL_UNMUTED = 'CHANNEL_UNMUTED',
 }
 
 export interface InboxItem {
@@ -134,5 +136,7 @@ function itemType(event: LoadedEvent, me: string, staff: boolean): InboxEventTyp
   if (record.type === ChannelEventType.READ_MARKED) return InboxEventType.READ_STATE_CHANGED;
   if (record.type === ChannelEventType.CHANNEL_ARCHIVED) return InboxEventType.CHANNEL_ARCHIVED;
   if (record.type === ChannelEventType.CHANNEL_UNARCHIVED) return InboxEventType.CHANNEL_UNARCHIVED;
+  if (record.type === ChannelEventType.CHANNEL_MUTED) return InboxEventType.CHANNEL_MUTED;
+  if (record.type === ChannelEventType.CHANNEL_UNMUTED) return InboxEventType.CHANNEL_UNMUTED;
   return undefined;
 }

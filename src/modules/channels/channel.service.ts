@@ -292,10 +292,19 @@ export class ChannelService {
     const { channelId, until } = parseInput(muteInput, input);
     const found = await this.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    await this.context.em.execute(
-      `update channel_member set muted_at = ${muted ? 'coalesce(muted_at, now())' : 'null'}, muted_until = ? where organisation_id = ? and id = ? and left_at is null`,
-      [muted ? (until ?? null) : null, actor.organisationId, found.membership.id],
-    );
+    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+      const changed = await log.em.execute(
+        `update channel_member set muted_at = ${muted ? 'coalesce(muted_at, now())' : 'null'}, muted_until = ?
+          where organisation_id = ? and id = ? and left_at is null ${muted ? '' : 'and muted_at is not null'} returning id`,
+        [muted ? (until ?? null) : null, actor.organisationId, found.membership.id],
+      );
+      if (changed.length === 0) return;
+      // Only the member is told (their other devices).
+      const seq = await log.nextSeq(channelId, false);
+      const type = muted ? ChannelEventType.CHANNEL_MUTED : ChannelEventType.CHANNEL_UNMUTED;
+      await log.append({ channelId, type, memberId: found.membership.id, subject: who, subjectOnly: true }, seq);
+    });
     this.context.reset();
     return found.channel;
   }
