@@ -370,7 +370,7 @@ const CHANNEL_BY_ID = 'query ($id: ID!) { channel(id: $id) { id kind } }';
 const byId = (id: () => string) => () => ({ id: id() });
 const care = () => w.careChannelId;
 const message = { body: 'matrix probe' };
-const freshTemplate = async () => idIn(await perform(w.tokens.admin, 'messageTemplateCreate', { name: `T ${randomUUID()}`, body: 'Hi' }), 'template');
+const freshTemplate = async () => idIn(await perform(w.tokens.admin, 'messageTemplateCreate', { name: `T ${randomUUID()}`, body: 'Hi' }), 'messageTemplate');
 const freshStaffMessage = async () => idIn(await perform(w.tokens.staff, 'messageSend', { channelId: care(), body: 'to be changed' }), 'message');
 const conversation = { title: 'Matrix conversation', body: 'Hello' };
 

@@ -35,7 +35,7 @@ const codes = (payload: { userErrors: Array<{ code: string }> }) => payload.user
 it('messaging admins write templates; staff send them with the patient’s first name and the clinic’s name filled in, escaped', async () => {
   const created = await create(admin, 'Results ready', 'Hello {{patient.firstName}}, your results from {{ clinic.name }} are ready.');
   expect(created.userErrors).toEqual([]);
-  const templateId = created.template!.id;
+  const templateId = created.messageTemplate!.id;
   expect((await ok(server.url, clinician.token, MessageTemplatesDocument, {})).messageTemplates.map((template) => template.name)).toContain('Results ready');
 
   const sent = await ok(server.url, clinician.token, SendFullDocument, { input: { channelId, templateId } });
@@ -44,7 +44,7 @@ it('messaging admins write templates; staff send them with the patient’s first
   expect(started.conversationStart.message!.body).toMatch(/^Hello Zoë, your results/);
 
   const renamed = await ok(server.url, admin.token, MessageTemplateUpdateDocument, { input: { templateId, name: 'Results are ready' } });
-  expect(renamed.messageTemplateUpdate.template).toMatchObject({ name: 'Results are ready', body: created.template!.body });
+  expect(renamed.messageTemplateUpdate.messageTemplate).toMatchObject({ name: 'Results are ready', body: created.messageTemplate!.body });
   const deleted = await ok(server.url, admin.token, MessageTemplateDeleteDocument, { input: { templateId } });
   expect(deleted.messageTemplateDelete.userErrors).toEqual([]);
   expect(codes((await ok(server.url, clinician.token, SendFullDocument, { input: { channelId, templateId } })).messageSend)).toEqual(['NOT_FOUND']);
@@ -56,7 +56,7 @@ it('denied: without MESSAGING_ADMIN, unknown placeholders, duplicate names, a bo
   expect(unknown.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.body' });
   const first = await create(admin, 'Greeting', 'Hello {{patient.firstName}}');
   expect(codes(await create(admin, 'Greeting', 'Another'))).toEqual(['INVALID_INPUT']);
-  const templateId = first.template!.id;
+  const templateId = first.messageTemplate!.id;
   expect(codes((await ok(server.url, clinician.token, SendFullDocument, { input: { channelId, templateId, body: 'and text' } })).messageSend)).toEqual(['INVALID_INPUT']);
   const dm = await ok(server.url, clinician.token, DirectChannelOpenDocument, { input: { teamMemberIds: [admin.id] } });
   const inDm = await ok(server.url, clinician.token, SendFullDocument, { input: { channelId: dm.directChannelOpen.channel!.id, templateId } });

@@ -49,7 +49,7 @@ export class MessageTemplateDeleteInput {
 @ObjectType({ description: 'Result of messageTemplateCreate, messageTemplateUpdate or messageTemplateDelete.' })
 export class MessageTemplatePayload extends MutationPayload {
   @Field(() => MessageTemplateType, { nullable: true, description: 'The template (as it was, for a delete).' })
-  template?: MessageTemplate | null;
+  messageTemplate?: MessageTemplate | null;
 }
 
 @Resolver(() => MessageTemplateType)
@@ -61,16 +61,16 @@ export class MessageTemplateResolver {
 
   @Mutation(() => MessageTemplatePayload, { description: 'Creates a template. Staff with MESSAGING_ADMIN.' })
   messageTemplateCreate(@Arg('input', () => MessageTemplateCreateInput, { description: 'The template.' }) input: MessageTemplateCreateInput, @Ctx() context: Context) {
-    return mutationPayload(MessageTemplatePayload, 'template', () => context.services.templates.create(input));
+    return mutationPayload(MessageTemplatePayload, 'messageTemplate', () => context.services.templates.create(input));
   }
 
   @Mutation(() => MessageTemplatePayload, { description: 'Changes a template. Staff with MESSAGING_ADMIN.' })
   messageTemplateUpdate(@Arg('input', () => MessageTemplateUpdateInput, { description: 'The changes.' }) input: MessageTemplateUpdateInput, @Ctx() context: Context) {
-    return mutationPayload(MessageTemplatePayload, 'template', () => context.services.templates.update(input));
+    return mutationPayload(MessageTemplatePayload, 'messageTemplate', () => context.services.templates.update(input));
   }
 
   @Mutation(() => MessageTemplatePayload, { description: 'Deletes a template (messages sent with it keep their text). Staff with MESSAGING_ADMIN.' })
   messageTemplateDelete(@Arg('input', () => MessageTemplateDeleteInput, { description: 'The template.' }) input: MessageTemplateDeleteInput, @Ctx() context: Context) {
-    return mutationPayload(MessageTemplatePayload, 'template', () => context.services.templates.delete(input));
+    return mutationPayload(MessageTemplatePayload, 'messageTemplate', () => context.services.templates.delete(input));
   }
 }
