@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { scheduleRepeating } from '../common/schedule';
 
 /** One process at a time prunes (an advisory lock), whatever the number of processes. */
 const RETENTION_LOCK = 'care-messaging-event-retention';
@@ -41,17 +42,9 @@ export async function pruneEventLog(orm: MikroORM, olderThan: Date, batchSize = 
 
 /** Prunes hourly (and once shortly after start); returns the function that stops it. */
 export function scheduleRetention(orm: MikroORM, retentionDays: number, logger: Logger): () => void {
-  const run = () => {
+  return scheduleRepeating(() => {
     pruneEventLog(orm, new Date(Date.now() - retentionDays * 86_400_000))
       .then((removed) => removed > 0 && logger.info({ removed }, 'event log pruned'))
       .catch((error) => logger.warn({ err: error }, 'event log pruning failed'));
-  };
-  const first = setTimeout(run, 60_000);
-  const every = setInterval(run, 3_600_000);
-  first.unref();
-  every.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(every);
-  };
+  });
 }

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { scheduleRepeating } from '../../common/schedule';
 import type { FileStore } from './file-store';
 
 /** One process at a time sweeps (an advisory lock), whatever the number of processes. */
@@ -59,17 +60,9 @@ export async function sweepStaleUploads(orm: MikroORM, files: FileStore, olderTh
 
 /** Sweeps hourly (and once shortly after start); returns the function that stops it. */
 export function scheduleAttachmentSweep(orm: MikroORM, files: FileStore, logger: Logger, staleAfterMs = 86_400_000): () => void {
-  const run = () => {
+  return scheduleRepeating(() => {
     Promise.all([purgeDeletedMessageFiles(orm, files), sweepStaleUploads(orm, files, new Date(Date.now() - staleAfterMs))])
       .then(([purged, swept]) => (purged || swept) && logger.info({ purged, swept }, 'attachment files removed'))
       .catch((error) => logger.warn({ err: error }, 'attachment sweep failed'));
-  };
-  const first = setTimeout(run, 60_000);
-  const every = setInterval(run, 3_600_000);
-  first.unref();
-  every.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(every);
-  };
+  });
 }

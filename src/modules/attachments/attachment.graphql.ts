@@ -3,7 +3,6 @@ import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayloadOf } from '../../graphql/payload';
 import { Attachment, AttachmentPurpose, AttachmentStatus } from './attachment.entity';
-import type { UploadTicket } from './attachment.service';
 
 registerEnumType(AttachmentPurpose, {
   name: 'AttachmentPurpose',
@@ -72,10 +71,7 @@ export class AttachmentResolver {
       "Starts an upload: returns a short-lived URL for the file's bytes. Staff; patients where the organisation's settings allow uploads of that type (FORBIDDEN, UNSUPPORTED_FILE_TYPE), and for their avatar.",
   })
   attachmentCreateUpload(@Arg('input', () => AttachmentCreateUploadInput, { description: 'The file to upload.' }) input: AttachmentCreateUploadInput, @Ctx() context: Context) {
-    return mutationPayloadOf(AttachmentCreateUploadPayload, async (): Promise<Partial<AttachmentCreateUploadPayload>> => {
-      const ticket: UploadTicket = await context.services.attachments.createUpload(input);
-      return ticket;
-    });
+    return mutationPayloadOf(AttachmentCreateUploadPayload, () => context.services.attachments.createUpload(input));
   }
 
   @FieldResolver(() => String, { description: 'The type its content shows (the declared type until it is READY).' })

@@ -9,7 +9,7 @@ import { timeIdCursor } from '../../common/cursor';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { Patient } from '../directory/patient.entity';
-import { Channel, ChannelKind, ChannelMember, PATIENT_CHANNEL_KINDS, PATIENT_VISIBLE_KINDS_SQL } from './channel.entity';
+import { Channel, ChannelKind, ChannelMember, PATIENT_CHANNEL_KINDS, PATIENT_SIDE_KINDS, PATIENT_VISIBLE_KINDS_SQL } from './channel.entity';
 import { channelAccess } from './channel-access';
 import { addMembers, patientAndGuardians } from './membership';
 import { uuidArray } from '../../db/sql';
@@ -35,7 +35,7 @@ const muteInput = z.object({
 const removeInput = z.object({ channelId: uuid('The channel id'), memberId: uuid('The member id') });
 
 /** Channels whose patient stays in them for as long as they exist. */
-const PATIENT_STAYS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
+const PATIENT_STAYS = PATIENT_SIDE_KINDS;
 
 export interface ChannelFilter {
   kind?: ChannelKind | null;

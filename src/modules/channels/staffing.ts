@@ -1,9 +1,9 @@
 import type { EventLogTransaction } from '../../realtime/event-log';
 import { uuidArray } from '../../db/sql';
-import { PATIENT_CHANNEL_KINDS } from './channel.entity';
+import { PATIENT_CHANNEL_KINDS, kindsSql } from './channel.entity';
 import { addMembers } from './membership';
 
-const PATIENT_CHANNEL_KINDS_SQL = [...PATIENT_CHANNEL_KINDS].map((kind) => `'${kind}'`).join(', ');
+const PATIENT_CHANNEL_KINDS_SQL = kindsSql(PATIENT_CHANNEL_KINDS);
 
 /**
  * Of the given channels, every patient channel with no active team member gets its patient's

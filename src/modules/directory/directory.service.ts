@@ -10,6 +10,7 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { addMembers, endMemberships } from '../channels/membership';
 import { restaffPatientChannels } from '../channels/staffing';
 import { uuidArray } from '../../db/sql';
+import { PATIENT_SIDE_KINDS, kindsSql } from '../channels/channel.entity';
 import { Attachment, AttachmentPurpose, AttachmentStatus } from '../attachments/attachment.entity';
 
 const externalId = requiredText('The external id', 200);
@@ -47,7 +48,7 @@ const profileInput = z.object({
 });
 
 /** Patient channel kinds a guardian reads and writes in for their dependant (never STAFF). */
-const GUARDIAN_KINDS_SQL = "'CARE_TEAM', 'SERVICE_TEAM', 'CONVERSATION'";
+const GUARDIAN_KINDS_SQL = kindsSql(PATIENT_SIDE_KINDS);
 
 /** Team members and patients, as synchronised by a partner integration (a service token). */
 export class DirectoryService {

@@ -2,11 +2,10 @@ import type { Context } from '../../graphql/context';
 import type { PersonActor } from '../../auth/actor';
 import type { EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { ChannelKind } from '../channels/channel.entity';
+import { PATIENT_SIDE_KINDS, type ChannelKind } from '../channels/channel.entity';
 import { isOpen } from '../settings/messaging-settings.service';
 import { Message } from './message.entity';
 
-const ANSWERED_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
 
 /**
  * In the transaction of a patient's message: the organisation's automatic reply, as a system
@@ -14,7 +13,7 @@ const ANSWERED_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM,
  * per channel per period (the channel's row is already locked by the message).
  */
 export async function autoReply(context: Context, log: EventLogTransaction, actor: PersonActor, channel: { id: string; kind: ChannelKind }, newConversation: boolean): Promise<void> {
-  if (actor.kind !== 'patient' || !ANSWERED_KINDS.has(channel.kind)) return;
+  if (actor.kind !== 'patient' || !PATIENT_SIDE_KINDS.has(channel.kind)) return;
   const settings = await context.services.messagingSettings.current();
   const text = newConversation && settings.autoReplyNewConversation ? settings.autoReplyNewConversation : !isOpen(settings, new Date()) ? settings.autoReplyOutsideHours : null;
   if (!text) return;

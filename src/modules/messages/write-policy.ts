@@ -1,12 +1,10 @@
 import type { Context } from '../../graphql/context';
 import type { PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
-import { Channel, ChannelKind, ChannelMember, ChannelStatus } from '../channels/channel.entity';
+import { Channel, ChannelKind, ChannelMember, ChannelStatus, PATIENT_SIDE_KINDS } from '../channels/channel.entity';
 import type { ChannelState } from '../channels/channel-state';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
 
-/** Channels whose messages reach their patient (and so need the patient to be messageable). */
-const REACHES_PATIENT: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
 
 /**
  * Whether the caller may write in a channel they take part in, and for whom: a guardian's
@@ -39,7 +37,7 @@ export async function authorizeWrite(
     return { onBehalfOfPatientId };
   }
   // An internal note never reaches the patient: their preconditions do not apply to it.
-  if (!internal && channel.patientId && REACHES_PATIENT.has(channel.kind)) {
+  if (!internal && channel.patientId && PATIENT_SIDE_KINDS.has(channel.kind)) {
     const [patient, guardians] = await Promise.all([context.loaders.patient.load(channel.patientId), context.loaders.guardians.load(channel.patientId)]);
     if (patient) {
       const blockers = patientBlockers(patient, guardians, settings);

@@ -4,27 +4,20 @@ import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
 import { TeamMemberType } from '../directory/directory.graphql';
 import { activeTeamMembers } from '../directory/active-people';
-import type { MessagingSettings } from './messaging-settings.service';
+import { WEEKDAYS, type MessagingSettings, type Weekday } from './messaging-settings.service';
 
-export enum WeekdayEnum {
-  MONDAY = 'MONDAY',
-  TUESDAY = 'TUESDAY',
-  WEDNESDAY = 'WEDNESDAY',
-  THURSDAY = 'THURSDAY',
-  FRIDAY = 'FRIDAY',
-  SATURDAY = 'SATURDAY',
-  SUNDAY = 'SUNDAY',
-}
+/** The weekdays of the settings, as a GraphQL enum (the values are the names). */
+const WeekdayEnum = Object.fromEntries(WEEKDAYS.map((day) => [day, day])) as { [Day in Weekday]: Day };
 registerEnumType(WeekdayEnum, {
   name: 'Weekday',
   description: 'A day of the week.',
-  valuesConfig: Object.fromEntries(Object.values(WeekdayEnum).map((day) => [day, { description: day.charAt(0) + day.slice(1).toLowerCase() }])),
+  valuesConfig: Object.fromEntries(WEEKDAYS.map((day) => [day, { description: day.charAt(0) + day.slice(1).toLowerCase() }])),
 });
 
 @ObjectType('OpeningHours', { description: 'When the organisation answers on one day, in the settings’ time zone.' })
 export class OpeningHoursType {
   @Field(() => WeekdayEnum, { description: 'The day.' })
-  day!: WeekdayEnum;
+  day!: Weekday;
 
   @Field(() => String, { description: 'Opens at, HH:MM (24-hour).' })
   opens!: string;
@@ -36,7 +29,7 @@ export class OpeningHoursType {
 @InputType({ description: 'When the organisation answers on one day.' })
 export class OpeningHoursInput {
   @Field(() => WeekdayEnum, { description: 'The day.' })
-  day!: WeekdayEnum;
+  day!: Weekday;
 
   @Field(() => String, { description: 'Opens at, HH:MM.' })
   opens!: string;

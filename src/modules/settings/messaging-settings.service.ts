@@ -8,6 +8,7 @@ import { textArray, uuidArray } from '../../db/sql';
 import { TeamMember } from '../directory/team-member.entity';
 import { assertActivePeople } from '../directory/active-people';
 import { entitlementBlockers } from './messageability';
+import { ATTACHMENT_TYPES } from '../attachments/file-types';
 
 export const WEEKDAYS = ['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY', 'SUNDAY'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -40,8 +41,6 @@ export function isOpen(settings: Pick<MessagingSettings, 'openingHours' | 'timeZ
   return settings.openingHours.some((hours) => hours.day === day && hours.opens <= time && time < hours.closes);
 }
 
-/** File types an organisation may let patients upload (checked by content when uploaded). */
-export const PATIENT_UPLOAD_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/quicktime'] as const;
 
 export interface MessagingSettings {
   staffCanStartConversations: boolean;
@@ -108,8 +107,8 @@ const updateInput = z.object({
   patientCanReplyDefault: z.boolean().nullish(),
   patientUploadsAllowed: z.boolean().nullish(),
   patientUploadTypes: z
-    .array(z.enum(PATIENT_UPLOAD_TYPES, { errorMap: () => ({ message: `Upload types are among ${PATIENT_UPLOAD_TYPES.join(', ')}.` }) }))
-    .max(PATIENT_UPLOAD_TYPES.length)
+    .array(z.enum(ATTACHMENT_TYPES, { errorMap: () => ({ message: `Upload types are among ${ATTACHMENT_TYPES.join(', ')}.` }) }))
+    .max(ATTACHMENT_TYPES.length)
     .transform((list) => [...new Set(list)])
     .nullish(),
   messagingForAllPatientCategories: z.boolean().nullish(),
