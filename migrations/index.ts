@@ -8,6 +8,7 @@ import { Migration20261123190000ConversationsAndSettings } from './Migration2026
 import { Migration20261123200000MessageFeatures } from './Migration20261123200000MessageFeatures';
 import { Migration20261123210000Attachments } from './Migration20261123210000Attachments';
 import { Migration20261123220000TemplatesAndAutoReplies } from './Migration20261123220000TemplatesAndAutoReplies';
+import { Migration20261123230000Notifications } from './Migration20261123230000Notifications';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123200000MessageFeatures', class: Migration20261123200000MessageFeatures },
   { name: 'Migration20261123210000Attachments', class: Migration20261123210000Attachments },
   { name: 'Migration20261123220000TemplatesAndAutoReplies', class: Migration20261123220000TemplatesAndAutoReplies },
+  { name: 'Migration20261123230000Notifications', class: Migration20261123230000Notifications },
 ];

@@ -55,6 +55,25 @@ const environmentSchema = z.object({
   S3_ACCESS_KEY_ID: optionalText,
   S3_SECRET_ACCESS_KEY: optionalText,
   S3_FORCE_PATH_STYLE: booleanFromEnv.optional(),
+  SMTP_URL: optionalText.pipe(z.string().url().optional()),
+  MAIL_FROM: z.string().default('Care messaging <no-reply@localhost>'),
+  MAIL_DIR: optionalText,
+  PATIENT_PORTAL_URL: z.string().url().default('http://localhost:3000'),
+  STAFF_PORTAL_URL: z.string().url().default('http://localhost:3001'),
+  VAPID_PUBLIC_KEY: optionalText,
+  VAPID_PRIVATE_KEY: optionalText,
+  VAPID_SUBJECT: optionalText,
+  WEB_PUSH_HOSTS: z.string().default('fcm.googleapis.com,.push.services.mozilla.com,.notify.windows.com,web.push.apple.com'),
+  MOBILE_PUSH_URL: optionalText.pipe(z.string().url().optional()),
+  MOBILE_PUSH_TOKEN: optionalText,
+  SMS_URL: optionalText.pipe(z.string().url().optional()),
+  SMS_USERNAME: optionalText,
+  SMS_PASSWORD: optionalText,
+  SMS_FROM: optionalText,
+  NOTIFICATION_WORKER: booleanFromEnv.optional(),
+  NOTIFICATION_POLL_MS: z.coerce.number().int().positive().default(1_000),
+  NOTIFICATION_RETRY_MS: z.coerce.number().int().positive().default(30_000),
+  NOTIFICATION_MAX_ATTEMPTS: z.coerce.number().int().positive().default(12),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -89,6 +108,26 @@ export interface Config {
     s3?: { bucket: string; region: string; endpoint?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
+  notifications: {
+    /** Run the notification worker in this process (it can also run alone: `npm run worker`). */
+    worker: boolean;
+    /** Absent: mail is written as .eml files under `mailDir`. */
+    smtpUrl?: string;
+    mailFrom: string;
+    mailDir: string;
+    /** Where links in notices point (an organisation's settings may override them). */
+    patientPortalUrl: string;
+    staffPortalUrl: string;
+    webPush?: { publicKey: string; privateKey: string; subject: string };
+    /** Web Push endpoints are accepted only on these hosts (a leading dot: any subdomain). */
+    webPushHosts: string[];
+    mobilePush?: { url: string; token?: string };
+    sms?: { url: string; username?: string; password?: string; from?: string };
+    pollMs: number;
+    /** First retry after this long, doubling up to an hour. */
+    retryMs: number;
+    maxAttempts: number;
+  };
   live: {
     /** Event log retention; older resume cursors get CURSOR_EXPIRED. */
     retentionDays: number;
@@ -135,6 +174,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) {
     throw new ConfigError('Invalid configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
   }
+  if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY) || (e.VAPID_PUBLIC_KEY && !e.VAPID_SUBJECT)) {
+    throw new ConfigError('Invalid configuration: VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT go together');
+  }
+  if (Boolean(e.SMS_USERNAME) !== Boolean(e.SMS_PASSWORD)) {
+    throw new ConfigError('Invalid configuration: SMS_USERNAME and SMS_PASSWORD go together');
+  }
   if (Boolean(e.TLS_CERT) !== Boolean(e.TLS_KEY)) {
     throw new ConfigError('Invalid configuration: TLS_CERT and TLS_KEY go together');
   }
@@ -176,6 +221,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
+    notifications: {
+      worker: e.NOTIFICATION_WORKER ?? true,
+      smtpUrl: e.SMTP_URL,
+      mailFrom: e.MAIL_FROM,
+      mailDir: path.resolve(e.MAIL_DIR ?? path.join(e.DATA_DIR, 'mail')),
+      patientPortalUrl: e.PATIENT_PORTAL_URL.replace(/\/+$/, ''),
+      staffPortalUrl: e.STAFF_PORTAL_URL.replace(/\/+$/, ''),
+      webPush: e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY && e.VAPID_SUBJECT ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY, subject: e.VAPID_SUBJECT } : undefined,
+      webPushHosts: e.WEB_PUSH_HOSTS.split(',').map((host) => host.trim().toLowerCase()).filter(Boolean),
+      mobilePush: e.MOBILE_PUSH_URL ? { url: e.MOBILE_PUSH_URL, token: e.MOBILE_PUSH_TOKEN } : undefined,
+      sms: e.SMS_URL ? { url: e.SMS_URL, username: e.SMS_USERNAME, password: e.SMS_PASSWORD, from: e.SMS_FROM } : undefined,
+      pollMs: e.NOTIFICATION_POLL_MS,
+      retryMs: e.NOTIFICATION_RETRY_MS,
+      maxAttempts: e.NOTIFICATION_MAX_ATTEMPTS,
+    },
     live: {
       retentionDays: e.EVENT_RETENTION_DAYS,
       revalidateMs: e.LIVE_REVALIDATE_MS,

@@ -41,6 +41,8 @@ export enum UserErrorCode {
   UNSUPPORTED_FILE_TYPE = 'UNSUPPORTED_FILE_TYPE',
   /** A file over the size limit. */
   FILE_TOO_LARGE = 'FILE_TOO_LARGE',
+  /** This server is not set up to send that kind of push notification. */
+  PUSH_NOT_CONFIGURED = 'PUSH_NOT_CONFIGURED',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

@@ -13,6 +13,7 @@ import { createCursorCodec } from '../common/cursor';
 import { LocalFileStore } from '../modules/attachments/file-store';
 import { S3FileStore } from '../modules/attachments/s3-file-store';
 import { scheduleAttachmentSweep } from '../modules/attachments/attachment-sweeper';
+import { NotificationWorker } from '../modules/notifications/worker';
 import { createEventBus, type EventBus } from '../realtime/bus';
 import { LiveHub } from '../realtime/live-hub';
 import { scheduleRetention } from '../realtime/retention';
@@ -60,6 +61,8 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
   const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), files: config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir), logger };
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger);
+  const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger) : undefined;
+  notifications?.start();
 
   const schema = buildExecutableSchema((error, context) => context.logger.error({ err: error }, 'resolver failed'));
   const readiness = async () => {
@@ -96,6 +99,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
         await apollo.stop();
         stopRetention();
         stopAttachmentSweep();
+        await notifications?.stop();
         live.close();
         await bus.close();
         await orm.close(true);

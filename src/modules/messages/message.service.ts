@@ -225,8 +225,8 @@ export interface MessageDraft {
 }
 
 /**
- * Writes a message and its MESSAGE_SENT event (staff-only for an internal note) in the caller's
- * transaction; a reply moves its thread's count and last reply time.
+ * Writes a message, its MESSAGE_SENT event (staff-only for an internal note) and its notification
+ * outbox entry in the caller's transaction; a reply moves its thread's count and last reply time.
  */
 export async function appendMessage(log: EventLogTransaction, actor: PersonActor, draft: MessageDraft): Promise<Message> {
   const { organisationId } = actor;
@@ -256,6 +256,8 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
     );
   }
   await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: message.internal }, seq);
+  // Notices are planned from this by the notification worker: committed with the message or not at all.
+  await log.em.execute('insert into notification_outbox (organisation_id, message_id) values (?, ?)', [organisationId, message.id]);
   return message;
 }
 

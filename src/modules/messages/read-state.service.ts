@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Context } from '../../graphql/context';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
@@ -11,8 +12,11 @@ import { uuidArray } from '../../db/sql';
 
 const markReadInput = z.object({ channelId: uuid('The channel id'), messageId: uuid('The message id') });
 
+/** A team member or patient, as an actor or a notice's recipient. */
+export type PersonRef = Pick<Extract<PersonActor, { kind: 'staff' }>, 'kind' | 'teamMemberId'> | Pick<Extract<PersonActor, { kind: 'patient' }>, 'kind' | 'patientId'>;
+
 /** The person's own column in channel_member and message, for raw SQL. */
-const personColumns = (actor: PersonActor) =>
+const personColumns = (actor: PersonRef) =>
   actor.kind === 'staff'
     ? { member: 'team_member_id', author: 'author_team_member_id', id: actor.teamMemberId }
     : { member: 'patient_id', author: 'author_patient_id', id: actor.patientId };
@@ -69,15 +73,24 @@ export class ReadStateService {
   /** Unread messages across the caller's channels, archived ones excluded: the badge. */
   async badgeCount(): Promise<number> {
     const actor = requirePerson(this.context.actor);
-    const columns = personColumns(actor);
-    const rows = await this.context.em.execute<Array<{ n: string }>>(
-      `select coalesce(sum(${unreadOfMembership(columns)}), 0) as n from channel_member cm
-        where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.archived_at is null`,
-      [columns.id, actor.organisationId, columns.id],
-    );
-    return Number(rows[0].n);
+    return unreadTotal(this.context.em, actor.organisationId, actor);
   }
+}
 
+/**
+ * A person's unread messages across their channels, archived ones left out (the badge); with
+ * `channelId`, in that channel only; with `excludeMuted`, muted channels left out too.
+ */
+export async function unreadTotal(em: EntityManager, organisationId: string, person: PersonRef, options: { channelId?: string; excludeMuted?: boolean } = {}): Promise<number> {
+  const columns = personColumns(person);
+  const rows = await em.execute<Array<{ n: string }>>(
+    `select coalesce(sum(${unreadOfMembership(columns)}), 0) as n from channel_member cm
+      where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.archived_at is null
+        ${options.excludeMuted ? 'and (cm.muted_at is null or cm.muted_until <= now())' : ''}
+        ${options.channelId ? 'and cm.channel_id = ?' : ''}`,
+    [columns.id, organisationId, columns.id, ...(options.channelId ? [options.channelId] : [])],
+  );
+  return Number(rows[0].n);
 }
 
 /** Unread counts of many channels for one person in one query (the DataLoader's batch). */

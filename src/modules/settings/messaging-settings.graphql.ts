@@ -90,6 +90,24 @@ export class MessagingSettingsType {
   @Field(() => String, { description: 'The IANA time zone of the opening hours, e.g. Europe/London.' })
   timeZone!: string;
 
+  @Field(() => Boolean, { description: 'The organisation texts patients (SMS) about new messages, where a phone is on file and the patient allows it.' })
+  smsNotificationsEnabled!: boolean;
+
+  @Field(() => Int, { description: 'Minutes a message waits unread before a team member is notified, unless they chose otherwise.' })
+  staffNotificationDelayMinutes!: number;
+
+  @Field(() => Int, { description: 'Minutes a message waits unread before a patient is notified, unless they chose otherwise.' })
+  patientNotificationDelayMinutes!: number;
+
+  @Field(() => Int, { description: 'The local hour (0-23, in `timeZone`) daily digests are sent at.' })
+  notificationDigestHour!: number;
+
+  @Field(() => String, { nullable: true, description: "The patient portal's address that links in patient notices open; null: the server's default." })
+  patientPortalUrl?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The clinical portal's address that links in staff notices open; null: the server's default." })
+  staffPortalUrl?: string | null;
+
   @Field(() => Date, { nullable: true, description: 'When the settings were last changed; null while they are the defaults.' })
   updatedAt?: Date | null;
 }
@@ -149,6 +167,24 @@ export class MessagingSettingsUpdateInput {
 
   @Field(() => String, { nullable: true, description: 'The IANA time zone of the opening hours.' })
   timeZone?: string | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Text patients (SMS) about new messages.' })
+  smsNotificationsEnabled?: boolean | null;
+
+  @Field(() => Int, { nullable: true, description: 'Minutes a message waits unread before a team member is notified (0 to 1440).' })
+  staffNotificationDelayMinutes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Minutes a message waits unread before a patient is notified (0 to 1440).' })
+  patientNotificationDelayMinutes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'The local hour (0-23) daily digests are sent at.' })
+  notificationDigestHour?: number | null;
+
+  @Field(() => String, { nullable: true, description: "The patient portal's address for links in notices; an empty text restores the default." })
+  patientPortalUrl?: string | null;
+
+  @Field(() => String, { nullable: true, description: "The clinical portal's address for links in notices; an empty text restores the default." })
+  staffPortalUrl?: string | null;
 }
 
 @ObjectType({ description: 'Result of messagingSettingsUpdate.' })

@@ -62,8 +62,18 @@ export interface MessagingSettings {
   /** At most one automatic reply per channel in this many hours. */
   autoReplyPeriodHours: number;
   openingHours: OpeningHours[];
-  /** IANA time zone the opening hours are in. */
+  /** IANA time zone the opening hours and the digest hour are in. */
   timeZone: string;
+  /** Whether the organisation texts patients (SMS) about new messages. */
+  smsNotificationsEnabled: boolean;
+  /** How long a message waits unread before it is notified, unless a person chose otherwise. */
+  staffNotificationDelayMinutes: number;
+  patientNotificationDelayMinutes: number;
+  /** The local hour (0-23) daily digests go out at. */
+  notificationDigestHour: number;
+  /** Where links in notices point (null: the server's default). */
+  patientPortalUrl: string | null;
+  staffPortalUrl: string | null;
   updatedAt: Date | null;
 }
 
@@ -87,8 +97,21 @@ export const DEFAULT_SETTINGS: MessagingSettings = {
   autoReplyPeriodHours: 24,
   openingHours: [],
   timeZone: 'UTC',
+  smsNotificationsEnabled: false,
+  staffNotificationDelayMinutes: 15,
+  patientNotificationDelayMinutes: 5,
+  notificationDigestHour: 8,
+  patientPortalUrl: null,
+  staffPortalUrl: null,
   updatedAt: null,
 };
+
+const portalUrl = z
+  .string()
+  .trim()
+  .max(500)
+  .refine((text) => text === '' || /^https?:\/\/[^\s]+$/.test(text), 'A portal address is an http(s) URL (empty: the default).')
+  .transform((text) => text.replace(/\/+$/, ''));
 
 const ids = (label: string) =>
   z
@@ -131,6 +154,12 @@ const updateInput = z.object({
     .max(50)
     .nullish(),
   timeZone: z.string().refine(isTimeZone, 'Not a known time zone (use an IANA name such as Europe/London).').nullish(),
+  smsNotificationsEnabled: z.boolean().nullish(),
+  staffNotificationDelayMinutes: z.number().int().min(0).max(1440).nullish(),
+  patientNotificationDelayMinutes: z.number().int().min(0).max(1440).nullish(),
+  notificationDigestHour: z.number().int().min(0).max(23).nullish(),
+  patientPortalUrl: portalUrl.nullish(),
+  staffPortalUrl: portalUrl.nullish(),
 });
 
 const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
@@ -152,6 +181,12 @@ const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
   ['autoReplyPeriodHours', 'auto_reply_period_hours'],
   ['openingHours', 'opening_hours', 'jsonb'],
   ['timeZone', 'time_zone'],
+  ['smsNotificationsEnabled', 'sms_notifications'],
+  ['staffNotificationDelayMinutes', 'staff_notification_delay_minutes'],
+  ['patientNotificationDelayMinutes', 'patient_notification_delay_minutes'],
+  ['notificationDigestHour', 'notification_digest_hour'],
+  ['patientPortalUrl', 'patient_portal_url'],
+  ['staffPortalUrl', 'staff_portal_url'],
 ];
 
 /** Reads an organisation's messaging settings (defaults when it never saved any). */

@@ -3,6 +3,7 @@ import type { Context } from '../../graphql/context';
 import { requireStaff, type StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
+import { fillPlaceholders, unknownPlaceholders } from '../../common/placeholders';
 
 export interface MessageTemplate {
   id: string;
@@ -13,9 +14,6 @@ export interface MessageTemplate {
 
 /** The placeholders a template may use: nothing but a first name and the clinic's name. */
 const PLACEHOLDERS = ['patient.firstName', 'clinic.name'] as const;
-const PLACEHOLDER = /\{\{\s*([\w.]+)\s*\}\}/g;
-
-const unknownPlaceholders = (body: string) => [...body.matchAll(PLACEHOLDER)].map((match) => match[1]).filter((name) => !(PLACEHOLDERS as readonly string[]).includes(name));
 
 /** Markdown punctuation in a substituted value is escaped: a name cannot turn into a link or formatting. */
 const escapeMarkdown = (value: string) => value.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (char) => `\\${char}`);
@@ -27,7 +25,7 @@ export class TemplateService {
   private readonly deleteInput = z.object({ templateId: uuid('The template id') });
 
   constructor(private readonly context: Context) {
-    const body = messageBody(context.deps.config.limits.messageBodyChars).refine((text) => unknownPlaceholders(text).length === 0, {
+    const body = messageBody(context.deps.config.limits.messageBodyChars).refine((text) => unknownPlaceholders(text, PLACEHOLDERS).length === 0, {
       message: `Templates may use only ${PLACEHOLDERS.map((name) => `{{${name}}}`).join(' and ')}.`,
     });
     this.createInput = z.object({ name: requiredText('The name', 100), body });
@@ -107,12 +105,7 @@ export class TemplateService {
       this.context.services.organisations.findById(actor.organisationId),
     ]);
     const values: Record<string, string | undefined> = { 'patient.firstName': patient?.name.split(/\s+/)[0], 'clinic.name': organisation?.name };
-    let missing: string | undefined;
-    const body = row.body.replace(PLACEHOLDER, (_match, name: string) => {
-      const value = values[name];
-      if (value === undefined) missing = name;
-      return escapeMarkdown(value ?? '');
-    });
+    const { text: body, missing } = fillPlaceholders(row.body, values, escapeMarkdown);
     if (missing) throw new UserError(UserErrorCode.INVALID_INPUT, `This template uses {{${missing}}}, which this channel does not have.`, 'input.templateId');
     return body;
   }

@@ -1,0 +1,254 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Config } from '../../config';
+import { unreadTotal, UNREAD_COUNT_CAP, type PersonRef } from '../messages/read-state.service';
+import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
+import { loadNotificationTemplates, NotificationTemplateKind, renderNotice, type RenderedNotice } from './notification-templates';
+import { DeliveryError, type PushTarget, type Transports } from './transports';
+import type { NoticeKind, NoticeTransport } from './planner';
+
+interface ClaimedNotice {
+  organisation_id: string;
+  id: string;
+  kind: NoticeKind;
+  transport: NoticeTransport;
+  team_member_id: string | null;
+  patient_id: string | null;
+  channel_id: string | null;
+  message_id: string | null;
+  attempts: number;
+}
+
+/** The recipient as they are now: what they chose, where they can be reached, their membership of the notice's channel. */
+interface RecipientState {
+  organisation_name: string;
+  person_archived: boolean;
+  email_address: string | null;
+  phone: string | null;
+  portal_access: boolean | null;
+  email_mode: 'IMMEDIATE' | 'DIGEST' | 'OFF';
+  push: boolean;
+  sms: boolean;
+  member: boolean;
+  archived: boolean;
+  muted: boolean;
+}
+
+/** Why a notice was not sent (stored as its reason). */
+type Suppression = 'RECIPIENT_ARCHIVED' | 'NO_ACCESS' | 'LEFT' | 'ARCHIVED' | 'MUTED' | 'PREFERENCE' | 'READ' | 'ANSWERED' | 'NOTHING_UNREAD' | 'NO_ADDRESS' | 'NOT_CONFIGURED';
+
+const LEASE = "interval '2 minutes'";
+const MAX_BACKOFF_MS = 3_600_000;
+
+/** Patient messages in a channel after the last one any team member read or answered: those waiting for staff. */
+const WAITING_SQL = `
+  select count(*) as n from (
+    select 1 from message m
+     where m.organisation_id = ? and m.channel_id = ? and m.author_patient_id is not null and not m.internal and m.deleted_at is null
+       and m.seq > greatest(
+         coalesce((select max(cm.last_read_seq) from channel_member cm
+                    where cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id and cm.team_member_id is not null), 0),
+         coalesce((select max(s.seq) from message s
+                    where s.organisation_id = m.organisation_id and s.channel_id = m.channel_id and s.author_team_member_id is not null), 0))
+     order by m.seq limit ${UNREAD_COUNT_CAP}) waiting`;
+
+/**
+ * Sends the notices that are due. Each is claimed under a lease (a process that dies mid-send
+ * lets another retry it once the lease ends), checked again against the recipient's state now
+ * (read, archived, muted, left, preferences), filled from the organisation's template and handed
+ * to its transport; a transport fault is retried with exponential backoff until the attempts run out.
+ */
+export class NoticeDelivery {
+  /** Settings of the organisations in the batch being delivered, each read once per batch. */
+  private settings = new Map<string, Promise<MessagingSettings>>();
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly config: Config['notifications'],
+    private readonly transports: Transports,
+    private readonly logger: Logger,
+  ) {}
+
+  async deliverDue(batch: number): Promise<number> {
+    const claimed = await this.orm.em.fork().execute<ClaimedNotice[]>(
+      `update notification n set locked_until = now() + ${LEASE}, attempts = n.attempts + 1
+        where (n.organisation_id, n.id) in (
+          select organisation_id, id from notification
+           where status = 'PENDING' and due_at <= now() and (locked_until is null or locked_until < now())
+           order by due_at limit ? for update skip locked)
+        returning n.organisation_id, n.id, n.kind, n.transport, n.team_member_id, n.patient_id, n.channel_id, n.message_id, n.attempts`,
+      [batch],
+    );
+    this.settings.clear();
+    for (const notice of claimed) await this.deliver(notice);
+    return claimed.length;
+  }
+
+  private async deliver(notice: ClaimedNotice): Promise<void> {
+    const em = this.orm.em.fork();
+    try {
+      const suppressed = await this.attempt(em, notice);
+      await this.finish(em, notice, suppressed ? 'SUPPRESSED' : 'SENT', suppressed ?? null);
+    } catch (error) {
+      const failure = error instanceof DeliveryError ? error : new DeliveryError('INTERNAL', false, (error as Error).message);
+      const log = { notificationId: notice.id, transport: notice.transport, code: failure.code, attempts: notice.attempts };
+      if (failure.code === 'INTERNAL') this.logger.error({ ...log, err: error }, 'notification failed');
+      if (failure.permanent || notice.attempts >= this.config.maxAttempts) {
+        this.logger.warn(log, 'notification given up');
+        await this.finish(em, notice, 'FAILED', failure.code);
+      } else {
+        this.logger.warn({ ...log, detail: failure.message }, 'notification will be retried');
+        await em.execute(`update notification set due_at = now() + make_interval(secs => ?), locked_until = null, reason = ? where organisation_id = ? and id = ?`, [
+          this.backoffMs(notice.attempts) / 1000,
+          failure.code,
+          notice.organisation_id,
+          notice.id,
+        ]);
+      }
+    }
+  }
+
+  private backoffMs(attempts: number): number {
+    const base = Math.min(this.config.retryMs * 2 ** (attempts - 1), MAX_BACKOFF_MS);
+    return base * (0.8 + Math.random() * 0.4);
+  }
+
+  private async finish(em: EntityManager, notice: ClaimedNotice, status: 'SENT' | 'SUPPRESSED' | 'FAILED', reason: string | null): Promise<void> {
+    await em.execute(
+      `update notification set status = ?, reason = ?, sent_at = case when ? = 'SENT' then now() end, locked_until = null where organisation_id = ? and id = ?`,
+      [status, reason, status, notice.organisation_id, notice.id],
+    );
+  }
+
+  /** Sends the notice, or says why it should not be sent. */
+  private async attempt(em: EntityManager, notice: ClaimedNotice): Promise<Suppression | undefined> {
+    const state = await this.recipientState(em, notice);
+    const settings = await this.settingsOf(em, notice.organisation_id);
+    const person: PersonRef = notice.team_member_id ? { kind: 'staff', teamMemberId: notice.team_member_id } : { kind: 'patient', patientId: notice.patient_id! };
+    const suppressed = this.suppression(notice, state, settings);
+    if (suppressed) return suppressed;
+    const count = await this.countFor(em, notice, person);
+    if (count === 0) return notice.kind === 'NEW_PATIENT_MESSAGE' ? 'ANSWERED' : notice.kind === 'DIGEST' ? 'NOTHING_UNREAD' : 'READ';
+    const patientSide = person.kind === 'patient';
+    const portal = patientSide ? (settings.patientPortalUrl ?? this.config.patientPortalUrl) : (settings.staffPortalUrl ?? this.config.staffPortalUrl);
+    const link = notice.channel_id ? `${portal}/channels/${notice.channel_id}` : `${portal}/channels`;
+    const [template] = await loadNotificationTemplates(em, notice.organisation_id, [templateKind(notice, patientSide)]);
+    const rendered = renderNotice(template, { organisationName: state.organisation_name, link, count });
+    return this.send(em, notice, state, rendered, link);
+  }
+
+  private suppression(notice: ClaimedNotice, state: RecipientState, settings: MessagingSettings): Suppression | undefined {
+    if (state.person_archived) return 'RECIPIENT_ARCHIVED';
+    if (state.portal_access === false) return 'NO_ACCESS';
+    if (notice.kind === 'MESSAGE') {
+      if (!state.member) return 'LEFT';
+      if (state.archived) return 'ARCHIVED';
+      if (state.muted) return 'MUTED';
+    }
+    switch (notice.transport) {
+      case 'EMAIL': {
+        const wanted = notice.kind === 'DIGEST' ? 'DIGEST' : notice.kind === 'MESSAGE' ? 'IMMEDIATE' : undefined;
+        if (wanted ? state.email_mode !== wanted : state.email_mode === 'OFF') return 'PREFERENCE';
+        return state.email_address ? undefined : 'NO_ADDRESS';
+      }
+      case 'PUSH':
+        return state.push ? undefined : 'PREFERENCE';
+      case 'SMS':
+        if (!state.sms || !settings.smsNotificationsEnabled) return 'PREFERENCE';
+        if (!this.transports.sms) return 'NOT_CONFIGURED';
+        return state.phone ? undefined : 'NO_ADDRESS';
+    }
+  }
+
+  /** The count a notice shows; 0 means there is nothing left to tell. */
+  private async countFor(em: EntityManager, notice: ClaimedNotice, person: PersonRef): Promise<number> {
+    if (notice.kind === 'NEW_PATIENT_MESSAGE') {
+      const [{ n }] = await em.execute<Array<{ n: string }>>(WAITING_SQL, [notice.organisation_id, notice.channel_id]);
+      return Number(n);
+    }
+    if (notice.kind === 'MESSAGE' && (await unreadTotal(em, notice.organisation_id, person, { channelId: notice.channel_id! })) === 0) return 0;
+    return unreadTotal(em, notice.organisation_id, person, { excludeMuted: true });
+  }
+
+  private async send(em: EntityManager, notice: ClaimedNotice, state: RecipientState, rendered: RenderedNotice, link: string): Promise<Suppression | undefined> {
+    switch (notice.transport) {
+      case 'EMAIL':
+        await this.transports.email.send({ id: notice.id, to: state.email_address!, ...rendered });
+        return undefined;
+      case 'SMS':
+        await this.transports.sms!.send(state.phone!, rendered.text, notice.id);
+        return undefined;
+      case 'PUSH':
+        return this.push(em, notice, { id: notice.id, title: rendered.subject, body: rendered.text, url: link });
+    }
+  }
+
+  /** To every device of the person; sent when one took it, retried when all failed for now. Gone devices are forgotten. */
+  private async push(em: EntityManager, notice: ClaimedNotice, push: { id: string; title: string; body: string; url: string }): Promise<Suppression | undefined> {
+    const targets = await em.execute<Array<PushTarget & { id: string }>>(
+      `select id, kind, address, p256dh, auth, platform from push_subscription
+        where organisation_id = ? and (team_member_id = ? or patient_id = ?) order by created_at`,
+      [notice.organisation_id, notice.team_member_id, notice.patient_id],
+    );
+    let delivered = false;
+    let retry: DeliveryError | undefined;
+    let reachable = false;
+    for (const target of targets) {
+      const transport = target.kind === 'WEB' ? this.transports.webPush : this.transports.mobilePush;
+      if (!transport) continue;
+      reachable = true;
+      try {
+        if (await transport.send(target, push)) delivered = true;
+        else await em.execute('delete from push_subscription where organisation_id = ? and id = ?', [notice.organisation_id, target.id]);
+      } catch (error) {
+        if (!(error instanceof DeliveryError)) throw error;
+        if (!error.permanent) retry = error;
+        else this.logger.warn({ notificationId: notice.id, code: error.code }, 'push refused by a device');
+      }
+    }
+    if (delivered) return undefined;
+    if (retry) throw retry;
+    return reachable ? 'NO_ADDRESS' : 'NOT_CONFIGURED';
+  }
+
+  private async recipientState(em: EntityManager, notice: ClaimedNotice): Promise<RecipientState> {
+    const [state] = await em.execute<RecipientState[]>(
+      `select o.name as organisation_name,
+              coalesce(tm.archived_at, p.archived_at) is not null as person_archived,
+              coalesce(tm.email, p.email) as email_address, p.phone, p.portal_access,
+              coalesce(np.email, 'IMMEDIATE') as email_mode, coalesce(np.push, true) as push, coalesce(np.sms, true) as sms,
+              cm.id is not null as member, cm.archived_at is not null as archived,
+              coalesce(cm.muted_at is not null and (cm.muted_until is null or cm.muted_until > now()), false) as muted
+         from organisation o
+         left join team_member tm on tm.organisation_id = o.id and tm.id = ?
+         left join patient p on p.organisation_id = o.id and p.id = ?
+         left join notification_preference np on np.organisation_id = o.id and (np.team_member_id = ? or np.patient_id = ?)
+         left join channel_member cm on cm.organisation_id = o.id and cm.channel_id = ? and cm.left_at is null
+               and (cm.team_member_id = ? or cm.patient_id = ?)
+        where o.id = ?`,
+      [
+        notice.team_member_id,
+        notice.patient_id,
+        notice.team_member_id,
+        notice.patient_id,
+        notice.channel_id,
+        notice.team_member_id,
+        notice.patient_id,
+        notice.organisation_id,
+      ],
+    );
+    return state;
+  }
+
+  private settingsOf(em: EntityManager, organisationId: string): Promise<MessagingSettings> {
+    let settings = this.settings.get(organisationId);
+    if (!settings) this.settings.set(organisationId, (settings = loadMessagingSettings(em, organisationId)));
+    return settings;
+  }
+}
+
+function templateKind(notice: ClaimedNotice, patientSide: boolean): NotificationTemplateKind {
+  if (notice.kind === 'DIGEST') return NotificationTemplateKind.DIGEST_EMAIL;
+  const prefix = notice.kind === 'NEW_PATIENT_MESSAGE' ? 'NEW_PATIENT_MESSAGE' : patientSide ? 'PATIENT' : 'STAFF';
+  return NotificationTemplateKind[`${prefix}_${notice.transport}` as keyof typeof NotificationTemplateKind];
+}

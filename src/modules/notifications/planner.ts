@@ -1,0 +1,155 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Config } from '../../config';
+import { PATIENT_SIDE_KINDS, ChannelKind } from '../channels/channel.entity';
+import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
+
+export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'DIGEST';
+export type NoticeTransport = 'EMAIL' | 'PUSH' | 'SMS';
+
+interface PlannedNotice {
+  kind: NoticeKind;
+  transport: NoticeTransport;
+  teamMemberId: string | null;
+  patientId: string | null;
+  channelId: string | null;
+  messageId: string | null;
+  dueAt: Date;
+}
+
+interface SentMessage {
+  organisation_id: string;
+  id: string;
+  seq: string;
+  channel_id: string;
+  channel_kind: ChannelKind;
+  author_team_member_id: string | null;
+  author_patient_id: string | null;
+  on_behalf_of_patient_id: string | null;
+  internal: boolean;
+  deleted: boolean;
+  now: string;
+  digest_at: string;
+}
+
+/** A person who may be told of a message, with what they chose and where they can be reached. */
+interface Candidate {
+  team_member_id: string | null;
+  patient_id: string | null;
+  email_mode: 'IMMEDIATE' | 'DIGEST' | 'OFF';
+  push: boolean;
+  sms: boolean;
+  delay_minutes: number | null;
+  email_address: string | null;
+  phone: string | null;
+  has_push: boolean;
+}
+
+/** Preferences (defaults where none were saved), addresses and push subscriptions of the people joined as `x`. */
+const candidateColumns = (x: string, teamMember: string, patient: string) => `
+  ${teamMember} as team_member_id, ${patient} as patient_id,
+  coalesce(np.email, 'IMMEDIATE') as email_mode, coalesce(np.push, true) as push, coalesce(np.sms, true) as sms, np.delay_minutes,
+  coalesce(tm.email, p.email) as email_address, p.phone,
+  exists (select 1 from push_subscription ps where ps.organisation_id = ${x}.organisation_id
+           and (ps.team_member_id = ${teamMember} or ps.patient_id = ${patient})) as has_push`;
+
+const candidateJoins = (x: string, teamMember: string, patient: string) => `
+  ${x === 'tm' ? '' : `left join team_member tm on tm.organisation_id = ${x}.organisation_id and tm.id = ${teamMember}`}
+  left join patient p on p.organisation_id = ${x}.organisation_id and p.id = ${patient}
+  left join notification_preference np on np.organisation_id = ${x}.organisation_id
+        and (np.team_member_id = ${teamMember} or np.patient_id = ${patient})`;
+
+/**
+ * Plans the notices of one sent message: for each member at the time it was sent (not its author
+ * or the dependant it was written for; only staff for an internal note), not archived or muted and
+ * still active, one notice per transport they allow and can be reached by, due after their delay
+ * (or in their next digest); and for a patient's message, the organisation's role group (or the
+ * conversation's responders) who are not members. A waiting notice of the same person, channel and
+ * kind absorbs the new one: a burst of messages makes one notice with a count.
+ */
+export async function planMessageNotices(em: EntityManager, config: Config['notifications'], organisationId: string, messageId: string, settingsCache: Map<string, MessagingSettings>): Promise<number> {
+  let settings = settingsCache.get(organisationId);
+  if (!settings) settingsCache.set(organisationId, (settings = await loadMessagingSettings(em, organisationId)));
+  const [message] = await em.execute<SentMessage[]>(
+    `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, m.author_team_member_id, m.author_patient_id,
+            m.on_behalf_of_patient_id, m.internal, m.deleted_at is not null as deleted, now() as now,
+            case when local_today + make_interval(hours => ?) > local_now then local_today + make_interval(hours => ?)
+                 else local_today + interval '1 day' + make_interval(hours => ?) end at time zone ? as digest_at
+       from message m
+       join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
+       cross join lateral (select now() at time zone ? as local_now, date_trunc('day', now() at time zone ?) as local_today) local
+      where m.organisation_id = ? and m.id = ?`,
+    [settings.notificationDigestHour, settings.notificationDigestHour, settings.notificationDigestHour, settings.timeZone, settings.timeZone, settings.timeZone, organisationId, messageId],
+  );
+  if (!message || message.deleted) return 0;
+  const members = await em.execute<Candidate[]>(
+    `select ${candidateColumns('cm', 'cm.team_member_id', 'cm.patient_id')}
+       from channel_member cm ${candidateJoins('cm', 'cm.team_member_id', 'cm.patient_id')}
+      where cm.organisation_id = ? and cm.channel_id = ? and cm.joined_seq < ? and cm.left_at is null
+        and cm.archived_at is null and (cm.muted_at is null or cm.muted_until <= now())
+        and tm.archived_at is null and p.archived_at is null and (p.id is null or p.portal_access)
+        and cm.team_member_id is distinct from ?::uuid and cm.patient_id is distinct from ?::uuid and cm.patient_id is distinct from ?::uuid
+        ${message.internal ? 'and cm.team_member_id is not null' : ''}`,
+    [organisationId, message.channel_id, message.seq, message.author_team_member_id, message.author_patient_id, message.on_behalf_of_patient_id],
+  );
+  const now = new Date(message.now).getTime();
+  const digestAt = new Date(message.digest_at);
+  const notices: PlannedNotice[] = [];
+  const add = (candidate: Candidate, kind: NoticeKind, transport: NoticeTransport) => {
+    const side = candidate.team_member_id ? settings.staffNotificationDelayMinutes : settings.patientNotificationDelayMinutes;
+    const dueAt = new Date(now + (candidate.delay_minutes ?? side) * 60_000);
+    notices.push({ kind, transport, teamMemberId: candidate.team_member_id, patientId: candidate.patient_id, channelId: message.channel_id, messageId: message.id, dueAt });
+  };
+  const staffAuthored = message.author_team_member_id !== null;
+  for (const member of members) {
+    const patientSide = member.patient_id !== null;
+    const emailAllowed = member.email_address && !(patientSide && staffAuthored && !settings.patientEmailOnStaffReply);
+    if (emailAllowed && member.email_mode === 'IMMEDIATE') add(member, 'MESSAGE', 'EMAIL');
+    if (emailAllowed && member.email_mode === 'DIGEST') {
+      notices.push({ kind: 'DIGEST', transport: 'EMAIL', teamMemberId: member.team_member_id, patientId: member.patient_id, channelId: null, messageId: null, dueAt: digestAt });
+    }
+    if (member.push && member.has_push) add(member, 'MESSAGE', 'PUSH');
+    if (patientSide && member.sms && member.phone && settings.smsNotificationsEnabled && config.sms) add(member, 'MESSAGE', 'SMS');
+  }
+  if (message.author_patient_id && !message.internal && PATIENT_SIDE_KINDS.has(message.channel_kind)) {
+    for (const person of await newPatientMessageRecipients(em, settings, message)) {
+      if (person.email_address && person.email_mode !== 'OFF') add(person, 'NEW_PATIENT_MESSAGE', 'EMAIL');
+      if (person.push && person.has_push) add(person, 'NEW_PATIENT_MESSAGE', 'PUSH');
+    }
+  }
+  return insertNotices(em, organisationId, notices);
+}
+
+/**
+ * Who hears of a patient's new message besides the channel's members: a conversation's chosen
+ * responders where the organisation names them, otherwise the role group in the settings.
+ */
+function newPatientMessageRecipients(em: EntityManager, settings: MessagingSettings, message: SentMessage): Promise<Candidate[]> {
+  const responders = message.channel_kind === ChannelKind.CONVERSATION && !settings.allStaffRespond && settings.responderIds.length > 0;
+  return em.execute<Candidate[]>(
+    `select ${candidateColumns('tm', 'tm.id', 'null::uuid')}
+       from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
+      where tm.organisation_id = ? and tm.archived_at is null
+        and ${responders ? 'tm.id = any(?::uuid[])' : '? = any(tm.roles)'}
+        and not exists (select 1 from channel_member cm where cm.organisation_id = tm.organisation_id and cm.channel_id = ?
+                         and cm.team_member_id = tm.id and cm.left_at is null)`,
+    [message.organisation_id, responders ? `{${settings.responderIds.join(',')}}` : settings.newPatientMessageRoleGroup, message.channel_id],
+  );
+}
+
+const INSERT_CHUNK = 1_000;
+
+/** Inserts notices, skipping any already planned for the person and message or absorbed by a waiting one. */
+async function insertNotices(em: EntityManager, organisationId: string, notices: PlannedNotice[]): Promise<number> {
+  let inserted = 0;
+  for (let start = 0; start < notices.length; start += INSERT_CHUNK) {
+    const chunk = notices.slice(start, start + INSERT_CHUNK);
+    const rows = await em.execute<unknown[]>(
+      `insert into notification (organisation_id, kind, transport, team_member_id, patient_id, channel_id, message_id, due_at)
+       values ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+       on conflict do nothing returning id`,
+      chunk.flatMap((notice) => [organisationId, notice.kind, notice.transport, notice.teamMemberId, notice.patientId, notice.channelId, notice.messageId, notice.dueAt]),
+    );
+    inserted += rows.length;
+  }
+  return inserted;
+}
