@@ -34,6 +34,10 @@ export const permissionMap = {
     // MESSAGING_ADMIN is checked by the service.
     unstaffedChannels: isStaff,
     messageTemplates: isStaff,
+    notificationPreferences: isPerson,
+    webPushPublicKey: isPerson,
+    // MESSAGING_ADMIN is checked by the service.
+    notificationTemplates: isStaff,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -70,6 +74,12 @@ export const permissionMap = {
     channelMute: isPerson,
     channelUnmute: isPerson,
     profileUpdate: isPatient,
+    notificationPreferencesUpdate: isPerson,
+    pushSubscriptionRegister: isPerson,
+    pushSubscriptionRemove: isPerson,
+    // MESSAGING_ADMIN is checked by the service.
+    notificationTemplateUpdate: isStaff,
+    notificationTemplateReset: isStaff,
   },
   // Subscriptions also authorize in their subscribe function (shield only wraps resolve).
   Subscription: {
@@ -135,6 +145,12 @@ export const permissionMap = {
   MessageTemplate: allow,
   MessageTemplatePayload: allow,
   OpeningHours: allow,
+  NotificationPreferences: allow,
+  NotificationPreferencesUpdatePayload: allow,
+  PushSubscription: allow,
+  PushSubscriptionPayload: allow,
+  NotificationTemplate: allow,
+  NotificationTemplatePayload: allow,
 };
 
 export function createPermissions(onInternalError: (error: unknown, context: Context) => void) {

@@ -15,6 +15,7 @@ import { ConversationResolver } from '../modules/channels/conversation.graphql';
 import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
 import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
 import { MessageTemplateResolver } from '../modules/templates/template.graphql';
+import { NotificationResolver } from '../modules/notifications/notification.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
 import { ChannelEventResolver } from '../realtime/channel-event.graphql';
 import { InboxEventResolver } from '../realtime/inbox-event.graphql';
@@ -47,6 +48,7 @@ const resolvers = [
   MessagingSettingsResolver,
   AttachmentResolver,
   MessageTemplateResolver,
+  NotificationResolver,
 ] as const;
 
 let built: GraphQLSchema | undefined;

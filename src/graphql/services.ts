@@ -16,6 +16,8 @@ import { TeamChannelService } from '../modules/channels/team-channels.service';
 import { ActivationRuleService } from '../modules/channels/activation-rules.service';
 import { ConversationService } from '../modules/channels/conversation.service';
 import { MessagingSettingsService } from '../modules/settings/messaging-settings.service';
+import { NotificationPreferencesService } from '../modules/notifications/notification-preferences.service';
+import { NotificationTemplateService } from '../modules/notifications/notification-template.service';
 
 const serviceClasses = {
   organisations: OrganisationService,
@@ -35,6 +37,8 @@ const serviceClasses = {
   activationRules: ActivationRuleService,
   conversations: ConversationService,
   messagingSettings: MessagingSettingsService,
+  notificationPreferences: NotificationPreferencesService,
+  notificationTemplates: NotificationTemplateService,
 };
 
 export type Services = { readonly [K in keyof typeof serviceClasses]: InstanceType<(typeof serviceClasses)[K]> };

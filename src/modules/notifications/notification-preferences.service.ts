@@ -1,0 +1,210 @@
+import { z } from 'zod';
+import type { Context } from '../../graphql/context';
+import { requirePerson, type PersonActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
+import { parseInput, requiredText, uuid } from '../../common/validation';
+import { Patient, PatientGuardian } from '../directory/patient.entity';
+import type { PersonRef } from '../messages/read-state.service';
+
+export enum EmailNotificationMode {
+  IMMEDIATE = 'IMMEDIATE',
+  DIGEST = 'DIGEST',
+  OFF = 'OFF',
+}
+
+export interface NotificationPreferences {
+  email: EmailNotificationMode;
+  push: boolean;
+  sms: boolean;
+  /** Effective: the person's own delay, or their side's default from the settings. */
+  delayMinutes: number;
+  defaultDelay: boolean;
+  updatedAt: Date | null;
+}
+
+export interface PushSubscription {
+  id: string;
+  kind: 'WEB' | 'MOBILE';
+  platform: string | null;
+  createdAt: Date;
+}
+
+/** Most devices one person keeps registered; registering another forgets the oldest. */
+const MAX_DEVICES = 20;
+
+const base64url = (label: string, bytes: number) =>
+  z.string().refine((text) => /^[A-Za-z0-9_-]+={0,2}$/.test(text) && Buffer.from(text, 'base64url').length === bytes, `${label} is not a ${bytes}-byte base64url value.`);
+
+const preferencesInput = z.object({
+  patientId: uuid('The patient id').nullish(),
+  email: z.nativeEnum(EmailNotificationMode).nullish(),
+  push: z.boolean().nullish(),
+  sms: z.boolean().nullish(),
+  delayMinutes: z.number().int().min(0, 'The delay is 0 to 1440 minutes.').max(1440, 'The delay is 0 to 1440 minutes.').nullish(),
+  defaultDelay: z.boolean().nullish(),
+});
+
+const registerInput = z
+  .object({
+    webPush: z.object({ endpoint: z.string().max(2000), p256dh: base64url('p256dh', 65), auth: base64url('auth', 16) }).nullish(),
+    mobile: z.object({ platform: z.enum(['IOS', 'ANDROID']), token: requiredText('The device token', 4096) }).nullish(),
+  })
+  .refine((data) => Boolean(data.webPush) !== Boolean(data.mobile), { message: 'Give either webPush or mobile.', path: ['webPush'] });
+
+const removeInput = z.object({ pushSubscriptionId: uuid('The push subscription id') });
+
+interface PreferenceRow {
+  email: EmailNotificationMode;
+  push: boolean;
+  sms: boolean;
+  delay_minutes: number | null;
+  updated_at: string;
+}
+
+const personColumn = (person: PersonRef) => (person.kind === 'staff' ? { column: 'team_member_id', id: person.teamMemberId } : { column: 'patient_id', id: person.patientId });
+
+/**
+ * How and when people are notified: their preferences (a patient's may be changed by staff, or by
+ * their guardian) and the devices they registered for push notifications.
+ */
+export class NotificationPreferencesService {
+  private readonly config;
+
+  constructor(private readonly context: Context) {
+    this.config = context.deps.config.notifications;
+  }
+
+  /** The caller's preferences, or a patient's (staff; a guardian for a dependant); undefined when not visible. */
+  async read(patientId?: string | null): Promise<NotificationPreferences | undefined> {
+    const actor = requirePerson(this.context.actor);
+    const person = await this.target(actor, patientId);
+    return person && this.load(person);
+  }
+
+  async update(input: unknown): Promise<NotificationPreferences> {
+    const actor = requirePerson(this.context.actor);
+    const data = parseInput(preferencesInput, input);
+    const person = await this.target(actor, data.patientId);
+    if (!person) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
+    if (data.defaultDelay && data.delayMinutes != null) throw new UserError(UserErrorCode.INVALID_INPUT, 'Give a delay or ask for the default, not both.', 'input.delayMinutes');
+    const { column, id } = personColumn(person);
+    const delay = data.defaultDelay ? 'null' : data.delayMinutes != null ? '?::int' : 'np.delay_minutes';
+    await this.context.em.execute(
+      `insert into notification_preference as np (organisation_id, ${column}, email, push, sms, delay_minutes)
+       values (?, ?, coalesce(?, 'IMMEDIATE'), coalesce(?, true), coalesce(?, true), ?)
+       on conflict (organisation_id, ${column}) do update
+         set email = coalesce(?, np.email), push = coalesce(?, np.push), sms = coalesce(?, np.sms), delay_minutes = ${delay}, updated_at = now()`,
+      [
+        actor.organisationId,
+        id,
+        data.email ?? null,
+        data.push ?? null,
+        data.sms ?? null,
+        data.defaultDelay ? null : (data.delayMinutes ?? null),
+        data.email ?? null,
+        data.push ?? null,
+        data.sms ?? null,
+        ...(delay === '?::int' ? [data.delayMinutes] : []),
+      ],
+    );
+    return this.load(person);
+  }
+
+  /** The public VAPID key a browser subscribes with; null when web push is not set up. */
+  webPushPublicKey(): string | null {
+    requirePerson(this.context.actor);
+    return this.config.webPush?.publicKey ?? null;
+  }
+
+  /**
+   * Registers one of the caller's devices. An endpoint or token registered before moves to the
+   * caller (a shared device signed in as someone else) with its new keys.
+   */
+  async registerPush(input: unknown): Promise<PushSubscription> {
+    const actor = requirePerson(this.context.actor);
+    const data = parseInput(registerInput, input);
+    const { column, id } = personColumn(actor);
+    if (data.webPush) {
+      if (!this.config.webPush) throw new UserError(UserErrorCode.PUSH_NOT_CONFIGURED, 'Web push is not set up on this server.', 'input.webPush');
+      this.checkEndpoint(data.webPush.endpoint);
+    } else if (!this.config.mobilePush) throw new UserError(UserErrorCode.PUSH_NOT_CONFIGURED, 'Mobile push is not set up on this server.', 'input.mobile');
+    const [kind, address, p256dh, auth, platform] = data.webPush
+      ? ['WEB', data.webPush.endpoint, data.webPush.p256dh, data.webPush.auth, null]
+      : ['MOBILE', data.mobile!.token, null, null, data.mobile!.platform];
+    return this.context.em.transactional(async (em) => {
+      const [row] = await em.execute<Array<{ id: string; kind: 'WEB' | 'MOBILE'; platform: string | null; created_at: string }>>(
+        `insert into push_subscription (organisation_id, ${column}, kind, address, p256dh, auth, platform) values (?, ?, ?, ?, ?, ?, ?)
+         on conflict (organisation_id, kind, address) do update
+           set team_member_id = excluded.team_member_id, patient_id = excluded.patient_id, p256dh = excluded.p256dh, auth = excluded.auth,
+               platform = excluded.platform, created_at = now()
+         returning id, kind, platform, created_at`,
+        [actor.organisationId, id, kind, address, p256dh, auth, platform],
+      );
+      await em.execute(
+        `delete from push_subscription where organisation_id = ? and ${column} = ? and id not in (
+           select id from push_subscription where organisation_id = ? and ${column} = ? order by created_at desc limit ${MAX_DEVICES})`,
+        [actor.organisationId, id, actor.organisationId, id],
+      );
+      return { id: row.id, kind: row.kind, platform: row.platform, createdAt: new Date(row.created_at) };
+    });
+  }
+
+  async removePush(input: unknown): Promise<PushSubscription> {
+    const actor = requirePerson(this.context.actor);
+    const { pushSubscriptionId } = parseInput(removeInput, input);
+    const { column, id } = personColumn(actor);
+    const [row] = await this.context.em.execute<Array<{ id: string; kind: 'WEB' | 'MOBILE'; platform: string | null; created_at: string }>>(
+      `delete from push_subscription where organisation_id = ? and id = ? and ${column} = ? returning id, kind, platform, created_at`,
+      [actor.organisationId, pushSubscriptionId, id],
+    );
+    if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such push subscription.', 'input.pushSubscriptionId');
+    return { id: row.id, kind: row.kind, platform: row.platform, createdAt: new Date(row.created_at) };
+  }
+
+  /**
+   * The server will POST to this address: only https (http outside production, for local
+   * testing) on the configured push services' hosts, never an arbitrary one.
+   */
+  private checkEndpoint(endpoint: string): void {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new UserError(UserErrorCode.INVALID_INPUT, 'The endpoint is not a URL.', 'input.webPush.endpoint');
+    }
+    const schemeAllowed = url.protocol === 'https:' || (url.protocol === 'http:' && this.context.deps.config.env !== 'production');
+    const host = url.hostname.toLowerCase();
+    const hostAllowed = this.config.webPushHosts.some((allowed) => (allowed.startsWith('.') ? host.endsWith(allowed) : host === allowed));
+    if (!schemeAllowed || !hostAllowed || url.username || url.password) {
+      throw new UserError(UserErrorCode.INVALID_INPUT, 'The endpoint is not one of the push services this server sends to.', 'input.webPush.endpoint');
+    }
+  }
+
+  /** Whose preferences: the caller's own, or a patient's for staff and for the patient's guardians. */
+  private async target(actor: PersonActor, patientId: string | null | undefined): Promise<PersonRef | undefined> {
+    if (!patientId || (actor.kind === 'patient' && patientId === actor.patientId)) return actor;
+    if (!uuid('id').safeParse(patientId).success) return undefined;
+    const { organisationId } = actor;
+    if (actor.kind === 'staff') return (await this.context.em.count(Patient, { organisationId, id: patientId })) > 0 ? { kind: 'patient', patientId } : undefined;
+    const guardian = await this.context.em.count(PatientGuardian, { organisationId, guardianPatientId: actor.patientId, dependantPatientId: patientId });
+    return guardian > 0 ? { kind: 'patient', patientId } : undefined;
+  }
+
+  private async load(person: PersonRef): Promise<NotificationPreferences> {
+    const { column, id } = personColumn(person);
+    const organisationId = this.context.actor && this.context.actor.kind !== 'operator' ? this.context.actor.organisationId : '';
+    const [[row], settings] = await Promise.all([
+      this.context.em.execute<PreferenceRow[]>(`select email, push, sms, delay_minutes, updated_at from notification_preference where organisation_id = ? and ${column} = ?`, [organisationId, id]),
+      this.context.services.messagingSettings.current(),
+    ]);
+    const sideDefault = person.kind === 'staff' ? settings.staffNotificationDelayMinutes : settings.patientNotificationDelayMinutes;
+    return {
+      email: row?.email ?? EmailNotificationMode.IMMEDIATE,
+      push: row?.push ?? true,
+      sms: row?.sms ?? true,
+      delayMinutes: row?.delay_minutes ?? sideDefault,
+      defaultDelay: row?.delay_minutes == null,
+      updatedAt: row ? new Date(row.updated_at) : null,
+    };
+  }
+}
