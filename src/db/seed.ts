@@ -43,6 +43,12 @@ export async function seedDemo(deps: AppDeps): Promise<boolean> {
   const grace = await service.upsertTeamMember({
     externalId: 'admin-grace', name: 'Grace Okafor', email: 'grace.okafor@demo.example', roles: ['Practice Manager'], permissions: ['MESSAGING_ADMIN'],
   });
+  await as({ kind: 'staff', organisationId: organisation.id, teamMemberId: grace.id, permissions: grace.permissions, expiresAt }).messagingSettings.update({
+    patientsCanStartConversations: true,
+    // Notices go out at once in the demo, so mail lands in the mail folder (or SMTP) while you watch.
+    staffNotificationDelayMinutes: 0,
+    patientNotificationDelayMinutes: 0,
+  });
   const oliver = await service.upsertPatient({
     externalId: 'patient-oliver', name: 'Oliver Bennett', email: 'oliver@patients.example', allocationClinicianId: clinician.id,
   });
@@ -66,9 +72,6 @@ export async function seedDemo(deps: AppDeps): Promise<boolean> {
   });
   await staff.conversations.start({
     patientId: oliver.id, title: 'Your blood test', body: 'Your blood test results are ready. Reply here with any questions.', recipientTeamMemberIds: [ravi.id],
-  });
-  await as({ kind: 'staff', organisationId: organisation.id, teamMemberId: grace.id, permissions: grace.permissions, expiresAt }).messagingSettings.update({
-    patientsCanStartConversations: true,
   });
   return true;
 }

@@ -13,7 +13,7 @@ export interface TestOrganisation {
   id: string;
   slug: string;
   serviceToken: string;
-  addStaff(name: string, permissions?: Permission[]): Promise<Person>;
+  addStaff(name: string, permissions?: Permission[], roles?: string[]): Promise<Person>;
   /** A patient with an email on file (messageable) unless `extra` says otherwise. */
   addPatient(name: string, extra?: Partial<Omit<PatientUpsertInput, 'externalId' | 'name'>>): Promise<Person>;
 }
@@ -29,10 +29,10 @@ export async function createOrganisation(server: TestServer): Promise<TestOrgani
     id: organisation.id,
     slug,
     serviceToken,
-    async addStaff(name, permissions = []) {
+    async addStaff(name, permissions = [], roles = ['Clinician']) {
       const externalId = `staff-${randomUUID()}`;
       const result = await ok(server.url, serviceToken, TeamMemberUpsertDocument, {
-        input: { externalId, name, email: `${externalId}@clinic.example`, roles: ['Clinician'], permissions },
+        input: { externalId, name, email: `${externalId}@clinic.example`, roles, permissions },
       });
       const id = result.teamMemberUpsert.teamMember!.id;
       return { id, externalId, token: await server.token({ role: 'staff', org: slug, sub: externalId }) };

@@ -24,6 +24,10 @@ export async function startTestServer(overrides: Record<string, string> = {}, bu
     SEED_DEMO: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     FILES_DIR: path.join(os.tmpdir(), `care-messaging-files-${randomUUID()}`),
+    MAIL_DIR: path.join(os.tmpdir(), `care-messaging-mail-${randomUUID()}`),
+    // Every test server shares one database: only the notification tests run a worker, so that
+    // one worker (and its stand-in mail server) gets every notice.
+    NOTIFICATION_WORKER: 'false',
     ...overrides,
   });
   const server = await startServer(config, databaseUrl, undefined, bus);

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config';
+import { uuidArray } from '../../db/sql';
 import { PATIENT_SIDE_KINDS, ChannelKind } from '../channels/channel.entity';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
 
@@ -87,9 +88,9 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
       where cm.organisation_id = ? and cm.channel_id = ? and cm.joined_seq < ? and cm.left_at is null
         and cm.archived_at is null and (cm.muted_at is null or cm.muted_until <= now())
         and tm.archived_at is null and p.archived_at is null and (p.id is null or p.portal_access)
-        and cm.team_member_id is distinct from ?::uuid and cm.patient_id is distinct from ?::uuid and cm.patient_id is distinct from ?::uuid
+        and coalesce(cm.team_member_id, cm.patient_id) <> all(?::uuid[])
         ${message.internal ? 'and cm.team_member_id is not null' : ''}`,
-    [organisationId, message.channel_id, message.seq, message.author_team_member_id, message.author_patient_id, message.on_behalf_of_patient_id],
+    [organisationId, message.channel_id, message.seq, uuidArray(notToTell(message))],
   );
   const now = new Date(message.now).getTime();
   const digestAt = new Date(message.digest_at);
@@ -118,6 +119,9 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
   }
   return insertNotices(em, organisationId, notices);
 }
+
+/** The author, and the dependant a guardian wrote for: they know. */
+const notToTell = (message: SentMessage) => [message.author_team_member_id, message.author_patient_id, message.on_behalf_of_patient_id].filter((id): id is string => id !== null);
 
 /**
  * Who hears of a patient's new message besides the channel's members: a conversation's chosen
