@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSchema, getNamedType, isObjectType, parse, type GraphQLObjectType } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import webpush from 'web-push';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, request, subscribe, type HttpResult, type Subscription } from './support/client';
@@ -162,7 +163,15 @@ const edgesOf = (value: unknown) => (value as Connection).edges;
 
 beforeAll(async () => {
   // Typing notices unthrottled: the typist confirms each typing subscription with a notice of its own.
-  server = await startTestServer({ TYPING_INTERVAL_MS: '1' });
+  // Push set up (never sent to: no worker runs here), so device registration and the VAPID key answer.
+  const vapid = webpush.generateVAPIDKeys();
+  server = await startTestServer({
+    TYPING_INTERVAL_MS: '1',
+    VAPID_PUBLIC_KEY: vapid.publicKey,
+    VAPID_PRIVATE_KEY: vapid.privateKey,
+    VAPID_SUBJECT: 'mailto:matrix@clinic.example',
+    MOBILE_PUSH_URL: 'http://127.0.0.1:9/unused',
+  });
   const [org, foreignOrg] = await Promise.all([createOrganisation(server), createOrganisation(server)]);
   const [staff, staffMM, admin, colleague, patient, otherPatient, foreignStaff, foreignHelper, foreignPatient] = await Promise.all([
     org.addStaff('Sam Staff'),
@@ -373,6 +382,8 @@ const message = { body: 'matrix probe' };
 const freshTemplate = async () => idIn(await perform(w.tokens.admin, 'messageTemplateCreate', { name: `T ${randomUUID()}`, body: 'Hi' }), 'messageTemplate');
 const freshStaffMessage = async () => idIn(await perform(w.tokens.staff, 'messageSend', { channelId: care(), body: 'to be changed' }), 'message');
 const conversation = { title: 'Matrix conversation', body: 'Hello' };
+const freshDeviceOfPatient = async () =>
+  idIn(await perform(w.tokens.patient, 'pushSubscriptionRegister', { mobile: { platform: 'ANDROID', token: `matrix-${randomUUID()}` } }), 'pushSubscription');
 
 const ROWS: Row[] = [
   // ---- Queries
@@ -416,6 +427,17 @@ const ROWS: Row[] = [
     check: (actor, value) =>
       actor === 'admin' && !edgesOf(value).some((edge) => edge.node.id === w.unstaffedId) ? 'the unstaffed conversation is not listed' : undefined,
   }),
+
+  // Notifications: everyone's own preferences and devices; a patient's preferences for staff of
+  // their organisation, themselves and their guardian (null for anyone else).
+  queryRow('notificationPreferences', PEOPLE, '{ notificationPreferences { email } }', { target: 'their own' }),
+  queryRow('notificationPreferences', [...STAFF, 'patient', 'guardian'], 'query ($id: ID) { notificationPreferences(patientId: $id) { email } }', {
+    target: 'the patient',
+    variables: () => ({ id: w.ids.patient }),
+  }),
+  queryRow('webPushPublicKey', PEOPLE, '{ webPushPublicKey }'),
+  // MESSAGING_ADMIN; foreignStaff reads their own organisation's.
+  queryRow('notificationTemplates', ['admin', 'foreignStaff'], '{ notificationTemplates { kind } }', { target: 'their organisation’s' }),
 
   // ---- Subscriptions (the typist, a member who is no actor, confirms each typing stream with a notice)
   subscriptionRow('channelEvents', MEMBERS, 'subscription ($channelId: ID!) { channelEvents(channelId: $channelId) { type } }', {
@@ -502,6 +524,13 @@ const ROWS: Row[] = [
   // members is NOT_FOUND.
   mutationRow('messagingSettingsUpdate', ['admin'], () => ({ patientsCanStartConversations: true, responderTeamMemberIds: [w.ids.staff] })),
   mutationRow('activationRuleUpdate', ['admin'], () => ({ kind: 'SERVICE_TEAM', autoActivate: false, teamMemberIds: [w.ids.admin] })),
+  mutationRow('notificationPreferencesUpdate', PEOPLE, () => ({ push: true }), 'their own'),
+  mutationRow('notificationPreferencesUpdate', [...STAFF, 'patient', 'guardian'], () => ({ patientId: w.ids.patient, push: true }), 'the patient'),
+  mutationRow('pushSubscriptionRegister', PEOPLE, () => ({ mobile: { platform: 'IOS', token: `matrix-${randomUUID()}` } }), 'their own device'),
+  mutationRow('pushSubscriptionRemove', ['patient'], async () => ({ pushSubscriptionId: await freshDeviceOfPatient() }), "the patient's device"),
+  // MESSAGING_ADMIN; foreignStaff changes their own organisation's templates.
+  mutationRow('notificationTemplateUpdate', ['admin', 'foreignStaff'], () => ({ kind: 'PATIENT_SMS', text: 'New message: {{link}}' }), 'their organisation’s'),
+  mutationRow('notificationTemplateReset', ['admin', 'foreignStaff'], () => ({ kind: 'PATIENT_SMS' }), 'their organisation’s'),
   // A patient's own profile: patients only.
   mutationRow('profileUpdate', ['patient', 'guardian', 'otherPatient'], () => ({ displayName: 'Matrix Name' })),
 ];
