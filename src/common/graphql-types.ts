@@ -22,6 +22,7 @@ registerEnumType(UserErrorCode, {
     MESSAGE_DELETED: { description: 'The message was deleted.' },
     UNSUPPORTED_FILE_TYPE: { description: 'This file type is not accepted (at all, or from patients by this organisation).' },
     FILE_TOO_LARGE: { description: 'The file is over the size limit.' },
+    PUSH_NOT_CONFIGURED: { description: 'This server is not set up to send that kind of push notification.' },
     INVALID_EMOJI: { description: 'A reaction must be exactly one emoji (a like is 👍).' },
   },
 });
