@@ -20,6 +20,7 @@ function smtpSink(): Promise<{ url: string; received: () => number; close(): Pro
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
+    disableReverseLookup: true,
     logger: false,
     onData(stream, _session, callback) {
       stream.on('data', () => undefined);

@@ -52,13 +52,14 @@ export class Migration20261123230000Notifications extends Migration {
       create table notification_outbox (
         organisation_id uuid not null,
         message_id uuid not null,
-        created_at timestamptz not null default clock_timestamp(),
+        -- When it may be planned: at once, later after a failed attempt.
+        available_at timestamptz not null default clock_timestamp(),
         -- Failed planning attempts; after a few the entry is left for inspection.
         attempts integer not null default 0,
         primary key (organisation_id, message_id),
         foreign key (organisation_id, message_id) references message (organisation_id, id) on delete cascade
       );
-      create index notification_outbox_order_idx on notification_outbox (created_at);
+      create index notification_outbox_order_idx on notification_outbox (available_at) where attempts < 5;
 
       create table notification (
         organisation_id uuid not null references organisation (id),
@@ -69,7 +70,8 @@ export class Migration20261123230000Notifications extends Migration {
         patient_id uuid,
         channel_id uuid,
         message_id uuid,
-        status text not null default 'PENDING' check (status in ('PENDING', 'SENT', 'SUPPRESSED', 'FAILED')),
+        -- SENDING: claimed by a worker until locked_until; a new message then waits in a new notice.
+        status text not null default 'PENDING' check (status in ('PENDING', 'SENDING', 'SENT', 'SUPPRESSED', 'FAILED')),
         due_at timestamptz not null,
         attempts integer not null default 0,
         locked_until timestamptz,
@@ -92,6 +94,7 @@ export class Migration20261123230000Notifications extends Migration {
         on notification (organisation_id, coalesce(team_member_id, patient_id), coalesce(channel_id, '00000000-0000-0000-0000-000000000000'::uuid), kind, transport)
         where status = 'PENDING';
       create index notification_due_idx on notification (due_at) where status = 'PENDING';
+      create index notification_sending_idx on notification (locked_until) where status = 'SENDING';
       create index notification_message_idx on notification (organisation_id, message_id);
 
       create table notification_template (

@@ -114,7 +114,8 @@ export interface Config {
     /** Absent: mail is written as .eml files under `mailDir`. */
     smtpUrl?: string;
     mailFrom: string;
-    mailDir: string;
+    /** Mail files hold addresses: by default only outside production (there, without SMTP, no email is sent). */
+    mailDir?: string;
     /** Where links in notices point (an organisation's settings may override them). */
     patientPortalUrl: string;
     staffPortalUrl: string;
@@ -177,6 +178,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(e.VAPID_PUBLIC_KEY) !== Boolean(e.VAPID_PRIVATE_KEY) || (e.VAPID_PUBLIC_KEY && !e.VAPID_SUBJECT)) {
     throw new ConfigError('Invalid configuration: VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY and VAPID_SUBJECT go together');
   }
+  if (production && [e.SMS_URL, e.MOBILE_PUSH_URL].some((url) => url && !url.startsWith('https://'))) {
+    throw new ConfigError('Invalid configuration: in production SMS_URL and MOBILE_PUSH_URL must be https (credentials are sent to them)');
+  }
   if (Boolean(e.SMS_USERNAME) !== Boolean(e.SMS_PASSWORD)) {
     throw new ConfigError('Invalid configuration: SMS_USERNAME and SMS_PASSWORD go together');
   }
@@ -225,7 +229,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       worker: e.NOTIFICATION_WORKER ?? true,
       smtpUrl: e.SMTP_URL,
       mailFrom: e.MAIL_FROM,
-      mailDir: path.resolve(e.MAIL_DIR ?? path.join(e.DATA_DIR, 'mail')),
+      mailDir: e.MAIL_DIR ? path.resolve(e.MAIL_DIR) : production ? undefined : path.resolve(e.DATA_DIR, 'mail'),
       patientPortalUrl: e.PATIENT_PORTAL_URL.replace(/\/+$/, ''),
       staffPortalUrl: e.STAFF_PORTAL_URL.replace(/\/+$/, ''),
       webPush: e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY && e.VAPID_SUBJECT ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY, subject: e.VAPID_SUBJECT } : undefined,

@@ -88,6 +88,11 @@ describe('push devices', () => {
     expect(first.pushSubscription).toMatchObject({ kind: 'WEB', platform: null });
     const moved = await register(otherPatient.token, { webPush: { endpoint, p256dh: browser.p256dh, auth: browser.auth } });
     expect(moved.pushSubscription!.id).toBe(first.pushSubscription!.id);
+    // Knowing the endpoint is not enough: other keys cannot take the device over.
+    const stranger = new BrowserPushKeys();
+    expect((await register(patient.token, { webPush: { endpoint, p256dh: stranger.p256dh, auth: stranger.auth } })).userErrors).toEqual([
+      expect.objectContaining({ code: 'INVALID_INPUT', field: 'input.webPush.endpoint' }),
+    ]);
 
     const removeBy = (token: string) => ok(server.url, token, PushSubscriptionRemoveDocument, { input: { pushSubscriptionId: first.pushSubscription!.id } });
     expect((await removeBy(patient.token)).pushSubscriptionRemove.userErrors).toEqual([expect.objectContaining({ code: 'NOT_FOUND' })]);
@@ -95,13 +100,15 @@ describe('push devices', () => {
   });
 
   it('refuses endpoints outside the push services (the server would POST there), bad keys, and push that is not set up', async () => {
-    for (const bad of ['http://169.254.169.254/latest/meta-data', 'https://fcm.googleapis.com.attacker.example/x', 'https://user:pw@fcm.googleapis.com/x', 'not a url']) {
+    for (const bad of ['http://169.254.169.254/latest/meta-data', 'https://fcm.googleapis.com.attacker.example/x', 'https://[::1]/x', 'https://10.0.0.1/x', 'https://user:pw@fcm.googleapis.com/x', 'not a url']) {
       expect((await register(patient.token, { webPush: { endpoint: bad, p256dh: browser.p256dh, auth: browser.auth } })).userErrors).toEqual([
         expect.objectContaining({ code: 'INVALID_INPUT', field: 'input.webPush.endpoint' }),
       ]);
     }
     expect((await register(patient.token, { webPush: { endpoint: 'https://updates.push.services.mozilla.com/wpush/v2/abc', p256dh: browser.p256dh, auth: browser.auth } })).userErrors).toEqual([]);
-    expect((await register(patient.token, { webPush: { endpoint, p256dh: 'short', auth: browser.auth } })).userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: 'input.webPush.p256dh' })]);
+    for (const p256dh of ['short', Buffer.alloc(65, 1).toString('base64url')]) {
+      expect((await register(patient.token, { webPush: { endpoint, p256dh, auth: browser.auth } })).userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: 'input.webPush.p256dh' })]);
+    }
     expect((await register(patient.token, { mobile: { platform: 'IOS', token: 'abc' }, webPush: { endpoint, p256dh: browser.p256dh, auth: browser.auth } })).userErrors).toEqual([
       expect.objectContaining({ code: 'INVALID_INPUT' }),
     ]);

@@ -71,12 +71,12 @@ afterAll(async () => {
 const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []) => server.orm.em.fork().execute<T[]>(query, params);
 const staffAddress = (person: Person) => `${person.externalId}@clinic.example`;
 
-/** Nothing of the organisation waits in the outbox, and no notice of it is due and unsent. */
+/** Nothing of the organisation waits in the outbox, and no notice of it is due or on its way. */
 async function settled(organisationId: string): Promise<void> {
   await eventually(async () => {
     const [{ n }] = await sql<{ n: string }>(
       `select (select count(*) from notification_outbox where organisation_id = ?)
-            + (select count(*) from notification where organisation_id = ? and status = 'PENDING' and due_at <= now()) as n`,
+            + (select count(*) from notification where organisation_id = ? and (status = 'SENDING' or (status = 'PENDING' and due_at <= now()))) as n`,
       [organisationId, organisationId],
     );
     return Number(n) === 0;
@@ -335,7 +335,7 @@ describe('the role group and digests', () => {
 });
 
 describe('delivery survives failures', () => {
-  it('a gone push subscription is forgotten', async () => {
+  it('a gone push subscription is forgotten; a broken gateway forgets nothing', async () => {
     const c = await clinic();
     const browser = new BrowserPushKeys();
     const pushPath = `/push/${randomUUID()}`;
@@ -345,6 +345,17 @@ describe('delivery survives failures', () => {
     await settled(c.org.id);
     expect(await sql('select id from push_subscription where organisation_id = ? and patient_id = ?', [c.org.id, c.patient.id])).toEqual([]);
     expect(smtp.to(c.patientEmail)).toHaveLength(1);
+
+    // A 404 from the mobile gateway is the gateway's fault, not the device's: the device stays.
+    await ok(server.url, c.patient.token, PushSubscriptionRegisterDocument, { input: { mobile: { platform: 'ANDROID', token: `device-${randomUUID()}` } } });
+    provider.status.set('/mobile', 404);
+    try {
+      await send(c.clinician.token, c.channelId, 'Hello again');
+      await settled(c.org.id);
+    } finally {
+      provider.status.delete('/mobile');
+    }
+    expect(await sql('select kind from push_subscription where organisation_id = ? and patient_id = ?', [c.org.id, c.patient.id])).toEqual([{ kind: 'MOBILE' }]);
   });
 
   it('SMTP down for a while, then back: every email arrives exactly once', async () => {

@@ -26,6 +26,7 @@ export class SmtpSink {
     this.server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
       logger: false,
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];

@@ -35,8 +35,9 @@ interface RecipientState {
 }
 
 /** Why a notice was not sent (stored as its reason). */
-type Suppression = 'RECIPIENT_ARCHIVED' | 'NO_ACCESS' | 'LEFT' | 'ARCHIVED' | 'MUTED' | 'PREFERENCE' | 'READ' | 'ANSWERED' | 'NOTHING_UNREAD' | 'NO_ADDRESS' | 'NOT_CONFIGURED';
+type Suppression = 'RECIPIENT_ARCHIVED' | 'NO_ACCESS' | 'LEFT' | 'ARCHIVED' | 'MUTED' | 'PREFERENCE' | 'READ' | 'ANSWERED' | 'NOTHING_UNREAD' | 'NO_ADDRESS' | 'NOT_CONFIGURED' | 'COALESCED';
 
+/** Longer than any one notice can take (transport timeouts), so a claimed notice is never claimed twice while alive. */
 const LEASE = "interval '2 minutes'";
 const MAX_BACKOFF_MS = 3_600_000;
 
@@ -69,18 +70,23 @@ export class NoticeDelivery {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Claims up to `batch` due notices (and any whose worker died mid-send, once their lease ended)
+   * and delivers them side by side. A claimed notice is SENDING: a message arriving meanwhile gets
+   * a waiting notice of its own instead of joining one already on its way.
+   */
   async deliverDue(batch: number): Promise<number> {
     const claimed = await this.orm.em.fork().execute<ClaimedNotice[]>(
-      `update notification n set locked_until = now() + ${LEASE}, attempts = n.attempts + 1
+      `update notification n set status = 'SENDING', locked_until = now() + ${LEASE}, attempts = n.attempts + 1
         where (n.organisation_id, n.id) in (
           select organisation_id, id from notification
-           where status = 'PENDING' and due_at <= now() and (locked_until is null or locked_until < now())
+           where (status = 'PENDING' and due_at <= now()) or (status = 'SENDING' and locked_until < now())
            order by due_at limit ? for update skip locked)
         returning n.organisation_id, n.id, n.kind, n.transport, n.team_member_id, n.patient_id, n.channel_id, n.message_id, n.attempts`,
       [batch],
     );
     this.settings.clear();
-    for (const notice of claimed) await this.deliver(notice);
+    await Promise.all(claimed.map((notice) => this.deliver(notice)));
     return claimed.length;
   }
 
@@ -90,21 +96,31 @@ export class NoticeDelivery {
       const suppressed = await this.attempt(em, notice);
       await this.finish(em, notice, suppressed ? 'SUPPRESSED' : 'SENT', suppressed ?? null);
     } catch (error) {
-      const failure = error instanceof DeliveryError ? error : new DeliveryError('INTERNAL', false, (error as Error).message);
+      const failure = error instanceof DeliveryError ? error : new DeliveryError('INTERNAL', false, '');
+      // Codes only: a transport's own error text can quote an address.
       const log = { notificationId: notice.id, transport: notice.transport, code: failure.code, attempts: notice.attempts };
-      if (failure.code === 'INTERNAL') this.logger.error({ ...log, err: error }, 'notification failed');
+      if (failure.code === 'INTERNAL') this.logger.error({ ...log, error: withoutDetails(error) }, 'notification failed');
       if (failure.permanent || notice.attempts >= this.config.maxAttempts) {
         this.logger.warn(log, 'notification given up');
         await this.finish(em, notice, 'FAILED', failure.code);
       } else {
-        this.logger.warn({ ...log, detail: failure.message }, 'notification will be retried');
-        await em.execute(`update notification set due_at = now() + make_interval(secs => ?), locked_until = null, reason = ? where organisation_id = ? and id = ?`, [
-          this.backoffMs(notice.attempts) / 1000,
-          failure.code,
-          notice.organisation_id,
-          notice.id,
-        ]);
+        this.logger.warn(log, 'notification will be retried');
+        await this.retryLater(em, notice, failure.code);
       }
+    }
+  }
+
+  /** Back to waiting, later; where a newer notice already waits for the same person and channel, it carries this one. */
+  private async retryLater(em: EntityManager, notice: ClaimedNotice, code: string): Promise<void> {
+    try {
+      await em.execute(
+        `update notification set status = 'PENDING', due_at = now() + make_interval(secs => ?), locked_until = null, reason = ?
+          where organisation_id = ? and id = ? and status = 'SENDING' and attempts = ?`,
+        [this.backoffMs(notice.attempts) / 1000, code, notice.organisation_id, notice.id, notice.attempts],
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code !== '23505') throw error;
+      await this.finish(em, notice, 'SUPPRESSED', 'COALESCED');
     }
   }
 
@@ -113,10 +129,12 @@ export class NoticeDelivery {
     return base * (0.8 + Math.random() * 0.4);
   }
 
+  /** Only this claim's outcome counts: a notice reclaimed after its lease ended belongs to the new claim. */
   private async finish(em: EntityManager, notice: ClaimedNotice, status: 'SENT' | 'SUPPRESSED' | 'FAILED', reason: string | null): Promise<void> {
     await em.execute(
-      `update notification set status = ?, reason = ?, sent_at = case when ? = 'SENT' then now() end, locked_until = null where organisation_id = ? and id = ?`,
-      [status, reason, status, notice.organisation_id, notice.id],
+      `update notification set status = ?, reason = ?, sent_at = case when ? = 'SENT' then now() end, locked_until = null
+        where organisation_id = ? and id = ? and status = 'SENDING' and attempts = ?`,
+      [status, reason, status, notice.organisation_id, notice.id, notice.attempts],
     );
   }
 
@@ -149,6 +167,7 @@ export class NoticeDelivery {
       case 'EMAIL': {
         const wanted = notice.kind === 'DIGEST' ? 'DIGEST' : notice.kind === 'MESSAGE' ? 'IMMEDIATE' : undefined;
         if (wanted ? state.email_mode !== wanted : state.email_mode === 'OFF') return 'PREFERENCE';
+        if (!this.transports.email) return 'NOT_CONFIGURED';
         return state.email_address ? undefined : 'NO_ADDRESS';
       }
       case 'PUSH':
@@ -173,7 +192,7 @@ export class NoticeDelivery {
   private async send(em: EntityManager, notice: ClaimedNotice, state: RecipientState, rendered: RenderedNotice, link: string): Promise<Suppression | undefined> {
     switch (notice.transport) {
       case 'EMAIL':
-        await this.transports.email.send({ id: notice.id, to: state.email_address!, ...rendered });
+        await this.transports.email!.send({ id: notice.id, to: state.email_address!, ...rendered });
         return undefined;
       case 'SMS':
         await this.transports.sms!.send(state.phone!, rendered.text, notice.id);
@@ -183,32 +202,34 @@ export class NoticeDelivery {
     }
   }
 
-  /** To every device of the person; sent when one took it, retried when all failed for now. Gone devices are forgotten. */
+  /**
+   * To every device of the person at once; sent when one took it, retried when all failed for now.
+   * Devices that are gone, or whose keys cannot be used, are forgotten.
+   */
   private async push(em: EntityManager, notice: ClaimedNotice, push: { id: string; title: string; body: string; url: string }): Promise<Suppression | undefined> {
-    const targets = await em.execute<Array<PushTarget & { id: string }>>(
+    const devices = await em.execute<Array<PushTarget & { id: string }>>(
       `select id, kind, address, p256dh, auth, platform from push_subscription
         where organisation_id = ? and (team_member_id = ? or patient_id = ?) order by created_at`,
       [notice.organisation_id, notice.team_member_id, notice.patient_id],
     );
-    let delivered = false;
+    const reachable = devices.filter((device) => (device.kind === 'WEB' ? this.transports.webPush : this.transports.mobilePush));
+    if (reachable.length === 0) return devices.length > 0 ? 'NOT_CONFIGURED' : 'NO_ADDRESS';
+    const outcomes = await Promise.allSettled(reachable.map((device) => (device.kind === 'WEB' ? this.transports.webPush! : this.transports.mobilePush!).send(device, push)));
     let retry: DeliveryError | undefined;
-    let reachable = false;
-    for (const target of targets) {
-      const transport = target.kind === 'WEB' ? this.transports.webPush : this.transports.mobilePush;
-      if (!transport) continue;
-      reachable = true;
-      try {
-        if (await transport.send(target, push)) delivered = true;
-        else await em.execute('delete from push_subscription where organisation_id = ? and id = ?', [notice.organisation_id, target.id]);
-      } catch (error) {
-        if (!(error instanceof DeliveryError)) throw error;
-        if (!error.permanent) retry = error;
-        else this.logger.warn({ notificationId: notice.id, code: error.code }, 'push refused by a device');
-      }
-    }
-    if (delivered) return undefined;
+    const forget: string[] = [];
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'fulfilled') {
+        if (!outcome.value) forget.push(reachable[index].id);
+      } else if (!(outcome.reason instanceof DeliveryError)) {
+        // web-push could not encrypt for these keys: the subscription is unusable.
+        forget.push(reachable[index].id);
+      } else if (!outcome.reason.permanent) retry = outcome.reason;
+      else this.logger.warn({ notificationId: notice.id, code: outcome.reason.code }, 'push refused by a device');
+    });
+    if (forget.length > 0) await em.execute('delete from push_subscription where organisation_id = ? and id = any(?::uuid[])', [notice.organisation_id, `{${forget.join(',')}}`]);
+    if (outcomes.some((outcome) => outcome.status === 'fulfilled' && outcome.value)) return undefined;
     if (retry) throw retry;
-    return reachable ? 'NO_ADDRESS' : 'NOT_CONFIGURED';
+    return 'NO_ADDRESS';
   }
 
   private async recipientState(em: EntityManager, notice: ClaimedNotice): Promise<RecipientState> {
@@ -245,6 +266,12 @@ export class NoticeDelivery {
     if (!settings) this.settings.set(organisationId, (settings = loadMessagingSettings(em, organisationId)));
     return settings;
   }
+}
+
+/** An unexpected error, for the log, without its message (driver errors quote SQL parameters: addresses). */
+function withoutDetails(error: unknown): { type: string; code?: string; frames: string[] } {
+  const { name = 'Error', code, stack = '' } = (error ?? {}) as { name?: string; code?: string; stack?: string };
+  return { type: name, code, frames: stack.split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, 8) };
 }
 
 function templateKind(notice: ClaimedNotice, patientSide: boolean): NotificationTemplateKind {

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from '../../graphql/context';
 import { requirePerson, type PersonActor } from '../../auth/actor';
@@ -32,8 +33,19 @@ export interface PushSubscription {
 /** Most devices one person keeps registered; registering another forgets the oldest. */
 const MAX_DEVICES = 20;
 
-const base64url = (label: string, bytes: number) =>
-  z.string().refine((text) => /^[A-Za-z0-9_-]+={0,2}$/.test(text) && Buffer.from(text, 'base64url').length === bytes, `${label} is not a ${bytes}-byte base64url value.`);
+const isBase64url = (text: string, bytes: number) => /^[A-Za-z0-9_-]+={0,2}$/.test(text) && Buffer.from(text, 'base64url').length === bytes;
+
+/** A browser's key must be a point on P-256, or no notice could ever be encrypted for it. */
+function isP256Point(text: string): boolean {
+  try {
+    const probe = crypto.createECDH('prime256v1');
+    probe.generateKeys();
+    probe.computeSecret(Buffer.from(text, 'base64url'));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const preferencesInput = z.object({
   patientId: uuid('The patient id').nullish(),
@@ -46,7 +58,13 @@ const preferencesInput = z.object({
 
 const registerInput = z
   .object({
-    webPush: z.object({ endpoint: z.string().max(2000), p256dh: base64url('p256dh', 65), auth: base64url('auth', 16) }).nullish(),
+    webPush: z
+      .object({
+        endpoint: z.string().max(2000),
+        p256dh: z.string().refine((text) => isBase64url(text, 65) && isP256Point(text), 'p256dh is not a base64url P-256 public key (65 bytes).'),
+        auth: z.string().refine((text) => isBase64url(text, 16), 'auth is not a 16-byte base64url value.'),
+      })
+      .nullish(),
     mobile: z.object({ platform: z.enum(['IOS', 'ANDROID']), token: requiredText('The device token', 4096) }).nullish(),
   })
   .refine((data) => Boolean(data.webPush) !== Boolean(data.mobile), { message: 'Give either webPush or mobile.', path: ['webPush'] });
@@ -133,13 +151,17 @@ export class NotificationPreferencesService {
       : ['MOBILE', data.mobile!.token, null, null, data.mobile!.platform];
     return this.context.em.transactional(async (em) => {
       const [row] = await em.execute<Array<{ id: string; kind: 'WEB' | 'MOBILE'; platform: string | null; created_at: string }>>(
-        `insert into push_subscription (organisation_id, ${column}, kind, address, p256dh, auth, platform) values (?, ?, ?, ?, ?, ?, ?)
+        // A browser endpoint moves to another person only with the keys it already has (the same
+        // browser, signed in as someone else): knowing an endpoint is not enough to take it over.
+        `insert into push_subscription as ps (organisation_id, ${column}, kind, address, p256dh, auth, platform) values (?, ?, ?, ?, ?, ?, ?)
          on conflict (organisation_id, kind, address) do update
            set team_member_id = excluded.team_member_id, patient_id = excluded.patient_id, p256dh = excluded.p256dh, auth = excluded.auth,
                platform = excluded.platform, created_at = now()
+           where ps.kind = 'MOBILE' or ps.${column} = excluded.${column} or (ps.p256dh = excluded.p256dh and ps.auth = excluded.auth)
          returning id, kind, platform, created_at`,
         [actor.organisationId, id, kind, address, p256dh, auth, platform],
       );
+      if (!row) throw new UserError(UserErrorCode.INVALID_INPUT, 'This push subscription belongs to another browser session; subscribe again for a new one.', 'input.webPush.endpoint');
       await em.execute(
         `delete from push_subscription where organisation_id = ? and ${column} = ? and id not in (
            select id from push_subscription where organisation_id = ? and ${column} = ? order by created_at desc limit ${MAX_DEVICES})`,
@@ -162,8 +184,9 @@ export class NotificationPreferencesService {
   }
 
   /**
-   * The server will POST to this address: only https (http outside production, for local
-   * testing) on the configured push services' hosts, never an arbitrary one.
+   * The server will POST to this address: only https on its default port (anything else only
+   * outside production, for local testing) on the configured push services' hosts, never an
+   * arbitrary one.
    */
   private checkEndpoint(endpoint: string): void {
     let url: URL;
@@ -172,7 +195,8 @@ export class NotificationPreferencesService {
     } catch {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'The endpoint is not a URL.', 'input.webPush.endpoint');
     }
-    const schemeAllowed = url.protocol === 'https:' || (url.protocol === 'http:' && this.context.deps.config.env !== 'production');
+    const production = this.context.deps.config.env === 'production';
+    const schemeAllowed = (url.protocol === 'https:' && (url.port === '' || !production)) || (url.protocol === 'http:' && !production);
     const host = url.hostname.toLowerCase();
     const hostAllowed = this.config.webPushHosts.some((allowed) => (allowed.startsWith('.') ? host.endsWith(allowed) : host === allowed));
     if (!schemeAllowed || !hostAllowed || url.username || url.password) {

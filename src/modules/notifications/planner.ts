@@ -28,8 +28,7 @@ interface SentMessage {
   on_behalf_of_patient_id: string | null;
   internal: boolean;
   deleted: boolean;
-  now: string;
-  digest_at: string;
+  created_at: string;
 }
 
 /** A person who may be told of a message, with what they chose and where they can be reached. */
@@ -72,14 +71,10 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
   if (!settings) settingsCache.set(organisationId, (settings = await loadMessagingSettings(em, organisationId)));
   const [message] = await em.execute<SentMessage[]>(
     `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, m.author_team_member_id, m.author_patient_id,
-            m.on_behalf_of_patient_id, m.internal, m.deleted_at is not null as deleted, now() as now,
-            case when local_today + make_interval(hours => ?) > local_now then local_today + make_interval(hours => ?)
-                 else local_today + interval '1 day' + make_interval(hours => ?) end at time zone ? as digest_at
-       from message m
-       join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
-       cross join lateral (select now() at time zone ? as local_now, date_trunc('day', now() at time zone ?) as local_today) local
+            m.on_behalf_of_patient_id, m.internal, m.deleted_at is not null as deleted, m.created_at
+       from message m join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
       where m.organisation_id = ? and m.id = ?`,
-    [settings.notificationDigestHour, settings.notificationDigestHour, settings.notificationDigestHour, settings.timeZone, settings.timeZone, settings.timeZone, organisationId, messageId],
+    [organisationId, messageId],
   );
   if (!message || message.deleted) return 0;
   const members = await em.execute<Candidate[]>(
@@ -92,12 +87,13 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
         ${message.internal ? 'and cm.team_member_id is not null' : ''}`,
     [organisationId, message.channel_id, message.seq, uuidArray(notToTell(message))],
   );
-  const now = new Date(message.now).getTime();
-  const digestAt = new Date(message.digest_at);
+  // Delays count from when the message was sent, however long planning waited.
+  const sentAt = new Date(message.created_at).getTime();
+  const digestAt = members.some((member) => member.email_mode === 'DIGEST') ? await nextDigest(em, settings) : undefined;
   const notices: PlannedNotice[] = [];
   const add = (candidate: Candidate, kind: NoticeKind, transport: NoticeTransport) => {
     const side = candidate.team_member_id ? settings.staffNotificationDelayMinutes : settings.patientNotificationDelayMinutes;
-    const dueAt = new Date(now + (candidate.delay_minutes ?? side) * 60_000);
+    const dueAt = new Date(sentAt + (candidate.delay_minutes ?? side) * 60_000);
     notices.push({ kind, transport, teamMemberId: candidate.team_member_id, patientId: candidate.patient_id, channelId: message.channel_id, messageId: message.id, dueAt });
   };
   const staffAuthored = message.author_team_member_id !== null;
@@ -106,7 +102,7 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
     const emailAllowed = member.email_address && !(patientSide && staffAuthored && !settings.patientEmailOnStaffReply);
     if (emailAllowed && member.email_mode === 'IMMEDIATE') add(member, 'MESSAGE', 'EMAIL');
     if (emailAllowed && member.email_mode === 'DIGEST') {
-      notices.push({ kind: 'DIGEST', transport: 'EMAIL', teamMemberId: member.team_member_id, patientId: member.patient_id, channelId: null, messageId: null, dueAt: digestAt });
+      notices.push({ kind: 'DIGEST', transport: 'EMAIL', teamMemberId: member.team_member_id, patientId: member.patient_id, channelId: null, messageId: null, dueAt: digestAt! });
     }
     if (member.push && member.has_push) add(member, 'MESSAGE', 'PUSH');
     if (patientSide && member.sms && member.phone && settings.smsNotificationsEnabled && config.sms) add(member, 'MESSAGE', 'SMS');
@@ -118,6 +114,17 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
     }
   }
   return insertNotices(em, organisationId, notices);
+}
+
+/** The next time it is the digest hour in the organisation's time zone (PostgreSQL's time zone rules). */
+async function nextDigest(em: EntityManager, settings: MessagingSettings): Promise<Date> {
+  const [{ at }] = await em.execute<Array<{ at: string }>>(
+    `select case when local_today + make_interval(hours => ?) > local_now then local_today + make_interval(hours => ?)
+                 else local_today + interval '1 day' + make_interval(hours => ?) end at time zone ? as at
+       from (select now() at time zone ? as local_now, date_trunc('day', now() at time zone ?) as local_today) local`,
+    [settings.notificationDigestHour, settings.notificationDigestHour, settings.notificationDigestHour, settings.timeZone, settings.timeZone, settings.timeZone],
+  );
+  return new Date(at);
 }
 
 /** The author, and the dependant a guardian wrote for: they know. */

@@ -43,9 +43,9 @@ export interface PushTarget {
   platform?: string | null;
 }
 
-/** Email, push and SMS senders; push and SMS are absent when not configured. */
+/** Email, push and SMS senders, each absent when not configured. */
 export interface Transports {
-  email: { send(mail: OutgoingEmail): Promise<void>; close(): void };
+  email?: { send(mail: OutgoingEmail): Promise<void>; close(): void };
   /** Resolves false when the subscription is gone for good (it is then removed). */
   webPush?: { send(target: PushTarget, push: OutgoingPush): Promise<boolean> };
   mobilePush?: { send(target: PushTarget, push: OutgoingPush): Promise<boolean> };
@@ -54,8 +54,11 @@ export interface Transports {
 
 const HTTP_TIMEOUT_MS = 10_000;
 
-/** A POST whose outcome is classified: network faults, 429 and 5xx are worth retrying, other 4xx are not. */
-async function post(url: string, init: { headers: Record<string, string>; body: string | Buffer }, what: string): Promise<Response> {
+/**
+ * A POST whose outcome is classified: network faults, 429 and 5xx are worth retrying, other 4xx
+ * are not, and the `gone` statuses are returned (the address no longer exists).
+ */
+async function post(url: string, init: { headers: Record<string, string>; body: string | Buffer }, what: string, gone: number[] = []): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(url, { method: 'POST', headers: init.headers, body: init.body, signal: AbortSignal.timeout(HTTP_TIMEOUT_MS), redirect: 'error' });
@@ -63,7 +66,7 @@ async function post(url: string, init: { headers: Record<string, string>; body: 
     throw new DeliveryError(`${what}_UNREACHABLE`, false, (error as Error).message);
   }
   await response.body?.cancel().catch(() => undefined);
-  if (response.ok || response.status === 404 || response.status === 410) return response;
+  if (response.ok || gone.includes(response.status)) return response;
   const transient = response.status === 429 || response.status >= 500;
   throw new DeliveryError(`${what}_HTTP_${response.status}`, !transient, `${what} answered ${response.status}`);
 }
@@ -73,8 +76,8 @@ function emailTransport(config: Config['notifications'], logger: Logger): Transp
   const domain = config.mailFrom.match(/@([^>\s]+)/)?.[1] ?? 'localhost';
   const envelope = (mail: OutgoingEmail) => ({ from: config.mailFrom, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: `<${mail.id}@${domain}>`, headers });
   if (config.smtpUrl) {
-    // Short timeouts: an outage should fail fast and be retried, not hold the worker.
-    const smtp = nodemailer.createTransport({ url: config.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 });
+    // Pooled: connections are reused across notices. Short timeouts: an outage should fail fast and be retried, not hold the worker.
+    const smtp = nodemailer.createTransport({ url: config.smtpUrl, pool: true, maxConnections: 4, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 });
     return {
       async send(mail) {
         try {
@@ -88,12 +91,17 @@ function emailTransport(config: Config['notifications'], logger: Logger): Transp
       close: () => smtp.close(),
     };
   }
+  const mailDir = config.mailDir;
+  if (!mailDir) {
+    logger.warn('no SMTP_URL: notification emails are not sent');
+    return undefined;
+  }
   const files = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     async send(mail) {
       const info = await files.sendMail(envelope(mail));
-      await fs.mkdir(config.mailDir, { recursive: true });
-      const file = path.join(config.mailDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.id}.eml`);
+      await fs.mkdir(mailDir, { recursive: true });
+      const file = path.join(mailDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.id}.eml`);
       await fs.writeFile(file, info.message as Buffer);
       logger.info({ path: file }, 'no SMTP_URL: mail written to a file');
     },
@@ -110,7 +118,8 @@ function webPushTransport(vapid: NonNullable<Config['notifications']['webPush']>
         JSON.stringify({ title: push.title, body: push.body, url: push.url, tag: push.id }),
         { vapidDetails: vapid, TTL: 24 * 3600, urgency: 'normal' },
       );
-      const response = await post(request.endpoint, { headers: request.headers as Record<string, string>, body: request.body as Buffer }, 'WEB_PUSH');
+      // A push service answers 404 or 410 for a subscription that has expired or been revoked.
+      const response = await post(request.endpoint, { headers: request.headers as Record<string, string>, body: request.body as Buffer }, 'WEB_PUSH', [404, 410]);
       return response.ok;
     },
   };
@@ -122,7 +131,8 @@ function mobilePushTransport(provider: NonNullable<Config['notifications']['mobi
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (provider.token) headers.authorization = `Bearer ${provider.token}`;
       const body = JSON.stringify({ token: target.address, platform: target.platform, id: push.id, title: push.title, body: push.body, url: push.url });
-      return (await post(provider.url, { headers, body }, 'MOBILE_PUSH')).ok;
+      // 410 from the gateway: the token is no longer registered. A 404 means the gateway URL is wrong, not the device.
+      return (await post(provider.url, { headers, body }, 'MOBILE_PUSH', [410])).ok;
     },
   };
 }
@@ -135,8 +145,7 @@ function smsTransport(provider: NonNullable<Config['notifications']['sms']>): No
       if (provider.username) headers.authorization = `Basic ${Buffer.from(`${provider.username}:${provider.password ?? ''}`).toString('base64')}`;
       const form = new URLSearchParams({ To: to, Body: text });
       if (provider.from) form.set('From', provider.from);
-      const response = await post(provider.url, { headers, body: form.toString() }, 'SMS');
-      if (!response.ok) throw new DeliveryError(`SMS_HTTP_${response.status}`, true, `SMS provider answered ${response.status}`);
+      await post(provider.url, { headers, body: form.toString() }, 'SMS');
     },
   };
 }

@@ -8,7 +8,8 @@ import { NoticeDelivery } from './delivery';
 import { createTransports, type Transports } from './transports';
 
 const PLAN_BATCH = 200;
-const DELIVERY_BATCH = 20;
+/** Notices claimed, and sent side by side, at a time: each is done well within its lease. */
+const DELIVERY_BATCH = 8;
 /** Planning of one message is tried this often before it is left in the outbox for inspection. */
 const PLAN_ATTEMPTS = 5;
 const KEEP_DAYS = 90;
@@ -48,7 +49,7 @@ export class NotificationWorker {
     clearTimeout(this.timer);
     this.stopHousekeeping?.();
     await this.running;
-    this.transports.email.close();
+    this.transports.email?.close();
   }
 
   private schedule(afterMs: number): void {
@@ -66,7 +67,7 @@ export class NotificationWorker {
       const delivered = await this.delivery.deliverDue(DELIVERY_BATCH);
       return planned === PLAN_BATCH || delivered === DELIVERY_BATCH;
     } catch (error) {
-      this.logger.error({ err: error }, 'notification worker round failed');
+      this.logger.error({ type: (error as Error).name, code: (error as { code?: string }).code }, 'notification worker round failed');
       return false;
     }
   }
@@ -80,8 +81,8 @@ export class NotificationWorker {
       try {
         const done = await this.orm.em.fork().transactional(async (em) => {
           [entry] = await em.execute<Array<{ organisation_id: string; message_id: string }>>(
-            `select organisation_id, message_id from notification_outbox where attempts < ? order by created_at limit 1 for update skip locked`,
-            [PLAN_ATTEMPTS],
+            `select organisation_id, message_id from notification_outbox
+              where attempts < ${PLAN_ATTEMPTS} and available_at <= clock_timestamp() order by available_at limit 1 for update skip locked`,
           );
           if (!entry) return false;
           await planMessageNotices(em, this.config, entry.organisation_id, entry.message_id, settings);
@@ -91,10 +92,15 @@ export class NotificationWorker {
         if (!done) break;
       } catch (error) {
         if (!entry) throw error;
-        this.logger.error({ err: error, messageId: entry.message_id }, 'planning notifications failed');
+        this.logger.error({ messageId: entry.message_id, type: (error as Error).name, code: (error as { code?: string }).code }, 'planning notifications failed');
+        // Tried again later (10 s, 40 s, 90 s...), behind the others.
         await this.orm.em
           .fork()
-          .execute('update notification_outbox set attempts = attempts + 1, created_at = clock_timestamp() where organisation_id = ? and message_id = ?', [entry.organisation_id, entry.message_id]);
+          .execute(
+            `update notification_outbox set attempts = attempts + 1, available_at = clock_timestamp() + make_interval(secs => 10 * (attempts + 1) ^ 2)
+              where organisation_id = ? and message_id = ?`,
+            [entry.organisation_id, entry.message_id],
+          );
       }
       handled++;
     }

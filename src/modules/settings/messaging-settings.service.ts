@@ -247,6 +247,10 @@ export class MessagingSettingsService {
       const target = key === 'conversationStarterTeamMemberIds' ? 'conversationStarterIds' : key === 'responderTeamMemberIds' ? 'responderIds' : key;
       (merged as unknown as Record<string, unknown>)[target] = value;
     }
+    // Digest times are computed by PostgreSQL: the zone must be one it knows too, by name (not an offset).
+    if (data.timeZone && (await em.execute('select 1 from pg_timezone_names where name = ?', [data.timeZone])).length === 0) {
+      throw new UserError(UserErrorCode.INVALID_INPUT, 'Not a known time zone (use an IANA name such as Europe/London).', 'input.timeZone');
+    }
     await assertActivePeople(em, organisationId, TeamMember, data.conversationStarterTeamMemberIds ?? [], 'input.conversationStarterTeamMemberIds');
     await assertActivePeople(em, organisationId, TeamMember, data.responderTeamMemberIds ?? [], 'input.responderTeamMemberIds');
     if (merged.staffCanStartConversations && !merged.allStaffCanStartConversations && merged.conversationStarterIds.length === 0) {
