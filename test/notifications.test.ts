@@ -183,6 +183,22 @@ describe('who is told of a message', () => {
     for (const word of ['zebulon', 'quixote', 'hiv', 'test result', 'amelia', 'hart', 'follow-up']) expect(everything).not.toContain(word);
   });
 
+  it("tells a dependant's guardian, and never the dependant of what their guardian wrote for them", async () => {
+    const c = await clinic();
+    const guardianEmail = `g-${randomUUID().slice(0, 8)}@patients.example`;
+    const guardian = await c.org.addPatient('Guardian Parent', { email: guardianEmail, guardianOfPatientIds: [c.patient.id] });
+    await send(c.clinician.token, c.channelId, 'For the family');
+    await settled(c.org.id);
+    expect(smtp.to(guardianEmail)).toHaveLength(1);
+    expect(smtp.to(guardianEmail)[0].text).toContain(`${PATIENT_PORTAL}/channels/${c.channelId}`);
+    expect(smtp.to(c.patientEmail)).toHaveLength(1);
+
+    await send(guardian.token, c.channelId, 'Written for my child', { onBehalfOfPatientId: c.patient.id });
+    await settled(c.org.id);
+    expect(smtp.to(c.patientEmail)).toHaveLength(1);
+    expect(smtp.to(staffAddress(c.clinician))).toHaveLength(1);
+  });
+
   it('never tells the author, and never tells a patient of an internal note', async () => {
     const c = await clinic();
     const colleague = await c.org.addStaff('Colleague');

@@ -71,6 +71,9 @@ const registerInput = z
 
 const removeInput = z.object({ pushSubscriptionId: uuid('The push subscription id') });
 
+type SubscriptionRow = { id: string; kind: 'WEB' | 'MOBILE'; platform: string | null; created_at: string };
+const toSubscription = (row: SubscriptionRow): PushSubscription => ({ id: row.id, kind: row.kind, platform: row.platform, createdAt: new Date(row.created_at) });
+
 interface PreferenceRow {
   email: EmailNotificationMode;
   push: boolean;
@@ -150,7 +153,7 @@ export class NotificationPreferencesService {
       ? ['WEB', data.webPush.endpoint, data.webPush.p256dh, data.webPush.auth, null]
       : ['MOBILE', data.mobile!.token, null, null, data.mobile!.platform];
     return this.context.em.transactional(async (em) => {
-      const [row] = await em.execute<Array<{ id: string; kind: 'WEB' | 'MOBILE'; platform: string | null; created_at: string }>>(
+      const [row] = await em.execute<SubscriptionRow[]>(
         // A browser endpoint moves to another person only with the keys it already has (the same
         // browser, signed in as someone else): knowing an endpoint is not enough to take it over.
         `insert into push_subscription as ps (organisation_id, ${column}, kind, address, p256dh, auth, platform) values (?, ?, ?, ?, ?, ?, ?)
@@ -167,7 +170,7 @@ export class NotificationPreferencesService {
            select id from push_subscription where organisation_id = ? and ${column} = ? order by created_at desc limit ${MAX_DEVICES})`,
         [actor.organisationId, id, actor.organisationId, id],
       );
-      return { id: row.id, kind: row.kind, platform: row.platform, createdAt: new Date(row.created_at) };
+      return toSubscription(row);
     });
   }
 
@@ -175,12 +178,12 @@ export class NotificationPreferencesService {
     const actor = requirePerson(this.context.actor);
     const { pushSubscriptionId } = parseInput(removeInput, input);
     const { column, id } = personColumn(actor);
-    const [row] = await this.context.em.execute<Array<{ id: string; kind: 'WEB' | 'MOBILE'; platform: string | null; created_at: string }>>(
+    const [row] = await this.context.em.execute<SubscriptionRow[]>(
       `delete from push_subscription where organisation_id = ? and id = ? and ${column} = ? returning id, kind, platform, created_at`,
       [actor.organisationId, pushSubscriptionId, id],
     );
     if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such push subscription.', 'input.pushSubscriptionId');
-    return { id: row.id, kind: row.kind, platform: row.platform, createdAt: new Date(row.created_at) };
+    return toSubscription(row);
   }
 
   /**
