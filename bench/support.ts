@@ -45,7 +45,8 @@ export async function benchDatabase(): Promise<{ url: string; stop(): Promise<vo
 }
 
 export function benchEnvironment(extra: Record<string, string> = {}): Record<string, string> {
-  return { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', AUTH_JWT_SECRET: BENCH_SECRET, SEED_DEMO: 'false', LOG_LEVEL: 'silent', EVENT_BUS: 'in-process', ...extra };
+  // No notification worker unless a bench asks for one: its polling would count among a read's statements.
+  return { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', AUTH_JWT_SECRET: BENCH_SECRET, SEED_DEMO: 'false', LOG_LEVEL: 'silent', EVENT_BUS: 'in-process', NOTIFICATION_WORKER: 'false', ...extra };
 }
 
 export async function startBenchServer(databaseUrl: string, extra: Record<string, string> = {}): Promise<RunningServer> {
