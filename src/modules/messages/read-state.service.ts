@@ -16,7 +16,7 @@ const markReadInput = z.object({ channelId: uuid('The channel id'), messageId: u
 export type PersonRef = Pick<Extract<PersonActor, { kind: 'staff' }>, 'kind' | 'teamMemberId'> | Pick<Extract<PersonActor, { kind: 'patient' }>, 'kind' | 'patientId'>;
 
 /** The person's own column in channel_member and message, for raw SQL. */
-const personColumns = (actor: PersonRef) =>
+export const personColumns = (actor: PersonRef) =>
   actor.kind === 'staff'
     ? { member: 'team_member_id', author: 'author_team_member_id', id: actor.teamMemberId }
     : { member: 'patient_id', author: 'author_patient_id', id: actor.patientId };

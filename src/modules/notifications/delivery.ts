@@ -1,9 +1,10 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
+import { uuidArray } from '../../db/sql';
 import { unreadTotal, UNREAD_COUNT_CAP, type PersonRef } from '../messages/read-state.service';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
-import { loadNotificationTemplates, NotificationTemplateKind, renderNotice, type RenderedNotice } from './notification-templates';
+import { loadNotificationTemplates, NotificationTemplateKind, renderNotice, type NotificationTemplate, type RenderedNotice } from './notification-templates';
 import { DeliveryError, type PushTarget, type Transports } from './transports';
 import type { NoticeKind, NoticeTransport } from './planner';
 
@@ -60,8 +61,9 @@ const WAITING_SQL = `
  * to its transport; a transport fault is retried with exponential backoff until the attempts run out.
  */
 export class NoticeDelivery {
-  /** Settings of the organisations in the batch being delivered, each read once per batch. */
+  /** Settings and templates of the organisations in the batch being delivered, each read once per batch. */
   private settings = new Map<string, Promise<MessagingSettings>>();
+  private templates = new Map<string, Promise<NotificationTemplate>>();
 
   constructor(
     private readonly orm: MikroORM,
@@ -86,6 +88,7 @@ export class NoticeDelivery {
       [batch],
     );
     this.settings.clear();
+    this.templates.clear();
     await Promise.all(claimed.map((notice) => this.deliver(notice)));
     return claimed.length;
   }
@@ -150,7 +153,7 @@ export class NoticeDelivery {
     const patientSide = person.kind === 'patient';
     const portal = patientSide ? (settings.patientPortalUrl ?? this.config.patientPortalUrl) : (settings.staffPortalUrl ?? this.config.staffPortalUrl);
     const link = notice.channel_id ? `${portal}/channels/${notice.channel_id}` : `${portal}/channels`;
-    const [template] = await loadNotificationTemplates(em, notice.organisation_id, [templateKind(notice, patientSide)]);
+    const template = await this.templateOf(em, notice.organisation_id, templateKind(notice, patientSide));
     const rendered = renderNotice(template, { organisationName: state.organisation_name, link, count });
     return this.send(em, notice, state, rendered, link);
   }
@@ -226,7 +229,7 @@ export class NoticeDelivery {
       } else if (!outcome.reason.permanent) retry = outcome.reason;
       else this.logger.warn({ notificationId: notice.id, code: outcome.reason.code }, 'push refused by a device');
     });
-    if (forget.length > 0) await em.execute('delete from push_subscription where organisation_id = ? and id = any(?::uuid[])', [notice.organisation_id, `{${forget.join(',')}}`]);
+    if (forget.length > 0) await em.execute('delete from push_subscription where organisation_id = ? and id = any(?::uuid[])', [notice.organisation_id, uuidArray(forget)]);
     if (outcomes.some((outcome) => outcome.status === 'fulfilled' && outcome.value)) return undefined;
     if (retry) throw retry;
     return 'NO_ADDRESS';
@@ -261,6 +264,13 @@ export class NoticeDelivery {
     return state;
   }
 
+  private templateOf(em: EntityManager, organisationId: string, kind: NotificationTemplateKind): Promise<NotificationTemplate> {
+    const key = `${organisationId}/${kind}`;
+    let template = this.templates.get(key);
+    if (!template) this.templates.set(key, (template = loadNotificationTemplates(em, organisationId, [kind]).then(([found]) => found)));
+    return template;
+  }
+
   private settingsOf(em: EntityManager, organisationId: string): Promise<MessagingSettings> {
     let settings = this.settings.get(organisationId);
     if (!settings) this.settings.set(organisationId, (settings = loadMessagingSettings(em, organisationId)));
@@ -269,7 +279,7 @@ export class NoticeDelivery {
 }
 
 /** An unexpected error, for the log, without its message (driver errors quote SQL parameters: addresses). */
-function withoutDetails(error: unknown): { type: string; code?: string; frames: string[] } {
+export function withoutDetails(error: unknown): { type: string; code?: string; frames: string[] } {
   const { name = 'Error', code, stack = '' } = (error ?? {}) as { name?: string; code?: string; stack?: string };
   return { type: name, code, frames: stack.split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, 8) };
 }

@@ -5,7 +5,7 @@ import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, requiredText, uuid } from '../../common/validation';
 import { Patient, PatientGuardian } from '../directory/patient.entity';
-import type { PersonRef } from '../messages/read-state.service';
+import { personColumns, type PersonRef } from '../messages/read-state.service';
 
 export enum EmailNotificationMode {
   IMMEDIATE = 'IMMEDIATE',
@@ -82,7 +82,11 @@ interface PreferenceRow {
   updated_at: string;
 }
 
-const personColumn = (person: PersonRef) => (person.kind === 'staff' ? { column: 'team_member_id', id: person.teamMemberId } : { column: 'patient_id', id: person.patientId });
+/** The person's column in preference and device rows (the same as in channel_member). */
+const personColumn = (person: PersonRef) => {
+  const { member, id } = personColumns(person);
+  return { column: member, id };
+};
 
 /**
  * How and when people are notified: their preferences (a patient's may be changed by staff, or by

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { textArray } from '../../db/sql';
 import { fillPlaceholders, unknownPlaceholders } from '../../common/placeholders';
 
 /**
@@ -124,7 +125,7 @@ const fromRow = (row: TemplateRow): NotificationTemplate => ({
 export async function loadNotificationTemplates(em: EntityManager, organisationId: string, kinds?: NotificationTemplateKind[]): Promise<NotificationTemplate[]> {
   const rows = await em.execute<TemplateRow[]>(
     `select kind, subject, text_body, html_body, updated_at from notification_template where organisation_id = ? ${kinds ? 'and kind = any(?::text[])' : ''}`,
-    kinds ? [organisationId, `{${kinds.join(',')}}`] : [organisationId],
+    kinds ? [organisationId, textArray(kinds)] : [organisationId],
   );
   return (kinds ?? Object.values(NotificationTemplateKind)).map((kind) => {
     const row = rows.find((candidate) => candidate.kind === kind);

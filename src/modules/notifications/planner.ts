@@ -143,7 +143,7 @@ function newPatientMessageRecipients(em: EntityManager, settings: MessagingSetti
         and ${responders ? 'tm.id = any(?::uuid[])' : '? = any(tm.roles)'}
         and not exists (select 1 from channel_member cm where cm.organisation_id = tm.organisation_id and cm.channel_id = ?
                          and cm.team_member_id = tm.id and cm.left_at is null)`,
-    [message.organisation_id, responders ? `{${settings.responderIds.join(',')}}` : settings.newPatientMessageRoleGroup, message.channel_id],
+    [message.organisation_id, responders ? uuidArray(settings.responderIds) : settings.newPatientMessageRoleGroup, message.channel_id],
   );
 }
 

@@ -4,7 +4,7 @@ import type { Config } from '../../config';
 import { scheduleRepeating } from '../../common/schedule';
 import type { MessagingSettings } from '../settings/messaging-settings.service';
 import { planMessageNotices } from './planner';
-import { NoticeDelivery } from './delivery';
+import { NoticeDelivery, withoutDetails } from './delivery';
 import { createTransports, type Transports } from './transports';
 
 const PLAN_BATCH = 200;
@@ -67,7 +67,7 @@ export class NotificationWorker {
       const delivered = await this.delivery.deliverDue(DELIVERY_BATCH);
       return planned === PLAN_BATCH || delivered === DELIVERY_BATCH;
     } catch (error) {
-      this.logger.error({ type: (error as Error).name, code: (error as { code?: string }).code }, 'notification worker round failed');
+      this.logger.error({ error: withoutDetails(error) }, 'notification worker round failed');
       return false;
     }
   }
@@ -92,7 +92,7 @@ export class NotificationWorker {
         if (!done) break;
       } catch (error) {
         if (!entry) throw error;
-        this.logger.error({ messageId: entry.message_id, type: (error as Error).name, code: (error as { code?: string }).code }, 'planning notifications failed');
+        this.logger.error({ messageId: entry.message_id, error: withoutDetails(error) }, 'planning notifications failed');
         // Tried again later (10 s, 40 s, 90 s...), behind the others.
         await this.orm.em
           .fork()
