@@ -4,13 +4,10 @@ import { buildSchemaSync } from 'type-graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { OrganisationResolver } from '../modules/organisations/organisation.graphql';
 import { DirectoryResolver, PatientFieldResolver, TeamMemberFieldResolver } from '../modules/directory/directory.graphql';
-import {
-  ChannelMemberFieldResolver,
-  ChannelMembershipFieldResolver,
-  ChannelResolver,
-  MessageChannelFieldResolver,
-  PatientChannelsFieldResolver,
-} from '../modules/channels/channel.graphql';
+import { ChannelResolver } from '../modules/channels/channel.graphql';
+import { ChannelMemberFieldResolver, ChannelMembershipFieldResolver, ChannelMembershipResolver } from '../modules/channels/channel-membership.graphql';
+import { MessageChannelFieldResolver } from '../modules/channels/message-channel.graphql';
+import { PatientChannelsFieldResolver } from '../modules/channels/patient-channels.graphql';
 import { ConversationResolver } from '../modules/channels/conversation.graphql';
 import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
 import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
@@ -33,6 +30,7 @@ const resolvers = [
   TeamMemberFieldResolver,
   PatientFieldResolver,
   ChannelResolver,
+  ChannelMembershipResolver,
   ChannelMemberFieldResolver,
   ChannelMembershipFieldResolver,
   MessageChannelFieldResolver,

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, ObjectType, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
 import type { Context } from '../graphql/context';
-import { ChannelMemberType, ChannelType } from '../modules/channels/channel.graphql';
+import { ChannelMemberType, ChannelType } from '../modules/channels/channel.types';
 import { MessageType } from '../modules/messages/message.graphql';
 import { ChannelEventType } from './channel-event.entity';
 import type { StreamEvent } from './channel-events.service';

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, ObjectType, Resolver, Root, Subscription, registerEnumType } from 'type-graphql';
 import type { Context } from '../graphql/context';
-import { ChannelType } from '../modules/channels/channel.graphql';
+import { ChannelType } from '../modules/channels/channel.types';
 import { MessageType } from '../modules/messages/message.graphql';
 import { InboxEventType, type InboxItem } from './inbox-events.service';
 

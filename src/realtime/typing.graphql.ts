@@ -2,7 +2,7 @@ import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Re
 import type { Context } from '../graphql/context';
 import { MutationPayload } from '../common/graphql-types';
 import { mutationPayload } from '../graphql/payload';
-import { ChannelType } from '../modules/channels/channel.graphql';
+import { ChannelType } from '../modules/channels/channel.types';
 import { AuthorUnion } from '../modules/messages/message.graphql';
 import type { Channel } from '../modules/channels/channel.entity';
 import type { TypingNotice } from './bus';

@@ -4,7 +4,7 @@ import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
 import { MessageType } from '../messages/message.graphql';
 import type { Message } from '../messages/message.entity';
-import { ChannelType } from './channel.graphql';
+import { ChannelType } from './channel.types';
 import type { Channel } from './channel.entity';
 
 @InputType({ description: 'A new titled conversation with a patient and its first message.' })

@@ -2,7 +2,7 @@ import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Resolver } from '
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
-import { ChannelType } from './channel.graphql';
+import { ChannelType } from './channel.types';
 import type { Channel } from './channel.entity';
 
 @InputType({ description: 'The team members of a direct channel, besides the caller.' })

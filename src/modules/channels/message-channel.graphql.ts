@@ -1,0 +1,38 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../graphql/context';
+import { connectionOf } from '../../common/graphql-types';
+import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../common/pagination';
+import { MessageType } from '../messages/message.graphql';
+import type { Message } from '../messages/message.entity';
+import { ChannelType, MessageConnection } from './channel.types';
+
+@Resolver(() => MessageType)
+export class MessageChannelFieldResolver {
+  @Query(() => MessageConnection, {
+    description:
+      'Full-text search over the messages of the channels the caller takes part in (or one of them), newest first. Web-search syntax: words, "a phrase", -exclude, or. Internal notes for staff only; deleted messages never. Staff and patients.',
+  })
+  messageSearch(
+    @Arg('query', () => String, { description: 'What to look for (1 to 200 characters).' }) query: string,
+    @Arg('channelId', () => ID, { nullable: true, description: 'Only this channel.' }) channelId: string | null,
+    @Args(() => ForwardPageArgs) page: ForwardPageArgs,
+    @Ctx() context: Context,
+  ) {
+    return context.services.messages.search(query, channelId, pageRequest(page).limit, page.after ?? undefined);
+  }
+
+  @FieldResolver(() => ChannelType, { description: 'The channel the message is in.' })
+  channel(@Root() message: Message, @Ctx() { loaders }: Context) {
+    return loaders.channel.load(message.channelId);
+  }
+
+  @FieldResolver(() => MessageConnection, {
+    description: 'The replies in its thread, in order (`first`/`after` forward, `last`/`before` back); internal replies for staff only. Members only; empty otherwise.',
+  })
+  async replies(@Root() message: Message, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
+    const request = pageRequest(page);
+    const found = await context.services.channels.findParticipating(message.channelId);
+    if (!found || message.parentMessageId) return connectionOf([], () => '');
+    return context.services.messages.page(found.channel, request, message);
+  }
+}
