@@ -48,17 +48,22 @@ describe('directChannelOpen', () => {
   });
 
   it('denied: outsiders cannot see it; patients cannot open one; bad sets are refused and change nothing', async () => {
-    const dm = (await openDirect(ana, [ben.id])).directChannelOpen.channel!;
+    // Two people of this test's own, so their channel lists hold exactly what this test made.
+    const [dee, eve] = [await org.addStaff('Dee'), await org.addStaff('Eve')];
+    const dm = (await openDirect(dee, [eve.id])).directChannelOpen.channel!;
+    const care = (await ok(server.url, dee.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).channelActivate.channel!;
     expect((await ok(server.url, cal.token, ChannelByIdDocument, { id: dm.id })).channel).toBeNull();
     expect((await ok(server.url, patient.token, ChannelByIdDocument, { id: dm.id })).channel).toBeNull();
-    expect(errorCodes(await request(server.url, patient.token, DirectChannelOpenDocument, { input: { teamMemberIds: [ana.id] } }))).toEqual(['FORBIDDEN']);
-    expect((await openDirect(ana, [ana.id])).directChannelOpen.userErrors.map((e) => e.code)).toEqual(['INVALID_INPUT']);
-    expect((await openDirect(ana, [patient.id])).directChannelOpen.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
+    expect(errorCodes(await request(server.url, patient.token, DirectChannelOpenDocument, { input: { teamMemberIds: [dee.id] } }))).toEqual(['FORBIDDEN']);
+    expect((await openDirect(dee, [dee.id])).directChannelOpen.userErrors.map((e) => e.code)).toEqual(['INVALID_INPUT']);
+    expect((await openDirect(dee, [patient.id])).directChannelOpen.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
     const gone = await org.addStaff('Gone');
     await ok(server.url, org.serviceToken, TeamMemberArchiveDocument, { input: { teamMemberId: gone.id } });
-    expect((await openDirect(ana, [gone.id])).directChannelOpen.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
-    const direct = await ok(server.url, ana.token, ChannelsDocument, { filter: { kind: 'DIRECT' }, first: 50 });
-    expect(direct.channels.edges.every((edge) => edge.node.kind === 'DIRECT')).toBe(true);
+    expect((await openDirect(dee, [gone.id])).directChannelOpen.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
+    // The refused opens made no channel: Dee is in her direct channel and the care team, nothing more.
+    const ids = async (filter?: { kind: 'DIRECT' }) => (await ok(server.url, dee.token, ChannelsDocument, { filter, first: 50 })).channels.edges.map((edge) => edge.node.id).sort();
+    expect(await ids()).toEqual([dm.id, care.id].sort());
+    expect(await ids({ kind: 'DIRECT' })).toEqual([dm.id]);
   });
 });
 
