@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { errorCodes, ok, request, subscribe } from './support/client';
+import { errorCodes, eventually, ok, request, subscribe } from './support/client';
 import {
   ChannelActivateDocument,
   ChannelByIdDocument,
@@ -58,18 +58,46 @@ async function probeChannel(person: Person, channelId: string) {
   const byId = await request(server.url, person.token, ChannelByIdDocument, { id: channelId });
   const messages = await request(server.url, person.token, ChannelMessagesDocument, { id: channelId, last: 5 });
   const sent = await request(server.url, person.token, MessageSendDocument, { input: { channelId, body: 'probe' } });
-  const sub = subscribe(server.wsUrl, person.token, ChannelEventsDocument, { channelId });
-  // A denied subscription answers at once; an allowed one stays open with nothing to say yet.
-  const subscribed = await sub.next(1000).catch(() => ({ errors: undefined }));
-  await sub.close();
+  const subscribed = await subscriptionAnswer(person, channelId);
   const listed = await ok(server.url, person.token, ChannelsDocument, {});
   return {
     byId: byId.data,
     messages: messages.data,
     send: sent.data?.messageSend.userErrors,
-    subscribe: subscribed.errors?.map((error) => ({ message: error.message, code: error.extensions?.code })),
+    subscribe: subscribed,
     listed: listed.channels.edges.some((edge) => edge.node.id === channelId),
   };
+}
+
+/**
+ * How the channel's event stream (from now on) answers the person: 'OPEN' once the server has
+ * set the stream up, or the errors it was refused with. Anything else fails the test rather than
+ * passing for either: the connection failing, the stream ending without a refusal, an event
+ * where none was sent, or no answer at all.
+ */
+async function subscriptionAnswer(person: Person, channelId: string): Promise<'OPEN' | Array<{ message: string; code: unknown }>> {
+  // Streams of earlier probes are released first, so a count above zero is this one.
+  await eventually(() => server.deps.live.streamCount === 0);
+  const sub = subscribe(server.wsUrl, person.token, ChannelEventsDocument, { channelId });
+  let end: { error?: unknown } | undefined;
+  void sub.ended.then((ended) => (end = ended));
+  try {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      if (end) {
+        const answer = await sub.next(0).catch(() => undefined);
+        if (!answer?.errors?.length || answer.data) {
+          throw new Error(`the stream ended without a refusal: ${JSON.stringify({ answer, error: String(end.error ?? '') })}`);
+        }
+        return answer.errors.map((error) => ({ message: error.message, code: error.extensions?.code }));
+      }
+      if (server.deps.live.streamCount > 0) return 'OPEN';
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('the stream was neither set up nor refused within 5 s');
+  } finally {
+    await sub.close();
+  }
 }
 
 /** The person's subscription receives a message sent after its cursor. */
@@ -111,7 +139,7 @@ describe('a channel the caller may not see looks exactly like one that does not 
     expect(seen.byId?.channel?.id).toBe(careChannelId);
     expect(seen.messages?.channel?.messages.edges.map((edge) => edge.node.id)).toContain(careMessageId);
     expect(seen.send).toEqual([]);
-    expect(seen.subscribe).toBeUndefined();
+    expect(seen.subscribe).toBe('OPEN');
     expect(seen.listed).toBe(true);
     await expectLiveDelivery(patient, careChannelId);
   });
@@ -120,7 +148,7 @@ describe('a channel the caller may not see looks exactly like one that does not 
     const seen = await probeChannel(clinician, staffChannelId);
     expect(seen.byId?.channel?.id).toBe(staffChannelId);
     expect(seen.send).toEqual([]);
-    expect(seen.subscribe).toBeUndefined();
+    expect(seen.subscribe).toBe('OPEN');
     expect(seen.listed).toBe(true);
     await expectLiveDelivery(clinician, staffChannelId);
   });
