@@ -51,7 +51,7 @@ describe('tokens over HTTP', () => {
 });
 
 describe('revocation of open streams', () => {
-  it('a patient archived outside the API: their subscription ends with UNAUTHENTICATED at the next event, not silently', async () => {
+  it('a patient archived outside the API: their subscription ends at the next event, not silently: UNAUTHENTICATED from the check before the batch, or 4403 if the sweep for archived people comes first', async () => {
     const patient = await org.addPatient('Soon Archived');
     const channel = (await request(server.url, staff.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).data!.channelActivate.channel!;
     const first = (await request(server.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body: 'first' } })).data!.messageSend.message!;
@@ -67,6 +67,21 @@ describe('revocation of open streams', () => {
     const outcome = Array.isArray(error) ? errorCodes({ errors: error }) : [(error as { code?: number }).code];
     expect([['UNAUTHENTICATED'], [4403]]).toContainEqual(outcome);
     await live.close();
+  });
+
+  it('a patient archived outside the API, with no event to come: the sweep for archived people closes their socket 4403', async () => {
+    const patient = await org.addPatient('Archived While Idle');
+    const channel = (await request(server.url, staff.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).data!.channelActivate.channel!;
+    const first = (await request(server.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body: 'first' } })).data!.messageSend.message!;
+    const idle = subscribe(server.wsUrl, patient.token, ChannelEventsDocument, { channelId: channel.id, after: first.cursor });
+    await request(server.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body: 'delivered' } });
+    expect((await idle.next()).data?.channelEvents.message?.body).toBe('delivered');
+
+    // Nothing is sent after this, so no batch check runs: only the sweep (every second here) can end it.
+    await server.orm.em.fork().execute('update patient set archived_at = now() where organisation_id = ? and id = ?', [org.id, patient.id]);
+    const { error } = await idle.ended;
+    expect((error as { code?: number } | undefined)?.code).toBe(4403);
+    await idle.close();
   });
 });
 

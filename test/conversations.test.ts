@@ -5,6 +5,7 @@ import {
   ChannelActivateDocument,
   ChannelEventsDocument,
   ChannelJoinDocument,
+  ChannelsDocument,
   ConversationCloseDocument,
   ConversationReopenDocument,
   ConversationStartDocument,
@@ -67,6 +68,7 @@ describe('messaging settings', () => {
   });
 
   it('denied: without MESSAGING_ADMIN nothing changes; patients cannot read them; bad input changes nothing', async () => {
+    const before = (await ok(server.url, clinician.token, MessagingSettingsDocument, {})).messagingSettings;
     const refused = await settings({ patientsCanStartConversations: true }, clinician);
     expect(codes(refused.messagingSettingsUpdate)).toEqual(['FORBIDDEN']);
     const asPatient = await request(server.url, patient.token, MessagingSettingsDocument, {});
@@ -76,8 +78,8 @@ describe('messaging settings', () => {
     expect(codes(bad.messagingSettingsUpdate)).toEqual(['INVALID_INPUT']);
     const nobody = await settings({ allStaffCanStartConversations: false, conversationStarterTeamMemberIds: [] });
     expect(nobody.messagingSettingsUpdate.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.conversationStarterTeamMemberIds' });
-    const read = await ok(server.url, clinician.token, MessagingSettingsDocument, {});
-    expect(read.messagingSettings).toMatchObject({ patientsCanStartConversations: false, allStaffCanStartConversations: true });
+    // Every setting, and when they were last changed, read back as they were.
+    expect((await ok(server.url, clinician.token, MessagingSettingsDocument, {})).messagingSettings).toEqual(before);
   });
 });
 
@@ -144,16 +146,26 @@ describe('staff-started conversations', () => {
     const stream = subscribe(server.wsUrl, clinician.token, ChannelEventsDocument, { channelId });
     await eventually(() => server.deps.live.streamCount > before);
     try {
-      await Promise.all(Array.from({ length: 4 }, () => ok(server.url, clinician.token, ConversationCloseDocument, { input: { channelId } })));
+      const closes = await Promise.all(Array.from({ length: 4 }, () => ok(server.url, clinician.token, ConversationCloseDocument, { input: { channelId } })));
+      for (const { conversationClose } of closes) expect(conversationClose).toMatchObject({ userErrors: [], channel: { status: 'CLOSED' } });
       expect((await stream.next()).data?.channelEvents.type).toBe('CHANNEL_CLOSED');
       await stream.expectSilence(300);
+
+      const reopens = await Promise.all(Array.from({ length: 4 }, () => ok(server.url, clinician.token, ConversationReopenDocument, { input: { channelId } })));
+      for (const { conversationReopen } of reopens) expect(conversationReopen).toMatchObject({ userErrors: [], channel: { status: 'ACTIVE', closedAt: null } });
+      expect((await stream.next()).data?.channelEvents.type).toBe('CHANNEL_UPDATED');
+      await stream.expectSilence(300);
+      // Open again for the patient.
+      expect(codes(await send(patient, channelId, 'Reopened once'))).toEqual([]);
     } finally {
       await stream.close();
     }
   });
 
   it('two admins saving different settings at once both count', async () => {
-    await Promise.all([settings({ patientUploadsAllowed: true }), settings({ patientEmailOnStaffReply: false })]);
+    const otherAdmin = await org.addStaff('Second Admin', ['MESSAGING_ADMIN']);
+    const saved = await Promise.all([settings({ patientUploadsAllowed: true }, admin), settings({ patientEmailOnStaffReply: false }, otherAdmin)]);
+    for (const { messagingSettingsUpdate } of saved) expect(messagingSettingsUpdate.userErrors).toEqual([]);
     const read = await ok(server.url, admin.token, MessagingSettingsDocument, {});
     expect(read.messagingSettings).toMatchObject({ patientUploadsAllowed: true, patientEmailOnStaffReply: false });
     await settings({ patientUploadsAllowed: false, patientEmailOnStaffReply: true });
@@ -191,12 +203,27 @@ describe('staff-started conversations', () => {
   });
 
   it('bad input changes nothing: empty title, unknown recipient, unknown patient', async () => {
-    expect((await start(clinician, { patientId: patient.id, title: '  ', body: 'x' })).userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.title' });
-    expect((await start(clinician, { patientId: patient.id, title: 'T', body: 'x', recipientTeamMemberIds: [patient.id] })).userErrors[0]).toMatchObject({
+    // A starter and a patient of this test's own: any conversation made would be in their lists.
+    const starter = await org.addStaff('Dr Bad Input');
+    const recipient = await org.addStaff('Nurse Bad Input');
+    const target = await org.addPatient('Bad Input Patient');
+    const channels = async (who: Person) => (await ok(server.url, who.token, ChannelsDocument, { first: 50 })).channels.edges.map((edge) => edge.node.id);
+    expect((await start(starter, { patientId: target.id, title: '  ', body: 'x', recipientTeamMemberIds: [recipient.id] })).userErrors[0]).toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'input.title',
+    });
+    expect((await start(starter, { patientId: target.id, title: 'T', body: 'x', recipientTeamMemberIds: [recipient.id, target.id] })).userErrors[0]).toMatchObject({
       code: 'NOT_FOUND',
       field: 'input.recipientTeamMemberIds',
     });
-    expect(codes(await start(clinician, { patientId: clinician.id, title: 'T', body: 'x' }))).toEqual(['NOT_FOUND']);
+    expect(codes(await start(starter, { patientId: starter.id, title: 'T', body: 'x', recipientTeamMemberIds: [recipient.id] }))).toEqual(['NOT_FOUND']);
+    expect(await channels(starter)).toEqual([]);
+    expect(await channels(recipient)).toEqual([]);
+    expect(await channels(target)).toEqual([]);
+    // The same input, made valid, does start one (so the lists above would have shown it).
+    const valid = await start(starter, { patientId: target.id, title: 'T', body: 'x', recipientTeamMemberIds: [recipient.id] });
+    expect(valid.userErrors).toEqual([]);
+    for (const who of [starter, recipient, target]) expect(await channels(who)).toEqual([valid.channel!.id]);
   });
 });
 

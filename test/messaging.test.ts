@@ -169,10 +169,14 @@ describe('bad input changes nothing', () => {
     expect(stored.channel!.messages.edges).toEqual([]);
   });
 
-  it('rejects an unknown channel and a malformed id alike', async () => {
-    for (const channelId of ['6f1d8a36-3b8c-4a57-9df4-3f6f3c1b2a10', 'not-a-uuid']) {
+  it('rejects an unknown channel (NOT_FOUND) and a malformed id (INVALID_INPUT) the same way: one user error on input.channelId, no message', async () => {
+    for (const [channelId, code] of [
+      ['6f1d8a36-3b8c-4a57-9df4-3f6f3c1b2a10', 'NOT_FOUND'],
+      ['not-a-uuid', 'INVALID_INPUT'],
+    ]) {
       const result = await send(clinician, channelId, 'hello');
-      expect(result.messageSend.userErrors).toEqual([expect.objectContaining({ code: channelId === 'not-a-uuid' ? 'INVALID_INPUT' : 'NOT_FOUND', field: 'input.channelId' })]);
+      expect(result.messageSend.message).toBeNull();
+      expect(result.messageSend.userErrors).toEqual([expect.objectContaining({ code, field: 'input.channelId' })]);
     }
   });
 
