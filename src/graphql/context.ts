@@ -23,20 +23,28 @@ export interface AppDeps {
   logger: Logger;
 }
 
-/** Everything one operation works with: who asks, a database view scoped to their organisation. */
-export interface Context {
-  requestId: string;
-  actor?: Actor;
+/**
+ * What a service of one operation works with: who asks, a database view scoped to their
+ * organisation, its batch loaders. Services get this and their collaborators explicitly
+ * (see services.ts), never the whole context.
+ */
+export interface RequestScope {
+  readonly actor?: Actor;
   /** A fork scoped to the actor's organisation; tenant-owned queries fail without one. */
-  em: EntityManager;
+  readonly em: EntityManager;
   loaders: Loaders;
-  services: Services;
-  deps: AppDeps;
-  logger: Logger;
+  readonly logger: Logger;
   /** For subscriptions: aborted when their connection starts closing, so streams stop reading at once. */
-  connectionSignal?: AbortSignal;
+  readonly connectionSignal?: AbortSignal;
   /** Drops cached rows between events of a long-lived subscription. */
   reset(): void;
+}
+
+/** Everything one operation works with: the request scope, its services and the application's collaborators. */
+export interface Context extends RequestScope {
+  requestId: string;
+  services: Services;
+  deps: AppDeps;
 }
 
 export function createContext(deps: AppDeps, actor: Actor | undefined, requestId: string, connectionSignal?: AbortSignal): Context {
@@ -46,7 +54,7 @@ export function createContext(deps: AppDeps, actor: Actor | undefined, requestId
   const logger = deps.logger.child({ requestId, actor: actor ? describeActor(actor) : undefined });
   const context = { requestId, actor, em, deps, logger, connectionSignal } as Context;
   context.loaders = createLoaders(em, actor);
-  context.services = createServices(context);
+  context.services = createServices(context, deps);
   // Cleared in place, never replaced: resolvers may hold a shallow copy of the context.
   context.reset = () => {
     em.clear();

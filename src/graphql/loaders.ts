@@ -3,22 +3,18 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { TeamMember } from '../modules/directory/team-member.entity';
 import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
-import type { Actor } from '../auth/actor';
+import { isPerson, type Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
-import { unreadCounts, unreadReplyCounts } from '../modules/messages/read-state.service';
-import { channelsOfPatients, membersOfChannels, type KeysetPage } from '../modules/channels/channel.service';
-import { uuidArray } from '../db/sql';
-import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.service';
-import { lastMessages } from '../modules/messages/message.service';
+import { unreadCounts, unreadReplyCounts } from '../modules/messages/read-state.queries';
+import { channelsOfPatients, membersOfChannels, type KeysetPage } from '../modules/channels/channel.queries';
+import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.queries';
+import { lastMessages, revisionsOf, threadParticipantsOf, type MessageRevision, type PersonIds } from '../modules/messages/message.queries';
 import { Attachment, AttachmentStatus } from '../modules/attachments/attachment.entity';
 
-/** An earlier body of a message and who replaced it. */
-export interface MessageRevision {
-  body: string;
-  replacedAt: Date;
-  teamMemberId: string | null;
-  patientId: string | null;
-}
+/**
+ * Per-request batch loaders. Each batch's SQL lives in its module's query file (`*.queries.ts`),
+ * which asks the policy layer what the caller may see.
+ */
 
 type Keyed = { id: string };
 
@@ -44,7 +40,7 @@ function pagedLoader<T>(load: (ids: readonly string[], page: KeysetPage) => Prom
   };
 }
 
-/** Per-request batch loaders: one query per type per tick, whatever the list size. */
+/** One query per type per tick, whatever the list size. */
 export function createLoaders(em: EntityManager, actor: Actor | undefined) {
   const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
   const scoped = <T extends Keyed>(entity: new () => T) =>
@@ -72,19 +68,7 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     /** The active dependants of each guardian patient id. */
     dependants: linked('guardianPatientId', 'dependantPatientId'),
     /** Earlier bodies of each message id, oldest first (staff-only data: the resolver decides who sees it). */
-    revisions: new DataLoader<string, MessageRevision[]>(async (messageIds) => {
-      if (!organisationId) return messageIds.map(() => []);
-      const rows = await em.execute<Array<{ message_id: string; body: string; replaced_at: string; replaced_by_team_member_id: string | null; replaced_by_patient_id: string | null }>>(
-        `select message_id, body, replaced_at, replaced_by_team_member_id, replaced_by_patient_id from message_revision
-          where organisation_id = ? and message_id = any(?::uuid[]) order by replaced_at, id`,
-        [organisationId, uuidArray(messageIds)],
-      );
-      return messageIds.map((id) =>
-        rows
-          .filter((row) => row.message_id === id)
-          .map((row) => ({ body: row.body, replacedAt: new Date(row.replaced_at), teamMemberId: row.replaced_by_team_member_id, patientId: row.replaced_by_patient_id })),
-      );
-    }),
+    revisions: new DataLoader<string, MessageRevision[]>((messageIds) => (organisationId ? revisionsOf(em, organisationId, messageIds) : Promise.resolve(messageIds.map(() => [])))),
     /** The newest top-level message of each channel id that the caller may see. */
     lastMessage: new DataLoader<string, Message | undefined>((channelIds) => lastMessages(em, actor, channelIds)),
     attachment: scoped(Attachment),
@@ -95,35 +79,22 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
       return messageIds.map((id) => rows.filter((row) => row.messageId === id));
     }),
     /** Who replied in each thread (top-level message id), first reply first, as person keys; internal replies for staff only. */
-    threadParticipants: new DataLoader<string, Array<{ teamMemberId: string | null; patientId: string | null }>>(async (messageIds) => {
-      if (!organisationId || (actor?.kind !== 'staff' && actor?.kind !== 'patient')) return messageIds.map(() => []);
-      const rows = await em.execute<Array<{ parent_message_id: string; author_team_member_id: string | null; author_patient_id: string | null }>>(
-        `select parent_message_id, author_team_member_id, author_patient_id from message
-          where organisation_id = ? and parent_message_id = any(?::uuid[]) and not system ${actor.kind === 'staff' ? '' : 'and not internal'}
-          group by parent_message_id, author_team_member_id, author_patient_id
-          order by parent_message_id, min(seq)`,
-        [organisationId, uuidArray(messageIds)],
-      );
-      return messageIds.map((id) =>
-        rows.filter((row) => row.parent_message_id === id).map((row) => ({ teamMemberId: row.author_team_member_id, patientId: row.author_patient_id })),
-      );
-    }),
+    threadParticipants: new DataLoader<string, PersonIds[]>((messageIds) => threadParticipantsOf(em, actor, messageIds)),
     /** The reactions of each message id, with whether the caller made each. */
     reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(em, actor, messageIds)),
     /** The caller's unread messages per channel id (0 where not a member). */
-    unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts({ em, actor }, channelIds)),
+    unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts(em, actor, channelIds)),
     /** The caller's unread replies per thread (top-level message id). */
-    unreadReplyCount: new DataLoader<string, number>((messageIds) => unreadReplyCounts({ em, actor }, messageIds)),
+    unreadReplyCount: new DataLoader<string, number>((messageIds) => unreadReplyCounts(em, actor, messageIds)),
     /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */
     patientChannels: pagedLoader((patientIds, page) => channelsOfPatients(em, actor, patientIds, page)),
     /** Pages of the current members of each channel id, batched per page size and cursor. */
     channelMembers: pagedLoader((channelIds, page) => membersOfChannels(em, actor, channelIds, page)),
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
-      const person =
-        actor?.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : actor?.kind === 'patient' ? { patientId: actor.patientId } : undefined;
-      if (!person || !organisationId) return channelIds.map(() => undefined);
-      const rows = await em.find(ChannelMember, { organisationId, channelId: { $in: [...channelIds] }, leftAt: null, ...person });
+      if (!isPerson(actor)) return channelIds.map(() => undefined);
+      const person = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+      const rows = await em.find(ChannelMember, { organisationId: actor.organisationId, channelId: { $in: [...channelIds] }, leftAt: null, ...person });
       const byChannel = new Map(rows.map((row) => [row.channelId, row]));
       return channelIds.map((id) => byChannel.get(id));
     }),

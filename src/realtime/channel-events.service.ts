@@ -1,19 +1,32 @@
-import type { Context } from '../graphql/context';
+import type { RequestScope } from '../graphql/context';
 import { apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
-import { actorKey, loadEvents, primeLoaders, subjectKey, type LoadedEvent } from './event-batch';
+import { actorKey, loadEvents, primeLoaders, type LoadedEvent } from './event-batch';
+import { eventPolicy } from '../policy/events';
 import { liveReader } from './live-reader';
+import type { ChannelService } from '../modules/channels/channel.service';
+import type { Config } from '../config';
+import type { CursorCodec } from '../common/cursor';
+import type { LiveHub } from './live-hub';
 
 /** What a subscription resolves events with: the event and the rows it refers to. */
 export type StreamEvent = LoadedEvent;
 
+/** What ChannelEventService works with besides the request. */
+export interface ChannelEventServiceDeps {
+  cursors: CursorCodec;
+  live: LiveHub;
+  config: Config;
+  channels: ChannelService;
+}
+
 export class ChannelEventService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope, private readonly deps: ChannelEventServiceDeps) {}
 
   private person(): PersonActor {
     // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
-    return requirePerson(this.context.actor);
+    return requirePerson(this.scope.actor);
   }
 
   /**
@@ -22,14 +35,14 @@ export class ChannelEventService {
    * member who is removed gets their own MEMBER_LEFT and then ACCESS_REVOKED.
    */
   async subscribe(channelId: string, after?: string | null): Promise<AsyncIterableIterator<StreamEvent>> {
-    const { context } = this;
+    const { scope } = this;
     const actor = this.person();
-    const found = await context.services.channels.findParticipating(channelId);
+    const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw notFound('The channel');
     const { organisationId } = found.channel;
     let afterSeq = found.channel.lastSeq;
     if (after != null) {
-      const position = context.deps.cursors.decode(after);
+      const position = this.deps.cursors.decode(after);
       if (!position || position.channelId !== channelId || position.seq > found.channel.lastSeq) {
         throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this channel; refetch and subscribe again.');
       }
@@ -37,17 +50,17 @@ export class ChannelEventService {
       await this.assertRetained(organisationId, channelId, afterSeq, found.channel.lastSeq);
     }
     const membershipId = found.membership.id;
-    const me = actorKey(actor);
     // Set once the membership is found ended: events after its MEMBER_LEFT are not for this member.
     let lastVisibleSeq: number | undefined;
     // Rows loaded to set the stream up are not kept for its lifetime (memory per open subscriber).
-    context.reset();
-    const feed = await context.deps.live.acquireFeed(organisationId);
+    scope.reset();
+    const feed = await this.deps.live.acquireFeed(organisationId);
+    const viewer = { kind: actor.kind, key: actorKey(actor) };
     return liveReader<number>({
       feed,
       start: afterSeq,
       fromDatabase: (seq, limit) =>
-        loadEvents(context.em, organisationId, 'select * from channel_event where organisation_id = ? and channel_id = ? and seq > ? order by seq limit ?', [
+        loadEvents(scope.em, organisationId, 'select * from channel_event where organisation_id = ? and channel_id = ? and seq > ? order by seq limit ?', [
           organisationId,
           channelId,
           seq,
@@ -58,17 +71,16 @@ export class ChannelEventService {
       decide: ({ record }) => {
         if (lastVisibleSeq !== undefined && record.seq > lastVisibleSeq) return 'end';
         if (record.type === ChannelEventType.MEMBER_LEFT && record.memberId === membershipId) return 'deliver-then-end';
-        if (record.subjectOnly && subjectKey(record) !== me) return 'skip';
-        return record.staffOnly && actor.kind !== 'staff' ? 'skip' : 'deliver';
+        return eventPolicy.canSee(viewer, record) ? 'deliver' : 'skip';
       },
       authorize: async () => {
         lastVisibleSeq = await this.authorize(membershipId);
       },
-      prepare: (events) => prepareBatch(context, events),
+      prepare: (events) => prepareBatch(scope, events),
       endError: revoked,
-      revalidateMs: context.deps.config.live.revalidateMs,
-      connectionSignal: context.connectionSignal,
-      release: () => context.deps.live.releaseFeed(organisationId),
+      revalidateMs: this.deps.config.live.revalidateMs,
+      connectionSignal: scope.connectionSignal,
+      release: () => this.deps.live.releaseFeed(organisationId),
     });
   }
 
@@ -77,8 +89,8 @@ export class ChannelEventService {
    * number of the membership's MEMBER_LEFT once it has ended (the member still gets that event).
    */
   private async authorize(membershipId: string): Promise<number | undefined> {
-    await assertStreamCaller(this.context);
-    const membership = await this.context.loaders.member.load(membershipId);
+    await assertStreamCaller(this.scope);
+    const membership = await this.scope.loaders.member.load(membershipId);
     if (!membership) throw revoked();
     return membership.leftSeq ?? undefined;
   }
@@ -86,7 +98,7 @@ export class ChannelEventService {
   /** A resume position whose next event was removed by retention cannot be resumed. */
   private async assertRetained(organisationId: string, channelId: string, afterSeq: number, lastSeq: number): Promise<void> {
     if (afterSeq >= lastSeq) return;
-    const next = await this.context.em.execute('select 1 from channel_event where organisation_id = ? and channel_id = ? and seq = ?', [
+    const next = await this.scope.em.execute('select 1 from channel_event where organisation_id = ? and channel_id = ? and seq = ?', [
       organisationId,
       channelId,
       afterSeq + 1,
@@ -95,7 +107,7 @@ export class ChannelEventService {
   }
 
   cursorOf(event: StreamEvent): string {
-    return this.context.deps.cursors.encode({ channelId: event.record.channelId, seq: event.record.seq });
+    return this.deps.cursors.encode({ channelId: event.record.channelId, seq: event.record.seq });
   }
 }
 
@@ -105,20 +117,20 @@ export const cursorExpired = () =>
   apiError(ApiErrorCode.CURSOR_EXPIRED, 'The cursor is older than the event history kept; refetch the current state and subscribe without `after`.');
 
 /** Drops the rows cached for the previous batch and hands over this batch's shared rows. */
-export function prepareBatch(context: Context, events: LoadedEvent[]): void {
-  context.reset();
-  for (const related of new Set(events.map((event) => event.related))) primeLoaders(context.loaders, related);
+export function prepareBatch(scope: RequestScope, events: LoadedEvent[]): void {
+  scope.reset();
+  for (const related of new Set(events.map((event) => event.related))) primeLoaders(scope.loaders, related);
 }
 
 /**
  * Ends a long-lived stream unless the token is still current and the person still active (not
  * archived); drops the rows cached for the previous batch first, so they are read afresh.
  */
-export async function assertStreamCaller(context: Context): Promise<void> {
-  const { actor } = context;
+export async function assertStreamCaller(scope: RequestScope): Promise<void> {
+  const { actor } = scope;
   if (!actor || actor.expiresAt <= Date.now()) throw unauthenticated();
-  context.reset();
+  scope.reset();
   const person =
-    actor.kind === 'staff' ? await context.loaders.teamMember.load(actor.teamMemberId) : actor.kind === 'patient' ? await context.loaders.patient.load(actor.patientId) : undefined;
+    actor.kind === 'staff' ? await scope.loaders.teamMember.load(actor.teamMemberId) : actor.kind === 'patient' ? await scope.loaders.patient.load(actor.patientId) : undefined;
   if (!person || person.archivedAt) throw unauthenticated();
 }

@@ -46,13 +46,8 @@ export interface LoadedEvent {
 
 export const keyOf = (record: ChannelEventRecord): EventKey => ({ position: record.position, channelId: record.channelId, seq: record.seq });
 
-/** `t:<id>` for a team member, `p:<id>` for a patient. */
-export const personKey = (person: { teamMemberId?: string | null; patientId?: string | null }): string =>
-  person.teamMemberId ? `t:${person.teamMemberId}` : `p:${person.patientId}`;
-
-/** The person a membership or read event is about, or undefined. */
-export const subjectKey = (record: ChannelEventRecord): string | undefined =>
-  record.subjectTeamMemberId || record.subjectPatientId ? personKey({ teamMemberId: record.subjectTeamMemberId, patientId: record.subjectPatientId }) : undefined;
+export { personKey, subjectKey } from '../policy/events';
+import { personKey } from '../policy/events';
 
 export const actorKey = (actor: PersonActor): string =>
   personKey(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId });

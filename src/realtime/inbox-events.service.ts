@@ -1,12 +1,16 @@
-import type { Context } from '../graphql/context';
+import type { RequestScope } from '../graphql/context';
 import { apiError, ApiErrorCode, unauthenticated } from '../errors';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
 import { actorKey, compareKeys, endOfPosition, loadEvents, subjectKey, type EventKey, type LoadedEvent } from './event-batch';
 import { liveReader } from './live-reader';
 import { mapStream } from './iterators';
-import { PATIENT_VISIBLE_KINDS_SQL } from '../modules/channels/channel.entity';
+import { eventPolicy, type Viewer } from '../policy/events';
+import { memberColumn } from '../policy/channels';
 import { assertStreamCaller, cursorExpired, prepareBatch } from './channel-events.service';
+import type { Config } from '../config';
+import type { CursorCodec } from '../common/cursor';
+import type { LiveHub } from './live-hub';
 
 export enum InboxEventType {
   MESSAGE_SENT = 'MESSAGE_SENT',
@@ -27,12 +31,19 @@ export interface InboxItem {
   member: boolean;
 }
 
+/** What InboxEventService works with besides the request. */
+export interface InboxEventServiceDeps {
+  cursors: CursorCodec;
+  live: LiveHub;
+  config: Config;
+}
+
 export class InboxEventService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope, private readonly deps: InboxEventServiceDeps) {}
 
   private person(): PersonActor {
     // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
-    return requirePerson(this.context.actor);
+    return requirePerson(this.scope.actor);
   }
 
   /**
@@ -41,18 +52,18 @@ export class InboxEventService {
    * the time of each event. With `after` it replays what came since, then continues live.
    */
   async subscribe(after?: string | null): Promise<AsyncIterableIterator<InboxItem>> {
-    const { context } = this;
+    const { scope } = this;
     const actor = this.person();
     const { organisationId } = actor;
     const me = actorKey(actor);
-    const [counter] = await context.em.execute<Array<{ last_position: string; pruned_through: string }>>(
+    const [counter] = await scope.em.execute<Array<{ last_position: string; pruned_through: string }>>(
       'select last_position, pruned_through from event_position where organisation_id = ?',
       [organisationId],
     );
     const lastPosition = Number(counter?.last_position ?? 0);
     let start = endOfPosition(lastPosition);
     if (after != null) {
-      const decoded = context.deps.cursors.decodeInbox(after);
+      const decoded = this.deps.cursors.decodeInbox(after);
       if (!decoded || decoded.personKey !== me || decoded.position > lastPosition) {
         throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this inbox; refetch and subscribe again.');
       }
@@ -62,25 +73,22 @@ export class InboxEventService {
     }
 
     // Rows loaded to set the stream up are not kept for its lifetime (memory per open subscriber).
-    context.reset();
-    const feed = await context.deps.live.acquireFeed(organisationId);
+    scope.reset();
+    const feed = await this.deps.live.acquireFeed(organisationId);
     // Registered before the first read, so every batch the feed reads from now on says whether this person was in it.
     feed.addInboxPerson(me);
-    const staff = actor.kind === 'staff';
-    const column = staff ? 'team_member_id' : 'patient_id';
-    const subjectColumn = staff ? 'subject_team_member_id' : 'subject_patient_id';
-    const personId = staff ? actor.teamMemberId : actor.patientId;
+    const viewer: Viewer = { kind: actor.kind, key: me };
+    const { column, id: personId } = memberColumn(actor);
     const reader = liveReader<EventKey>({
       feed,
       start,
       fromDatabase: (cursor, limit) =>
         loadEvents(
-          context.em,
+          scope.em,
           organisationId,
           `select e.* from channel_event e
             where e.organisation_id = ? and (e.position, e.channel_id, e.seq) > (?, ?::uuid, ?)
-              and (e.type in ('MESSAGE_SENT', 'CHANNEL_UPDATED', 'CHANNEL_CLOSED') or e.${subjectColumn} = ?)
-              ${staff ? '' : `and not e.staff_only and exists (select 1 from channel c where c.organisation_id = e.organisation_id and c.id = e.channel_id and c.kind in (${PATIENT_VISIBLE_KINDS_SQL}))`}
+              and (e.type in ('MESSAGE_SENT', 'CHANNEL_UPDATED', 'CHANNEL_CLOSED') or e.subject_${column} = ?)${eventPolicy.sql.andVisibleTo(actor, 'e')}
               and exists (select 1 from channel_member m
                            where m.organisation_id = e.organisation_id and m.channel_id = e.channel_id and m.${column} = ?
                              and m.joined_seq <= e.seq and (m.left_seq is null or e.seq <= m.left_seq))
@@ -101,36 +109,36 @@ export class InboxEventService {
       advance: (_cursor, event) => event.key,
       decide: (event) => {
         if (event.audience && !event.audience.has(me)) return 'skip';
-        return itemType(event, me, staff) ? 'deliver' : 'skip';
+        return itemType(event, viewer) ? 'deliver' : 'skip';
       },
-      authorize: () => assertStreamCaller(context),
-      prepare: (events) => prepareBatch(context, events),
+      authorize: () => assertStreamCaller(scope),
+      prepare: (events) => prepareBatch(scope, events),
       endError: () => unauthenticated(),
-      revalidateMs: context.deps.config.live.revalidateMs,
-      connectionSignal: context.connectionSignal,
+      revalidateMs: this.deps.config.live.revalidateMs,
+      connectionSignal: scope.connectionSignal,
       release: () => {
         feed.removeInboxPerson(me);
-        context.deps.live.releaseFeed(organisationId);
+        this.deps.live.releaseFeed(organisationId);
       },
     });
     return mapStream(reader, (event) => {
-      const type = itemType(event, me, staff)!;
+      const type = itemType(event, viewer)!;
       return { type, event, member: type !== InboxEventType.CHANNEL_REMOVED };
     });
   }
 
   cursorOf(item: InboxItem): string {
-    return this.context.deps.cursors.encodeInbox({ personKey: actorKey(this.person()), ...item.event.key });
+    return this.deps.cursors.encodeInbox({ personKey: actorKey(this.person()), ...item.event.key });
   }
 }
 
 /** What an event is in a person's inbox, or undefined when it is not for the inbox. */
-function itemType(event: LoadedEvent, me: string, staff: boolean): InboxEventType | undefined {
+function itemType(event: LoadedEvent, viewer: Viewer): InboxEventType | undefined {
   const { record } = event;
-  if (record.staffOnly && !staff) return undefined;
+  if (!eventPolicy.canSee(viewer, record)) return undefined;
   if (record.type === ChannelEventType.MESSAGE_SENT) return InboxEventType.MESSAGE_SENT;
   if (record.type === ChannelEventType.CHANNEL_UPDATED || record.type === ChannelEventType.CHANNEL_CLOSED) return InboxEventType.CHANNEL_UPDATED;
-  if (subjectKey(record) !== me) return undefined;
+  if (subjectKey(record) !== viewer.key) return undefined;
   if (record.type === ChannelEventType.MEMBER_JOINED) return InboxEventType.CHANNEL_ADDED;
   if (record.type === ChannelEventType.MEMBER_LEFT) return InboxEventType.CHANNEL_REMOVED;
   if (record.type === ChannelEventType.READ_MARKED) return InboxEventType.READ_STATE_CHANGED;

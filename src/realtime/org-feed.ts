@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import { PATIENT_VISIBLE_KINDS_SQL } from '../modules/channels/channel.entity';
+import { channelPolicy } from '../policy/channels';
 import { uuidArray } from '../db/sql';
 import { compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
 
@@ -187,7 +187,7 @@ export class OrgFeed {
          join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
         where m.organisation_id = ? and m.channel_id = any(?::uuid[])
           and (m.team_member_id = any(?::uuid[])
-               or (m.patient_id = any(?::uuid[]) and c.kind in (${PATIENT_VISIBLE_KINDS_SQL})))`,
+               or (m.patient_id = any(?::uuid[]) and ${channelPolicy.sql.kindsVisibleTo({ kind: 'patient' }, 'c')}))`,
       [this.organisationId, uuidArray(channelIds), uuidArray(teamMemberIds), uuidArray(patientIds)],
     );
     const byChannel = new Map<string, typeof rows>();

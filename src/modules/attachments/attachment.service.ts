@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Readable } from 'node:stream';
-import type { Context, AppDeps } from '../../graphql/context';
+import type { RequestScope, AppDeps } from '../../graphql/context';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, requiredText } from '../../common/validation';
@@ -10,6 +10,9 @@ import type { EventLogTransaction } from '../../realtime/event-log';
 import { Attachment, AttachmentPurpose, AttachmentStatus } from './attachment.entity';
 import { ATTACHMENT_TYPES, detectType } from './file-types';
 import { FileTooLargeError } from './file-store';
+import type { Config } from '../../config';
+import type { CursorCodec } from '../../common/cursor';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 
 const MAX_PER_MESSAGE = 10;
 const MAX_AVATAR_BYTES = 2 * 1024 * 1024;
@@ -30,6 +33,13 @@ export interface FileResponse {
   file?: { stream: Readable; attachment: Attachment };
 }
 
+/** What AttachmentService works with besides the request. */
+export interface AttachmentServiceDeps {
+  config: Config;
+  cursors: CursorCodec;
+  settings: MessagingSettingsService;
+}
+
 /**
  * Attachments: a caller asks for an upload URL (short-lived, for one file of a declared type and
  * size), sends the bytes to it, and the server keeps them only if their content is of the
@@ -40,7 +50,7 @@ export interface FileResponse {
 export class AttachmentService {
   private readonly uploadInput;
 
-  constructor(private readonly context: Context) {
+  constructor(private readonly scope: RequestScope, private readonly deps: AttachmentServiceDeps) {
     this.uploadInput = z.object({
       fileName: requiredText('The file name', 255).refine((name) => !UNSAFE_NAME.test(name), 'The file name must not contain path separators or control characters.'),
       contentType: z.string().refine((type) => (ATTACHMENT_TYPES as readonly string[]).includes(type), {
@@ -51,8 +61,8 @@ export class AttachmentService {
         .number()
         .int()
         .positive('The size must be positive.')
-        .refine((size) => size <= context.deps.config.files.maxBytes, {
-          message: `Attachments are at most ${context.deps.config.files.maxBytes} bytes.`,
+        .refine((size) => size <= this.deps.config.files.maxBytes, {
+          message: `Attachments are at most ${this.deps.config.files.maxBytes} bytes.`,
           params: { code: UserErrorCode.FILE_TOO_LARGE },
         }),
       purpose: z.nativeEnum(AttachmentPurpose).nullish(),
@@ -60,7 +70,7 @@ export class AttachmentService {
   }
 
   async createUpload(input: unknown): Promise<UploadTicket> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const data = parseInput(this.uploadInput, input);
     const purpose = data.purpose ?? AttachmentPurpose.MESSAGE;
     if (purpose === AttachmentPurpose.AVATAR) {
@@ -70,7 +80,7 @@ export class AttachmentService {
     } else {
       await this.assertMayAttach(actor, data.contentType, 'input.contentType');
     }
-    const attachment = this.context.em.create(Attachment, {
+    const attachment = this.scope.em.create(Attachment, {
       organisationId: actor.organisationId,
       uploadedByTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
       uploadedByPatientId: actor.kind === 'patient' ? actor.patientId : null,
@@ -81,16 +91,16 @@ export class AttachmentService {
       storageKey: '',
     });
     attachment.storageKey = `${actor.organisationId}/${attachment.id}`;
-    await this.context.em.flush();
-    const expiresAt = Date.now() + this.context.deps.config.files.urlTtlSeconds * 1000;
-    const ticket = this.context.deps.cursors.encodeFileTicket({ action: 'u', organisationId: actor.organisationId, attachmentId: attachment.id, expiresAt });
-    return { attachment, uploadUrl: fileUrl(this.context.deps, 'upload', ticket), uploadExpiresAt: new Date(expiresAt) };
+    await this.scope.em.flush();
+    const expiresAt = Date.now() + this.deps.config.files.urlTtlSeconds * 1000;
+    const ticket = this.deps.cursors.encodeFileTicket({ action: 'u', organisationId: actor.organisationId, attachmentId: attachment.id, expiresAt });
+    return { attachment, uploadUrl: fileUrl(this.deps.config, 'upload', ticket), uploadExpiresAt: new Date(expiresAt) };
   }
 
   /** Patients attach files only where the settings allow it, of the types they allow. */
   private async assertMayAttach(actor: PersonActor, contentType: string, field: string): Promise<void> {
     if (actor.kind !== 'patient') return;
-    const settings = await this.context.services.messagingSettings.current();
+    const settings = await this.deps.settings.current();
     if (!settings.patientUploadsAllowed) throw new UserError(UserErrorCode.FORBIDDEN, 'Your clinic does not accept attachments from patients.', field);
     if (!settings.patientUploadTypes.includes(contentType)) {
       throw new UserError(UserErrorCode.UNSUPPORTED_FILE_TYPE, `Your clinic accepts ${settings.patientUploadTypes.join(', ')} from patients.`, field);
@@ -102,7 +112,7 @@ export class AttachmentService {
     if (attachmentIds.length === 0) return;
     if (attachmentIds.length > MAX_PER_MESSAGE) throw new UserError(UserErrorCode.INVALID_INPUT, `At most ${MAX_PER_MESSAGE} attachments per message.`, 'input.attachmentIds');
     const uploader = actor.kind === 'staff' ? { uploadedByTeamMemberId: actor.teamMemberId } : { uploadedByPatientId: actor.patientId };
-    const found = await this.context.em.find(Attachment, {
+    const found = await this.scope.em.find(Attachment, {
       organisationId: actor.organisationId,
       id: { $in: [...attachmentIds] },
       status: AttachmentStatus.READY,
@@ -126,14 +136,14 @@ export class AttachmentService {
 
   /** A short-lived download URL; hand it out only to someone who may see what the attachment belongs to. */
   downloadUrl(attachment: Attachment): { url: string; expiresAt: Date } {
-    const expiresAt = Date.now() + this.context.deps.config.files.urlTtlSeconds * 1000;
-    const ticket = this.context.deps.cursors.encodeFileTicket({ action: 'd', organisationId: attachment.organisationId, attachmentId: attachment.id, expiresAt });
-    return { url: fileUrl(this.context.deps, 'download', ticket), expiresAt: new Date(expiresAt) };
+    const expiresAt = Date.now() + this.deps.config.files.urlTtlSeconds * 1000;
+    const ticket = this.deps.cursors.encodeFileTicket({ action: 'd', organisationId: attachment.organisationId, attachmentId: attachment.id, expiresAt });
+    return { url: fileUrl(this.deps.config, 'download', ticket), expiresAt: new Date(expiresAt) };
   }
 }
 
-function fileUrl(deps: AppDeps, action: 'upload' | 'download', ticket: string): string {
-  return `${deps.config.files.publicUrl ?? ''}/files/${action}/${ticket}`;
+function fileUrl(config: Config, action: 'upload' | 'download', ticket: string): string {
+  return `${config.files.publicUrl ?? ''}/files/${action}/${ticket}`;
 }
 
 async function attachmentOfTicket(deps: AppDeps, raw: string, action: 'u' | 'd'): Promise<Attachment | undefined> {

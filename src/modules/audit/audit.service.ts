@@ -1,4 +1,5 @@
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import { can } from '../../policy/permissions';
 import { requirePerson } from '../../auth/actor';
 import { connectionOf } from '../../common/graphql-types';
 import { timeIdCursor } from '../../common/cursor';
@@ -27,11 +28,11 @@ export interface AuditFilter {
 
 /** The organisation's audit log, newest first, for messaging admins. */
 export class AuditService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope) {}
 
   async list(filter: AuditFilter, limit: number, after?: string) {
-    const actor = requirePerson(this.context.actor);
-    if (actor.kind !== 'staff' || !actor.permissions.includes('MESSAGING_ADMIN')) throw forbidden();
+    const actor = requirePerson(this.scope.actor);
+    if (!can(actor, 'readAudit')) throw forbidden();
     const conditions = ['organisation_id = ?'];
     const params: unknown[] = [actor.organisationId];
     const add = (sql: string, value: unknown) => {
@@ -49,7 +50,7 @@ export class AuditService {
       conditions.push('(occurred_at, id) < (?::timestamptz, ?::uuid)');
       params.push(cursor.at.toISOString(), cursor.id);
     }
-    const rows = await this.context.em.execute<Array<Record<string, unknown>>>(
+    const rows = await this.scope.em.execute<Array<Record<string, unknown>>>(
       `select id, occurred_at, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code
          from audit_event where ${conditions.join(' and ')}
         order by occurred_at desc, id desc limit ?`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import { can } from '../../policy/permissions';
 import type { EventLogTransaction } from '../../realtime/event-log';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
@@ -33,25 +34,25 @@ const ruleInput = z
 
 /** Which patient channels activate by themselves when a patient is created, and who is in them. */
 export class ActivationRuleService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope) {}
 
   /** The rules of the caller's organisation (staff); kinds without a rule do not auto-activate. */
   async list(): Promise<ActivationRule[]> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'staff' && actor?.kind !== 'service') throw forbidden();
-    const rows = await this.rows(this.context.em, actor.organisationId);
+    const rows = await this.rows(this.scope.em, actor.organisationId);
     return AUTO_KINDS.map((kind) => rows.find((rule) => rule.kind === kind) ?? { kind, autoActivate: false, teamMemberIds: [] });
   }
 
   /** Sets the rule of one kind (MESSAGING_ADMIN). */
   async update(input: unknown): Promise<ActivationRule> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'staff') throw forbidden();
-    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw new UserError(UserErrorCode.FORBIDDEN, 'Activation rules need the Messaging Admin permission.');
+    if (!can(actor, 'manageActivationRules')) throw new UserError(UserErrorCode.FORBIDDEN, 'Activation rules need the Messaging Admin permission.');
     const rule = parseInput(ruleInput, input);
     const { organisationId } = actor;
-    await assertActivePeople(this.context.em, organisationId, TeamMember, rule.teamMemberIds, 'input.teamMemberIds');
-    await this.context.em.execute(
+    await assertActivePeople(this.scope.em, organisationId, TeamMember, rule.teamMemberIds, 'input.teamMemberIds');
+    await this.scope.em.execute(
       `insert into activation_rule (organisation_id, kind, auto_activate, team_member_ids) values (?, ?, ?, ?::uuid[])
        on conflict (organisation_id, kind) do update set auto_activate = excluded.auto_activate, team_member_ids = excluded.team_member_ids, updated_at = now()`,
       [organisationId, rule.kind, rule.autoActivate, uuidArray(rule.teamMemberIds)],
@@ -71,7 +72,7 @@ export class ActivationRuleService {
         : [];
       const staff = active.length ? active : allocationClinicianId ? [allocationClinicianId] : [];
       if (staff.length === 0) {
-        this.context.logger.warn({ kind: rule.kind }, 'activation rule has no active team member left; channel not activated');
+        this.scope.logger.warn({ kind: rule.kind }, 'activation rule has no active team member left; channel not activated');
         continue;
       }
       const [{ id: channelId }] = await log.em.execute<{ id: string }[]>(
@@ -82,7 +83,7 @@ export class ActivationRuleService {
     }
   }
 
-  private async rows(em: Context['em'], organisationId: string): Promise<ActivationRule[]> {
+  private async rows(em: RequestScope['em'], organisationId: string): Promise<ActivationRule[]> {
     const rows = await em.execute<Array<{ kind: ChannelKind; auto_activate: boolean; team_member_ids: string[] }>>(
       'select kind, auto_activate, team_member_ids from activation_rule where organisation_id = ?',
       [organisationId],

@@ -15,28 +15,6 @@ export enum ChannelStatus {
   CLOSED = 'CLOSED',
 }
 
-/** Kinds a patient can be a member of; the rest are staff-only. */
-export const PATIENT_VISIBLE_KINDS: ReadonlySet<ChannelKind> = new Set([
-  ChannelKind.CARE_TEAM,
-  ChannelKind.SERVICE_TEAM,
-  ChannelKind.GROUP,
-  ChannelKind.CONVERSATION,
-]);
-
-/** Kinds about one patient: they always keep at least one team member. */
-export const PATIENT_CHANNEL_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF, ChannelKind.CONVERSATION]);
-
-/**
- * Kinds about one patient that the patient is in (with their guardians): messages in them reach
- * the patient, who stays in them for as long as they exist. STAFF is the one patient kind left out.
- */
-export const PATIENT_SIDE_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
-
-/** A set of kinds as an SQL `in (...)` body, for raw queries (the values are the enum's, never input). */
-export const kindsSql = (kinds: ReadonlySet<ChannelKind>) => [...kinds].map((kind) => `'${kind}'`).join(', ');
-
-export const PATIENT_VISIBLE_KINDS_SQL = kindsSql(PATIENT_VISIBLE_KINDS);
-
 @Entity({ tableName: 'channel' })
 @TenantScoped()
 export class Channel extends TenantRecord {

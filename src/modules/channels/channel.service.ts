@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Context } from '../../graphql/context';
-import { requireStaff, type Actor, type PersonActor, type StaffActor } from '../../auth/actor';
+import type { RequestScope } from '../../graphql/context';
+import { isPerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
 import { ApiErrorCode, UserError, UserErrorCode, apiError, forbidden } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { connectionOf, type Connection } from '../../common/graphql-types';
@@ -9,16 +8,15 @@ import { timeIdCursor } from '../../common/cursor';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { Patient } from '../directory/patient.entity';
-import { Channel, ChannelKind, ChannelMember, PATIENT_CHANNEL_KINDS, PATIENT_SIDE_KINDS, PATIENT_VISIBLE_KINDS_SQL } from './channel.entity';
-import { channelAccess } from './channel-access';
+import { Channel, ChannelKind, ChannelMember } from './channel.entity';
+import { channelPolicy } from '../../policy/channels';
+import { can } from '../../policy/permissions';
 import { addMembers, patientAndGuardians } from './membership';
-import { uuidArray } from '../../db/sql';
-
-const ACTIVATABLE = [ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF] as const;
+import type { EventBus } from '../../realtime/bus';
 
 const activateInput = z.object({
   patientId: uuid('The patient id'),
-  kind: z.nativeEnum(ChannelKind).refine((kind) => (ACTIVATABLE as readonly ChannelKind[]).includes(kind), {
+  kind: z.nativeEnum(ChannelKind).refine(channelPolicy.isActivatable, {
     message: 'Only CARE_TEAM, SERVICE_TEAM and STAFF channels are activated from a patient.',
     params: { code: UserErrorCode.UNSUPPORTED_CHANNEL_KIND },
   }),
@@ -34,9 +32,6 @@ const muteInput = z.object({
 });
 const removeInput = z.object({ channelId: uuid('The channel id'), memberId: uuid('The member id') });
 
-/** Channels whose patient stays in them for as long as they exist. */
-const PATIENT_STAYS = PATIENT_SIDE_KINDS;
-
 export interface ChannelFilter {
   kind?: ChannelKind | null;
   patientId?: string | null;
@@ -50,37 +45,42 @@ export interface VisibleChannel {
   membership?: ChannelMember;
 }
 
+/** What ChannelService works with besides the request. */
+export interface ChannelServiceDeps {
+  bus: EventBus;
+}
+
 export class ChannelService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope, private readonly deps: ChannelServiceDeps) {}
 
   private person(): PersonActor {
-    const actor = this.context.actor;
-    if (actor?.kind !== 'staff' && actor?.kind !== 'patient') throw forbidden();
+    const actor = this.scope.actor;
+    if (!isPerson(actor)) throw forbidden();
     return actor;
   }
 
   private staff(): StaffActor {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'staff') throw forbidden();
     return actor;
   }
 
   /** The channel if the caller may see it; undefined for a channel that is hidden or absent alike. */
   async findVisible(channelId: string): Promise<VisibleChannel | undefined> {
-    const actor = this.context.actor;
-    if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return undefined;
+    const actor = this.scope.actor;
+    if (!isPerson(actor)) return undefined;
     if (!uuid('id').safeParse(channelId).success) return undefined;
-    const channel = await this.context.loaders.channel.load(channelId);
+    const channel = await this.scope.loaders.channel.load(channelId);
     if (!channel) return undefined;
-    const membership = await this.context.loaders.myMembership.load(channelId);
-    return channelAccess.canSee(actor, channel, membership) ? { channel, membership } : undefined;
+    const membership = await this.scope.loaders.myMembership.load(channelId);
+    return channelPolicy.canSee(actor, channel, membership) ? { channel, membership } : undefined;
   }
 
   /** The channel if the caller is a member who may take part; otherwise undefined. */
   async findParticipating(channelId: string): Promise<Required<VisibleChannel> | undefined> {
     const visible = await this.findVisible(channelId);
     if (!visible?.membership) return undefined;
-    return channelAccess.canParticipate(this.context.actor, visible.channel, visible.membership) ? (visible as Required<VisibleChannel>) : undefined;
+    return channelPolicy.canParticipate(this.scope.actor, visible.channel, visible.membership) ? (visible as Required<VisibleChannel>) : undefined;
   }
 
   /** The caller's channels, most recent activity first. */
@@ -88,10 +88,11 @@ export class ChannelService {
     const actor = this.person();
     const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
-    const params: unknown[] = [actor.organisationId, actor.kind === 'staff' ? actor.teamMemberId : actor.patientId];
+    const mine = channelPolicy.sql.ownMemberships(actor, 'c', 'm');
+    const params: unknown[] = [actor.organisationId, ...mine.params];
     const conditions = [
       'c.organisation_id = ?',
-      actor.kind === 'staff' ? 'm.team_member_id = ?' : "m.patient_id = ? and c.kind <> 'STAFF' and c.kind <> 'DIRECT'",
+      mine.sql,
       'm.left_at is null',
       filter.archived ? 'm.archived_at is not null' : 'm.archived_at is null',
     ];
@@ -108,7 +109,7 @@ export class ChannelService {
       conditions.push('(c.last_activity_at, c.id) < (?::timestamptz, ?::uuid)');
       params.push(cursor.at.toISOString(), cursor.id);
     }
-    const rows = await this.context.em.execute<Record<string, unknown>[]>(
+    const rows = await this.scope.em.execute<Record<string, unknown>[]>(
       `select c.* from channel c
          join channel_member m on m.organisation_id = c.organisation_id and m.channel_id = c.id
         where ${conditions.join(' and ')}
@@ -116,7 +117,7 @@ export class ChannelService {
         limit ?`,
       [...params, limit + 1],
     );
-    const channels = rows.slice(0, limit).map((row) => this.context.em.map(Channel, row));
+    const channels = rows.slice(0, limit).map((row) => this.scope.em.map(Channel, row));
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.lastActivityAt, channel.id), {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
@@ -132,17 +133,17 @@ export class ChannelService {
     const actor = this.staff();
     const { patientId, kind } = parseInput(activateInput, input);
     const { organisationId } = actor;
-    const patient = await this.context.em.findOne(Patient, { organisationId, id: patientId, archivedAt: null });
+    const patient = await this.scope.em.findOne(Patient, { organisationId, id: patientId, archivedAt: null });
     if (!patient) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
 
-    const channel = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+    const channel = await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
       const channelId = await this.findOrCreatePatientChannel(log, patientId, kind, actor.teamMemberId);
       // The patient (with their guardians) joins their own channel, never a STAFF one.
       const patientSide = kind !== ChannelKind.STAFF ? await patientAndGuardians(log.em, organisationId, patientId) : [];
       await addMembers(log, organisationId, channelId, [...patientSide, { teamMemberId: actor.teamMemberId }]);
       return log.em.findOneOrFail(Channel, { organisationId, id: channelId }, { refresh: true });
     });
-    this.context.loaders.myMembership.clear(channel.id);
+    this.scope.loaders.myMembership.clear(channel.id);
     return channel;
   }
 
@@ -151,14 +152,14 @@ export class ChannelService {
     const actor = this.staff();
     const { channelId } = parseInput(joinInput, input);
     const visible = await this.findVisible(channelId);
-    if (!visible || !channelAccess.canJoin(actor, visible.channel)) {
+    if (!visible || !channelPolicy.canJoin(actor, visible.channel)) {
       throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     }
     if (visible.membership) return visible.channel;
-    await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, (log) =>
+    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, (log) =>
       addMembers(log, actor.organisationId, channelId, [{ teamMemberId: actor.teamMemberId }]),
     );
-    this.context.loaders.myMembership.clear(channelId);
+    this.scope.loaders.myMembership.clear(channelId);
     return visible.channel;
   }
 
@@ -192,7 +193,7 @@ export class ChannelService {
     const { channelId } = parseInput(joinInput, input);
     const found = await this.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    if (actor.kind === 'patient' && PATIENT_STAYS.has(found.channel.kind)) {
+    if (actor.kind === 'patient' && channelPolicy.patientStays(found.channel.kind)) {
       throw new UserError(UserErrorCode.PATIENT_CANNOT_LEAVE, 'Patients cannot leave this channel.', 'input.channelId');
     }
     await this.endMembership(found.channel, found.membership, undefined);
@@ -209,13 +210,13 @@ export class ChannelService {
     const { channelId, memberId } = parseInput(removeInput, input);
     const found = await this.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    if (!actor.permissions.includes('MESSAGING_MANAGEMENT')) {
+    if (!can(actor, 'removeMembers')) {
       throw new UserError(UserErrorCode.FORBIDDEN, 'Removing people from a channel needs the Messaging Management permission.', 'input.memberId');
     }
     const { channel } = found;
-    const member = await this.context.em.findOne(ChannelMember, { organisationId: actor.organisationId, id: memberId, channelId, leftAt: null });
+    const member = await this.scope.em.findOne(ChannelMember, { organisationId: actor.organisationId, id: memberId, channelId, leftAt: null });
     if (!member) throw new UserError(UserErrorCode.NOT_FOUND, 'No such member in this channel.', 'input.memberId');
-    if (member.patientId && member.patientId === channel.patientId && PATIENT_STAYS.has(channel.kind)) {
+    if (member.patientId && member.patientId === channel.patientId && channelPolicy.patientStays(channel.kind)) {
       throw new UserError(UserErrorCode.PATIENT_CANNOT_LEAVE, 'The patient of this channel cannot be removed.', 'input.memberId');
     }
     if (member.guardianOfPatientId) {
@@ -228,11 +229,11 @@ export class ChannelService {
   private async endMembership(channel: Channel, member: ChannelMember, removedByTeamMemberId: string | undefined): Promise<void> {
     const actor = this.person();
     const { organisationId } = actor;
-    await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+    await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
       // Reserving the sequence number locks the channel row, so two team members leaving at once
       // cannot both see the other as the one who stays.
       const seq = await log.nextSeq(channel.id);
-      if (member.teamMemberId && PATIENT_CHANNEL_KINDS.has(channel.kind)) {
+      if (member.teamMemberId && channelPolicy.keepsTeamMember(channel.kind)) {
         const others = await log.em.execute<{ n: string }[]>(
           `select count(*) as n from channel_member
             where organisation_id = ? and channel_id = ? and team_member_id is not null and left_at is null and id <> ?`,
@@ -253,8 +254,8 @@ export class ChannelService {
         seq,
       );
     });
-    this.context.loaders.myMembership.clear(channel.id);
-    this.context.loaders.member.clear(member.id);
+    this.scope.loaders.myMembership.clear(channel.id);
+    this.scope.loaders.member.clear(member.id);
   }
 
   /**
@@ -267,7 +268,7 @@ export class ChannelService {
     const found = await this.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
-    await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changed = await log.em.execute<{ id: string }[]>(
         `update channel_member set archived_at = ${archived ? 'now()' : 'null'}
           where organisation_id = ? and id = ? and left_at is null and archived_at is ${archived ? 'null' : 'not null'} returning id`,
@@ -279,7 +280,7 @@ export class ChannelService {
       await log.append({ channelId, type, memberId: found.membership.id, subject: who, subjectOnly: true }, seq);
     });
     // The membership row changed behind the identity map: read it afresh for the payload.
-    this.context.reset();
+    this.scope.reset();
     return found.channel;
   }
 
@@ -293,7 +294,7 @@ export class ChannelService {
     const found = await this.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
-    await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changed = await log.em.execute(
         `update channel_member set muted_at = ${muted ? 'coalesce(muted_at, now())' : 'null'}, muted_until = ?
           where organisation_id = ? and id = ? and left_at is null ${muted ? '' : 'and muted_at is not null'} returning id`,
@@ -305,7 +306,7 @@ export class ChannelService {
       const type = muted ? ChannelEventType.CHANNEL_MUTED : ChannelEventType.CHANNEL_UNMUTED;
       await log.append({ channelId, type, memberId: found.membership.id, subject: who, subjectOnly: true }, seq);
     });
-    this.context.reset();
+    this.scope.reset();
     return found.channel;
   }
 
@@ -314,17 +315,17 @@ export class ChannelService {
    * can staff them (MESSAGING_ADMIN).
    */
   async listUnstaffed(limit: number, after?: string): Promise<Connection<Channel>> {
-    const actor = requireStaff(this.context.actor);
-    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw forbidden();
+    const actor = requireStaff(this.scope.actor);
+    if (!can(actor, 'listUnstaffedChannels')) throw forbidden();
     const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
-    const rows = await this.context.em.execute<Record<string, unknown>[]>(
+    const rows = await this.scope.em.execute<Record<string, unknown>[]>(
       `select * from channel where organisation_id = ? and unstaffed_since is not null
          ${cursor ? 'and (unstaffed_since, id) > (?::timestamptz, ?::uuid)' : ''}
        order by unstaffed_since, id limit ?`,
       [actor.organisationId, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
     );
-    const channels = rows.slice(0, limit).map((row) => this.context.em.map(Channel, row));
+    const channels = rows.slice(0, limit).map((row) => this.scope.em.map(Channel, row));
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
@@ -332,7 +333,7 @@ export class ChannelService {
   async members(channel: Channel, limit: number, after?: string): Promise<Connection<ChannelMember>> {
     const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
-    const rows = await this.context.loaders.channelMembers.page({ limit, after: cursor }).load(channel.id);
+    const rows = await this.scope.loaders.channelMembers.page({ limit, after: cursor }).load(channel.id);
     return connectionOf(rows.slice(0, limit), (member) => timeIdCursor.encode(member.joinedAt, member.id), {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
@@ -340,56 +341,4 @@ export class ChannelService {
   }
 }
 
-const invalidCursor = () => apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
-
-/** One keyset page of a list per parent (its channels, its members): up to `limit` after a (time, id) cursor. */
-export interface KeysetPage {
-  limit: number;
-  after?: { at: Date; id: string };
-}
-
-/**
- * Channels of patients listed on their profiles, one page per patient in one query: staff see
- * every kind but others' conversations (messaging admins see those too), patients only those
- * they take part in. Each list holds up to `limit + 1` channels (the extra one says there is more).
- */
-export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: KeysetPage): Promise<Channel[][]> {
-  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return patientIds.map(() => []);
-  const visible =
-    actor.kind === 'staff'
-      ? `(c.kind <> 'CONVERSATION' or ?::boolean or exists (
-           select 1 from channel_member m where m.organisation_id = c.organisation_id and m.channel_id = c.id and m.team_member_id = ? and m.left_at is null))`
-      : `c.kind in (${PATIENT_VISIBLE_KINDS_SQL}) and exists (
-           select 1 from channel_member m where m.organisation_id = c.organisation_id and m.channel_id = c.id and m.patient_id = ? and m.left_at is null)`;
-  const visibleParams = actor.kind === 'staff' ? [actor.permissions.includes('MESSAGING_ADMIN'), actor.teamMemberId] : [actor.patientId];
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select c.* from unnest(?::uuid[]) as p(id) cross join lateral (
-       select c.* from channel c
-        where c.organisation_id = ? and c.patient_id = p.id and ${visible}
-          ${page.after ? "and (date_trunc('milliseconds', c.created_at), c.id) > (?::timestamptz, ?::uuid)" : ''}
-        order by date_trunc('milliseconds', c.created_at), c.id
-        limit ?) c`,
-    [uuidArray(patientIds), actor.organisationId, ...visibleParams, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
-  );
-  const channels = rows.map((row) => em.map(Channel, row));
-  return patientIds.map((id) => channels.filter((channel) => channel.patientId === id));
-}
-
-/** The cursor of a channel in a patient's list (activation order, to the millisecond). */
-export const patientChannelCursor = (channel: Channel) => timeIdCursor.encode(channel.createdAt, channel.id);
-
-/** The current members of each channel, one page per channel in one query, in joining order. */
-export async function membersOfChannels(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[], page: KeysetPage): Promise<ChannelMember[][]> {
-  if (!actor || actor.kind === 'operator') return channelIds.map(() => []);
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
-       select m.* from channel_member m
-        where m.organisation_id = ? and m.channel_id = c.id and m.left_at is null
-          ${page.after ? 'and (m.joined_at, m.id) > (?::timestamptz, ?::uuid)' : ''}
-        order by m.joined_at, m.id
-        limit ?) m`,
-    [uuidArray(channelIds), actor.organisationId, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
-  );
-  const members = rows.map((row) => em.map(ChannelMember, row));
-  return channelIds.map((id) => members.filter((member) => member.channelId === id));
-}
+export const invalidCursor = () => apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import type { Config } from '../../config';
 import { requirePerson, requireStaff, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
@@ -17,9 +18,23 @@ import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers 
 import { Channel, ChannelKind, ChannelStatus } from './channel.entity';
 import { addMembers, patientAndGuardians, type NewMember } from './membership';
 import { uuidArray } from '../../db/sql';
+import type { ChannelService } from './channel.service';
+import type { EventBus } from '../../realtime/bus';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
+import type { TemplateService } from '../templates/template.service';
 
 const MAX_RECIPIENTS = 50;
 const channelInput = z.object({ channelId: uuid('The channel id') });
+
+/** What ConversationService works with besides the request. */
+export interface ConversationServiceDeps {
+  config: Config;
+  bus: EventBus;
+  settings: MessagingSettingsService;
+  attachments: AttachmentService;
+  templates: TemplateService;
+  channels: ChannelService;
+}
 
 /**
  * Titled conversations with one patient: started by staff (To: chosen team members, the patient
@@ -34,12 +49,12 @@ export class ConversationService {
     patientCanReply: z.boolean().nullish(),
   });
 
-  constructor(private readonly context: Context) {
+  constructor(private readonly scope: RequestScope, private readonly deps: ConversationServiceDeps) {
     this.startInput = z
       .object({
       patientId: uuid('The patient id').nullish(),
       title: requiredText('The title', 200),
-      body: messageBody(context.deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
+      body: messageBody(deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
       templateId: uuid('The template id').nullish(),
       recipientTeamMemberIds: z
         .array(uuid('A team member id'))
@@ -58,18 +73,18 @@ export class ConversationService {
   }
 
   async start(input: unknown): Promise<{ channel: Channel; message: Message }> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const data = parseInput(this.startInput, input);
-    const settings = await this.context.services.messagingSettings.current();
-    if (!(await this.context.services.messagingSettings.canStartConversation(actor))) {
+    const settings = await this.deps.settings.current();
+    if (!(await this.deps.settings.canStartConversation(actor))) {
       throw new UserError(UserErrorCode.NOT_ALLOWED_TO_START, 'The messaging settings do not let you start conversations.');
     }
     const { organisationId } = actor;
     const plan = actor.kind === 'staff' ? await this.staffPlan(actor.teamMemberId, data) : await this.patientPlan(actor, data);
     const patient = plan.patient;
-    await this.context.services.attachments.checkAttachable(actor, data.attachmentIds);
-    const body = data.templateId ? await this.context.services.templates.render(data.templateId, patient.id) : data.body;
-    const channelAndMessage = await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+    await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
+    const body = data.templateId ? await this.deps.templates.render(data.templateId, patient.id) : data.body;
+    const channelAndMessage = await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
       const channel = log.em.create(Channel, {
         organisationId,
         kind: ChannelKind.CONVERSATION,
@@ -88,27 +103,27 @@ export class ConversationService {
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
       const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
       await AttachmentService.attach(log, organisationId, message.id, data.attachmentIds);
-      await autoReply(this.context, log, actor, channel, true);
+      await autoReply(this.deps.settings, log, actor, channel, true);
       return { channelId: channel.id, message };
     });
     if (plan.staff.length === 0) {
-      this.context.logger.warn({ channelId: channelAndMessage.channelId }, 'patient conversation started with no responder: flagged unstaffed for messaging admins');
+      this.scope.logger.warn({ channelId: channelAndMessage.channelId }, 'patient conversation started with no responder: flagged unstaffed for messaging admins');
     }
-    this.context.reset();
-    const channel = await this.context.loaders.channel.load(channelAndMessage.channelId);
+    this.scope.reset();
+    const channel = await this.scope.loaders.channel.load(channelAndMessage.channelId);
     if (!channel) throw new Error('conversation vanished after it was written');
     return { channel, message: channelAndMessage.message };
   }
 
   /** Staff start: the patient must be messageable; the caller and the named team members join. */
   private async staffPlan(teamMemberId: string, data: { patientId?: string | null; recipientTeamMemberIds: string[] }) {
-    const actor = requireStaff(this.context.actor);
+    const actor = requireStaff(this.scope.actor);
     if (!data.patientId) throw new UserError(UserErrorCode.INVALID_INPUT, 'Name the patient.', 'input.patientId');
-    const patient = await this.context.em.findOne(Patient, { organisationId: actor.organisationId, id: data.patientId, archivedAt: null });
+    const patient = await this.scope.em.findOne(Patient, { organisationId: actor.organisationId, id: data.patientId, archivedAt: null });
     if (!patient) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
-    const blockers = patientBlockers(patient, await this.context.loaders.guardians.load(patient.id), await this.context.services.messagingSettings.current());
+    const blockers = patientBlockers(patient, await this.scope.loaders.guardians.load(patient.id), await this.deps.settings.current());
     if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.patientId');
-    await assertActivePeople(this.context.em, actor.organisationId, TeamMember, data.recipientTeamMemberIds, 'input.recipientTeamMemberIds');
+    await assertActivePeople(this.scope.em, actor.organisationId, TeamMember, data.recipientTeamMemberIds, 'input.recipientTeamMemberIds');
     const staff: NewMember[] = [...new Set([teamMemberId, ...data.recipientTeamMemberIds])].map((id) => ({ teamMemberId: id }));
     return { patient, staff, onBehalfOfPatientId: null };
   }
@@ -125,7 +140,7 @@ export class ConversationService {
     }
     const patientId = data.patientId ?? actor.patientId;
     if (patientId !== actor.patientId) {
-      const link = await this.context.em.execute('select 1 from patient_guardian where organisation_id = ? and guardian_patient_id = ? and dependant_patient_id = ?', [
+      const link = await this.scope.em.execute('select 1 from patient_guardian where organisation_id = ? and guardian_patient_id = ? and dependant_patient_id = ?', [
         organisationId,
         actor.patientId,
         patientId,
@@ -133,16 +148,16 @@ export class ConversationService {
       if (link.length === 0) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
     }
     const [me, patient] = await Promise.all([
-      this.context.em.findOne(Patient, { organisationId, id: actor.patientId, archivedAt: null }),
-      this.context.em.findOne(Patient, { organisationId, id: patientId, archivedAt: null }),
+      this.scope.em.findOne(Patient, { organisationId, id: actor.patientId, archivedAt: null }),
+      this.scope.em.findOne(Patient, { organisationId, id: patientId, archivedAt: null }),
     ]);
     if (!me || !patient) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
-    const settings = await this.context.services.messagingSettings.current();
+    const settings = await this.deps.settings.current();
     const blockers = [...entitlementBlockers(patient, settings), ...(me.portalAccess ? [] : [MessagingBlocker.NO_PORTAL_ACCESS])];
     if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.patientId');
     const candidates = settings.allStaffRespond ? (patient.allocationClinicianId ? [patient.allocationClinicianId] : []) : settings.responderIds;
     const active = candidates.length
-      ? await this.context.em.execute<Array<{ id: string }>>('select id from team_member where organisation_id = ? and id = any(?::uuid[]) and archived_at is null', [
+      ? await this.scope.em.execute<Array<{ id: string }>>('select id from team_member where organisation_id = ? and id = any(?::uuid[]) and archived_at is null', [
           organisationId,
           uuidArray(candidates),
         ])
@@ -152,7 +167,7 @@ export class ConversationService {
 
   /** Closes a conversation: patients can no longer reply (CHANNEL_CLOSED). Staff members of it. Closing again changes nothing. */
   close(input: unknown): Promise<Channel> {
-    const closedBy = requireStaff(this.context.actor).teamMemberId;
+    const closedBy = requireStaff(this.scope.actor).teamMemberId;
     return this.change(input, ChannelEventType.CHANNEL_CLOSED, (current) =>
       current.status === ChannelStatus.CLOSED ? undefined : { status: ChannelStatus.CLOSED, closed_at: new Date(), closed_by_team_member_id: closedBy },
     );
@@ -182,14 +197,14 @@ export class ConversationService {
    * the other; nothing is written when nothing changes.
    */
   private async change(input: unknown, type: ChannelEventType, changesFor: (current: ChannelState) => Record<string, unknown> | undefined): Promise<Channel> {
-    const actor = requireStaff(this.context.actor);
+    const actor = requireStaff(this.scope.actor);
     const { channelId } = parseInput(channelInput, input);
-    const found = await this.context.services.channels.findParticipating(channelId);
+    const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     if (found.channel.kind !== ChannelKind.CONVERSATION) {
       throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'Only conversations are closed, reopened or retitled.', 'input.channelId');
     }
-    await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changes = changesFor(await lockChannelState(log, actor.organisationId, channelId));
       if (!changes) return;
       const seq = await log.nextSeq(channelId);
@@ -201,7 +216,7 @@ export class ConversationService {
       ]);
       await log.append({ channelId, type }, seq);
     });
-    this.context.reset();
-    return (await this.context.loaders.channel.load(channelId))!;
+    this.scope.reset();
+    return (await this.scope.loaders.channel.load(channelId))!;
   }
 }

@@ -4,9 +4,9 @@ import { connectionOf } from '../../common/graphql-types';
 import { ForwardPageArgs, pageRequest } from '../../common/pagination';
 import { timeIdCursor } from '../../common/cursor';
 import { ApiErrorCode, apiError } from '../../errors';
-import { PatientType } from '../directory/directory.graphql';
+import { PatientType } from '../directory/directory.types';
 import type { Patient } from '../directory/patient.entity';
-import { patientChannelCursor } from './channel.service';
+import { patientChannelCursor } from './channel.queries';
 import { ChannelConnection } from './channel.types';
 
 @Resolver(() => PatientType)

@@ -1,9 +1,7 @@
 import type { EventLogTransaction } from '../../realtime/event-log';
 import { uuidArray } from '../../db/sql';
-import { PATIENT_CHANNEL_KINDS, kindsSql } from './channel.entity';
+import { channelPolicy } from '../../policy/channels';
 import { addMembers } from './membership';
-
-const PATIENT_CHANNEL_KINDS_SQL = kindsSql(PATIENT_CHANNEL_KINDS);
 
 /**
  * Of the given channels, every patient channel with no active team member gets its patient's
@@ -16,7 +14,7 @@ export async function restaffPatientChannels(log: EventLogTransaction, organisat
     `select c.id, t.id as clinician_id from channel c
        join patient p on p.organisation_id = c.organisation_id and p.id = c.patient_id
        left join team_member t on t.organisation_id = p.organisation_id and t.id = p.allocation_clinician_id and t.archived_at is null
-      where c.organisation_id = ? and c.id = any(?::uuid[]) and c.kind in (${PATIENT_CHANNEL_KINDS_SQL})
+      where c.organisation_id = ? and c.id = any(?::uuid[]) and ${channelPolicy.sql.keepsTeamMember('c')}
         and not exists (select 1 from channel_member m
                           join team_member s on s.organisation_id = m.organisation_id and s.id = m.team_member_id and s.archived_at is null
                          where m.organisation_id = c.organisation_id and m.channel_id = c.id and m.left_at is null)`,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import { can } from '../../policy/permissions';
 import { requireStaff, type StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, requiredText, uuid } from '../../common/validation';
@@ -10,6 +11,9 @@ import { Channel, ChannelKind } from './channel.entity';
 import { addMembers } from './membership';
 import { assertActivePeople } from '../directory/active-people';
 import { notMessageable, patientBlockers } from '../settings/messageability';
+import type { ChannelService } from './channel.service';
+import type { EventBus } from '../../realtime/bus';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 
 const MAX_DIRECT = 20;
 const MAX_ADD = 200;
@@ -24,12 +28,19 @@ const groupInput = z.object({
 });
 const addInput = z.object({ channelId: uuid('The channel id'), teamMemberIds: ids('A team member id', MAX_ADD), patientIds: ids('A patient id', MAX_ADD) });
 
+/** What TeamChannelService works with besides the request. */
+export interface TeamChannelServiceDeps {
+  bus: EventBus;
+  channels: ChannelService;
+  settings: MessagingSettingsService;
+}
+
 /** Channels that are not about one patient: direct messages between staff, and groups. */
 export class TeamChannelService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope, private readonly deps: TeamChannelServiceDeps) {}
 
   private staff(): StaffActor {
-    return requireStaff(this.context.actor);
+    return requireStaff(this.scope.actor);
   }
 
   /**
@@ -65,7 +76,7 @@ export class TeamChannelService {
   async createGroup(input: unknown): Promise<Channel> {
     const actor = this.staff();
     const { title, teamMemberIds, patientIds } = parseInput(groupInput, input);
-    if (!actor.permissions.includes('MESSAGING_MANAGEMENT')) {
+    if (!can(actor, 'createGroup')) {
       throw new UserError(UserErrorCode.FORBIDDEN, 'Creating group channels needs the Messaging Management permission.');
     }
     await this.assertActive(TeamMember, teamMemberIds, 'input.teamMemberIds');
@@ -90,13 +101,13 @@ export class TeamChannelService {
   async addMembers(input: unknown): Promise<Channel> {
     const actor = this.staff();
     const { channelId, teamMemberIds, patientIds } = parseInput(addInput, input);
-    const found = await this.context.services.channels.findParticipating(channelId);
+    const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const { kind } = found.channel;
     if (kind === ChannelKind.DIRECT) {
       throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'A direct channel is a fixed set of people: open one with everyone instead.', 'input.channelId');
     }
-    if (kind === ChannelKind.GROUP && !actor.permissions.includes('MESSAGING_MANAGEMENT')) {
+    if (kind === ChannelKind.GROUP && !can(actor, 'manageGroupMembers')) {
       throw new UserError(UserErrorCode.FORBIDDEN, 'Managing group participants needs the Messaging Management permission.', 'input.channelId');
     }
     if (kind !== ChannelKind.GROUP && patientIds.length > 0) {
@@ -115,14 +126,14 @@ export class TeamChannelService {
 
   /** Every id names an active person of the caller's organisation, or nothing changes. */
   private assertActive(entity: typeof TeamMember | typeof Patient, list: string[], field: string): Promise<void> {
-    return assertActivePeople(this.context.em, this.staff().organisationId, entity, list, field);
+    return assertActivePeople(this.scope.em, this.staff().organisationId, entity, list, field);
   }
 
   /** Patients joining a group must be messageable (PATIENT_NOT_MESSAGEABLE naming the first who is not). */
   private async assertMessageable(patientIds: string[]): Promise<void> {
     if (patientIds.length === 0) return;
-    const settings = await this.context.services.messagingSettings.current();
-    const [patients, guardians] = await Promise.all([this.context.loaders.patient.loadMany(patientIds), this.context.loaders.guardians.loadMany(patientIds)]);
+    const settings = await this.deps.settings.current();
+    const [patients, guardians] = await Promise.all([this.scope.loaders.patient.loadMany(patientIds), this.scope.loaders.guardians.loadMany(patientIds)]);
     for (const [index, patient] of patients.entries()) {
       const linked = guardians[index];
       if (!patient || patient instanceof Error || linked instanceof Error) continue;
@@ -133,9 +144,9 @@ export class TeamChannelService {
 
   private async inTransaction(work: Parameters<typeof withEventLog<string>>[4]): Promise<Channel> {
     const actor = this.staff();
-    const channelId = await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, work);
-    this.context.reset();
-    const channel = await this.context.loaders.channel.load(channelId);
+    const channelId = await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, work);
+    this.scope.reset();
+    const channel = await this.scope.loaders.channel.load(channelId);
     if (!channel) throw new Error('channel vanished after it was written');
     return channel;
   }

@@ -1,6 +1,6 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
 import type { OrganisationActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { email, parseInput, phone, requiredText, uuid } from '../../common/validation';
@@ -10,8 +10,10 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { addMembers, endMemberships } from '../channels/membership';
 import { restaffPatientChannels } from '../channels/staffing';
 import { uuidArray } from '../../db/sql';
-import { PATIENT_SIDE_KINDS, kindsSql } from '../channels/channel.entity';
+import { channelPolicy } from '../../policy/channels';
 import { Attachment, AttachmentPurpose, AttachmentStatus } from '../attachments/attachment.entity';
+import type { ActivationRuleService } from '../channels/activation-rules.service';
+import type { EventBus } from '../../realtime/bus';
 
 const externalId = requiredText('The external id', 200);
 
@@ -48,14 +50,19 @@ const profileInput = z.object({
 });
 
 /** Patient channel kinds a guardian reads and writes in for their dependant (never STAFF). */
-const GUARDIAN_KINDS_SQL = kindsSql(PATIENT_SIDE_KINDS);
+
+/** What DirectoryService works with besides the request. */
+export interface DirectoryServiceDeps {
+  bus: EventBus;
+  activationRules: ActivationRuleService;
+}
 
 /** Team members and patients, as synchronised by a partner integration (a service token). */
 export class DirectoryService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope, private readonly deps: DirectoryServiceDeps) {}
 
   private serviceActor(): OrganisationActor {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'service') throw forbidden();
     return actor;
   }
@@ -64,7 +71,7 @@ export class DirectoryService {
     const { organisationId } = this.serviceActor();
     const data = parseInput(teamMemberInput, input);
     return this.retryOnRace(async () => {
-      const em = this.context.em;
+      const em = this.scope.em;
       const member =
         (await em.findOne(TeamMember, { organisationId, externalId: data.externalId })) ??
         em.create(TeamMember, { organisationId, externalId: data.externalId, name: data.name });
@@ -86,7 +93,7 @@ export class DirectoryService {
   async archiveTeamMember(input: unknown): Promise<TeamMember> {
     const { organisationId } = this.serviceActor();
     const { teamMemberId } = parseInput(archiveInput, input);
-    const { member, unstaffed } = await withEventLog(this.context.em, this.context.deps.bus, organisationId, undefined, async (log) => {
+    const { member, unstaffed } = await withEventLog(this.scope.em, this.deps.bus, organisationId, undefined, async (log) => {
       // Locked: two archives of one person run one after the other, and the second changes nothing.
       const found = await log.em.findOne(TeamMember, { organisationId, id: teamMemberId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.teamMemberId');
@@ -96,25 +103,25 @@ export class DirectoryService {
       const channelIds = await endMemberships(log, organisationId, { teamMemberId });
       return { member: found, unstaffed: await restaffPatientChannels(log, organisationId, channelIds) };
     });
-    if (unstaffed.length > 0) this.context.logger.warn({ teamMemberId, channelIds: unstaffed }, 'patient channels left without a team member: flagged unstaffed');
-    await this.context.deps.bus.publish({ kind: 'revoke', organisationId, teamMemberId });
+    if (unstaffed.length > 0) this.scope.logger.warn({ teamMemberId, channelIds: unstaffed }, 'patient channels left without a team member: flagged unstaffed');
+    await this.deps.bus.publish({ kind: 'revoke', organisationId, teamMemberId });
     return member;
   }
 
   /** A patient sets the name shown to other patients (null: none) and their avatar; staff still see the real name. */
   async updateProfile(input: unknown): Promise<Patient> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'patient') throw forbidden();
     const data = parseInput(profileInput, input);
     if (data.displayName) {
       // Patients must not pass themselves off as staff in group channels.
-      const impersonated = await this.context.em.execute('select 1 from team_member where organisation_id = ? and lower(name) = lower(?) limit 1', [actor.organisationId, data.displayName]);
+      const impersonated = await this.scope.em.execute('select 1 from team_member where organisation_id = ? and lower(name) = lower(?) limit 1', [actor.organisationId, data.displayName]);
       if (impersonated.length > 0) throw new UserError(UserErrorCode.INVALID_INPUT, "The display name must not be a team member's name.", 'input.displayName');
     }
-    const patient = await this.context.em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
+    const patient = await this.scope.em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
     if (data.displayName !== undefined) patient.displayName = data.displayName;
     if (data.avatarAttachmentId) {
-      const avatar = await this.context.em.findOne(Attachment, {
+      const avatar = await this.scope.em.findOne(Attachment, {
         organisationId: actor.organisationId,
         id: data.avatarAttachmentId,
         uploadedByPatientId: actor.patientId,
@@ -124,7 +131,7 @@ export class DirectoryService {
       if (!avatar) throw new UserError(UserErrorCode.NOT_FOUND, 'No such avatar image: upload one with purpose AVATAR first.', 'input.avatarAttachmentId');
     }
     if (data.avatarAttachmentId !== undefined) patient.avatarAttachmentId = data.avatarAttachmentId;
-    await this.context.em.flush();
+    await this.scope.em.flush();
     return patient;
   }
 
@@ -133,7 +140,7 @@ export class DirectoryService {
     const data = parseInput(patientInput, input);
     // One transaction: the patient, their guardians, and the channels activation rules open for a new patient.
     return this.retryOnRace(() =>
-      withEventLog(this.context.em, this.context.deps.bus, organisationId, undefined, async (log) => {
+      withEventLog(this.scope.em, this.deps.bus, organisationId, undefined, async (log) => {
         const em = log.em;
         if (data.allocationClinicianId) {
           const clinician = await em.findOne(TeamMember, { organisationId, id: data.allocationClinicianId });
@@ -151,7 +158,7 @@ export class DirectoryService {
         if (data.category !== undefined) patient.category = data.category;
         await em.flush();
         if (data.guardianOfPatientIds != null) await this.replaceDependants(log, patient, [...new Set(data.guardianOfPatientIds)]);
-        if (!existing) await this.context.services.activationRules.applyToNewPatient(log, organisationId, patient.id, patient.allocationClinicianId);
+        if (!existing) await this.deps.activationRules.applyToNewPatient(log, organisationId, patient.id, patient.allocationClinicianId);
         else if (clinicianChanged && patient.allocationClinicianId) await this.staffUnstaffedChannels(log, patient.id);
         return patient;
       }),
@@ -205,7 +212,7 @@ export class DirectoryService {
     await em.flush();
     if (added.length === 0) return;
     const channels = await em.execute<Array<{ id: string; patient_id: string }>>(
-      `select id, patient_id from channel where organisation_id = ? and patient_id = any(?::uuid[]) and kind in (${GUARDIAN_KINDS_SQL})`,
+      `select id, patient_id from channel where organisation_id = ? and patient_id = any(?::uuid[]) and ${channelPolicy.sql.patientSide('channel')}`,
       [organisationId, uuidArray(added)],
     );
     for (const channel of channels) {
@@ -219,7 +226,7 @@ export class DirectoryService {
       return await work();
     } catch (error) {
       if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      this.context.em.clear();
+      this.scope.em.clear();
       return work();
     }
   }

@@ -1,8 +1,9 @@
-import type { Context } from '../../graphql/context';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
+import { channelPolicy } from '../../policy/channels';
 import type { PersonActor } from '../../auth/actor';
 import type { EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { PATIENT_SIDE_KINDS, type ChannelKind } from '../channels/channel.entity';
+import type { ChannelKind } from '../channels/channel.entity';
 import { isOpen } from '../settings/messaging-settings.service';
 import { Message } from './message.entity';
 
@@ -12,9 +13,9 @@ import { Message } from './message.entity';
  * message, when the patient starts a conversation or writes outside opening hours, at most once
  * per channel per period (the channel's row is already locked by the message).
  */
-export async function autoReply(context: Context, log: EventLogTransaction, actor: PersonActor, channel: { id: string; kind: ChannelKind }, newConversation: boolean): Promise<void> {
-  if (actor.kind !== 'patient' || !PATIENT_SIDE_KINDS.has(channel.kind)) return;
-  const settings = await context.services.messagingSettings.current();
+export async function autoReply(settingsService: MessagingSettingsService, log: EventLogTransaction, actor: PersonActor, channel: { id: string; kind: ChannelKind }, newConversation: boolean): Promise<void> {
+  if (actor.kind !== 'patient' || !channelPolicy.reachesPatient(channel.kind)) return;
+  const settings = await settingsService.current();
   const text = newConversation && settings.autoReplyNewConversation ? settings.autoReplyNewConversation : !isOpen(settings, new Date()) ? settings.autoReplyOutsideHours : null;
   if (!text) return;
   const due = await log.em.execute(

@@ -1,14 +1,34 @@
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import type { Config } from '../../config';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { messageBody, parseInput, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
+import { messagePolicy } from '../../policy/messages';
+import { can } from '../../policy/permissions';
 import { lockChannelState } from '../channels/channel-state';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import type { Message } from './message.entity';
 import { purgeDeletedMessageFiles } from '../attachments/attachment-sweeper';
+import type { ChannelService } from '../channels/channel.service';
+import type { EventBus } from '../../realtime/bus';
+import type { FileStore } from '../attachments/file-store';
+import type { MessageService } from './message.service';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
+import type { MikroORM } from '@mikro-orm/postgresql';
+
+/** What MessageEditService works with besides the request. */
+export interface MessageEditServiceDeps {
+  config: Config;
+  bus: EventBus;
+  orm: MikroORM;
+  files: FileStore;
+  messages: MessageService;
+  channels: ChannelService;
+  settings: MessagingSettingsService;
+}
 
 /**
  * Edits and deletes. The author may change their own message; a team member with
@@ -19,8 +39,8 @@ export class MessageEditService {
   private readonly editInput;
   private readonly deleteInput = z.object({ messageId: uuid('The message id') });
 
-  constructor(private readonly context: Context) {
-    this.editInput = z.object({ messageId: uuid('The message id'), body: messageBody(context.deps.config.limits.messageBodyChars) });
+  constructor(private readonly scope: RequestScope, private readonly deps: MessageEditServiceDeps) {
+    this.editInput = z.object({ messageId: uuid('The message id'), body: messageBody(deps.config.limits.messageBodyChars) });
   }
 
   async edit(input: unknown): Promise<Message> {
@@ -35,8 +55,8 @@ export class MessageEditService {
   }
 
   private async change(messageId: string, next: (message: Message) => { body: string; deleted: boolean } | undefined, deleting = false): Promise<Message> {
-    const actor = requirePerson(this.context.actor);
-    const message = await this.context.services.messages.findVisible(messageId);
+    const actor = requirePerson(this.scope.actor);
+    const message = await this.deps.messages.findVisible(messageId);
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
     if (!mayChange(actor, message)) {
       throw new UserError(UserErrorCode.FORBIDDEN, "Only the author, or a team member with the Messaging Management permission, may change this message.", 'input.messageId');
@@ -49,12 +69,12 @@ export class MessageEditService {
     if (!change) return message;
     // A patient changes their messages only while they may still write here (entitled, portal access).
     if (actor.kind === 'patient') {
-      const found = await this.context.services.channels.findParticipating(message.channelId);
+      const found = await this.deps.channels.findParticipating(message.channelId);
       if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
-      await authorizeWrite(this.context, actor, found.channel, found.membership, undefined);
+      await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, undefined);
     }
     const { organisationId } = actor;
-    await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+    await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
       // The channel's lock orders this change among the channel's other events.
       const state = await lockChannelState(log, organisationId, message.channelId);
       if (actor.kind === 'patient') assertOpenToPatients(state);
@@ -77,22 +97,22 @@ export class MessageEditService {
       // Edits and deletes do not move the channel up in lists.
       const seq = await log.nextSeq(message.channelId, false);
       await log.append(
-        { channelId: message.channelId, type: change.deleted ? ChannelEventType.MESSAGE_DELETED : ChannelEventType.MESSAGE_EDITED, messageId: message.id, staffOnly: message.internal },
+        { channelId: message.channelId, type: change.deleted ? ChannelEventType.MESSAGE_DELETED : ChannelEventType.MESSAGE_EDITED, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) },
         seq,
       );
     });
-    this.context.reset();
+    this.scope.reset();
     if (change.deleted) {
       // The deleted message's files go with it now (the hourly sweep catches any this misses).
-      await purgeDeletedMessageFiles(this.context.deps.orm, this.context.deps.files, { organisationId, messageId: message.id }).catch((error) =>
-        this.context.logger.warn({ err: error, messageId: message.id }, 'removing a deleted message’s files failed; the sweep will retry'),
+      await purgeDeletedMessageFiles(this.deps.orm, this.deps.files, { organisationId, messageId: message.id }).catch((error) =>
+        this.scope.logger.warn({ err: error, messageId: message.id }, 'removing a deleted message’s files failed; the sweep will retry'),
       );
     }
-    return (await this.context.loaders.message.load(message.id))!;
+    return (await this.scope.loaders.message.load(message.id))!;
   }
 }
 
 function mayChange(actor: PersonActor, message: Message): boolean {
   if (actor.kind === 'patient') return message.authorPatientId === actor.patientId;
-  return message.authorTeamMemberId === actor.teamMemberId || actor.permissions.includes('MESSAGING_MANAGEMENT');
+  return message.authorTeamMemberId === actor.teamMemberId || can(actor, 'changeOthersMessages');
 }

@@ -2,10 +2,11 @@ import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectTyp
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
-import type { ReactionSummary } from './reaction.service';
+import type { ReactionSummary } from './reaction.queries';
+import { messagePolicy } from '../../policy/messages';
 import { extractLinks, renderMarkdown } from './markdown';
 import { AttachmentType } from '../attachments/attachment.graphql';
-import { PatientType, TeamMemberType } from '../directory/directory.graphql';
+import { PatientType, TeamMemberType } from '../directory/directory.types';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
 import { Message } from './message.entity';
@@ -204,7 +205,7 @@ export class MessageResolver {
 
   @FieldResolver(() => Int, { description: 'Replies in its thread that the caller can see (internal replies count for staff only).' })
   replyCount(@Root() message: Message, @Ctx() { actor }: Context): number {
-    return message.replyCount + (actor?.kind === 'staff' ? message.internalReplyCount : 0);
+    return messagePolicy.replyCount(actor, message);
   }
 
   @FieldResolver(() => Int, {
@@ -223,8 +224,7 @@ export class MessageResolver {
 
   @FieldResolver(() => Date, { nullable: true, description: 'When its thread last got a reply the caller can see.' })
   lastReplyAt(@Root() message: Message, @Ctx() { actor }: Context): Date | null {
-    const times = [message.lastReplyAt, actor?.kind === 'staff' ? message.lastInternalReplyAt : null].filter((time): time is Date => time != null);
-    return times.length ? new Date(Math.max(...times.map((time) => time.getTime()))) : null;
+    return messagePolicy.lastReplyAt(actor, message);
   }
 
   @FieldResolver(() => Date, { nullable: true, description: 'When it was last edited; null if never.' })
@@ -239,7 +239,7 @@ export class MessageResolver {
 
   @FieldResolver(() => [MessageRevisionType], { nullable: true, description: 'Earlier bodies, oldest first. Staff only; null for patients.' })
   revisions(@Root() message: Message, @Ctx() { actor, loaders }: Context) {
-    return actor?.kind === 'staff' ? loaders.revisions.load(message.id) : null;
+    return messagePolicy.seesRevisions(actor) ? loaders.revisions.load(message.id) : null;
   }
 
   @FieldResolver(() => AuthorUnion, { nullable: true, description: 'The author; null for an automatic reply (`system`).' })

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import { uuidArray } from '../../db/sql';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
-import { requirePerson, type Actor, type PersonActor } from '../../auth/actor';
+import { requirePerson, type PersonActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
 import { autoReply } from './auto-reply';
@@ -15,21 +13,37 @@ import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { PATIENT_VISIBLE_KINDS, PATIENT_VISIBLE_KINDS_SQL, type Channel } from '../channels/channel.entity';
+import type { Channel } from '../channels/channel.entity';
+import { channelPolicy } from '../../policy/channels';
+import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
+import type { ChannelService } from '../channels/channel.service';
+import type { Config } from '../../config';
+import type { CursorCodec } from '../../common/cursor';
+import type { EventBus } from '../../realtime/bus';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
+import type { TemplateService } from '../templates/template.service';
 
-/** Kinds with patients in them: the only ones where an internal (staff-only) note means anything. */
-const NOTE_KINDS = PATIENT_VISIBLE_KINDS;
+/** What MessageService works with besides the request. */
+export interface MessageServiceDeps {
+  bus: EventBus;
+  cursors: CursorCodec;
+  config: Config;
+  channels: ChannelService;
+  attachments: AttachmentService;
+  templates: TemplateService;
+  settings: MessagingSettingsService;
+}
 
 export class MessageService {
   private readonly sendInput;
 
-  constructor(private readonly context: Context) {
+  constructor(private readonly scope: RequestScope, private readonly deps: MessageServiceDeps) {
     this.sendInput = z
       .object({
       channelId: uuid('The channel id'),
-      body: messageBody(context.deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
+      body: messageBody(this.deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
       templateId: uuid('The template id').nullish(),
       attachmentIds: z
         .array(uuid('An attachment id'))
@@ -51,27 +65,27 @@ export class MessageService {
    * With an `idempotencyKey`, sending again returns the original message.
    */
   async send(input: unknown): Promise<Message> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const data = parseInput(this.sendInput, input);
     const { channelId, body } = data;
     if (data.idempotencyKey) {
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
       if (original) return this.replay(original, data);
     }
-    const found = await this.context.services.channels.findParticipating(channelId);
+    const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const parent = data.parentMessageId ? await this.threadParent(actor, channelId, data.parentMessageId) : undefined;
     // A reply to an internal note stays internal.
     const internal = Boolean(data.internal) || Boolean(parent?.internal);
-    if (internal && actor.kind !== 'staff') throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
-    if (internal && !NOTE_KINDS.has(found.channel.kind)) {
+    if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
+    if (internal && !channelPolicy.holdsInternalNotes(found.channel.kind)) {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'Internal notes are for channels with patients in them; everything here is staff-only already.', 'input.internal');
     }
-    const attribution = await authorizeWrite(this.context, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
-    await this.context.services.attachments.checkAttachable(actor, data.attachmentIds);
+    const attribution = await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
+    await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
     const draft: MessageDraft = {
       channelId,
-      body: data.templateId ? await this.context.services.templates.render(data.templateId, found.channel.patientId) : body,
+      body: data.templateId ? await this.deps.templates.render(data.templateId, found.channel.patientId) : body,
       onBehalfOfPatientId: attribution.onBehalfOfPatientId,
       parentMessageId: parent?.id ?? null,
       internal,
@@ -79,18 +93,18 @@ export class MessageService {
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
     try {
-      return await withEventLog(this.context.em, this.context.deps.bus, actor.organisationId, actor, async (log) => {
+      return await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
         // Checked again under the channel's lock: a message never lands after the conversation closed.
         if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
         const message = await appendMessage(log, actor, draft);
         await AttachmentService.attach(log, actor.organisationId, message.id, data.attachmentIds);
-        await autoReply(this.context, log, actor, found.channel, false);
+        await autoReply(this.deps.settings, log, actor, found.channel, false);
         return message;
       });
     } catch (error) {
       // The same key sent twice at once: the loser returns what the winner wrote.
       if (!(error instanceof UniqueConstraintViolationException) || !data.idempotencyKey) throw error;
-      this.context.em.clear();
+      this.scope.em.clear();
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
       if (!original) throw error;
       return this.replay(original, data);
@@ -99,7 +113,7 @@ export class MessageService {
 
   private findBySenderKey(actor: PersonActor, idempotencyKey: string): Promise<Message | null> {
     const author = actor.kind === 'staff' ? { authorTeamMemberId: actor.teamMemberId } : { authorPatientId: actor.patientId };
-    return this.context.em.findOne(Message, { organisationId: actor.organisationId, idempotencyKey, ...author });
+    return this.scope.em.findOne(Message, { organisationId: actor.organisationId, idempotencyKey, ...author });
   }
 
   private async replay(original: Message, data: SendData): Promise<Message> {
@@ -113,8 +127,8 @@ export class MessageService {
 
   /** The message a reply answers: in the same channel, visible to the caller, and not itself a reply. */
   private async threadParent(actor: PersonActor, channelId: string, parentMessageId: string): Promise<Message> {
-    const parent = await this.context.loaders.message.load(parentMessageId);
-    if (!parent || parent.channelId !== channelId || (parent.internal && actor.kind !== 'staff')) {
+    const parent = await this.scope.loaders.message.load(parentMessageId);
+    if (!parent || parent.channelId !== channelId || !messagePolicy.canSee(actor, parent)) {
       throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.parentMessageId');
     }
     if (parent.parentMessageId) throw new UserError(UserErrorCode.REPLY_TO_REPLY, 'Threads are one level deep: reply to the first message of the thread.', 'input.parentMessageId');
@@ -126,7 +140,7 @@ export class MessageService {
    * keyset on the sequence number. Internal notes are left out for patients.
    */
   async page(channel: Channel, request: PageRequest, threadOf?: Message): Promise<Connection<Message>> {
-    const cursors = this.context.deps.cursors;
+    const cursors = this.deps.cursors;
     const raw = request.direction === 'forward' ? request.after : request.before;
     let boundary: number | undefined;
     if (raw !== undefined) {
@@ -135,10 +149,9 @@ export class MessageService {
       boundary = position.seq;
     }
     const forward = request.direction === 'forward';
-    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id, parentMessageId: threadOf?.id ?? null };
-    if (this.context.actor?.kind !== 'staff') where.internal = false;
+    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id, parentMessageId: threadOf?.id ?? null, ...messagePolicy.where(this.scope.actor) };
     if (boundary !== undefined) where.seq = forward ? { $gt: boundary } : { $lt: boundary };
-    const rows = await this.context.em.find(Message, where, { orderBy: { seq: forward ? 'asc' : 'desc' }, limit: request.limit + 1 });
+    const rows = await this.scope.em.find(Message, where, { orderBy: { seq: forward ? 'asc' : 'desc' }, limit: request.limit + 1 });
     const more = rows.length > request.limit;
     const page = rows.slice(0, request.limit);
     if (!forward) page.reverse();
@@ -154,29 +167,28 @@ export class MessageService {
    * for staff, deleted messages never.
    */
   async search(query: string, channelId: string | null | undefined, limit: number, after?: string): Promise<Connection<Message>> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const text = query.trim();
     if (text.length === 0 || text.length > 200) throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for 1 to 200 characters.');
     const cursor = after != null ? timeIdCursor.decode(after) : undefined;
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
-    if (channelId != null && !(await this.context.services.channels.findParticipating(channelId))) return connectionOf([], () => '');
+    if (channelId != null && !(await this.deps.channels.findParticipating(channelId))) return connectionOf([], () => '');
     // A query of stop words or exclusions only would scan every message: it needs a word to look for.
-    const [{ tree }] = await this.context.em.execute<Array<{ tree: string }>>("select querytree(websearch_to_tsquery('english', ?)) as tree", [text]);
+    const [{ tree }] = await this.scope.em.execute<Array<{ tree: string }>>("select querytree(websearch_to_tsquery('english', ?)) as tree", [text]);
     if (tree === 'T' || tree === '') throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for at least one word (not only excluded or very common words).');
-    const staff = actor.kind === 'staff';
-    const rows = await this.context.em.execute<Record<string, unknown>[]>(
+    const mine = channelPolicy.sql.ownMemberships(actor, 'c', 'cm');
+    const rows = await this.scope.em.execute<Record<string, unknown>[]>(
       `select m.* from message m
-         join channel_member cm on cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id
-                               and cm.${staff ? 'team_member_id' : 'patient_id'} = ? and cm.left_at is null
-         ${staff ? '' : `join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id and c.kind in (${PATIENT_VISIBLE_KINDS_SQL})`}
-        where m.organisation_id = ? and m.deleted_at is null ${staff ? '' : 'and not m.internal'}
+         join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
+         join channel_member cm on cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id and ${mine.sql} and cm.left_at is null
+        where m.organisation_id = ? and m.deleted_at is null${messagePolicy.sql.andVisibleTo(actor, 'm')}
           and to_tsvector('english', m.body) @@ websearch_to_tsquery('english', ?)
           ${channelId != null ? 'and m.channel_id = ?' : ''}
           ${cursor ? "and (date_trunc('milliseconds', m.created_at), m.id) < (?::timestamptz, ?::uuid)" : ''}
         order by date_trunc('milliseconds', m.created_at) desc, m.id desc
         limit ?`,
       [
-        staff ? actor.teamMemberId : actor.patientId,
+        ...mine.params,
         actor.organisationId,
         text,
         ...(channelId != null ? [channelId] : []),
@@ -184,16 +196,16 @@ export class MessageService {
         limit + 1,
       ],
     );
-    const messages = rows.slice(0, limit).map((row) => this.context.em.map(Message, row));
+    const messages = rows.slice(0, limit).map((row) => this.scope.em.map(Message, row));
     return connectionOf(messages, (message) => timeIdCursor.encode(message.createdAt, message.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   async findVisible(messageId: string): Promise<Message | undefined> {
     if (!uuid('id').safeParse(messageId).success) return undefined;
-    const message = await this.context.loaders.message.load(messageId);
+    const message = await this.scope.loaders.message.load(messageId);
     if (!message) return undefined;
-    if (message.internal && this.context.actor?.kind !== 'staff') return undefined;
-    const channel = await this.context.services.channels.findParticipating(message.channelId);
+    if (!messagePolicy.canSee(this.scope.actor, message)) return undefined;
+    const channel = await this.deps.channels.findParticipating(message.channelId);
     return channel ? message : undefined;
   }
 }
@@ -255,22 +267,8 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
       [organisationId, draft.parentMessageId],
     );
   }
-  await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: message.internal }, seq);
+  await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, seq);
   // Notices are planned from this by the notification worker: committed with the message or not at all.
   await log.em.execute('insert into notification_outbox (organisation_id, message_id) values (?, ?)', [organisationId, message.id]);
   return message;
-}
-
-/** The newest top-level message of each channel that the caller may see (internal notes for staff only), in one query. */
-export async function lastMessages(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[]): Promise<Array<Message | undefined>> {
-  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return channelIds.map(() => undefined);
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
-       select m.* from message m
-        where m.organisation_id = ? and m.channel_id = c.id and m.parent_message_id is null ${actor.kind === 'staff' ? '' : 'and not m.internal'}
-        order by m.seq desc limit 1) m`,
-    [uuidArray(channelIds), actor.organisationId],
-  );
-  const messages = rows.map((row) => em.map(Message, row));
-  return channelIds.map((id) => messages.find((message) => message.channelId === id));
 }

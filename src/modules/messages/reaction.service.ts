@@ -1,18 +1,22 @@
 import { z } from 'zod';
 import emojiRegex from 'emoji-regex';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Context } from '../../graphql/context';
-import { requirePerson, type Actor } from '../../auth/actor';
+import type { RequestScope } from '../../graphql/context';
+import { requirePerson } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { lockChannelState } from '../channels/channel-state';
-import { uuidArray } from '../../db/sql';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
+import { messagePolicy } from '../../policy/messages';
+import type { ReactionSummary } from './reaction.queries';
+import type { Message } from './message.entity';
+import type { ChannelService } from '../channels/channel.service';
+import type { EventBus } from '../../realtime/bus';
+import type { MessageService } from './message.service';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 
 const MAX_REACTIONS_PER_PERSON = 20;
-import type { Message } from './message.entity';
 
 /** Exactly one emoji (a like is 👍), as the Unicode emoji list defines them. */
 export function isSingleEmoji(value: string): boolean {
@@ -25,15 +29,17 @@ const reactionInput = z.object({
   emoji: z.string().max(64).refine(isSingleEmoji, { message: 'Not a single emoji.', params: { code: UserErrorCode.INVALID_EMOJI } }),
 });
 
-export interface ReactionSummary {
-  emoji: string;
-  count: number;
-  reactedByMe: boolean;
+/** What ReactionService works with besides the request. */
+export interface ReactionServiceDeps {
+  bus: EventBus;
+  messages: MessageService;
+  channels: ChannelService;
+  settings: MessagingSettingsService;
 }
 
 /** Likes and emoji reactions: one of each emoji per person per message. */
 export class ReactionService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope, private readonly deps: ReactionServiceDeps) {}
 
   /** Adds the caller's reaction; adding it again changes nothing. */
   add(input: unknown): Promise<{ message: Message; reaction: ReactionSummary }> {
@@ -46,19 +52,19 @@ export class ReactionService {
   }
 
   private async change(input: unknown, adding: boolean): Promise<{ message: Message; reaction: ReactionSummary }> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const { messageId, emoji } = parseInput(reactionInput, input);
-    const message = await this.context.services.messages.findVisible(messageId);
+    const message = await this.deps.messages.findVisible(messageId);
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
     if (message.deletedAt) throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
     if (actor.kind === 'patient' && adding) {
-      const found = await this.context.services.channels.findParticipating(message.channelId);
+      const found = await this.deps.channels.findParticipating(message.channelId);
       if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
-      await authorizeWrite(this.context, actor, found.channel, found.membership, undefined);
+      await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, undefined);
     }
     const { organisationId } = actor;
     const [teamMemberId, patientId] = actor.kind === 'staff' ? [actor.teamMemberId, null] : [null, actor.patientId];
-    await withEventLog(this.context.em, this.context.deps.bus, organisationId, actor, async (log) => {
+    await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
       const state = await lockChannelState(log, organisationId, message.channelId);
       if (actor.kind === 'patient') assertOpenToPatients(state);
       const [current] = await log.em.execute<Array<{ deleted_at: string | null; mine: string }>>(
@@ -84,23 +90,10 @@ export class ReactionService {
           );
       if (changed.length === 0) return;
       const seq = await log.nextSeq(message.channelId, false);
-      await log.append({ channelId: message.channelId, type: ChannelEventType.REACTION_CHANGED, messageId: message.id, staffOnly: message.internal }, seq);
+      await log.append({ channelId: message.channelId, type: ChannelEventType.REACTION_CHANGED, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, seq);
     });
-    this.context.loaders.reactions.clear(message.id);
-    const summaries = await this.context.loaders.reactions.load(message.id);
+    this.scope.loaders.reactions.clear(message.id);
+    const summaries = await this.scope.loaders.reactions.load(message.id);
     return { message, reaction: summaries.find((summary) => summary.emoji === emoji) ?? { emoji, count: 0, reactedByMe: false } };
   }
-}
-
-/** The reactions of many messages for one caller, in one query (the DataLoader's batch): first reacted first. */
-export async function reactionSummaries(em: EntityManager, actor: Actor | undefined, messageIds: readonly string[]): Promise<ReactionSummary[][]> {
-  if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return messageIds.map(() => []);
-  const [column, me] = actor.kind === 'staff' ? ['team_member_id', actor.teamMemberId] : ['patient_id', actor.patientId];
-  const rows = await em.execute<Array<{ message_id: string; emoji: string; n: string; mine: boolean }>>(
-    `select message_id, emoji, count(*) as n, bool_or(${column} is not distinct from ?::uuid) as mine from message_reaction
-      where organisation_id = ? and message_id = any(?::uuid[])
-      group by message_id, emoji order by min(created_at), emoji`,
-    [me, actor.organisationId, uuidArray(messageIds)],
-  );
-  return messageIds.map((id) => rows.filter((row) => row.message_id === id).map((row) => ({ emoji: row.emoji, count: Number(row.n), reactedByMe: row.mine })));
 }

@@ -1,7 +1,9 @@
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
+import { channelPolicy } from '../../policy/channels';
 import type { PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
-import { Channel, ChannelKind, ChannelMember, ChannelStatus, PATIENT_SIDE_KINDS } from '../channels/channel.entity';
+import { Channel, ChannelKind, ChannelMember, ChannelStatus } from '../channels/channel.entity';
 import type { ChannelState } from '../channels/channel-state';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
 
@@ -13,7 +15,8 @@ import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers 
  * write to a patient only while every messaging precondition holds (internal notes excepted).
  */
 export async function authorizeWrite(
-  context: Context,
+  scope: Pick<RequestScope, 'loaders'>,
+  settingsService: MessagingSettingsService,
   actor: PersonActor,
   channel: Channel,
   membership: ChannelMember,
@@ -24,12 +27,12 @@ export async function authorizeWrite(
   if (requestedOnBehalfOf && requestedOnBehalfOf !== onBehalfOfPatientId) {
     throw new UserError(UserErrorCode.INVALID_INPUT, "A guardian writes on behalf of a dependant only in that dependant's channels.", 'input.onBehalfOfPatientId');
   }
-  const settings = await context.services.messagingSettings.current();
+  const settings = await settingsService.current();
   if (actor.kind === 'patient') {
     assertOpenToPatients(channel);
     const [me, subject] = await Promise.all([
-      context.loaders.patient.load(actor.patientId),
-      onBehalfOfPatientId ? context.loaders.patient.load(onBehalfOfPatientId) : undefined,
+      scope.loaders.patient.load(actor.patientId),
+      onBehalfOfPatientId ? scope.loaders.patient.load(onBehalfOfPatientId) : undefined,
     ]);
     if (!me) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const blockers = [...entitlementBlockers(subject ?? me, settings), ...(me.portalAccess ? [] : [MessagingBlocker.NO_PORTAL_ACCESS])];
@@ -37,8 +40,8 @@ export async function authorizeWrite(
     return { onBehalfOfPatientId };
   }
   // An internal note never reaches the patient: their preconditions do not apply to it.
-  if (!internal && channel.patientId && PATIENT_SIDE_KINDS.has(channel.kind)) {
-    const [patient, guardians] = await Promise.all([context.loaders.patient.load(channel.patientId), context.loaders.guardians.load(channel.patientId)]);
+  if (!internal && channel.patientId && channelPolicy.reachesPatient(channel.kind)) {
+    const [patient, guardians] = await Promise.all([scope.loaders.patient.load(channel.patientId), scope.loaders.guardians.load(channel.patientId)]);
     if (patient) {
       const blockers = patientBlockers(patient, guardians, settings);
       if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.channelId');

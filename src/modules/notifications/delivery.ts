@@ -2,11 +2,12 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import { uuidArray } from '../../db/sql';
-import { unreadTotal, UNREAD_COUNT_CAP, type PersonRef } from '../messages/read-state.service';
+import { unreadTotal, UNREAD_COUNT_CAP, type PersonRef } from '../messages/read-state.queries';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
 import { loadNotificationTemplates, NotificationTemplateKind, renderNotice, type NotificationTemplate, type RenderedNotice } from './notification-templates';
 import { DeliveryError, type PushTarget, type Transports } from './transports';
 import type { NoticeKind, NoticeTransport } from './planner';
+import { messagePolicy } from '../../policy/messages';
 
 interface ClaimedNotice {
   organisation_id: string;
@@ -46,7 +47,7 @@ const MAX_BACKOFF_MS = 3_600_000;
 const WAITING_SQL = `
   select count(*) as n from (
     select 1 from message m
-     where m.organisation_id = ? and m.channel_id = ? and m.author_patient_id is not null and not m.internal and m.deleted_at is null
+     where m.organisation_id = ? and m.channel_id = ? and m.author_patient_id is not null and ${messagePolicy.sql.seenByPatients('m')} and m.deleted_at is null
        and m.seq > greatest(
          coalesce((select max(cm.last_read_seq) from channel_member cm
                     where cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id and cm.team_member_id is not null), 0),

@@ -1,11 +1,13 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, requiredText, uuid } from '../../common/validation';
 import { Patient, PatientGuardian } from '../directory/patient.entity';
-import { personColumns, type PersonRef } from '../messages/read-state.service';
+import { personColumns, type PersonRef } from '../messages/read-state.queries';
+import type { Config } from '../../config';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 
 export enum EmailNotificationMode {
   IMMEDIATE = 'IMMEDIATE',
@@ -88,6 +90,12 @@ const personColumn = (person: PersonRef) => {
   return { column: member, id };
 };
 
+/** What NotificationPreferencesService works with besides the request. */
+export interface NotificationPreferencesServiceDeps {
+  config: Config;
+  settings: MessagingSettingsService;
+}
+
 /**
  * How and when people are notified: their preferences (a patient's may be changed by staff, or by
  * their guardian) and the devices they registered for push notifications.
@@ -95,26 +103,26 @@ const personColumn = (person: PersonRef) => {
 export class NotificationPreferencesService {
   private readonly config;
 
-  constructor(private readonly context: Context) {
-    this.config = context.deps.config.notifications;
+  constructor(private readonly scope: RequestScope, private readonly deps: NotificationPreferencesServiceDeps) {
+    this.config = this.deps.config.notifications;
   }
 
   /** The caller's preferences, or a patient's (staff; a guardian for a dependant); undefined when not visible. */
   async read(patientId?: string | null): Promise<NotificationPreferences | undefined> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const person = await this.target(actor, patientId);
     return person && this.load(person);
   }
 
   async update(input: unknown): Promise<NotificationPreferences> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const data = parseInput(preferencesInput, input);
     const person = await this.target(actor, data.patientId);
     if (!person) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
     if (data.defaultDelay && data.delayMinutes != null) throw new UserError(UserErrorCode.INVALID_INPUT, 'Give a delay or ask for the default, not both.', 'input.delayMinutes');
     const { column, id } = personColumn(person);
     const delay = data.defaultDelay ? 'null' : data.delayMinutes != null ? '?::int' : 'np.delay_minutes';
-    await this.context.em.execute(
+    await this.scope.em.execute(
       `insert into notification_preference as np (organisation_id, ${column}, email, push, sms, delay_minutes)
        values (?, ?, coalesce(?, 'IMMEDIATE'), coalesce(?, true), coalesce(?, true), ?)
        on conflict (organisation_id, ${column}) do update
@@ -137,7 +145,7 @@ export class NotificationPreferencesService {
 
   /** The public VAPID key a browser subscribes with; null when web push is not set up. */
   webPushPublicKey(): string | null {
-    requirePerson(this.context.actor);
+    requirePerson(this.scope.actor);
     return this.config.webPush?.publicKey ?? null;
   }
 
@@ -146,7 +154,7 @@ export class NotificationPreferencesService {
    * caller (a shared device signed in as someone else) with its new keys.
    */
   async registerPush(input: unknown): Promise<PushSubscription> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const data = parseInput(registerInput, input);
     const { column, id } = personColumn(actor);
     if (data.webPush) {
@@ -156,7 +164,7 @@ export class NotificationPreferencesService {
     const [kind, address, p256dh, auth, platform] = data.webPush
       ? ['WEB', data.webPush.endpoint, data.webPush.p256dh, data.webPush.auth, null]
       : ['MOBILE', data.mobile!.token, null, null, data.mobile!.platform];
-    return this.context.em.transactional(async (em) => {
+    return this.scope.em.transactional(async (em) => {
       const [row] = await em.execute<SubscriptionRow[]>(
         // A browser endpoint moves to another person only with the keys it already has (the same
         // browser, signed in as someone else): knowing an endpoint is not enough to take it over.
@@ -179,10 +187,10 @@ export class NotificationPreferencesService {
   }
 
   async removePush(input: unknown): Promise<PushSubscription> {
-    const actor = requirePerson(this.context.actor);
+    const actor = requirePerson(this.scope.actor);
     const { pushSubscriptionId } = parseInput(removeInput, input);
     const { column, id } = personColumn(actor);
-    const [row] = await this.context.em.execute<SubscriptionRow[]>(
+    const [row] = await this.scope.em.execute<SubscriptionRow[]>(
       `delete from push_subscription where organisation_id = ? and id = ? and ${column} = ? returning id, kind, platform, created_at`,
       [actor.organisationId, pushSubscriptionId, id],
     );
@@ -202,7 +210,7 @@ export class NotificationPreferencesService {
     } catch {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'The endpoint is not a URL.', 'input.webPush.endpoint');
     }
-    const production = this.context.deps.config.env === 'production';
+    const production = this.deps.config.env === 'production';
     const schemeAllowed = (url.protocol === 'https:' && (url.port === '' || !production)) || (url.protocol === 'http:' && !production);
     const host = url.hostname.toLowerCase();
     const hostAllowed = this.config.webPushHosts.some((allowed) => (allowed.startsWith('.') ? host.endsWith(allowed) : host === allowed));
@@ -216,17 +224,17 @@ export class NotificationPreferencesService {
     if (!patientId || (actor.kind === 'patient' && patientId === actor.patientId)) return actor;
     if (!uuid('id').safeParse(patientId).success) return undefined;
     const { organisationId } = actor;
-    if (actor.kind === 'staff') return (await this.context.em.count(Patient, { organisationId, id: patientId })) > 0 ? { kind: 'patient', patientId } : undefined;
-    const guardian = await this.context.em.count(PatientGuardian, { organisationId, guardianPatientId: actor.patientId, dependantPatientId: patientId });
+    if (actor.kind === 'staff') return (await this.scope.em.count(Patient, { organisationId, id: patientId })) > 0 ? { kind: 'patient', patientId } : undefined;
+    const guardian = await this.scope.em.count(PatientGuardian, { organisationId, guardianPatientId: actor.patientId, dependantPatientId: patientId });
     return guardian > 0 ? { kind: 'patient', patientId } : undefined;
   }
 
   private async load(person: PersonRef): Promise<NotificationPreferences> {
     const { column, id } = personColumn(person);
-    const organisationId = this.context.actor && this.context.actor.kind !== 'operator' ? this.context.actor.organisationId : '';
+    const organisationId = this.scope.actor && this.scope.actor.kind !== 'operator' ? this.scope.actor.organisationId : '';
     const [[row], settings] = await Promise.all([
-      this.context.em.execute<PreferenceRow[]>(`select email, push, sms, delay_minutes, updated_at from notification_preference where organisation_id = ? and ${column} = ?`, [organisationId, id]),
-      this.context.services.messagingSettings.current(),
+      this.scope.em.execute<PreferenceRow[]>(`select email, push, sms, delay_minutes, updated_at from notification_preference where organisation_id = ? and ${column} = ?`, [organisationId, id]),
+      this.deps.settings.current(),
     ]);
     const sideDefault = person.kind === 'staff' ? settings.staffNotificationDelayMinutes : settings.patientNotificationDelayMinutes;
     return {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import { can } from '../../policy/permissions';
 import { requireStaff, type StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { parseInput } from '../../common/validation';
@@ -16,27 +17,27 @@ const resetInput = z.object({ kind: z.nativeEnum(NotificationTemplateKind) });
 
 /** What notices say, per organisation: read and changed with MESSAGING_ADMIN. */
 export class NotificationTemplateService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope) {}
 
   private admin(): StaffActor {
-    const actor = requireStaff(this.context.actor);
-    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw new UserError(UserErrorCode.FORBIDDEN, 'Notification templates are managed with the Messaging Admin permission.');
+    const actor = requireStaff(this.scope.actor);
+    if (!can(actor, 'manageNotificationTemplates')) throw new UserError(UserErrorCode.FORBIDDEN, 'Notification templates are managed with the Messaging Admin permission.');
     return actor;
   }
 
   list(): Promise<NotificationTemplate[]> {
-    const actor = requireStaff(this.context.actor);
-    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw forbidden();
-    return loadNotificationTemplates(this.context.em, actor.organisationId);
+    const actor = requireStaff(this.scope.actor);
+    if (!can(actor, 'manageNotificationTemplates')) throw forbidden();
+    return loadNotificationTemplates(this.scope.em, actor.organisationId);
   }
 
   update(input: unknown): Promise<NotificationTemplate> {
     const actor = this.admin();
-    return saveNotificationTemplate(this.context.em, actor.organisationId, actor.teamMemberId, parseInput(templateInput, input));
+    return saveNotificationTemplate(this.scope.em, actor.organisationId, actor.teamMemberId, parseInput(templateInput, input));
   }
 
   reset(input: unknown): Promise<NotificationTemplate> {
     const actor = this.admin();
-    return resetNotificationTemplate(this.context.em, actor.organisationId, parseInput(resetInput, input).kind);
+    return resetNotificationTemplate(this.scope.em, actor.organisationId, parseInput(resetInput, input).kind);
   }
 }

@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Config } from '../../config';
 import { uuidArray } from '../../db/sql';
-import { PATIENT_SIDE_KINDS, ChannelKind } from '../channels/channel.entity';
+import { ChannelKind } from '../channels/channel.entity';
+import { channelPolicy } from '../../policy/channels';
+import { messagePolicy } from '../../policy/messages';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
 
 export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'DIGEST';
@@ -84,7 +86,7 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
         and cm.archived_at is null and (cm.muted_at is null or cm.muted_until <= now())
         and tm.archived_at is null and p.archived_at is null and (p.id is null or p.portal_access)
         and coalesce(cm.team_member_id, cm.patient_id) <> all(?::uuid[])
-        ${message.internal ? 'and cm.team_member_id is not null' : ''}`,
+        ${messagePolicy.sql.andNoticeAudience(message, 'cm')}`,
     [organisationId, message.channel_id, message.seq, uuidArray(notToTell(message))],
   );
   // Delays count from when the message was sent, however long planning waited.
@@ -107,7 +109,7 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
     if (member.push && member.has_push) add(member, 'MESSAGE', 'PUSH');
     if (patientSide && member.sms && member.phone && settings.smsNotificationsEnabled && config.sms) add(member, 'MESSAGE', 'SMS');
   }
-  if (message.author_patient_id && !message.internal && PATIENT_SIDE_KINDS.has(message.channel_kind)) {
+  if (message.author_patient_id && !message.internal && channelPolicy.reachesPatient(message.channel_kind)) {
     for (const person of await newPatientMessageRecipients(em, settings, message)) {
       if (person.email_address && person.email_mode !== 'OFF') add(person, 'NEW_PATIENT_MESSAGE', 'EMAIL');
       if (person.push && person.has_push) add(person, 'NEW_PATIENT_MESSAGE', 'PUSH');

@@ -1,6 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { parseInput, requiredText } from '../../common/validation';
 import { Organisation } from './organisation.entity';
@@ -15,13 +15,13 @@ const createInput = z.object({
 });
 
 export class OrganisationService {
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope) {}
 
   /** Operators create organisations; the slug is what tokens name in their `org` claim. */
   async create(input: unknown): Promise<Organisation> {
-    if (this.context.actor?.kind !== 'operator') throw forbidden();
+    if (this.scope.actor?.kind !== 'operator') throw forbidden();
     const { slug, name } = parseInput(createInput, input);
-    const em = this.context.em;
+    const em = this.scope.em;
     const organisation = em.create(Organisation, { slug, name, createdAt: new Date() });
     try {
       await em.flush();
@@ -35,6 +35,6 @@ export class OrganisationService {
   }
 
   async findById(id: string): Promise<Organisation | null> {
-    return this.context.em.findOne(Organisation, { id });
+    return this.scope.em.findOne(Organisation, { id });
   }
 }

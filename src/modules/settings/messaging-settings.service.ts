@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Context } from '../../graphql/context';
-import type { Actor } from '../../auth/actor';
+import type { RequestScope } from '../../graphql/context';
+import { can } from '../../policy/permissions';
+import { isPerson, type Actor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { parseInput, requiredText, uuid } from '../../common/validation';
 import { textArray, uuidArray } from '../../db/sql';
@@ -205,30 +206,30 @@ export async function loadMessagingSettings(em: EntityManager, organisationId: s
 export class MessagingSettingsService {
   private cached?: Promise<MessagingSettings>;
 
-  constructor(private readonly context: Context) {}
+  constructor(private readonly scope: RequestScope) {}
 
   /** The caller's organisation's settings, read once per operation. */
   current(): Promise<MessagingSettings> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (!actor || actor.kind === 'operator') throw forbidden();
-    return (this.cached ??= loadMessagingSettings(this.context.em, actor.organisationId));
+    return (this.cached ??= loadMessagingSettings(this.scope.em, actor.organisationId));
   }
 
   /** The settings as staff and services see them; patients learn what they may do from `me`. */
   read(): Promise<MessagingSettings> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'staff' && actor?.kind !== 'service') throw forbidden();
     return this.current();
   }
 
   /** Changes the fields given (MESSAGING_ADMIN); the others stay as they are. */
   async update(input: unknown): Promise<MessagingSettings> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'staff') throw forbidden();
-    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw new UserError(UserErrorCode.FORBIDDEN, 'Messaging settings need the Messaging Admin permission.');
+    if (!can(actor, 'manageSettings')) throw new UserError(UserErrorCode.FORBIDDEN, 'Messaging settings need the Messaging Admin permission.');
     const data = parseInput(updateInput, input);
     const { organisationId } = actor;
-    return this.context.em.transactional(async (em) => {
+    return this.scope.em.transactional(async (em) => {
       // The row is locked while the change is merged in: two admins saving at once both count.
       await em.execute('insert into messaging_settings (organisation_id) values (?) on conflict do nothing', [organisationId]);
       await em.execute('select 1 from messaging_settings where organisation_id = ? for update', [organisationId]);
@@ -276,10 +277,10 @@ export class MessagingSettingsService {
 
   /** May the caller start a conversation under these settings (a patient: and is messaging open to them)? */
   async canStartConversation(actor: Actor | undefined): Promise<boolean> {
-    if (actor?.kind !== 'staff' && actor?.kind !== 'patient') return false;
+    if (!isPerson(actor)) return false;
     const settings = await this.current();
     if (actor.kind === 'patient') {
-      const me = await this.context.loaders.patient.load(actor.patientId);
+      const me = await this.scope.loaders.patient.load(actor.patientId);
       return settings.patientsCanStartConversations && !!me && me.portalAccess && entitlementBlockers(me, settings).length === 0;
     }
     return settings.staffCanStartConversations && (settings.allStaffCanStartConversations || settings.conversationStarterIds.includes(actor.teamMemberId));

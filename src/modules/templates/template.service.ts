@@ -1,9 +1,12 @@
 import { z } from 'zod';
-import type { Context } from '../../graphql/context';
+import type { RequestScope } from '../../graphql/context';
+import { can } from '../../policy/permissions';
+import type { Config } from '../../config';
 import { requireStaff, type StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
 import { fillPlaceholders, unknownPlaceholders } from '../../common/placeholders';
+import type { OrganisationService } from '../organisations/organisation.service';
 
 export interface MessageTemplate {
   id: string;
@@ -18,14 +21,20 @@ const PLACEHOLDERS = ['patient.firstName', 'clinic.name'] as const;
 /** Markdown punctuation in a substituted value is escaped: a name cannot turn into a link or formatting. */
 const escapeMarkdown = (value: string) => value.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (char) => `\\${char}`);
 
+/** What TemplateService works with besides the request. */
+export interface TemplateServiceDeps {
+  config: Config;
+  organisations: OrganisationService;
+}
+
 /** Templates of an organisation: written by messaging admins, used by staff in messageSend and conversationStart. */
 export class TemplateService {
   private readonly createInput;
   private readonly updateInput;
   private readonly deleteInput = z.object({ templateId: uuid('The template id') });
 
-  constructor(private readonly context: Context) {
-    const body = messageBody(context.deps.config.limits.messageBodyChars).refine((text) => unknownPlaceholders(text, PLACEHOLDERS).length === 0, {
+  constructor(private readonly scope: RequestScope, private readonly deps: TemplateServiceDeps) {
+    const body = messageBody(deps.config.limits.messageBodyChars).refine((text) => unknownPlaceholders(text, PLACEHOLDERS).length === 0, {
       message: `Templates may use only ${PLACEHOLDERS.map((name) => `{{${name}}}`).join(' and ')}.`,
     });
     this.createInput = z.object({ name: requiredText('The name', 100), body });
@@ -33,16 +42,16 @@ export class TemplateService {
   }
 
   private admin(): StaffActor {
-    const actor = requireStaff(this.context.actor);
-    if (!actor.permissions.includes('MESSAGING_ADMIN')) throw new UserError(UserErrorCode.FORBIDDEN, 'Templates are managed with the Messaging Admin permission.');
+    const actor = requireStaff(this.scope.actor);
+    if (!can(actor, 'manageTemplates')) throw new UserError(UserErrorCode.FORBIDDEN, 'Templates are managed with the Messaging Admin permission.');
     return actor;
   }
 
   /** Every template of the organisation, by name. Staff. */
   async list(): Promise<MessageTemplate[]> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'staff') throw forbidden();
-    const rows = await this.context.em.execute<TemplateRow[]>('select id, name, body, updated_at from message_template where organisation_id = ? order by name, id', [actor.organisationId]);
+    const rows = await this.scope.em.execute<TemplateRow[]>('select id, name, body, updated_at from message_template where organisation_id = ? order by name, id', [actor.organisationId]);
     return rows.map(toTemplate);
   }
 
@@ -50,7 +59,7 @@ export class TemplateService {
     const actor = this.admin();
     const data = parseInput(this.createInput, input);
     return this.write(() =>
-      this.context.em.execute<TemplateRow[]>(
+      this.scope.em.execute<TemplateRow[]>(
         'insert into message_template (organisation_id, name, body, created_by_team_member_id) values (?, ?, ?, ?) returning id, name, body, updated_at',
         [actor.organisationId, data.name, data.body, actor.teamMemberId],
       ),
@@ -61,7 +70,7 @@ export class TemplateService {
     const actor = this.admin();
     const data = parseInput(this.updateInput, input);
     return this.write(() =>
-      this.context.em.execute<TemplateRow[]>(
+      this.scope.em.execute<TemplateRow[]>(
         `update message_template set name = coalesce(?, name), body = coalesce(?, body), updated_at = now()
           where organisation_id = ? and id = ? returning id, name, body, updated_at`,
         [data.name ?? null, data.body ?? null, actor.organisationId, data.templateId],
@@ -73,7 +82,7 @@ export class TemplateService {
     const actor = this.admin();
     const { templateId } = parseInput(this.deleteInput, input);
     return this.write(() =>
-      this.context.em.execute<TemplateRow[]>('delete from message_template where organisation_id = ? and id = ? returning id, name, body, updated_at', [actor.organisationId, templateId]),
+      this.scope.em.execute<TemplateRow[]>('delete from message_template where organisation_id = ? and id = ? returning id, name, body, updated_at', [actor.organisationId, templateId]),
     );
   }
 
@@ -93,16 +102,16 @@ export class TemplateService {
    * and the organisation's name. Staff only; a template naming the patient needs a patient channel.
    */
   async render(templateId: string, patientId: string | null | undefined): Promise<string> {
-    const actor = this.context.actor;
+    const actor = this.scope.actor;
     if (actor?.kind !== 'staff') throw new UserError(UserErrorCode.FORBIDDEN, 'Templates are for team members.', 'input.templateId');
-    const [row] = await this.context.em.execute<TemplateRow[]>('select id, name, body, updated_at from message_template where organisation_id = ? and id = ?', [
+    const [row] = await this.scope.em.execute<TemplateRow[]>('select id, name, body, updated_at from message_template where organisation_id = ? and id = ?', [
       actor.organisationId,
       templateId,
     ]);
     if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such template.', 'input.templateId');
     const [patient, organisation] = await Promise.all([
-      patientId ? this.context.loaders.patient.load(patientId) : undefined,
-      this.context.services.organisations.findById(actor.organisationId),
+      patientId ? this.scope.loaders.patient.load(patientId) : undefined,
+      this.deps.organisations.findById(actor.organisationId),
     ]);
     const values: Record<string, string | undefined> = { 'patient.firstName': patient?.name.split(/\s+/)[0], 'clinic.name': organisation?.name };
     const { text: body, missing } = fillPlaceholders(row.body, values, escapeMarkdown);

@@ -1,0 +1,52 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { isPerson, type Actor } from '../../auth/actor';
+import { timeIdCursor } from '../../common/cursor';
+import { uuidArray } from '../../db/sql';
+import { channelPolicy } from '../../policy/channels';
+import { Channel, ChannelMember } from './channel.entity';
+
+/** One keyset page of a list per parent (its channels, its members): up to `limit` after a (time, id) cursor. */
+export interface KeysetPage {
+  limit: number;
+  after?: { at: Date; id: string };
+}
+
+/**
+ * Channels of patients listed on their profiles, one page per patient in one query: those the
+ * caller may see (the channel policy's `visible`). Each list holds up to `limit + 1` channels
+ * (the extra one says there is more).
+ */
+export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: KeysetPage): Promise<Channel[][]> {
+  if (!isPerson(actor)) return patientIds.map(() => []);
+  const visible = channelPolicy.sql.visible(actor, 'c');
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select c.* from unnest(?::uuid[]) as p(id) cross join lateral (
+       select c.* from channel c
+        where c.organisation_id = ? and c.patient_id = p.id and ${visible.sql}
+          ${page.after ? "and (date_trunc('milliseconds', c.created_at), c.id) > (?::timestamptz, ?::uuid)" : ''}
+        order by date_trunc('milliseconds', c.created_at), c.id
+        limit ?) c`,
+    [uuidArray(patientIds), actor.organisationId, ...visible.params, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
+  );
+  const channels = rows.map((row) => em.map(Channel, row));
+  return patientIds.map((id) => channels.filter((channel) => channel.patientId === id));
+}
+
+/** The cursor of a channel in a patient's list (activation order, to the millisecond). */
+export const patientChannelCursor = (channel: Channel) => timeIdCursor.encode(channel.createdAt, channel.id);
+
+/** The current members of each channel, one page per channel in one query, in joining order. */
+export async function membersOfChannels(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[], page: KeysetPage): Promise<ChannelMember[][]> {
+  if (!actor || actor.kind === 'operator') return channelIds.map(() => []);
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
+       select m.* from channel_member m
+        where m.organisation_id = ? and m.channel_id = c.id and m.left_at is null
+          ${page.after ? 'and (m.joined_at, m.id) > (?::timestamptz, ?::uuid)' : ''}
+        order by m.joined_at, m.id
+        limit ?) m`,
+    [uuidArray(channelIds), actor.organisationId, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
+  );
+  const members = rows.map((row) => em.map(ChannelMember, row));
+  return channelIds.map((id) => members.filter((member) => member.channelId === id));
+}

@@ -1,0 +1,62 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { isPerson, type Actor } from '../../auth/actor';
+import { uuidArray } from '../../db/sql';
+import { messagePolicy } from '../../policy/messages';
+import { Message } from './message.entity';
+
+/** The newest top-level message of each channel that the caller may see (internal notes for staff only), in one query. */
+export async function lastMessages(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[]): Promise<Array<Message | undefined>> {
+  if (!isPerson(actor)) return channelIds.map(() => undefined);
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
+       select m.* from message m
+        where m.organisation_id = ? and m.channel_id = c.id and m.parent_message_id is null${messagePolicy.sql.andVisibleTo(actor, 'm')}
+        order by m.seq desc limit 1) m`,
+    [uuidArray(channelIds), actor.organisationId],
+  );
+  const messages = rows.map((row) => em.map(Message, row));
+  return channelIds.map((id) => messages.find((message) => message.channelId === id));
+}
+
+/** An earlier body of a message and who replaced it. */
+export interface MessageRevision {
+  body: string;
+  replacedAt: Date;
+  teamMemberId: string | null;
+  patientId: string | null;
+}
+
+/** Earlier bodies of each message id, oldest first (staff-only data: the resolver asks the message policy who sees it). */
+export async function revisionsOf(em: EntityManager, organisationId: string, messageIds: readonly string[]): Promise<MessageRevision[][]> {
+  const rows = await em.execute<Array<{ message_id: string; body: string; replaced_at: string; replaced_by_team_member_id: string | null; replaced_by_patient_id: string | null }>>(
+    `select message_id, body, replaced_at, replaced_by_team_member_id, replaced_by_patient_id from message_revision
+      where organisation_id = ? and message_id = any(?::uuid[]) order by replaced_at, id`,
+    [organisationId, uuidArray(messageIds)],
+  );
+  return messageIds.map((id) =>
+    rows
+      .filter((row) => row.message_id === id)
+      .map((row) => ({ body: row.body, replacedAt: new Date(row.replaced_at), teamMemberId: row.replaced_by_team_member_id, patientId: row.replaced_by_patient_id })),
+  );
+}
+
+/** A person as a pair of ids, one of them null. */
+export interface PersonIds {
+  teamMemberId: string | null;
+  patientId: string | null;
+}
+
+/** Who replied in each thread (top-level message id) that the caller can see, first reply first; internal replies for staff only. */
+export async function threadParticipantsOf(em: EntityManager, actor: Actor | undefined, messageIds: readonly string[]): Promise<PersonIds[][]> {
+  if (!isPerson(actor)) return messageIds.map(() => []);
+  const rows = await em.execute<Array<{ parent_message_id: string; author_team_member_id: string | null; author_patient_id: string | null }>>(
+    `select m.parent_message_id, m.author_team_member_id, m.author_patient_id from message m
+      where m.organisation_id = ? and m.parent_message_id = any(?::uuid[]) and not m.system${messagePolicy.sql.andVisibleTo(actor, 'm')}
+      group by m.parent_message_id, m.author_team_member_id, m.author_patient_id
+      order by m.parent_message_id, min(m.seq)`,
+    [actor.organisationId, uuidArray(messageIds)],
+  );
+  return messageIds.map((id) =>
+    rows.filter((row) => row.parent_message_id === id).map((row) => ({ teamMemberId: row.author_team_member_id, patientId: row.author_patient_id })),
+  );
+}

@@ -1,0 +1,117 @@
+import type { Actor, PersonActor } from '../auth/actor';
+import { ChannelKind, type Channel, type ChannelMember } from '../modules/channels/channel.entity';
+import { can } from './permissions';
+
+/**
+ * Who may see which channel, as predicates on loaded rows and as SQL fragments that list, count,
+ * search, loader, feed and notification queries compose. Every rule about channel kinds and
+ * audiences lives here; nothing else spells a channel kind in SQL.
+ */
+
+/** Kinds a patient (or guardian) can be a member of; the rest (STAFF, DIRECT) are staff-only. */
+export const PATIENT_VISIBLE_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.GROUP, ChannelKind.CONVERSATION]);
+
+/** Kinds about one patient: they always keep at least one team member. */
+export const PATIENT_CHANNEL_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF, ChannelKind.CONVERSATION]);
+
+/**
+ * Kinds about one patient that the patient is in (with their guardians): messages in them reach
+ * the patient, who stays in them for as long as they exist. STAFF is the one patient kind left out.
+ */
+export const PATIENT_SIDE_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION]);
+
+/** Patient-linked kinds that any team member of the organisation may find, join and activate. */
+export const JOINABLE_BY_STAFF: ReadonlySet<ChannelKind> = new Set([ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.STAFF]);
+
+/** A set of kinds as an SQL condition on a channel alias (the values are the enum's, never input). */
+const kindIn = (kinds: ReadonlySet<ChannelKind>, channel: string) => `${channel}.kind in (${[...kinds].map((kind) => `'${kind}'`).join(', ')})`;
+
+/** A condition and the values of its `?` placeholders, in order. */
+export interface SqlFragment {
+  sql: string;
+  params: unknown[];
+}
+
+/** Who an actor is in a membership row: the column naming them and their id. */
+export function memberColumn(person: Pick<PersonActor, 'kind'> & { teamMemberId?: string; patientId?: string }): { column: 'team_member_id' | 'patient_id'; id: string } {
+  return person.kind === 'staff' ? { column: 'team_member_id', id: person.teamMemberId! } : { column: 'patient_id', id: person.patientId! };
+}
+
+/**
+ * Conversations are addressed to chosen team members (or the organisation's responders): besides
+ * their members, only messaging admins find and join them, to staff one left without a responder.
+ */
+function findableBy(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>): boolean {
+  if (actor?.kind !== 'staff' || actor.organisationId !== channel.organisationId) return false;
+  return JOINABLE_BY_STAFF.has(channel.kind) || (channel.kind === ChannelKind.CONVERSATION && can(actor, 'findAnyConversation'));
+}
+
+export const channelPolicy = {
+  /**
+   * May the caller know this channel exists (query it by id, see it on a patient's profile)?
+   * `membership` is the caller's own current membership row of the channel, if any.
+   */
+  canSee(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>, membership: ChannelMember | undefined): boolean {
+    if (!actor || actor.kind === 'operator' || actor.kind === 'service') return false;
+    if (actor.organisationId !== channel.organisationId) return false;
+    if (actor.kind === 'patient') return membership !== undefined && PATIENT_VISIBLE_KINDS.has(channel.kind);
+    return membership !== undefined || findableBy(actor, channel);
+  },
+
+  /** May the caller read its messages, follow its events, count its unread messages and write in it? */
+  canParticipate(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>, membership: ChannelMember | undefined): boolean {
+    return membership !== undefined && channelPolicy.canSee(actor, channel, membership);
+  },
+
+  /** May the caller join it by themself (channelJoin)? */
+  canJoin(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>): boolean {
+    return findableBy(actor, channel);
+  },
+
+  /** Which kinds a team member activates from a patient's profile. */
+  isActivatable: (kind: ChannelKind) => JOINABLE_BY_STAFF.has(kind),
+
+  /** Does the channel's patient (with their guardians) stay in it for as long as it exists? */
+  patientStays: (kind: ChannelKind) => PATIENT_SIDE_KINDS.has(kind),
+
+  /** Do messages in it reach its patient (so the patient's messaging preconditions, auto replies and new-patient-message notices apply)? */
+  reachesPatient: (kind: ChannelKind) => PATIENT_SIDE_KINDS.has(kind),
+
+  /** Must it keep at least one team member? */
+  keepsTeamMember: (kind: ChannelKind) => PATIENT_CHANNEL_KINDS.has(kind),
+
+  /** Can it hold internal notes (only where patients are; elsewhere everything is staff-only already)? */
+  holdsInternalNotes: (kind: ChannelKind) => PATIENT_VISIBLE_KINDS.has(kind),
+
+  sql: {
+    /**
+     * The caller's channels as `c` joined to their membership rows `m`: restricts `m` to the
+     * caller and `c` to the kinds they may see. Params: the person's id.
+     */
+    ownMemberships(person: PersonActor, channel: string, member: string): SqlFragment {
+      const { column, id } = memberColumn(person);
+      return { sql: `${member}.${column} = ? and ${channelPolicy.sql.kindsVisibleTo(person, channel)}`, params: [id] };
+    },
+
+    /** The kinds of channel `c` this kind of person may see at all, as a condition (`true` for staff). */
+    kindsVisibleTo(reader: { kind: string }, channel: string): string {
+      return reader.kind === 'staff' ? 'true' : kindIn(PATIENT_VISIBLE_KINDS, channel);
+    },
+
+    /** `canSee` as a condition on channel `c`: for staff, membership or a kind they may find; for patients, membership of a kind they may see. */
+    visible(actor: PersonActor, channel: string): SqlFragment {
+      const { column, id } = memberColumn(actor);
+      const member = `exists (select 1 from channel_member vm where vm.organisation_id = ${channel}.organisation_id and vm.channel_id = ${channel}.id
+                              and vm.${column} = ? and vm.left_at is null)`;
+      if (actor.kind === 'patient') return { sql: `(${kindIn(PATIENT_VISIBLE_KINDS, channel)} and ${member})`, params: [id] };
+      const findable = can(actor, 'findAnyConversation') ? new Set([...JOINABLE_BY_STAFF, ChannelKind.CONVERSATION]) : JOINABLE_BY_STAFF;
+      return { sql: `(${kindIn(findable, channel)} or ${member})`, params: [id] };
+    },
+
+    /** Channels that must keep a team member (restaffing). */
+    keepsTeamMember: (channel: string) => kindIn(PATIENT_CHANNEL_KINDS, channel),
+
+    /** Channels the patient (and their guardians) are in: a guardian joins these of a dependant's. */
+    patientSide: (channel: string) => kindIn(PATIENT_SIDE_KINDS, channel),
+  },
+};
