@@ -170,3 +170,70 @@ it('the sweep removes uploads nobody will use (unfinished, refused, never sent, 
   expect([neverSent, oldAvatar].map(onDisk)).toEqual([false, false]);
   expect([sent, avatar, fresh].map(onDisk)).toEqual([true, true, true]);
 });
+
+describe('upload and download URLs expire (a server whose URLs live FILE_URL_TTL_SECONDS=2)', () => {
+  const TTL_SECONDS = 2;
+  let shortLived: TestServer;
+  let staff: Person;
+  let reader: Person;
+  let shortChannelId: string;
+  const at = (relative: string) => `${new URL(shortLived.url).origin}${relative}`;
+  const waitUntil = (time: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, time - Date.now())));
+
+  beforeAll(async () => {
+    shortLived = await startTestServer({ FILE_URL_TTL_SECONDS: String(TTL_SECONDS) });
+    const shortOrg = await createOrganisation(shortLived);
+    staff = await shortOrg.addStaff('Dr Short Lived');
+    reader = await shortOrg.addPatient('Pat Short Lived');
+    shortChannelId = (await ok(shortLived.url, staff.token, ChannelActivateDocument, { input: { patientId: reader.id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
+  });
+  afterAll(() => shortLived?.close());
+
+  const newUpload = async () => {
+    const started = (await ok(shortLived.url, staff.token, AttachmentCreateUploadDocument, { input: { fileName: 'scan.png', contentType: 'image/png', size: PNG.length } }))
+      .attachmentCreateUpload;
+    expect(started.userErrors).toEqual([]);
+    return started;
+  };
+  const putTo = (uploadUrl: string) => fetch(at(uploadUrl), { method: 'PUT', body: PNG, headers: { 'content-type': 'application/octet-stream' } });
+
+  it('an upload URL works within its lifetime and is refused with 403 UPLOAD_URL_INVALID after it', async () => {
+    const [used, late] = [await newUpload(), await newUpload()];
+    const expiresAt = new Date(late.uploadExpiresAt!).getTime();
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(TTL_SECONDS * 1000);
+    expect((await putTo(used.uploadUrl!)).status).toBe(200);
+
+    await waitUntil(expiresAt + 100);
+    const refused = await putTo(late.uploadUrl!);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: 'UPLOAD_URL_INVALID' });
+  });
+
+  it('a download URL works within its lifetime and answers 404 NOT_FOUND after it; a fresh URL works again', async () => {
+    const upload = await newUpload();
+    expect((await putTo(upload.uploadUrl!)).status).toBe(200);
+    const sent = await ok(shortLived.url, staff.token, SendWithAttachmentsDocument, { input: { channelId: shortChannelId, body: '', attachmentIds: [upload.attachment!.id] } });
+    expect(sent.messageSend.userErrors).toEqual([]);
+    const messageId = sent.messageSend.message!.id;
+    const downloadUrl = async () => {
+      const [file] = (await ok(shortLived.url, reader.token, MessageAttachmentsDocument, { id: messageId })).message!.attachments;
+      // The URL was made before the answer arrived: it expires at most TTL_SECONDS from now.
+      return { url: file.url!, expiresBy: Date.now() + TTL_SECONDS * 1000 };
+    };
+
+    const { url, expiresBy } = await downloadUrl();
+    const fetched = await fetch(at(url));
+    expect(fetched.status).toBe(200);
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(PNG)).toBe(true);
+
+    await waitUntil(expiresBy + 100);
+    const expired = await fetch(at(url));
+    expect(expired.status).toBe(404);
+    expect(await expired.json()).toMatchObject({ code: 'NOT_FOUND' });
+
+    // The file is still there: only the URL expired.
+    const fresh = await fetch(at((await downloadUrl()).url));
+    expect(fresh.status).toBe(200);
+    expect(Buffer.from(await fresh.arrayBuffer()).equals(PNG)).toBe(true);
+  });
+});
