@@ -3,7 +3,11 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchemaSync } from 'type-graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { OrganisationResolver } from '../modules/organisations/organisation.graphql';
-import { DirectoryResolver, PatientFieldResolver, TeamMemberFieldResolver } from '../modules/directory/directory.graphql';
+import { MeResolver } from '../modules/directory/me.graphql';
+import { TeamMemberFieldResolver } from '../modules/directory/team-member.graphql';
+import { PatientResolver } from '../modules/directory/patient.graphql';
+import { DirectorySyncResolver } from '../modules/directory/directory-sync.graphql';
+import { ProfileResolver } from '../modules/directory/profile.graphql';
 import { ChannelResolver } from '../modules/channels/channel.graphql';
 import { ChannelMemberFieldResolver, ChannelMembershipFieldResolver, ChannelMembershipResolver } from '../modules/channels/channel-membership.graphql';
 import { MessageChannelFieldResolver } from '../modules/channels/message-channel.graphql';
@@ -26,9 +30,11 @@ import type { Context } from './context';
 
 const resolvers = [
   OrganisationResolver,
-  DirectoryResolver,
+  MeResolver,
   TeamMemberFieldResolver,
-  PatientFieldResolver,
+  PatientResolver,
+  DirectorySyncResolver,
+  ProfileResolver,
   ChannelResolver,
   ChannelMembershipResolver,
   ChannelMemberFieldResolver,

@@ -2,7 +2,7 @@ import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Qu
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
-import { TeamMemberType } from '../directory/directory.graphql';
+import { TeamMemberType } from '../directory/directory.types';
 import { activeTeamMembers } from '../directory/active-people';
 import { ChannelKind } from './channel.entity';
 import type { ActivationRule } from './activation-rules.service';

@@ -2,7 +2,7 @@ import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Re
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
-import { PatientType, TeamMemberType } from '../directory/directory.graphql';
+import { PatientType, TeamMemberType } from '../directory/directory.types';
 import { Channel, ChannelMember } from './channel.entity';
 import { ChannelMemberType, ChannelMembershipType, ChannelType } from './channel.types';
 

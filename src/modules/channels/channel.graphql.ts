@@ -3,7 +3,7 @@ import type { Context } from '../../graphql/context';
 import { MutationPayload, connectionOf } from '../../common/graphql-types';
 import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../common/pagination';
 import { mutationPayload } from '../../graphql/payload';
-import { PatientType } from '../directory/directory.graphql';
+import { PatientType } from '../directory/directory.types';
 import { MessageType } from '../messages/message.graphql';
 import { Channel, ChannelKind } from './channel.entity';
 import { ChannelConnection, ChannelFilterInput, ChannelMemberConnection, ChannelMembershipType, ChannelType, MessageConnection } from './channel.types';

@@ -1,6 +1,7 @@
 import { Entity, OptionalProps, Property } from '@mikro-orm/core';
 import { TenantRecord, TenantScoped } from '../../db/tenant';
 
+/** What a team member may do beyond ordinary messaging: the one list (the GraphQL `Permission` enum is registered from it). */
 export const PERMISSIONS = ['MESSAGING_MANAGEMENT', 'MESSAGING_ADMIN'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -32,8 +33,4 @@ export class TeamMember extends TenantRecord {
 
   @Property({ type: 'datetime', onUpdate: () => new Date() })
   updatedAt: Date = new Date();
-
-  hasPermission(permission: Permission): boolean {
-    return this.permissions.includes(permission);
-  }
 }

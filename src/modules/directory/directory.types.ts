@@ -1,0 +1,44 @@
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { PERMISSIONS, type Permission } from './team-member.entity';
+import { MessagingBlocker } from '../settings/messageability';
+
+registerEnumType(MessagingBlocker, {
+  name: 'PatientMessagingBlocker',
+  description: 'A precondition for messaging a patient that fails.',
+  valuesConfig: {
+    MESSAGING_DISABLED: { description: "Messaging is turned off in the patient's record." },
+    CATEGORY_NOT_ENABLED: { description: "The organisation has not enabled messaging for the patient's category." },
+    NO_PORTAL_ACCESS: { description: 'Neither the patient nor a guardian of theirs may use the patient portal.' },
+    NO_CONTACT_DETAILS: { description: 'Neither the patient nor a guardian with portal access has an email or phone number on file.' },
+  },
+});
+
+/** PERMISSIONS as the enum object the GraphQL `Permission` enum is registered from (each value named after itself). */
+export const PermissionEnum = Object.fromEntries(PERMISSIONS.map((permission) => [permission, permission])) as { readonly [P in Permission]: P };
+
+/** A description for every permission: one added to PERMISSIONS without one does not compile. */
+const permissionDescriptions: Record<Permission, { description: string }> = {
+  MESSAGING_MANAGEMENT: { description: "Create group channels, manage their participants, edit or delete others' messages." },
+  MESSAGING_ADMIN: { description: 'Change messaging settings, activation rules and templates.' },
+};
+
+registerEnumType(PermissionEnum, {
+  name: 'Permission',
+  description: 'What a team member may do beyond ordinary messaging.',
+  valuesConfig: permissionDescriptions,
+});
+
+@ObjectType('TeamMember', { description: 'A member of staff of the organisation.' })
+export class TeamMemberType {
+  @Field(() => ID, { description: 'Opaque id.' })
+  id!: string;
+
+  @Field(() => String, { description: 'Full name.' })
+  name!: string;
+}
+
+@ObjectType('Patient', { description: 'A patient of the organisation.' })
+export class PatientType {
+  @Field(() => ID, { description: 'Opaque id.' })
+  id!: string;
+}
