@@ -43,10 +43,6 @@ export class LiveHub {
     for (const timer of this.timers) timer.unref();
   }
 
-  get bus(): EventBus {
-    return this.options.bus;
-  }
-
   /** The organisation's feed, started on first use; release it with `releaseFeed`. */
   acquireFeed(organisationId: string): Promise<OrgFeed> {
     const entry = this.feeds.get(organisationId);

@@ -60,11 +60,11 @@ export class TeamChannelService {
       const rows = await log.em.execute<{ id: string }[]>(
         `with inserted as (
            insert into channel (organisation_id, id, kind, direct_key, created_by_team_member_id)
-           values (?, gen_random_uuid(), 'DIRECT', ?, ?)
+           values (?, gen_random_uuid(), ?, ?, ?)
            on conflict (organisation_id, direct_key) where kind = 'DIRECT' do nothing
            returning id)
-         select id from inserted union all select id from channel where organisation_id = ? and kind = 'DIRECT' and direct_key = ?`,
-        [organisationId, directKey, actor.teamMemberId, organisationId, directKey],
+         select id from inserted union all select id from channel where organisation_id = ? and kind = ? and direct_key = ?`,
+        [organisationId, ChannelKind.DIRECT, directKey, actor.teamMemberId, organisationId, ChannelKind.DIRECT, directKey],
       );
       const channelId = rows[0]?.id ?? (await log.em.findOneOrFail(Channel, { organisationId, kind: ChannelKind.DIRECT, directKey })).id;
       await addMembers(log, organisationId, channelId, people.map((teamMemberId) => ({ teamMemberId })));

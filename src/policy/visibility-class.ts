@@ -1,0 +1,41 @@
+import type { ChannelEventRecord } from '../realtime/channel-event.entity';
+import { eventPolicy, type Viewer } from './events';
+import { messagePolicy } from './messages';
+
+/**
+ * The visibility class of a subscriber for one event: subscribers of the same class are shown
+ * the same data for it (for a selection without per-viewer fields such as `myMembership` or
+ * `reactedByMe`), so the event can be executed once per class instead of once per subscriber.
+ *
+ * - `staff`: any team member who is not named in the event: staff see internal notes, real
+ *   names and staff-only fields alike.
+ * - `patient`: any patient or guardian who is not named in the event and none of whose
+ *   dependants is: they see display names and no staff-only data.
+ * - `person:<key>`: the viewer, or a dependant they act for, is named in the event (its author,
+ *   the patient it was written for, its subject, the channel's patient): they may see details of
+ *   themself that others may not (real name, contact details, what `me` tells them).
+ *
+ * Undefined: the viewer is not told of the event at all.
+ */
+export type VisibilityClass = 'staff' | 'patient' | `person:${string}`;
+
+/** The people an event names, as person keys (see `personKey`). */
+export interface EventPeople {
+  readonly keys: ReadonlySet<string>;
+}
+
+/** A subscriber, with the person keys of the dependants they read and write for (guardians). */
+export interface ClassifiedViewer extends Viewer {
+  dependantKeys?: ReadonlySet<string>;
+}
+
+export function visibilityClassOf(
+  viewer: ClassifiedViewer,
+  record: Pick<ChannelEventRecord, 'staffOnly' | 'subjectOnly' | 'subjectTeamMemberId' | 'subjectPatientId'>,
+  people: EventPeople,
+): VisibilityClass | undefined {
+  if (!eventPolicy.canSee(viewer, record)) return undefined;
+  const named = people.keys.has(viewer.key) || [...(viewer.dependantKeys ?? [])].some((key) => people.keys.has(key));
+  if (named || record.subjectOnly) return `person:${viewer.key}`;
+  return messagePolicy.seesInternalNotes(viewer) ? 'staff' : 'patient';
+}
