@@ -1,16 +1,25 @@
 import { startTestServer, type TestServer } from './support/server';
+import { createOwnDatabase, type OwnDatabase } from './support/database';
 import { ok } from './support/client';
 import { seedDemo, DEMO_SLUG, DEMO_USERS } from '../src/db/seed';
 import { ChannelsDocument, MeDocument } from './generated/graphql';
 
+let database: OwnDatabase;
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  await seedDemo(server.deps); // idempotent: a second run finds the organisation and does nothing
+  // The demo organisation has a fixed slug, and the notification tests seed it in the run's
+  // database while this file runs in parallel: this file seeds its own, in a database of its own.
+  database = await createOwnDatabase('demo');
+  server = await startTestServer({}, undefined, { databaseUrl: database.url });
+  expect(await seedDemo(server.deps)).toBe(true);
+  // Idempotent: a second run finds the organisation and does nothing.
   expect(await seedDemo(server.deps)).toBe(false);
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server?.close();
+  await database?.drop();
+});
 
 const tokenOf = (sub: string) => {
   const user = DEMO_USERS.find((candidate) => candidate.sub === sub)!;

@@ -427,6 +427,7 @@ describe('without SMTP_URL', () => {
     const { SMTP_URL: _smtp, ...withoutSmtp } = overrides;
     server = await startTestServer({ ...withoutSmtp, MAIL_DIR: mailDir });
     try {
+      // The only file that seeds the demo in the run's database (demo.test.ts seeds its own database).
       await seedDemo(server.deps);
       const patient = await server.token({ role: 'patient', org: DEMO_SLUG, sub: 'patient-oliver' });
       const [{ id: channelId }] = await sql<{ id: string }>(

@@ -12,9 +12,12 @@ export interface TestServer extends RunningServer {
   token(request: TokenRequest): Promise<string>;
 }
 
-/** The real server on a random port, against the run's PostgreSQL. One per test file. */
-export async function startTestServer(overrides: Record<string, string> = {}, bus?: EventBus): Promise<TestServer> {
-  const databaseUrl = process.env.DATABASE_URL;
+/**
+ * The real server on a random port, against the run's PostgreSQL (or `options.databaseUrl`, a
+ * database of the file's own). One per test file.
+ */
+export async function startTestServer(overrides: Record<string, string> = {}, bus?: EventBus, options: { databaseUrl?: string } = {}): Promise<TestServer> {
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is set by the global setup');
   const config = loadConfig({
     NODE_ENV: 'test',
