@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request, subscribe } from './support/client';
+import { actions } from './support/actions';
 import {
   ChannelActivateDocument,
   ChannelByIdDocument,
@@ -29,6 +30,8 @@ let careChannelId: string;
 let careMessageId: string;
 let otherCareChannelId: string;
 
+const { activate, post } = actions(() => server);
+
 beforeAll(async () => {
   server = await startTestServer();
   org = await createOrganisation(server);
@@ -38,16 +41,12 @@ beforeAll(async () => {
   const otherOrg = await createOrganisation(server);
   outsider = await otherOrg.addStaff('Dr Elsewhere', ['MESSAGING_MANAGEMENT', 'MESSAGING_ADMIN']);
 
-  const activate = async (patientId: string, kind: 'CARE_TEAM' | 'STAFF') =>
-    (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId, kind } })).channelActivate.channel!.id;
-  const post = async (channelId: string, body: string) =>
-    (await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body } })).messageSend.message!.id;
-  staffChannelId = await activate(patient.id, 'STAFF');
-  staffMessageId = await post(staffChannelId, 'Staff only: results pending');
-  careChannelId = await activate(patient.id, 'CARE_TEAM');
-  careMessageId = await post(careChannelId, 'Hello from your care team');
-  otherCareChannelId = await activate(otherPatient.id, 'CARE_TEAM');
-  await post(otherCareChannelId, 'Hello other patient');
+  staffChannelId = (await activate(clinician, patient, 'STAFF')).id;
+  staffMessageId = (await post(clinician, staffChannelId, 'Staff only: results pending')).id;
+  careChannelId = (await activate(clinician, patient, 'CARE_TEAM')).id;
+  careMessageId = (await post(clinician, careChannelId, 'Hello from your care team')).id;
+  otherCareChannelId = (await activate(clinician, otherPatient, 'CARE_TEAM')).id;
+  await post(clinician, otherCareChannelId, 'Hello other patient');
 });
 afterAll(() => server.close());
 
@@ -102,10 +101,10 @@ async function subscriptionAnswer(person: Person, channelId: string): Promise<'O
 
 /** The person's subscription receives a message sent after its cursor. */
 async function expectLiveDelivery(person: Person, channelId: string) {
-  const anchor = await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: 'anchor' } });
-  const sub = subscribe(server.wsUrl, person.token, ChannelEventsDocument, { channelId, after: anchor.messageSend.message!.cursor });
-  const sent = await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: 'delivered' } });
-  expect((await sub.next()).data?.channelEvents.message?.id).toBe(sent.messageSend.message!.id);
+  const anchor = await post(clinician, channelId, 'anchor');
+  const sub = subscribe(server.wsUrl, person.token, ChannelEventsDocument, { channelId, after: anchor.cursor });
+  const sent = await post(clinician, channelId, 'delivered');
+  expect((await sub.next()).data?.channelEvents.message?.id).toBe(sent.id);
   await sub.close();
 }
 
@@ -165,8 +164,8 @@ describe('a channel the caller may not see looks exactly like one that does not 
   it('join and activate across organisations answer NOT_FOUND', async () => {
     const join = await ok(server.url, outsider.token, ChannelJoinDocument, { input: { channelId: careChannelId } });
     expect(join.channelJoin.userErrors.map((error) => error.code)).toEqual(['NOT_FOUND']);
-    const activate = await ok(server.url, outsider.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } });
-    expect(activate.channelActivate.userErrors.map((error) => error.code)).toEqual(['NOT_FOUND']);
+    const activation = await ok(server.url, outsider.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } });
+    expect(activation.channelActivate.userErrors.map((error) => error.code)).toEqual(['NOT_FOUND']);
   });
 
   it('patient channels list never includes a staff channel, even filtered by kind', async () => {

@@ -4,6 +4,7 @@ import { sweepStaleUploads } from '../src/modules/attachments/attachment-sweeper
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { ok } from './support/client';
+import { codes } from './support/actions';
 import {
   AttachmentCreateUploadDocument,
   AvatarUpdateDocument,
@@ -42,7 +43,6 @@ const origin = () => new URL(server.url).origin;
 const createUpload = async (who: Person, input: AttachmentCreateUploadInput) => (await ok(server.url, who.token, AttachmentCreateUploadDocument, { input })).attachmentCreateUpload;
 const put = (uploadUrl: string, bytes: Buffer) => fetch(`${origin()}${uploadUrl}`, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
 const download = (url: string) => fetch(`${origin()}${url}`);
-const codes = (payload: { userErrors: Array<{ code: string }> }) => payload.userErrors.map((error) => error.code);
 
 /** Uploads a file end to end and returns its id. */
 async function uploaded(who: Person, fileName: string, contentType: string, bytes: Buffer, purpose?: 'MESSAGE' | 'AVATAR'): Promise<string> {

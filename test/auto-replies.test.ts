@@ -1,11 +1,11 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { ok } from './support/client';
+import { actions } from './support/actions';
 import {
   ChannelActivateDocument,
   ChannelSystemMessagesDocument,
   ConversationStartDocument,
-  MessageSendDocument,
   MessagingSettingsUpdateDocument,
   type MessagingSettingsUpdateInput,
   type Weekday,
@@ -31,7 +31,7 @@ afterAll(() => server.close());
 const settings = async (input: MessagingSettingsUpdateInput) => (await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input })).messagingSettingsUpdate;
 const history = async (who: Person, channelId: string) =>
   (await ok(server.url, who.token, ChannelSystemMessagesDocument, { id: channelId })).channel!.messages.edges.map((edge) => ({ body: edge.node.body, system: edge.node.system }));
-const send = (who: Person, channelId: string, body: string) => ok(server.url, who.token, MessageSendDocument, { input: { channelId, body } });
+const { send } = actions(() => server);
 
 it("answers a patient's new conversation once, as a system message without an author", async () => {
   await settings({ patientsCanStartConversations: true, autoReplyNewConversation: 'Thank you — we reply within two working days.' });

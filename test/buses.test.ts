@@ -5,8 +5,9 @@ import { Client } from 'pg';
 import { Redis } from 'ioredis';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { ok, subscribe, type Subscription } from './support/client';
-import { ChannelActivateDocument, ChannelEventsDocument, MessageSendDocument } from './generated/graphql';
+import { subscribe, type Subscription } from './support/client';
+import { actions } from './support/actions';
+import { ChannelEventsDocument } from './generated/graphql';
 import { LISTENER_APPLICATION_NAME } from '../src/realtime/bus/postgres-bus';
 
 const databaseUrl = () => process.env.DATABASE_URL!;
@@ -23,7 +24,8 @@ const BUS_WAIT_MS = 3_000;
 
 /** Sends `bodies` through one server and expects them on a subscription held on another, in order, once each. */
 async function expectDelivered(sender: TestServer, staff: Person, channelId: string, stream: Subscription<unknown>, bodies: string[], otherLog: string[] = []) {
-  for (const body of bodies) await ok(sender.url, staff.token, MessageSendDocument, { input: { channelId, body } });
+  const { post } = actions(() => sender);
+  for (const body of bodies) await post(staff, channelId, body);
   const received: string[] = [];
   for (let i = 0; i < bodies.length; i++) {
     const result = (await stream.next(BUS_WAIT_MS).catch((error) => {
@@ -45,10 +47,10 @@ async function setUp(sender: TestServer, receiverWsUrl: string) {
   const org: TestOrganisation = await createOrganisation(sender);
   const staff = await org.addStaff('Dr Bus');
   const patient = await org.addPatient('Bus Patient');
-  const channel = (await ok(sender.url, staff.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).channelActivate.channel!;
-  const send = async (body: string) => (await ok(sender.url, staff.token, MessageSendDocument, { input: { channelId: channel.id, body } })).messageSend.message!;
-  const anchor = await send('anchor');
-  await send('sent before subscribing');
+  const { activate, post } = actions(() => sender);
+  const channel = await activate(staff, patient);
+  const anchor = await post(staff, channel.id, 'anchor');
+  await post(staff, channel.id, 'sent before subscribing');
   const stream = subscribe(receiverWsUrl, patient.token, ChannelEventsDocument, { channelId: channel.id, after: anchor.cursor }) as Subscription<unknown>;
   const caughtUp = (await stream.next(BUS_WAIT_MS)) as { data?: { channelEvents: { message?: { body: string } | null } } };
   expect(caughtUp.data?.channelEvents.message?.body).toBe('sent before subscribing');

@@ -1,6 +1,7 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, request, subscribe } from './support/client';
+import { actions, codes } from './support/actions';
 import {
   ChannelActivateDocument,
   ChannelEventsDocument,
@@ -11,7 +12,6 @@ import {
   ConversationStartDocument,
   ConversationUpdateDocument,
   InboxEventsDocument,
-  MessageSendDocument,
   MessagingSettingsDocument,
   MessagingSettingsUpdateDocument,
   MyAbilitiesDocument,
@@ -40,8 +40,7 @@ afterAll(() => server.close());
 
 const settings = (input: MessagingSettingsUpdateInput, who = admin) => ok(server.url, who.token, MessagingSettingsUpdateDocument, { input });
 const start = async (who: Person, input: ConversationStartInput) => (await ok(server.url, who.token, ConversationStartDocument, { input })).conversationStart;
-const send = async (who: Person, channelId: string, body: string) => (await ok(server.url, who.token, MessageSendDocument, { input: { channelId, body } })).messageSend;
-const codes = (payload: { userErrors: Array<{ code: string }> }) => payload.userErrors.map((error) => error.code);
+const { send } = actions(() => server);
 
 describe('messaging settings', () => {
   it('start with the documented defaults; staff and services read them; a messaging admin changes only the fields given', async () => {

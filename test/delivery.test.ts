@@ -3,7 +3,8 @@ import { print } from 'graphql';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, subscribe } from './support/client';
-import { ChannelActivateDocument, ChannelEventsDocument, ChannelJoinDocument, InboxEventsDocument, MessageSendDocument } from './generated/graphql';
+import { actions } from './support/actions';
+import { ChannelEventsDocument, ChannelJoinDocument, InboxEventsDocument } from './generated/graphql';
 import { pruneEventLog } from '../src/realtime/retention';
 
 let server: TestServer;
@@ -18,28 +19,25 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const careTeam = async (staff: Person, patient: Person) =>
-  (await ok(server.url, staff.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'CARE_TEAM' } })).channelActivate.channel!;
-const send = async (person: Person, channelId: string, body: string) =>
-  (await ok(server.url, person.token, MessageSendDocument, { input: { channelId, body } })).messageSend.message!;
+const { activate, post } = actions(() => server);
 
 describe('exactly once, in order', () => {
   it('concurrent senders: a live subscriber and one that disconnects and resumes each get every message once, in order', async () => {
     const patient = await org.addPatient('Busy Patient');
-    const channel = await careTeam(clinician, patient);
+    const channel = await activate(clinician, patient);
     const senders = [clinician, patient];
     for (let i = 0; i < 3; i++) {
       const extra = await org.addStaff(`Sender ${i}`);
       await ok(server.url, extra.token, ChannelJoinDocument, { input: { channelId: channel.id } });
       senders.push(extra);
     }
-    const start = await send(clinician, channel.id, 'start');
+    const start = await post(clinician, channel.id, 'start');
     const steady = subscribe(server.wsUrl, clinician.token, ChannelEventsDocument, { channelId: channel.id, after: start.cursor });
     let flaky = subscribe(server.wsUrl, patient.token, ChannelEventsDocument, { channelId: channel.id, after: start.cursor });
 
     const perSender = 12;
     const sending = Promise.all(senders.map(async (sender, s) => {
-      for (let i = 0; i < perSender; i++) await send(sender, channel.id, `${s}:${i}`);
+      for (let i = 0; i < perSender; i++) await post(sender, channel.id, `${s}:${i}`);
     }));
     const expected = senders.length * perSender;
 
@@ -75,23 +73,23 @@ describe('exactly once, in order', () => {
 describe('retention', () => {
   it('a cursor older than the history kept gets CURSOR_EXPIRED, on channel and inbox streams; a current one still works', async () => {
     const patient = await org.addPatient('Old Cursor Patient');
-    const channel = await careTeam(clinician, patient);
-    const old = await send(patient, channel.id, 'long ago');
+    const channel = await activate(clinician, patient);
+    const old = await post(patient, channel.id, 'long ago');
     const inbox = subscribe(server.wsUrl, clinician.token, InboxEventsDocument, {});
     await eventually(() => server.deps.live.streamCount > 0);
-    await send(patient, channel.id, 'also long ago');
+    await post(patient, channel.id, 'also long ago');
     const inboxCursor = (await inbox.next()).data!.inboxEvents.cursor;
     await inbox.close();
-    await send(patient, channel.id, 'still long ago');
+    await post(patient, channel.id, 'still long ago');
 
     await pruneEventLog(server.orm, new Date(Date.now() + 1000));
-    const recent = await send(patient, channel.id, 'recent');
+    const recent = await post(patient, channel.id, 'recent');
 
     expect(await subscribe(server.wsUrl, clinician.token, ChannelEventsDocument, { channelId: channel.id, after: old.cursor }).endCodes()).toEqual(['CURSOR_EXPIRED']);
     expect(await subscribe(server.wsUrl, clinician.token, InboxEventsDocument, { after: inboxCursor }).endCodes()).toEqual(['CURSOR_EXPIRED']);
 
     const current = subscribe(server.wsUrl, clinician.token, ChannelEventsDocument, { channelId: channel.id, after: recent.cursor });
-    await send(patient, channel.id, 'after the recent one');
+    await post(patient, channel.id, 'after the recent one');
     expect((await current.next()).data!.channelEvents.message!.body).toBe('after the recent one');
     await current.close();
   });
@@ -100,7 +98,7 @@ describe('retention', () => {
 describe('per-connection limits', () => {
   it('allowed up to WS_MAX_SUBSCRIPTIONS on one connection; denied beyond with TOO_MANY_SUBSCRIPTIONS', async () => {
     const patient = await org.addPatient('Limit Patient');
-    const channel = await careTeam(clinician, patient);
+    const channel = await activate(clinician, patient);
     const first = subscribe(server.wsUrl, clinician.token, ChannelEventsDocument, { channelId: channel.id });
     const query = print(ChannelEventsDocument);
     const results: Array<{ errors?: Array<{ extensions?: { code?: string } }> }> = [];
@@ -109,7 +107,7 @@ describe('per-connection limits', () => {
     );
     await eventually(() => results.length >= 1);
     expect(results.map((result) => result.errors?.[0]?.extensions?.code)).toEqual(['TOO_MANY_SUBSCRIPTIONS']);
-    await send(patient, channel.id, 'the first three still work');
+    await post(patient, channel.id, 'the first three still work');
     expect((await first.next()).data!.channelEvents.message!.body).toBe('the first three still work');
     sinks.forEach((dispose) => dispose());
     await first.close();
@@ -117,7 +115,7 @@ describe('per-connection limits', () => {
 
   it('a client that stops reading is closed with 1013 (retry and resume), not left with dropped events', async () => {
     const patient = await org.addPatient('Slow Patient');
-    const channel = await careTeam(clinician, patient);
+    const channel = await activate(clinician, patient);
     const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
     await new Promise<void>((resolve) => {
@@ -133,7 +131,7 @@ describe('per-connection limits', () => {
     (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     // Enough to fill the kernel's socket buffers on both sides, then one more send waits.
     const body = 'x'.repeat(190_000);
-    for (let sent = 0; sent < 50; sent++) await send(patient, channel.id, body);
+    for (let sent = 0; sent < 50; sent++) await post(patient, channel.id, body);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     (socket as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closed).toBe(1013);

@@ -1,8 +1,8 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request, subscribe, type Subscription } from './support/client';
+import { actions, codes } from './support/actions';
 import {
-  ChannelActivateDocument,
   ChannelArchiveDocument,
   ChannelEventsDocument,
   ChannelJoinDocument,
@@ -35,14 +35,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const activate = async (staff: Person, forPatient: Person, kind: 'CARE_TEAM' | 'STAFF' | 'SERVICE_TEAM' = 'CARE_TEAM') =>
-  (await ok(server.url, staff.token, ChannelActivateDocument, { input: { patientId: forPatient.id, kind } })).channelActivate.channel!;
+const { activate, post } = actions(() => server);
 const join = (staff: Person, channelId: string) => ok(server.url, staff.token, ChannelJoinDocument, { input: { channelId } });
-const send = async (person: Person, channelId: string, body: string) => {
-  const result = await ok(server.url, person.token, MessageSendDocument, { input: { channelId, body } });
-  expect(result.messageSend.userErrors).toEqual([]);
-  return result.messageSend.message!;
-};
 const memberId = async (channelId: string, who: Person) => {
   const result = await ok(server.url, manager.token, ChannelMemberIdsDocument, { id: channelId });
   return result.channel!.members.edges.find((edge) => edge.node.teamMember?.id === who.id || edge.node.patient?.id === who.id)!.node.id;
@@ -73,7 +67,7 @@ describe('membership changes end streams at once', () => {
     expect(await nurseStream.endCodes()).toEqual(['ACCESS_REVOKED']);
 
     expect((await patientStream.next()).data?.channelEvents.type).toBe('MEMBER_LEFT');
-    await send(manager, channel.id, 'after the removal');
+    await post(manager, channel.id, 'after the removal');
     expect((await patientStream.next()).data?.channelEvents.message?.body).toBe('after the removal');
     await patientStream.close();
 
@@ -96,7 +90,7 @@ describe('membership changes end streams at once', () => {
 
     await join(nurse, channel.id);
     const again = await live(nurse.token, ChannelEventsDocument, { channelId: channel.id });
-    await send(p, channel.id, 'welcome back');
+    await post(p, channel.id, 'welcome back');
     expect((await again.next()).data?.channelEvents.message?.body).toBe('welcome back');
     await again.close();
   });
@@ -107,11 +101,11 @@ describe('membership changes end streams at once', () => {
     await join(nurse, channel.id);
     const managerMember = await memberId(channel.id, manager);
     const patientMember = await memberId(channel.id, p);
-    const codes = async (who: Person, input: { channelId: string; memberId: string }) =>
-      (await ok(server.url, who.token, ChannelMemberRemoveDocument, { input })).channelMemberRemove.userErrors.map((e) => e.code);
+    const removing = async (who: Person, input: { channelId: string; memberId: string }) =>
+      codes((await ok(server.url, who.token, ChannelMemberRemoveDocument, { input })).channelMemberRemove);
 
-    expect(await codes(nurse, { channelId: channel.id, memberId: managerMember })).toEqual(['FORBIDDEN']);
-    expect(await codes(manager, { channelId: channel.id, memberId: patientMember })).toEqual(['PATIENT_CANNOT_LEAVE']);
+    expect(await removing(nurse, { channelId: channel.id, memberId: managerMember })).toEqual(['FORBIDDEN']);
+    expect(await removing(manager, { channelId: channel.id, memberId: patientMember })).toEqual(['PATIENT_CANNOT_LEAVE']);
     const patientLeaves = await ok(server.url, p.token, ChannelLeaveDocument, { input: { channelId: channel.id } });
     expect(patientLeaves.channelLeave.userErrors.map((e) => e.code)).toEqual(['PATIENT_CANNOT_LEAVE']);
 
@@ -161,10 +155,10 @@ describe('inboxEvents', () => {
     const second = await activate(manager, p2);
     const inbox = await live(worker.token, InboxEventsDocument, {});
 
-    await send(p1, first.id, 'one');
+    await post(p1, first.id, 'one');
     await join(worker, second.id);
-    await send(p2, second.id, 'two');
-    await send(p1, first.id, 'three');
+    await post(p2, second.id, 'two');
+    await post(p1, first.id, 'three');
     const events = [];
     for (let i = 0; i < 4; i++) events.push((await inbox.next()).data!.inboxEvents);
     expect(events.map((e) => [e.type, e.channelId, e.message?.body ?? null])).toEqual([
@@ -177,8 +171,8 @@ describe('inboxEvents', () => {
     await ok(server.url, manager.token, ChannelMemberRemoveDocument, { input: { channelId: second.id, memberId: await memberId(second.id, worker) } });
     const removed = (await inbox.next()).data!.inboxEvents;
     expect(removed).toMatchObject({ type: 'CHANNEL_REMOVED', channelId: second.id, channel: null });
-    await send(p2, second.id, 'not for the removed member');
-    await send(p1, first.id, 'four');
+    await post(p2, second.id, 'not for the removed member');
+    await post(p1, first.id, 'four');
     expect((await inbox.next()).data!.inboxEvents.message?.body).toBe('four');
     await inbox.close();
   });
@@ -189,13 +183,13 @@ describe('inboxEvents', () => {
     const channel = await activate(worker, p);
     await join(manager, channel.id);
     const inbox = await live(worker.token, InboxEventsDocument, {});
-    await send(p, channel.id, 'seen live');
+    await post(p, channel.id, 'seen live');
     const seen = (await inbox.next()).data!.inboxEvents;
     await inbox.close();
 
-    await send(p, channel.id, 'missed while away');
+    await post(p, channel.id, 'missed while away');
     expect((await ok(server.url, worker.token, ChannelLeaveDocument, { input: { channelId: channel.id } })).channelLeave.userErrors).toEqual([]);
-    await send(p, channel.id, 'sent after they left');
+    await post(p, channel.id, 'sent after they left');
     await join(worker, channel.id);
 
     const resumed = await live(worker.token, InboxEventsDocument, { after: seen.cursor });
@@ -206,7 +200,7 @@ describe('inboxEvents', () => {
       ['CHANNEL_REMOVED', null],
       ['CHANNEL_ADDED', null],
     ]);
-    await send(p, channel.id, 'live again');
+    await post(p, channel.id, 'live again');
     expect((await resumed.next()).data!.inboxEvents.message?.body).toBe('live again');
     await resumed.expectSilence(200);
     await resumed.close();
@@ -219,9 +213,9 @@ describe('inboxEvents', () => {
     const staffChannel = await activate(manager, p, 'STAFF');
     const otherCare = await activate(manager, other);
     const inbox = await live(p.token, InboxEventsDocument, {});
-    await send(manager, staffChannel.id, 'staff only: about the patient');
-    await send(manager, otherCare.id, 'for someone else');
-    await send(manager, care.id, 'for you');
+    await post(manager, staffChannel.id, 'staff only: about the patient');
+    await post(manager, otherCare.id, 'for someone else');
+    await post(manager, care.id, 'for you');
     const event = (await inbox.next()).data!.inboxEvents;
     expect(event).toMatchObject({ type: 'MESSAGE_SENT', channelId: care.id, message: { body: 'for you' } });
     await inbox.expectSilence(200);
@@ -233,7 +227,7 @@ describe('inboxEvents', () => {
     const p = await org.addPatient('Cursor Patient');
     const channel = await activate(worker, p);
     const inbox = await live(worker.token, InboxEventsDocument, {});
-    await send(p, channel.id, 'hello');
+    await post(p, channel.id, 'hello');
     const cursor = (await inbox.next()).data!.inboxEvents.cursor;
     await inbox.close();
     for (const [token, after] of [
@@ -293,10 +287,10 @@ describe('read state', () => {
     const readerInbox = await live(reader.token, InboxCountsDocument, {});
     const nurseInbox = await live(nurse.token, InboxCountsDocument, {});
 
-    await send(p1, first.id, 'one');
-    const two = await send(p1, first.id, 'two');
-    await send(p2, second.id, 'three');
-    await send(reader, second.id, 'my own message is never unread for me');
+    await post(p1, first.id, 'one');
+    const two = await post(p1, first.id, 'two');
+    await post(p2, second.id, 'three');
+    await post(reader, second.id, 'my own message is never unread for me');
     const counts = [];
     for (let i = 0; i < 4; i++) counts.push((await readerInbox.next()).data!.inboxEvents);
     expect(counts.map((e) => [e.type, e.unreadCount, e.badgeCount])).toEqual([
@@ -328,7 +322,7 @@ describe('read state', () => {
     const p = await org.addPatient('Read Denied');
     const channel = await activate(manager, p);
     const other = await activate(manager, await org.addPatient('Other Read'));
-    const message = await send(manager, other.id, 'elsewhere');
+    const message = await post(manager, other.id, 'elsewhere');
     const outsider = await ok(server.url, nurse.token, ChannelMarkReadDocument, { input: { channelId: channel.id, messageId: message.id } });
     expect(outsider.channelMarkRead.userErrors.map((e) => e.code)).toEqual(['NOT_FOUND']);
     const wrongChannel = await ok(server.url, p.token, ChannelMarkReadDocument, { input: { channelId: channel.id, messageId: message.id } });
@@ -342,7 +336,7 @@ describe('per-member archive', () => {
     const p = await org.addPatient('Archive List Patient');
     const channel = await activate(keeper, p);
     await join(nurse, channel.id);
-    await send(p, channel.id, 'unread for both');
+    await post(p, channel.id, 'unread for both');
     const inbox = await live(keeper.token, InboxCountsDocument, {});
     const listed = async (who: Person, archived?: boolean) =>
       (await ok(server.url, who.token, ChannelsDocument, { first: 100, filter: archived === undefined ? undefined : { archived } })).channels.edges.map((edge) => edge.node.id);

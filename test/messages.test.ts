@@ -1,6 +1,7 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, request, subscribe } from './support/client';
+import { actions, codes } from './support/actions';
 import {
   ChannelActivateDocument,
   ChannelMarkReadDocument,
@@ -18,7 +19,6 @@ import {
   SendFullDocument,
   ThreadDocument,
   TopLevelDocument,
-  type MessageSendInput,
 } from './generated/graphql';
 
 let server: TestServer;
@@ -41,14 +41,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const send = async (who: Person, input: Partial<MessageSendInput> & { body: string }) =>
-  (await ok(server.url, who.token, SendFullDocument, { input: { channelId, ...input } })).messageSend;
-const codes = (payload: { userErrors: Array<{ code: string }> }) => payload.userErrors.map((error) => error.code);
+// Sends with SendFull: the payload's message has its reply count, parent and internal flag too.
+const { send } = actions(() => server, { sendDocument: SendFullDocument });
 
 describe('threads', () => {
   it('a reply joins its thread; the thread counts it; a reply to a reply is refused and changes nothing', async () => {
-    const root = await send(patient, { body: 'I have a question' });
-    const reply = await send(clinician, { body: 'Go ahead', parentMessageId: root.message!.id });
+    const root = await send(patient, channelId, 'I have a question');
+    const reply = await send(clinician, channelId, 'Go ahead', { parentMessageId: root.message!.id });
     expect(reply.message).toMatchObject({ parent: { id: root.message!.id } });
     const thread = await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id });
     expect(thread.message).toMatchObject({ replyCount: 1, replies: { edges: [{ node: { body: 'Go ahead' } }] } });
@@ -58,7 +57,7 @@ describe('threads', () => {
     const list = await ok(server.url, patient.token, TopLevelDocument, { id: channelId });
     expect(list.channel!.messages.edges.map((edge) => edge.node.body)).not.toContain('Go ahead');
 
-    const nested = await send(patient, { body: 'nested', parentMessageId: reply.message!.id });
+    const nested = await send(patient, channelId, 'nested', { parentMessageId: reply.message!.id });
     expect(nested.userErrors[0]).toMatchObject({ code: 'REPLY_TO_REPLY', field: 'input.parentMessageId' });
     expect((await ok(server.url, patient.token, ThreadDocument, { id: root.message!.id })).message!.replyCount).toBe(1);
   });
@@ -66,16 +65,16 @@ describe('threads', () => {
 
 describe('unread counts', () => {
   it("count a thread's replies by others after the read position, and never internal notes for a patient", async () => {
-    const root = await send(patient, { body: 'Thread for counting' });
+    const root = await send(patient, channelId, 'Thread for counting');
     const threadId = root.message!.id;
-    await send(clinician, { body: 'First answer', parentMessageId: threadId });
-    await send(colleague, { body: 'Staff aside', parentMessageId: threadId, internal: true });
-    const second = await send(clinician, { body: 'Second answer', parentMessageId: threadId });
-    await send(patient, { body: 'My own reply', parentMessageId: threadId });
+    await send(clinician, channelId, 'First answer', { parentMessageId: threadId });
+    await send(colleague, channelId, 'Staff aside', { parentMessageId: threadId, internal: true });
+    const second = await send(clinician, channelId, 'Second answer', { parentMessageId: threadId });
+    await send(patient, channelId, 'My own reply', { parentMessageId: threadId });
     expect((await ok(server.url, patient.token, ThreadDocument, { id: threadId })).message!.unreadReplyCount).toBe(2);
     expect((await ok(server.url, manager.token, ThreadDocument, { id: threadId })).message!.unreadReplyCount).toBe(4);
     const before = (await ok(server.url, patient.token, TopLevelDocument, { id: channelId })).channel!.unreadCount;
-    await send(clinician, { body: 'Internal top-level', internal: true });
+    await send(clinician, channelId, 'Internal top-level', { internal: true });
     expect((await ok(server.url, patient.token, TopLevelDocument, { id: channelId })).channel!.unreadCount).toBe(before);
 
     await ok(server.url, patient.token, ChannelMarkReadDocument, { input: { channelId, messageId: second.message!.id } });
@@ -89,13 +88,13 @@ describe('internal notes', () => {
     const stream = subscribe(server.wsUrl, patient.token, ChannelEventsDocument, { channelId });
     await eventually(() => server.deps.live.streamCount > before);
     try {
-      const root = await send(clinician, { body: 'Visible question for the patient' });
-      const note = await send(clinician, { body: 'Internal: check the bloods first', internal: true });
-      const threadNote = await send(colleague, { body: 'Internal reply', parentMessageId: root.message!.id, internal: true });
+      const root = await send(clinician, channelId, 'Visible question for the patient');
+      const note = await send(clinician, channelId, 'Internal: check the bloods first', { internal: true });
+      const threadNote = await send(colleague, channelId, 'Internal reply', { parentMessageId: root.message!.id, internal: true });
       // A reply to an internal note is internal even when not asked for.
-      const replyToNote = await send(colleague, { body: 'Agreed', parentMessageId: note.message!.id });
+      const replyToNote = await send(colleague, channelId, 'Agreed', { parentMessageId: note.message!.id });
       expect([note.message!.internal, threadNote.message!.internal, replyToNote.message!.internal]).toEqual([true, true, true]);
-      const after = await send(clinician, { body: 'Visible follow-up' });
+      const after = await send(clinician, channelId, 'Visible follow-up');
 
       expect((await stream.next()).data?.channelEvents.message?.body).toBe('Visible question for the patient');
       expect((await stream.next()).data?.channelEvents.message?.body).toBe('Visible follow-up');
@@ -120,29 +119,29 @@ describe('internal notes', () => {
   it("do not move the channel up the patient's list", async () => {
     const service = (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: patient.id, kind: 'SERVICE_TEAM' } })).channelActivate.channel!.id;
     await ok(server.url, clinician.token, ChannelJoinDocument, { input: { channelId } });
-    await send(clinician, { body: 'Visible, in the care-team channel', channelId });
+    await send(clinician, channelId, 'Visible, in the care-team channel');
     await ok(server.url, clinician.token, SendFullDocument, { input: { channelId: service, body: 'Visible, in the service channel' } });
-    await send(clinician, { body: 'Internal, in the care-team channel', internal: true });
+    await send(clinician, channelId, 'Internal, in the care-team channel', { internal: true });
     const order = (await ok(server.url, patient.token, ChannelsDocument, { first: 10 })).channels.edges.map((edge) => edge.node.id);
     expect(order.indexOf(service)).toBeLessThan(order.indexOf(channelId));
   });
 
   it('denied: a patient cannot write one; a patient cannot reply into an internal thread', async () => {
-    expect(codes(await send(patient, { body: 'secret', internal: true }))).toEqual(['FORBIDDEN']);
-    const note = await send(clinician, { body: 'Internal note', internal: true });
-    expect(codes(await send(patient, { body: 'peek', parentMessageId: note.message!.id }))).toEqual(['NOT_FOUND']);
+    expect(codes(await send(patient, channelId, 'secret', { internal: true }))).toEqual(['FORBIDDEN']);
+    const note = await send(clinician, channelId, 'Internal note', { internal: true });
+    expect(codes(await send(patient, channelId, 'peek', { parentMessageId: note.message!.id }))).toEqual(['NOT_FOUND']);
   });
 });
 
 describe('idempotent send', () => {
   it('the same key returns the original message; the same key with other content is refused and sends nothing', async () => {
     const key = `key-${Date.now()}`;
-    const [a, b] = await Promise.all([send(patient, { body: 'Only once', idempotencyKey: key }), send(patient, { body: 'Only once', idempotencyKey: key })]);
+    const [a, b] = await Promise.all([send(patient, channelId, 'Only once', { idempotencyKey: key }), send(patient, channelId, 'Only once', { idempotencyKey: key })]);
     expect(a.message!.id).toBe(b.message!.id);
-    expect((await send(patient, { body: 'Only once', idempotencyKey: key })).message!.id).toBe(a.message!.id);
-    expect(codes(await send(patient, { body: 'Different', idempotencyKey: key }))).toEqual(['IDEMPOTENCY_KEY_REUSED']);
+    expect((await send(patient, channelId, 'Only once', { idempotencyKey: key })).message!.id).toBe(a.message!.id);
+    expect(codes(await send(patient, channelId, 'Different', { idempotencyKey: key }))).toEqual(['IDEMPOTENCY_KEY_REUSED']);
     // Keys are per sender.
-    expect((await send(clinician, { body: 'Only once', idempotencyKey: key })).message!.id).not.toBe(a.message!.id);
+    expect((await send(clinician, channelId, 'Only once', { idempotencyKey: key })).message!.id).not.toBe(a.message!.id);
     const bodies = (await ok(server.url, clinician.token, TopLevelDocument, { id: channelId })).channel!.messages.edges.map((edge) => edge.node.body);
     expect(bodies.filter((body) => body === 'Only once')).toHaveLength(2);
     expect(bodies).not.toContain('Different');
@@ -151,7 +150,7 @@ describe('idempotent send', () => {
 
 describe('edits and deletes', () => {
   it('the author edits; every earlier body is kept, shown to staff only; a delete leaves a tombstone', async () => {
-    const sent = await send(patient, { body: 'My appointment is Tuesday' });
+    const sent = await send(patient, channelId, 'My appointment is Tuesday');
     const messageId = sent.message!.id;
     const edited = await ok(server.url, patient.token, MessageEditDocument, { input: { messageId, body: 'My appointment is Wednesday' } });
     expect(edited.messageEdit.message).toMatchObject({ body: 'My appointment is Wednesday', revisions: null });
@@ -171,8 +170,8 @@ describe('edits and deletes', () => {
   });
 
   it("Messaging Management edits anyone's message, patients' included; everyone else is refused and nothing changes", async () => {
-    const byPatient = await send(patient, { body: 'Patient wrote this' });
-    const byClinician = await send(clinician, { body: 'Clinician wrote this' });
+    const byPatient = await send(patient, channelId, 'Patient wrote this');
+    const byClinician = await send(clinician, channelId, 'Clinician wrote this');
     expect(codes((await ok(server.url, colleague.token, MessageEditDocument, { input: { messageId: byClinician.message!.id, body: 'hijack' } })).messageEdit)).toEqual(['FORBIDDEN']);
     expect(codes((await ok(server.url, patient.token, MessageDeleteDocument, { input: { messageId: byClinician.message!.id } })).messageDelete)).toEqual(['FORBIDDEN']);
     expect(codes((await ok(server.url, colleague.token, MessageDeleteDocument, { input: { messageId: byPatient.message!.id } })).messageDelete)).toEqual(['FORBIDDEN']);
@@ -182,7 +181,7 @@ describe('edits and deletes', () => {
     expect(moderated.messageEdit.message).toMatchObject({ body: '[removed personal details]', revisions: [{ body: 'Patient wrote this' }] });
     expect((await ok(server.url, manager.token, MessageDeleteDocument, { input: { messageId: byClinician.message!.id } })).messageDelete.message!.deletedAt).toBeTruthy();
     // A patient whose messaging was turned off cannot keep writing through edits.
-    const ownMessage = await send(patient, { body: 'Before messaging was turned off' });
+    const ownMessage = await send(patient, channelId, 'Before messaging was turned off');
     await ok(server.url, org.serviceToken, PatientUpsertDocument, { input: { externalId: patient.externalId, name: 'Pat Messages', messagingEnabled: false } });
     try {
       expect(codes((await ok(server.url, patient.token, MessageEditDocument, { input: { messageId: ownMessage.message!.id, body: 'sneaky' } })).messageEdit)).toEqual(['PATIENT_NOT_MESSAGEABLE']);
@@ -197,7 +196,7 @@ describe('edits and deletes', () => {
 
 describe('reactions', () => {
   it('one of each emoji per person; counts and reactedByMe per caller; taking one back; members are told live', async () => {
-    const sent = await send(clinician, { body: 'Your results are normal' });
+    const sent = await send(clinician, channelId, 'Your results are normal');
     const messageId = sent.message!.id;
     const react = (who: Person, emoji: string) => ok(server.url, who.token, ReactionAddDocument, { input: { messageId, emoji } });
     const before = server.deps.live.streamCount;
@@ -226,16 +225,16 @@ describe('reactions', () => {
   });
 
   it('denied: not an emoji, two emoji, a deleted message, a message the caller cannot see, more than 20 kinds per person; nothing changes', async () => {
-    const sent = await send(clinician, { body: 'React to me' });
+    const sent = await send(clinician, channelId, 'React to me');
     const messageId = sent.message!.id;
     for (const emoji of ['lol', '👍👍', '', ':)', 'a👍']) {
       const refused = await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId, emoji } });
       expect(refused.reactionAdd.userErrors[0]).toMatchObject({ code: 'INVALID_EMOJI', field: 'input.emoji' });
     }
-    const note = await send(clinician, { body: 'Internal', internal: true });
+    const note = await send(clinician, channelId, 'Internal', { internal: true });
     expect(codes((await ok(server.url, patient.token, ReactionAddDocument, { input: { messageId: note.message!.id, emoji: '👍' } })).reactionAdd)).toEqual(['NOT_FOUND']);
     const many = ['😀', '😃', '😄', '😁', '😆', '😅', '😂', '🙂', '🙃', '😉', '😊', '😇', '🥰', '😍', '🤩', '😘', '😗', '😚', '😙', '😋'];
-    const crowded = (await send(clinician, { body: 'Crowded' })).message!.id;
+    const crowded = (await send(clinician, channelId, 'Crowded')).message!.id;
     for (const emoji of many) expect((await ok(server.url, colleague.token, ReactionAddDocument, { input: { messageId: crowded, emoji } })).reactionAdd.userErrors).toEqual([]);
     expect((await ok(server.url, colleague.token, ReactionAddDocument, { input: { messageId: crowded, emoji: '😛' } })).reactionAdd.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.emoji' });
     await ok(server.url, clinician.token, MessageDeleteDocument, { input: { messageId } });
@@ -247,7 +246,7 @@ describe('reactions', () => {
 describe('markdown bodies', () => {
   it('are stored as written; the html field is safe to insert; links are extracted', async () => {
     const body = '**Bold** ~~old~~ <img src=x onerror=alert(1)> [click](javascript:alert(1)) [book](https://clinic.example/book)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nsee https://www.example.com/info';
-    const sent = await send(clinician, { body });
+    const sent = await send(clinician, channelId, body);
     const rendered = await ok(server.url, patient.token, RenderedDocument, { id: sent.message!.id });
     expect(rendered.message!.body).toBe(body);
     const html = rendered.message!.html;
@@ -264,10 +263,10 @@ describe('markdown bodies', () => {
 describe('messageSearch', () => {
   it('finds words with stemming and phrases, newest first, page by page, only in the caller’s channels', async () => {
     const token = `zyx${Date.now()}`;
-    await send(clinician, { body: `Your blood results ${token} came back normal` });
-    await send(patient, { body: `Thanks, what about the ${token} cholesterol result?` });
-    await send(clinician, { body: `Internal: ${token} cholesterol borderline`, internal: true });
-    const deleted = await send(patient, { body: `Delete me ${token}` });
+    await send(clinician, channelId, `Your blood results ${token} came back normal`);
+    await send(patient, channelId, `Thanks, what about the ${token} cholesterol result?`);
+    await send(clinician, channelId, `Internal: ${token} cholesterol borderline`, { internal: true });
+    const deleted = await send(patient, channelId, `Delete me ${token}`);
     await ok(server.url, patient.token, MessageDeleteDocument, { input: { messageId: deleted.message!.id } });
 
     const staffHits = await ok(server.url, clinician.token, MessageSearchDocument, { query: `${token} result` });
@@ -290,7 +289,7 @@ describe('messageSearch', () => {
 
   it('denied: another patient, or staff outside the channel, find nothing; bad queries are refused', async () => {
     const token = `qwv${Date.now()}`;
-    await send(patient, { body: `Private ${token}` });
+    await send(patient, channelId, `Private ${token}`);
     const stranger = await org.addPatient('Stranger Search');
     const outsider = await org.addStaff('Dr Outside Search');
     expect((await ok(server.url, stranger.token, MessageSearchDocument, { query: token })).messageSearch.edges).toEqual([]);

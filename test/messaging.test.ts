@@ -1,6 +1,7 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, ok, request, subscribe } from './support/client';
+import { actions } from './support/actions';
 import {
   ChannelActivateDocument,
   ChannelByIdDocument,
@@ -8,7 +9,6 @@ import {
   ChannelJoinDocument,
   ChannelMessagesDocument,
   ChannelsDocument,
-  MessageSendDocument,
 } from './generated/graphql';
 
 let server: TestServer;
@@ -26,30 +26,24 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function activateCareTeam(staff: Person, forPatient: Person) {
-  const result = await ok(server.url, staff.token, ChannelActivateDocument, { input: { patientId: forPatient.id, kind: 'CARE_TEAM' } });
-  expect(result.channelActivate.userErrors).toEqual([]);
-  return result.channelActivate.channel!;
-}
-
-const send = (person: Person, channelId: string, body: string) => ok(server.url, person.token, MessageSendDocument, { input: { channelId, body } });
+const { activate, send } = actions(() => server);
 
 describe('care-team channel, end to end', () => {
   it('staff activates, the patient receives a message live, then pages the history', async () => {
-    const channel = await activateCareTeam(clinician, patient);
+    const channel = await activate(clinician, patient);
     expect(channel).toMatchObject({ kind: 'CARE_TEAM', status: 'ACTIVE', patient: { id: patient.id } });
     expect(channel.myMembership).not.toBeNull();
 
     // Subscribing from the channel's position (a cursor) rather than from "now" makes the test
     // independent of when the server has registered the subscription.
     const greeting = await send(clinician, channel.id, 'Hello **Olive**, how are you?');
-    const live = subscribe(server.wsUrl, patient.token, ChannelEventsDocument, { channelId: channel.id, after: greeting.messageSend.message!.cursor });
+    const live = subscribe(server.wsUrl, patient.token, ChannelEventsDocument, { channelId: channel.id, after: greeting.message!.cursor });
     const sent = await send(clinician, channel.id, 'Are you free on Tuesday?');
-    expect(sent.messageSend.userErrors).toEqual([]);
+    expect(sent.userErrors).toEqual([]);
 
     const event = await live.next();
     expect(event.errors).toBeUndefined();
-    expect(event.data!.channelEvents).toMatchObject({ type: 'MESSAGE_SENT', message: { id: sent.messageSend.message!.id, body: 'Are you free on Tuesday?' } });
+    expect(event.data!.channelEvents).toMatchObject({ type: 'MESSAGE_SENT', message: { id: sent.message!.id, body: 'Are you free on Tuesday?' } });
     await live.expectSilence();
     await live.close();
 
@@ -78,8 +72,8 @@ describe('care-team channel, end to end', () => {
 
   it('activating again returns the same channel; another team member joins instead', async () => {
     const other = await org.addPatient('Second Patient');
-    const first = await activateCareTeam(clinician, other);
-    const again = await activateCareTeam(clinician, other);
+    const first = await activate(clinician, other);
+    const again = await activate(clinician, other);
     expect(again.id).toBe(first.id);
 
     const before = await ok(server.url, receptionist.token, ChannelByIdDocument, { id: first.id });
@@ -87,7 +81,7 @@ describe('care-team channel, end to end', () => {
     const notYet = await ok(server.url, receptionist.token, ChannelMessagesDocument, { id: first.id, last: 5 });
     expect(notYet.channel!.messages.edges).toEqual([]);
     const sendBeforeJoin = await send(receptionist, first.id, 'not a member yet');
-    expect(sendBeforeJoin.messageSend.userErrors.map((error) => error.code)).toEqual(['NOT_FOUND']);
+    expect(sendBeforeJoin.userErrors.map((error) => error.code)).toEqual(['NOT_FOUND']);
 
     const joined = await ok(server.url, receptionist.token, ChannelJoinDocument, { input: { channelId: first.id } });
     expect(joined.channelJoin.userErrors).toEqual([]);
@@ -96,12 +90,12 @@ describe('care-team channel, end to end', () => {
     const memberIds = members.channel!.members.edges.map((edge) => edge.node.teamMember?.id ?? edge.node.patient?.id);
     expect(memberIds.slice(0, 2).sort()).toEqual([clinician.id, other.id].sort());
     expect(memberIds[2]).toBe(receptionist.id); // joining order
-    expect((await send(receptionist, first.id, 'now I can write')).messageSend.userErrors).toEqual([]);
+    expect((await send(receptionist, first.id, 'now I can write')).userErrors).toEqual([]);
   });
 
   it('concurrent activations of one channel create it once', async () => {
     const other = await org.addPatient('Raced Patient');
-    const results = await Promise.all([activateCareTeam(clinician, other), activateCareTeam(receptionist, other), activateCareTeam(clinician, other)]);
+    const results = await Promise.all([activate(clinician, other), activate(receptionist, other), activate(clinician, other)]);
     expect(new Set(results.map((channel) => channel.id)).size).toBe(1);
   });
 
@@ -109,7 +103,7 @@ describe('care-team channel, end to end', () => {
     const staff = await org.addStaff('Lister');
     const patients = await Promise.all([org.addPatient('A One'), org.addPatient('B Two'), org.addPatient('C Three')]);
     const channels = [];
-    for (const p of patients) channels.push(await activateCareTeam(staff, p));
+    for (const p of patients) channels.push(await activate(staff, p));
     await send(staff, channels[0].id, 'bump the first one');
     const page1 = await ok(server.url, staff.token, ChannelsDocument, { first: 2 });
     expect(page1.channels.edges.map((edge) => edge.node.id)).toEqual([channels[0].id, channels[2].id]);
@@ -124,9 +118,9 @@ describe('care-team channel, end to end', () => {
 
   it('resumes a subscription from a cursor: replays what it missed, then continues live, once each', async () => {
     const p = await org.addPatient('Resume Patient');
-    const channel = await activateCareTeam(clinician, p);
+    const channel = await activate(clinician, p);
     const first = await send(clinician, channel.id, 'one');
-    const cursor = first.messageSend.message!.cursor;
+    const cursor = first.message!.cursor;
     await send(clinician, channel.id, 'two');
     await send(p, channel.id, 'three');
 
@@ -141,9 +135,9 @@ describe('care-team channel, end to end', () => {
 
   it('rejects a cursor from another channel or a forged one with CURSOR_INVALID', async () => {
     const p = await org.addPatient('Cursor Patient');
-    const channel = await activateCareTeam(clinician, p);
-    const elsewhere = await activateCareTeam(clinician, await org.addPatient('Elsewhere Patient'));
-    const foreignCursor = (await send(clinician, elsewhere.id, 'x')).messageSend.message!.cursor;
+    const channel = await activate(clinician, p);
+    const elsewhere = await activate(clinician, await org.addPatient('Elsewhere Patient'));
+    const foreignCursor = (await send(clinician, elsewhere.id, 'x')).message!.cursor;
     for (const after of [foreignCursor, 'bm90LWEtY3Vyc29y']) {
       const sub = subscribe(server.wsUrl, p.token, ChannelEventsDocument, { channelId: channel.id, after });
       expect(errorCodes(await sub.next())).toEqual(['CURSOR_INVALID']);
@@ -161,10 +155,10 @@ describe('bad input changes nothing', () => {
     ['a body with a NUL character', 'hello\u0000world', 'INVALID_INPUT'],
   ])('rejects %s with a typed error', async (_label, body, code) => {
     const p = await org.addPatient('Input Patient');
-    const channel = await activateCareTeam(clinician, p);
+    const channel = await activate(clinician, p);
     const result = await send(clinician, channel.id, body);
-    expect(result.messageSend.message).toBeNull();
-    expect(result.messageSend.userErrors).toEqual([expect.objectContaining({ code, field: 'input.body' })]);
+    expect(result.message).toBeNull();
+    expect(result.userErrors).toEqual([expect.objectContaining({ code, field: 'input.body' })]);
     const stored = await ok(server.url, clinician.token, ChannelMessagesDocument, { id: channel.id, last: 10 });
     expect(stored.channel!.messages.edges).toEqual([]);
   });
@@ -175,8 +169,8 @@ describe('bad input changes nothing', () => {
       ['not-a-uuid', 'INVALID_INPUT'],
     ]) {
       const result = await send(clinician, channelId, 'hello');
-      expect(result.messageSend.message).toBeNull();
-      expect(result.messageSend.userErrors).toEqual([expect.objectContaining({ code, field: 'input.channelId' })]);
+      expect(result.message).toBeNull();
+      expect(result.userErrors).toEqual([expect.objectContaining({ code, field: 'input.channelId' })]);
     }
   });
 

@@ -6,6 +6,7 @@ import webpush from 'web-push';
 import { startTestServer, type TestServer } from './support/server';
 import { eventually, ok } from './support/client';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
+import { actions } from './support/actions';
 import { BrowserPushKeys, HttpSink, SmtpSink } from './support/notification-sinks';
 import { seedDemo, DEMO_SLUG } from '../src/db/seed';
 import {
@@ -120,11 +121,8 @@ async function clinic(settings: Record<string, unknown> = {}): Promise<Clinic> {
   return { org, admin, clinician, patient, patientEmail, channelId };
 }
 
-const send = async (token: string, channelId: string, body: string, extra: Record<string, unknown> = {}) => {
-  const sent = await ok(server.url, token, MessageSendDocument, { input: { channelId, body, ...extra } });
-  expect(sent.messageSend.userErrors).toEqual([]);
-  return sent.messageSend.message!.id;
-};
+// `server` is restarted by some tests: the actions follow it.
+const { post } = actions(() => server);
 
 const join = async (person: Person, channelId: string) => expect((await ok(server.url, person.token, ChannelJoinDocument, { input: { channelId } })).channelJoin.userErrors).toEqual([]);
 
@@ -145,9 +143,9 @@ describe('who is told of a message', () => {
     const mobile = await ok(server.url, c.patient.token, PushSubscriptionRegisterDocument, { input: { mobile: { platform: 'IOS', token: mobileToken } } });
     expect(mobile.pushSubscriptionRegister.pushSubscription).toMatchObject({ kind: 'MOBILE', platform: 'IOS' });
 
-    await send(c.patient.token, c.channelId, 'Is my HIV test result back? Zebulon Quixote');
+    await post(c.patient.token, c.channelId, 'Is my HIV test result back? Zebulon Quixote');
     await settled(c.org.id);
-    await send(c.clinician.token, c.channelId, 'Zebulon, your HIV test result is in. Amelia Hart');
+    await post(c.clinician.token, c.channelId, 'Zebulon, your HIV test result is in. Amelia Hart');
     const conversation = await ok(server.url, c.clinician.token, ConversationStartDocument, {
       input: { patientId: c.patient.id, title: 'HIV results follow-up', body: 'Dear Zebulon Quixote, about your HIV test result', recipientTeamMemberIds: [] },
     });
@@ -187,13 +185,13 @@ describe('who is told of a message', () => {
     const c = await clinic();
     const guardianEmail = `g-${randomUUID().slice(0, 8)}@patients.example`;
     const guardian = await c.org.addPatient('Guardian Parent', { email: guardianEmail, guardianOfPatientIds: [c.patient.id] });
-    await send(c.clinician.token, c.channelId, 'For the family');
+    await post(c.clinician.token, c.channelId, 'For the family');
     await settled(c.org.id);
     expect(smtp.to(guardianEmail)).toHaveLength(1);
     expect(smtp.to(guardianEmail)[0].text).toContain(`${PATIENT_PORTAL}/channels/${c.channelId}`);
     expect(smtp.to(c.patientEmail)).toHaveLength(1);
 
-    await send(guardian.token, c.channelId, 'Written for my child', { onBehalfOfPatientId: c.patient.id });
+    await post(guardian.token, c.channelId, 'Written for my child', { onBehalfOfPatientId: c.patient.id });
     await settled(c.org.id);
     expect(smtp.to(c.patientEmail)).toHaveLength(1);
     expect(smtp.to(staffAddress(c.clinician))).toHaveLength(1);
@@ -203,7 +201,7 @@ describe('who is told of a message', () => {
     const c = await clinic();
     const colleague = await c.org.addStaff('Colleague');
     await join(colleague, c.channelId);
-    await send(c.clinician.token, c.channelId, 'Staff only: check the results', { internal: true });
+    await post(c.clinician.token, c.channelId, 'Staff only: check the results', { internal: true });
     await settled(c.org.id);
     expect(smtp.to(staffAddress(colleague))).toHaveLength(1);
     expect(await noticesOf(c.org.id, c.clinician.id)).toEqual([]);
@@ -221,8 +219,8 @@ describe('who is told of a message', () => {
     // Staff turn the patient's texts off for them.
     await preferences(c.clinician.token, { patientId: c.patient.id, sms: false });
 
-    await send(c.patient.token, c.channelId, 'Hello');
-    await send(c.clinician.token, c.channelId, 'Hello back');
+    await post(c.patient.token, c.channelId, 'Hello');
+    await post(c.clinician.token, c.channelId, 'Hello back');
     await settled(c.org.id);
     expect(smtp.to(staffAddress(c.clinician))).toHaveLength(1);
     expect(smtp.to(staffAddress(quiet))).toHaveLength(0);
@@ -232,7 +230,7 @@ describe('who is told of a message', () => {
 
     // A preference changed while a notice waits is honoured when it comes due.
     await ok(server.url, c.admin.token, NotificationSettingsUpdateDocument, { input: { staffNotificationDelayMinutes: 10 } });
-    await send(c.patient.token, c.channelId, 'One more thing');
+    await post(c.patient.token, c.channelId, 'One more thing');
     await settled(c.org.id);
     await preferences(c.clinician.token, { email: 'OFF' });
     await timePasses(c.org.id);
@@ -247,7 +245,7 @@ describe('who is told of a message', () => {
     for (const person of [archiver, muter]) await join(person, c.channelId);
     await ok(server.url, archiver.token, ChannelArchiveDocument, { input: { channelId: c.channelId } });
     await ok(server.url, muter.token, ChannelMuteDocument, { input: { channelId: c.channelId } });
-    await send(c.patient.token, c.channelId, 'First');
+    await post(c.patient.token, c.channelId, 'First');
     await settled(c.org.id);
     expect(smtp.to(staffAddress(c.clinician))).toHaveLength(1);
     expect(smtp.to(staffAddress(archiver))).toHaveLength(0);
@@ -255,14 +253,14 @@ describe('who is told of a message', () => {
 
     await ok(server.url, archiver.token, ChannelUnarchiveDocument, { input: { channelId: c.channelId } });
     await ok(server.url, muter.token, ChannelUnmuteDocument, { input: { channelId: c.channelId } });
-    await send(c.patient.token, c.channelId, 'Second');
+    await post(c.patient.token, c.channelId, 'Second');
     await settled(c.org.id);
     expect(smtp.to(staffAddress(archiver))).toHaveLength(1);
     expect(smtp.to(staffAddress(muter))).toHaveLength(1);
 
     // Archived or muted after the notice was planned, before it is due.
     await ok(server.url, c.admin.token, NotificationSettingsUpdateDocument, { input: { staffNotificationDelayMinutes: 5 } });
-    await send(c.patient.token, c.channelId, 'Third');
+    await post(c.patient.token, c.channelId, 'Third');
     await settled(c.org.id);
     await ok(server.url, archiver.token, ChannelArchiveDocument, { input: { channelId: c.channelId } });
     await ok(server.url, muter.token, ChannelMuteDocument, { input: { channelId: c.channelId } });
@@ -276,9 +274,9 @@ describe('who is told of a message', () => {
     const c = await clinic({ staffNotificationDelayMinutes: 5 });
     const colleague = await c.org.addStaff('Colleague');
     await join(colleague, c.channelId);
-    await send(c.patient.token, c.channelId, 'One');
-    await send(c.patient.token, c.channelId, 'Two');
-    const last = await send(c.patient.token, c.channelId, 'Three');
+    await post(c.patient.token, c.channelId, 'One');
+    await post(c.patient.token, c.channelId, 'Two');
+    const last = (await post(c.patient.token, c.channelId, 'Three')).id;
     await settled(c.org.id);
     await ok(server.url, c.clinician.token, ChannelMarkReadDocument, { input: { channelId: c.channelId, messageId: last } });
     await timePasses(c.org.id);
@@ -294,12 +292,12 @@ describe('the role group and digests', () => {
   it("tells the role group of a patient message nobody read, not once staff read it, and a conversation's responders instead", async () => {
     const c = await clinic({ staffNotificationDelayMinutes: 5 });
     const reception = await c.org.addStaff('Reception', [], ['Appointment Reminder Admin']);
-    const unread = await send(c.patient.token, c.channelId, 'Anyone there?');
+    const unread = (await post(c.patient.token, c.channelId, 'Anyone there?')).id;
     await settled(c.org.id);
     await timePasses(c.org.id);
     expect(smtp.to(staffAddress(reception))).toHaveLength(1);
 
-    const read = await send(c.patient.token, c.channelId, 'Hello again');
+    const read = (await post(c.patient.token, c.channelId, 'Hello again')).id;
     expect(read).not.toBe(unread);
     await settled(c.org.id);
     await ok(server.url, c.clinician.token, ChannelMarkReadDocument, { input: { channelId: c.channelId, messageId: read } });
@@ -321,8 +319,8 @@ describe('the role group and digests', () => {
   it('a digest collects the day into one email at the digest hour', async () => {
     const c = await clinic({ notificationDigestHour: 7, timeZone: 'Europe/London' });
     await preferences(c.clinician.token, { email: 'DIGEST' });
-    await send(c.patient.token, c.channelId, 'One');
-    await send(c.patient.token, c.channelId, 'Two');
+    await post(c.patient.token, c.channelId, 'One');
+    await post(c.patient.token, c.channelId, 'Two');
     await settled(c.org.id);
     const [digest] = await sql<{ kind: string; hour: number; later: boolean }>(
       `select kind, extract(hour from due_at at time zone 'Europe/London')::int as hour, due_at > now() as later from notification where organisation_id = ? and team_member_id = ?`,
@@ -343,7 +341,7 @@ describe('the role group and digests', () => {
       input: { kind: 'PATIENT_SMS', text: 'New message at {{organisation.name}} ({{count}}): {{link}}' },
     });
     expect(saved.notificationTemplateUpdate.userErrors).toEqual([]);
-    await send(c.clinician.token, c.channelId, 'Your appointment is confirmed');
+    await post(c.clinician.token, c.channelId, 'Your appointment is confirmed');
     await settled(c.org.id);
     const text = provider.at('/sms').map((request) => new URLSearchParams(request.body.toString()).get('Body') ?? '').find((body) => body.includes(c.channelId));
     expect(text).toBe(`New message at Test ${c.org.slug} (1): ${PATIENT_PORTAL}/channels/${c.channelId}`);
@@ -357,7 +355,7 @@ describe('delivery survives failures', () => {
     const pushPath = `/push/${randomUUID()}`;
     provider.status.set(pushPath, 410);
     await ok(server.url, c.patient.token, PushSubscriptionRegisterDocument, { input: { webPush: { endpoint: provider.url(pushPath), p256dh: browser.p256dh, auth: browser.auth } } });
-    await send(c.clinician.token, c.channelId, 'Hello');
+    await post(c.clinician.token, c.channelId, 'Hello');
     await settled(c.org.id);
     expect(await sql('select id from push_subscription where organisation_id = ? and patient_id = ?', [c.org.id, c.patient.id])).toEqual([]);
     expect(smtp.to(c.patientEmail)).toHaveLength(1);
@@ -366,7 +364,7 @@ describe('delivery survives failures', () => {
     await ok(server.url, c.patient.token, PushSubscriptionRegisterDocument, { input: { mobile: { platform: 'ANDROID', token: `device-${randomUUID()}` } } });
     provider.status.set('/mobile', 404);
     try {
-      await send(c.clinician.token, c.channelId, 'Hello again');
+      await post(c.clinician.token, c.channelId, 'Hello again');
       await settled(c.org.id);
     } finally {
       provider.status.delete('/mobile');
@@ -380,7 +378,7 @@ describe('delivery survives failures', () => {
     for (const person of colleagues) await join(person, c.channelId);
     await smtp.stop();
     try {
-      await send(c.patient.token, c.channelId, 'Are you there?');
+      await post(c.patient.token, c.channelId, 'Are you there?');
       await eventually(async () => {
         // Each has failed at least once (its reason says so) and been tried again.
         const rows = await sql<{ attempts: number; reason: string | null }>(
@@ -435,7 +433,7 @@ describe('without SMTP_URL', () => {
           where o.slug = ? and p.external_id = 'patient-oliver' and c.kind = 'CARE_TEAM'`,
         [DEMO_SLUG],
       );
-      await send(patient, channelId, 'Hello from the demo');
+      await post(patient, channelId, 'Hello from the demo');
       const [{ id: organisationId }] = await sql<{ id: string }>('select id from organisation where slug = ?', [DEMO_SLUG]);
       // The demo sends at once; a demo organisation seeded before that setting existed waits its delay.
       await timePasses(organisationId);

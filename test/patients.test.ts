@@ -1,8 +1,8 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, request, subscribe } from './support/client';
+import { actions } from './support/actions';
 import {
-  ChannelActivateDocument,
   ChannelByIdDocument,
   ChannelEventsDocument,
   ChannelLeaveDocument,
@@ -14,13 +14,11 @@ import {
   ConversationStartDocument,
   GroupChannelCreateDocument,
   GuardedMessagesDocument,
-  MessageSendDocument,
   MessagingSettingsUpdateDocument,
   MyAbilitiesDocument,
   PatientProfileDocument,
   PatientUpsertDocument,
   ProfileUpdateDocument,
-  type MessageSendInput,
 } from './generated/graphql';
 
 let server: TestServer;
@@ -38,16 +36,14 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const activate = async (who: Person, patientId: string, kind: 'CARE_TEAM' | 'SERVICE_TEAM' | 'STAFF' = 'CARE_TEAM') =>
-  (await ok(server.url, who.token, ChannelActivateDocument, { input: { patientId, kind } })).channelActivate.channel!;
-const send = async (who: Person, input: MessageSendInput) => (await ok(server.url, who.token, MessageSendDocument, { input })).messageSend;
+const { activate, send } = actions(() => server);
 const upsert = (externalId: string, input: Record<string, unknown>) => ok(server.url, org.serviceToken, PatientUpsertDocument, { input: { externalId, name: 'Same Name', ...input } });
 
 describe('preconditions for messaging a patient (PATIENT_NOT_MESSAGEABLE)', () => {
   it('staff are told which preconditions fail; each one, once met, lets the message through', async () => {
     const patient = await org.addPatient('Quiet Patient', { email: null, portalAccess: false, messagingEnabled: false });
     const channel = await activate(clinician, patient.id);
-    const refused = await send(clinician, { channelId: channel.id, body: 'Hello' });
+    const refused = await send(clinician, channel.id, 'Hello');
     expect(refused.userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
     expect(refused.userErrors[0].message).toMatch(/messaging is turned off.*no patient portal access/);
     const profile = await ok(server.url, clinician.token, PatientProfileDocument, { id: patient.id });
@@ -55,10 +51,10 @@ describe('preconditions for messaging a patient (PATIENT_NOT_MESSAGEABLE)', () =
 
     await upsert(patient.externalId, { name: 'Quiet Patient', messagingEnabled: true, portalAccess: true });
     expect((await ok(server.url, clinician.token, PatientProfileDocument, { id: patient.id })).patient!.messagingBlockers).toEqual(['NO_CONTACT_DETAILS']);
-    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors[0].message).toMatch(/no email address or phone number/);
+    expect((await send(clinician, channel.id, 'Hello')).userErrors[0].message).toMatch(/no email address or phone number/);
 
     await upsert(patient.externalId, { name: 'Quiet Patient', phone: '+44 7700 900123' });
-    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors).toEqual([]);
+    expect((await send(clinician, channel.id, 'Hello')).userErrors).toEqual([]);
     // Nothing was written by the refused attempts.
     const history = await ok(server.url, clinician.token, GuardedMessagesDocument, { id: channel.id });
     expect(history.channel!.messages.edges.map((edge) => edge.node.body)).toEqual(['Hello']);
@@ -69,8 +65,8 @@ describe('preconditions for messaging a patient (PATIENT_NOT_MESSAGEABLE)', () =
     const channel = await activate(clinician, patient.id);
     await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { messagingForAllPatientCategories: false, messagingPatientCategories: ['Band A'] } });
     try {
-      expect((await send(clinician, { channelId: channel.id, body: 'Hi' })).userErrors[0].message).toMatch(/not enabled for their patient category/);
-      const byPatient = await send(patient, { channelId: channel.id, body: 'Hi' });
+      expect((await send(clinician, channel.id, 'Hi')).userErrors[0].message).toMatch(/not enabled for their patient category/);
+      const byPatient = await send(patient, channel.id, 'Hi');
       expect(byPatient.userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
       expect(byPatient.userErrors[0].message).not.toMatch(/category|portal|Band/);
       const started = await ok(server.url, clinician.token, ConversationStartDocument, { input: { patientId: patient.id, title: 'T', body: 'x' } });
@@ -78,8 +74,8 @@ describe('preconditions for messaging a patient (PATIENT_NOT_MESSAGEABLE)', () =
       expect((await ok(server.url, patient.token, PatientProfileDocument, { id: patient.id })).patient).toMatchObject({ messagingBlockers: null, category: null });
 
       await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { messagingPatientCategories: ['Band A', 'Band B'] } });
-      expect((await send(patient, { channelId: channel.id, body: 'Hi' })).userErrors).toEqual([]);
-      expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors).toEqual([]);
+      expect((await send(patient, channel.id, 'Hi')).userErrors).toEqual([]);
+      expect((await send(clinician, channel.id, 'Hello')).userErrors).toEqual([]);
     } finally {
       await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { messagingForAllPatientCategories: true } });
     }
@@ -104,9 +100,9 @@ describe('preconditions for messaging a patient (PATIENT_NOT_MESSAGEABLE)', () =
   it('a dependant without portal access or contact details is reachable through a guardian who has both', async () => {
     const child = await org.addPatient('Child Dependant', { email: null, portalAccess: false });
     const channel = await activate(clinician, child.id);
-    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
+    expect((await send(clinician, channel.id, 'Hello')).userErrors[0].code).toBe('PATIENT_NOT_MESSAGEABLE');
     await org.addPatient('Parent Guardian', { guardianOfPatientIds: [child.id] });
-    expect((await send(clinician, { channelId: channel.id, body: 'Hello' })).userErrors).toEqual([]);
+    expect((await send(clinician, channel.id, 'Hello')).userErrors).toEqual([]);
   });
 });
 
@@ -125,10 +121,10 @@ describe('guardians', () => {
     const childProfile = await ok(server.url, guardian.token, PatientProfileDocument, { id: child.id });
     expect(childProfile.patient!.channels.edges.map((edge) => edge.node.id)).toEqual([careTeam.id]);
 
-    const written = await send(guardian, { channelId: careTeam.id, body: 'Charlie has a fever', onBehalfOfPatientId: child.id });
+    const written = await send(guardian, careTeam.id, 'Charlie has a fever', { onBehalfOfPatientId: child.id });
     expect(written.userErrors).toEqual([]);
     // Without the field, a guardian's message in a dependant's channel is still on the dependant's behalf.
-    expect((await send(guardian, { channelId: careTeam.id, body: 'Since yesterday' })).userErrors).toEqual([]);
+    expect((await send(guardian, careTeam.id, 'Since yesterday')).userErrors).toEqual([]);
     const history = await ok(server.url, clinician.token, GuardedMessagesDocument, { id: careTeam.id });
     for (const edge of history.channel!.messages.edges) {
       expect(edge.node.author).toMatchObject({ __typename: 'Patient', id: guardian.id, name: 'Gwen Guardian' });
@@ -144,7 +140,7 @@ describe('guardians', () => {
     const linked = await upsert(guardianExternalId, { name: 'Greg Guardian', email: 'greg@example.com', guardianOfPatientIds: [child.id] });
     const guardian: Person = { id: linked.patientUpsert.patient!.id, externalId: guardianExternalId, token: await server.token({ role: 'patient', org: org.slug, sub: guardianExternalId }) };
 
-    expect((await send(guardian, { channelId: careTeam.id, body: 'x', onBehalfOfPatientId: stranger.id })).userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.onBehalfOfPatientId' });
+    expect((await send(guardian, careTeam.id, 'x', { onBehalfOfPatientId: stranger.id })).userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'input.onBehalfOfPatientId' });
     expect((await ok(server.url, guardian.token, ChannelLeaveDocument, { input: { channelId: careTeam.id } })).channelLeave.userErrors[0].code).toBe('PATIENT_CANNOT_LEAVE');
     const members = await ok(server.url, manager.token, ChannelByIdDocument, { id: careTeam.id });
     const guardianMember = members.channel!.members.edges.find((edge) => edge.node.patient?.id === guardian.id)!;
@@ -158,7 +154,7 @@ describe('guardians', () => {
     expect((await stream.next()).data?.channelEvents).toMatchObject({ type: 'MEMBER_LEFT', member: { patient: { id: guardian.id } } });
     expect(await stream.endCodes()).toEqual(['ACCESS_REVOKED']);
     expect((await ok(server.url, guardian.token, ChannelByIdDocument, { id: careTeam.id })).channel).toBeNull();
-    expect((await send(guardian, { channelId: careTeam.id, body: 'still here?' })).userErrors[0].code).toBe('NOT_FOUND');
+    expect((await send(guardian, careTeam.id, 'still here?')).userErrors[0].code).toBe('NOT_FOUND');
     expect((await ok(server.url, guardian.token, PatientProfileDocument, { id: child.id })).patient).toBeNull();
   });
 
@@ -190,7 +186,7 @@ describe('display names', () => {
     expect(updated.profileUpdate.patient).toMatchObject({ name: 'Harriet Realname', displayName: 'Hattie' });
     const group = await ok(server.url, manager.token, GroupChannelCreateDocument, { input: { title: 'Peer support', patientIds: [shy.id, peer.id] } });
     const groupId = group.groupChannelCreate.channel!.id;
-    await send(shy, { channelId: groupId, body: 'Hi all' });
+    await send(shy, groupId, 'Hi all');
 
     const peerView = await ok(server.url, peer.token, GuardedMessagesDocument, { id: groupId });
     expect(peerView.channel!.messages.edges[0].node.author).toEqual({ __typename: 'Patient', id: shy.id, name: null, displayName: 'Hattie' });

@@ -1,8 +1,8 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, request, subscribe } from './support/client';
+import { actions } from './support/actions';
 import {
-  ChannelActivateDocument,
   ChannelEventsDocument,
   ChannelJoinDocument,
   ChannelStaffingDocument,
@@ -22,8 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const activate = async (who: Person, patientId: string, kind: 'CARE_TEAM' | 'SERVICE_TEAM' | 'STAFF' = 'CARE_TEAM') =>
-  (await ok(server.url, who.token, ChannelActivateDocument, { input: { patientId, kind } })).channelActivate.channel!;
+const { activate } = actions(() => server);
 const archive = async (who: Person) => expect((await ok(server.url, org.serviceToken, TeamMemberArchiveDocument, { input: { teamMemberId: who.id } })).teamMemberArchive.userErrors).toEqual([]);
 const staffing = async (viewer: Person, channelId: string) => {
   const { channel } = await ok(server.url, viewer.token, ChannelStaffingDocument, { id: channelId });

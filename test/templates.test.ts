@@ -1,6 +1,7 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { ok, request } from './support/client';
+import { codes } from './support/actions';
 import {
   ChannelActivateDocument,
   ConversationStartDocument,
@@ -30,7 +31,6 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const create = async (who: Person, name: string, body: string) => (await ok(server.url, who.token, MessageTemplateCreateDocument, { input: { name, body } })).messageTemplateCreate;
-const codes = (payload: { userErrors: Array<{ code: string }> }) => payload.userErrors.map((error) => error.code);
 
 it('messaging admins write templates; staff send them with the patient’s first name and the clinic’s name filled in, escaped', async () => {
   const created = await create(admin, 'Results ready', 'Hello {{patient.firstName}}, your results from {{ clinic.name }} are ready.');
