@@ -304,4 +304,3 @@ describe('the authorization table follows the policy on every route', () => {
     }
   });
 });
-});

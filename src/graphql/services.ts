@@ -2,6 +2,7 @@ import type { AppDeps, RequestScope } from './context';
 import { OrganisationService } from '../modules/organisations/organisation.service';
 import { DirectoryService } from '../modules/directory/directory.service';
 import { ChannelService } from '../modules/channels/channel.service';
+import { ChannelMembershipService } from '../modules/channels/channel-membership.service';
 import { MessageService } from '../modules/messages/message.service';
 import { MessageEditService } from '../modules/messages/message-edit.service';
 import { ReactionService } from '../modules/messages/reaction.service';
@@ -24,6 +25,7 @@ export interface Services {
   readonly organisations: OrganisationService;
   readonly directory: DirectoryService;
   readonly channels: ChannelService;
+  readonly channelMemberships: ChannelMembershipService;
   readonly messages: MessageService;
   readonly messageEdits: MessageEditService;
   readonly reactions: ReactionService;
@@ -63,6 +65,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('templates', () => new TemplateService(scope, { config, organisations: s.organisations }));
   provide('attachments', () => new AttachmentService(scope, { config, cursors, settings: s.messagingSettings }));
   provide('channels', () => new ChannelService(scope, { bus }));
+  provide('channelMemberships', () => new ChannelMembershipService(scope, { bus, channels: s.channels }));
   provide('directory', () => new DirectoryService(scope, { bus, activationRules: s.activationRules }));
   provide('messages', () => new MessageService(scope, { bus, cursors, config, channels: s.channels, attachments: s.attachments, templates: s.templates, settings: s.messagingSettings }));
   provide('messageEdits', () => new MessageEditService(scope, { bus, config, orm, files, messages: s.messages, channels: s.channels, settings: s.messagingSettings }));

@@ -48,6 +48,7 @@ export const keyOf = (record: ChannelEventRecord): EventKey => ({ position: reco
 
 export { personKey, subjectKey } from '../policy/events';
 import { personKey } from '../policy/events';
+import type { EventPeople } from '../policy/visibility-class';
 
 export const actorKey = (actor: PersonActor): string =>
   personKey(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId });
@@ -91,4 +92,28 @@ export function primeLoaders(loaders: Loaders, related: RelatedRows): void {
   for (const row of related.members) loaders.member.prime(row.id, row);
   for (const row of related.teamMembers) loaders.teamMember.prime(row.id, row);
   for (const row of related.patients) loaders.patient.prime(row.id, row);
+}
+
+/**
+ * The people an event names, as person keys: who caused it, who it is about, the message's author
+ * and the patient it was written for, the membership's person and the channel's patient. A
+ * subscriber's visibility class for the event turns on these (policy/visibility-class.ts).
+ */
+export function peopleOf(event: LoadedEvent): EventPeople {
+  const { record, related } = event;
+  const keys = new Set<string>();
+  const add = (teamMemberId?: string | null, patientId?: string | null) => {
+    if (teamMemberId || patientId) keys.add(personKey({ teamMemberId, patientId }));
+  };
+  add(record.actorTeamMemberId, record.actorPatientId);
+  add(record.subjectTeamMemberId, record.subjectPatientId);
+  const message = record.messageId ? related.messages.find((row) => row.id === record.messageId) : undefined;
+  if (message) {
+    add(message.authorTeamMemberId, message.authorPatientId);
+    add(null, message.onBehalfOfPatientId);
+  }
+  const member = record.memberId ? related.members.find((row) => row.id === record.memberId) : undefined;
+  if (member) add(member.teamMemberId, member.patientId);
+  add(null, related.channels.find((row) => row.id === record.channelId)?.patientId);
+  return { keys };
 }

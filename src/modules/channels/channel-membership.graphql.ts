@@ -138,12 +138,12 @@ export class ChannelMembershipResolver {
       'Archives a channel for the caller only: it is listed with `channels(filter: { archived: true })`, leaves the badge count and pauses the caller’s notifications. Staff and patients who are members.',
   })
   channelArchive(@Arg('input', () => ChannelArchiveInput, { description: 'The channel.' }) input: ChannelArchiveInput, @Ctx() context: Context) {
-    return mutationPayload(ChannelArchivePayload, 'channel', () => context.services.channels.setArchived(input, true));
+    return mutationPayload(ChannelArchivePayload, 'channel', () => context.services.channelMemberships.setArchived(input, true));
   }
 
   @Mutation(() => ChannelArchivePayload, { description: 'Brings a channel the caller archived back to their active list. Staff and patients who are members.' })
   channelUnarchive(@Arg('input', () => ChannelArchiveInput, { description: 'The channel.' }) input: ChannelArchiveInput, @Ctx() context: Context) {
-    return mutationPayload(ChannelArchivePayload, 'channel', () => context.services.channels.setArchived(input, false));
+    return mutationPayload(ChannelArchivePayload, 'channel', () => context.services.channelMemberships.setArchived(input, false));
   }
 
   @Mutation(() => ChannelLeavePayload, {
@@ -151,7 +151,7 @@ export class ChannelMembershipResolver {
       'The caller leaves a channel; their live streams of it end. Not the last team member of a patient channel (LAST_TEAM_MEMBER); not a patient from their care-team, service-team or conversation channel (PATIENT_CANNOT_LEAVE). Staff and patients who are members.',
   })
   channelLeave(@Arg('input', () => ChannelLeaveInput, { description: 'The channel to leave.' }) input: ChannelLeaveInput, @Ctx() context: Context) {
-    return mutationPayload(ChannelLeavePayload, 'channel', () => context.services.channels.leave(input));
+    return mutationPayload(ChannelLeavePayload, 'channel', () => context.services.channelMemberships.leave(input));
   }
 
   @Mutation(() => ChannelMemberRemovePayload, {
@@ -159,18 +159,18 @@ export class ChannelMembershipResolver {
       'Removes someone from a channel the caller is a member of; their live streams of it end at once. Needs MESSAGING_MANAGEMENT. Keeps the patient of a care-team, service-team or conversation channel (PATIENT_CANNOT_LEAVE) and the last team member of a patient channel (LAST_TEAM_MEMBER). Staff only.',
   })
   channelMemberRemove(@Arg('input', () => ChannelMemberRemoveInput, { description: 'The channel and the membership to end.' }) input: ChannelMemberRemoveInput, @Ctx() context: Context) {
-    return mutationPayload(ChannelMemberRemovePayload, 'channel', () => context.services.channels.removeMember(input));
+    return mutationPayload(ChannelMemberRemovePayload, 'channel', () => context.services.channelMemberships.removeMember(input));
   }
 
   @Mutation(() => ChannelMutePayload, {
     description: "Mutes the channel's notifications for the caller (until a time, or until unmuted); it stays in their list and badge. Staff and patients who are members.",
   })
   channelMute(@Arg('input', () => ChannelMuteInput, { description: 'The channel and when the mute ends.' }) input: ChannelMuteInput, @Ctx() context: Context) {
-    return mutationPayload(ChannelMutePayload, 'channel', () => context.services.channels.setMuted(input, true));
+    return mutationPayload(ChannelMutePayload, 'channel', () => context.services.channelMemberships.setMuted(input, true));
   }
 
   @Mutation(() => ChannelMutePayload, { description: "Turns the caller's notifications of a channel back on. Staff and patients who are members." })
   channelUnmute(@Arg('input', () => ChannelArchiveInput, { description: 'The channel.' }) input: ChannelArchiveInput, @Ctx() context: Context) {
-    return mutationPayload(ChannelMutePayload, 'channel', () => context.services.channels.setMuted(input, false));
+    return mutationPayload(ChannelMutePayload, 'channel', () => context.services.channelMemberships.setMuted(input, false));
   }
 }
