@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
-import { isPerson, type PersonActor, type StaffActor } from '../../auth/actor';
-import { UserError, UserErrorCode, forbidden } from '../../errors';
+import { requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
@@ -31,15 +31,11 @@ export class ChannelMembershipService {
   constructor(private readonly scope: RequestScope, private readonly deps: ChannelMembershipServiceDeps) {}
 
   private person(): PersonActor {
-    const actor = this.scope.actor;
-    if (!isPerson(actor)) throw forbidden();
-    return actor;
+    return requirePerson(this.scope.actor);
   }
 
   private staff(): StaffActor {
-    const actor = this.scope.actor;
-    if (actor?.kind !== 'staff') throw forbidden();
-    return actor;
+    return requireStaff(this.scope.actor);
   }
 
   /**

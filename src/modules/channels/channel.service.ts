@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
-import { isPerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
+import { isPerson, requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
 import { ApiErrorCode, UserError, UserErrorCode, apiError, forbidden } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { connectionOf, type Connection } from '../../common/graphql-types';
@@ -45,15 +45,11 @@ export class ChannelService {
   constructor(private readonly scope: RequestScope, private readonly deps: ChannelServiceDeps) {}
 
   private person(): PersonActor {
-    const actor = this.scope.actor;
-    if (!isPerson(actor)) throw forbidden();
-    return actor;
+    return requirePerson(this.scope.actor);
   }
 
   private staff(): StaffActor {
-    const actor = this.scope.actor;
-    if (actor?.kind !== 'staff') throw forbidden();
-    return actor;
+    return requireStaff(this.scope.actor);
   }
 
   /** The channel if the caller may see it; undefined for a channel that is hidden or absent alike. */
