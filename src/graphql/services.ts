@@ -45,9 +45,10 @@ export interface Services {
 }
 
 /**
- * Wires the services of one operation, each with the collaborators it names and nothing else;
- * each is built on first use, so a long-lived subscription keeps only the few it touches (this
- * is memory per open subscriber). The one place that knows who depends on whom.
+ * Wires the services of one operation, each with the collaborators it names and nothing else.
+ * A service is built on first use, with its collaborators, so a long-lived subscription keeps
+ * only the few it touches (this is memory per open subscriber). The one place that knows who
+ * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
   const { bus, config, cursors, live, orm, files } = app;

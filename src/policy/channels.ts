@@ -5,7 +5,8 @@ import { can } from './permissions';
 /**
  * Who may see which channel, as predicates on loaded rows and as SQL fragments that list, count,
  * search, loader, feed and notification queries compose. Every rule about channel kinds and
- * audiences lives here; nothing else spells a channel kind in SQL.
+ * audiences lives here; no SQL elsewhere spells a channel kind, but for the `on conflict ... where
+ * kind ...` clauses that name a partial unique index (creation, not visibility).
  */
 
 /** Kinds a patient (or guardian) can be a member of; the rest (STAFF, DIRECT) are staff-only. */
@@ -58,7 +59,10 @@ export const channelPolicy = {
     return membership !== undefined || findableBy(actor, channel);
   },
 
-  /** May the caller read its messages, follow its events, count its unread messages and write in it? */
+  /**
+   * May the caller read its messages, follow its events and write in it? (Unread counts need no
+   * check: they are counted over the caller's own membership rows.)
+   */
   canParticipate(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>, membership: ChannelMember | undefined): boolean {
     return membership !== undefined && channelPolicy.canSee(actor, channel, membership);
   },
@@ -98,7 +102,11 @@ export const channelPolicy = {
       return reader.kind === 'staff' ? 'true' : kindIn(PATIENT_VISIBLE_KINDS, channel);
     },
 
-    /** `canSee` as a condition on channel `c`: for staff, membership or a kind they may find; for patients, membership of a kind they may see. */
+    /**
+     * `canSee` as a condition on channel `c`: for staff, membership or a kind they may find; for
+     * patients, membership of a kind they may see. The organisation is the caller's condition
+     * (`c.organisation_id = ?`), as in every tenant query.
+     */
     visible(actor: PersonActor, channel: string): SqlFragment {
       const { column, id } = memberColumn(actor);
       const member = `exists (select 1 from channel_member vm where vm.organisation_id = ${channel}.organisation_id and vm.channel_id = ${channel}.id

@@ -35,8 +35,9 @@ export const eventPolicy = {
 
   sql: {
     /**
-     * `canSee`'s kind rules on event alias `e` for a reader who is not staff: staff-only events
-     * left out, and events of channels of kinds they may not see (append to a condition).
+     * For a reader who is not staff, on event alias `e`: staff-only events left out (as `canSee`),
+     * and events of channels of kinds they may never see (the in-memory path gets this from the
+     * feed's audience, which only ever holds patients of those kinds). Append to a condition.
      */
     andVisibleTo(reader: Reader, event: string): string {
       if (messagePolicy.seesInternalNotes(reader)) return '';

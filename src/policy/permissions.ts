@@ -1,4 +1,4 @@
-import type { Actor, StaffActor } from '../auth/actor';
+import type { Actor } from '../auth/actor';
 import type { Permission } from '../modules/directory/team-member.entity';
 
 /**
@@ -44,12 +44,7 @@ export type StaffAction =
   /** find and join conversations one is not in (to staff one left without a responder) */
   | 'findAnyConversation';
 
-export const STAFF_ACTIONS = Object.keys(NEEDS) as StaffAction[];
-
 /** May the caller do this? Only team members holding the action's permission may. */
-export function can(actor: Actor | undefined, action: StaffAction): actor is StaffActor {
+export function can(actor: Actor | undefined, action: StaffAction): boolean {
   return actor?.kind === 'staff' && actor.permissions.includes(NEEDS[action]);
 }
-
-/** The permission an action needs (for messages and documentation). */
-export const permissionFor = (action: StaffAction): Permission => NEEDS[action];

@@ -4,8 +4,12 @@ import { messagePolicy } from './messages';
 
 /**
  * The visibility class of a subscriber for one event: subscribers of the same class are shown
- * the same data for it (for a selection without per-viewer fields such as `myMembership` or
- * `reactedByMe`), so the event can be executed once per class instead of once per subscriber.
+ * the same data for what the event itself names (its message, author, the patient written for,
+ * the member, the channel and its patient), so a selection of only those can be executed once per
+ * class instead of once per subscriber. A selection that reaches beyond them is per viewer and
+ * must be executed per subscriber: `myMembership`, `unreadCount`, `reactedByMe`, and any list of
+ * people such as `channel.members` (there a patient sees their own contact details and a
+ * guardian their dependant's real name, whoever the event names).
  *
  * - `staff`: any team member who is not named in the event: staff see internal notes, real
  *   names and staff-only fields alike.

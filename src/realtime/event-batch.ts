@@ -6,6 +6,8 @@ import { Patient } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Loaders } from '../graphql/loaders';
 import type { PersonActor } from '../auth/actor';
+import { personKey, subjectKey } from '../policy/events';
+import type { EventPeople } from '../policy/visibility-class';
 
 /** An event's place in its organisation's log: commit order, then channel, then sequence. */
 export interface EventKey {
@@ -46,9 +48,7 @@ export interface LoadedEvent {
 
 export const keyOf = (record: ChannelEventRecord): EventKey => ({ position: record.position, channelId: record.channelId, seq: record.seq });
 
-export { personKey, subjectKey } from '../policy/events';
-import { personKey } from '../policy/events';
-import type { EventPeople } from '../policy/visibility-class';
+export { personKey, subjectKey };
 
 export const actorKey = (actor: PersonActor): string =>
   personKey(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId });

@@ -125,8 +125,8 @@ export class ChannelService {
 
     const channel = await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
       const channelId = await this.findOrCreatePatientChannel(log, patientId, kind, actor.teamMemberId);
-      // The patient (with their guardians) joins their own channel, never a STAFF one.
-      const patientSide = kind !== ChannelKind.STAFF ? await patientAndGuardians(log.em, organisationId, patientId) : [];
+      // The patient (with their guardians) joins their own patient-side channel, never a STAFF one.
+      const patientSide = channelPolicy.patientStays(kind) ? await patientAndGuardians(log.em, organisationId, patientId) : [];
       await addMembers(log, organisationId, channelId, [...patientSide, { teamMemberId: actor.teamMemberId }]);
       return log.em.findOneOrFail(Channel, { organisationId, id: channelId }, { refresh: true });
     });

@@ -49,8 +49,6 @@ const profileInput = z.object({
   avatarAttachmentId: uuid('The avatar attachment id').nullish(),
 });
 
-/** Patient channel kinds a guardian reads and writes in for their dependant (never STAFF). */
-
 /** What DirectoryService works with besides the request. */
 export interface DirectoryServiceDeps {
   bus: EventBus;

@@ -19,7 +19,7 @@ export const PermissionEnum = Object.fromEntries(PERMISSIONS.map((permission) =>
 /** A description for every permission: one added to PERMISSIONS without one does not compile. */
 const permissionDescriptions: Record<Permission, { description: string }> = {
   MESSAGING_MANAGEMENT: { description: "Create group channels, manage their participants, edit or delete others' messages." },
-  MESSAGING_ADMIN: { description: 'Change messaging settings, activation rules and templates.' },
+  MESSAGING_ADMIN: { description: 'Change messaging settings, activation rules, message and notification templates; read the audit log; list unstaffed channels and find and join any conversation.' },
 };
 
 registerEnumType(PermissionEnum, {

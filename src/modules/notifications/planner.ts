@@ -109,7 +109,7 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
     if (member.push && member.has_push) add(member, 'MESSAGE', 'PUSH');
     if (patientSide && member.sms && member.phone && settings.smsNotificationsEnabled && config.sms) add(member, 'MESSAGE', 'SMS');
   }
-  if (message.author_patient_id && !message.internal && channelPolicy.reachesPatient(message.channel_kind)) {
+  if (message.author_patient_id && messagePolicy.canSee({ kind: 'patient' }, message) && channelPolicy.reachesPatient(message.channel_kind)) {
     for (const person of await newPatientMessageRecipients(em, settings, message)) {
       if (person.email_address && person.email_mode !== 'OFF') add(person, 'NEW_PATIENT_MESSAGE', 'EMAIL');
       if (person.push && person.has_push) add(person, 'NEW_PATIENT_MESSAGE', 'PUSH');
