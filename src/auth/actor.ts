@@ -18,6 +18,11 @@ export function isPerson(actor: Actor | undefined): actor is PersonActor {
   return actor?.kind === 'staff' || actor?.kind === 'patient';
 }
 
+/** A person's own id, under the column name of their kind (channel members, events, typing notices). */
+export function personIdOf(actor: PersonActor): { teamMemberId: string; patientId?: undefined } | { patientId: string; teamMemberId?: undefined } {
+  return actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+}
+
 /** The caller as a team member; UNAUTHENTICATED without a token, FORBIDDEN for other roles. */
 export function requireStaff(actor: Actor | undefined): StaffActor {
   if (!actor) throw unauthenticated();

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { TeamMember } from '../modules/directory/team-member.entity';
 import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
-import { isPerson, type Actor } from '../auth/actor';
+import { isPerson, type Actor, personIdOf } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
 import { unreadCounts, unreadReplyCounts } from '../modules/messages/read-state.queries';
 import { channelsOfPatients, membersOfChannels, type KeysetPage } from '../modules/channels/channel.queries';
@@ -93,7 +93,7 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       if (!isPerson(actor)) return channelIds.map(() => undefined);
-      const person = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+      const person = personIdOf(actor);
       const rows = await em.find(ChannelMember, { organisationId: actor.organisationId, channelId: { $in: [...channelIds] }, leftAt: null, ...person });
       const byChannel = new Map(rows.map((row) => [row.channelId, row]));
       return channelIds.map((id) => byChannel.get(id));

@@ -72,6 +72,9 @@ export const channelPolicy = {
     return findableBy(actor, channel);
   },
 
+  /** Whether a channel is left without staff (`unstaffedSince`) is staff-only. */
+  seesStaffing: (actor: Actor | undefined) => actor?.kind === 'staff',
+
   /** Which kinds a team member activates from a patient's profile. */
   isActivatable: (kind: ChannelKind) => JOINABLE_BY_STAFF.has(kind),
 

@@ -5,7 +5,7 @@ import { TeamMember } from '../modules/directory/team-member.entity';
 import { Patient } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Loaders } from '../graphql/loaders';
-import type { PersonActor } from '../auth/actor';
+import { personIdOf, type PersonActor } from '../auth/actor';
 import { personKey, subjectKey } from '../policy/events';
 import type { EventPeople } from '../policy/visibility-class';
 
@@ -51,7 +51,7 @@ export const keyOf = (record: ChannelEventRecord): EventKey => ({ position: reco
 export { personKey, subjectKey };
 
 export const actorKey = (actor: PersonActor): string =>
-  personKey(actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId });
+  personKey(personIdOf(actor));
 
 /**
  * Loads the rows that events refer to (messages, channels, memberships and the people behind

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RequestScope } from '../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode, notFound } from '../errors';
 import { parseInput, uuid } from '../common/validation';
-import { requirePerson, type PersonActor } from '../auth/actor';
+import { requirePerson, type PersonActor, personIdOf } from '../auth/actor';
 import type { Channel } from '../modules/channels/channel.entity';
 import type { TypingNotice } from './bus';
 import { assertStreamCaller } from './channel-events.service';
@@ -51,7 +51,7 @@ export class TypingService {
     if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    const who = personIdOf(actor);
     const key = `${channelId}:${who.teamMemberId ?? who.patientId}`;
     const now = Date.now();
     const interval = this.deps.config.live.typingIntervalMs;

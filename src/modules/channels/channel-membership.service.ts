@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
-import { requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
+import { requirePerson, requireStaff, type PersonActor, type StaffActor, personIdOf } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
@@ -122,7 +122,7 @@ export class ChannelMembershipService {
     const { channelId } = parseInput(channelInput, input);
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    const who = personIdOf(actor);
     await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changed = await log.em.execute<{ id: string }[]>(
         `update channel_member set archived_at = ${archived ? 'now()' : 'null'}
@@ -148,7 +148,7 @@ export class ChannelMembershipService {
     const { channelId, until } = parseInput(muteInput, input);
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    const who = personIdOf(actor);
     await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changed = await log.em.execute(
         `update channel_member set muted_at = ${muted ? 'coalesce(muted_at, now())' : 'null'}, muted_until = ?

@@ -6,6 +6,7 @@ import { mutationPayload } from '../../graphql/payload';
 import { PatientType } from '../directory/directory.types';
 import { MessageType } from '../messages/message.graphql';
 import { Channel, ChannelKind } from './channel.entity';
+import { channelPolicy } from '../../policy/channels';
 import { ChannelConnection, ChannelFilterInput, ChannelMemberConnection, ChannelMembershipType, ChannelType, MessageConnection } from './channel.types';
 
 @InputType({ description: "Activates one of a patient's channels." })
@@ -73,7 +74,7 @@ export class ChannelResolver {
 
   @FieldResolver(() => Date, { nullable: true, description: 'Since when the channel has had no active team member; null while staffed. Staff only (null for patients).' })
   unstaffedSince(@Root() channel: Channel, @Ctx() { actor }: Context): Date | null {
-    return actor?.kind === 'staff' ? (channel.unstaffedSince ?? null) : null;
+    return channelPolicy.seesStaffing(actor) ? (channel.unstaffedSince ?? null) : null;
   }
 
   @FieldResolver(() => PatientType, { nullable: true, description: 'The patient the channel is about (patient channels only).' })

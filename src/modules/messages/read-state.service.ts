@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
-import { requirePerson } from '../../auth/actor';
+import { requirePerson, personIdOf } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
@@ -39,7 +39,7 @@ export class ReadStateService {
     const { organisationId } = actor;
     const message = await this.scope.em.findOne(Message, { organisationId, id: messageId, channelId, ...messagePolicy.where(actor) });
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.messageId');
-    const who = actor.kind === 'staff' ? { teamMemberId: actor.teamMemberId } : { patientId: actor.patientId };
+    const who = personIdOf(actor);
     await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
       const moved = await log.em.execute<Array<{ id: string }>>(
         `update channel_member set last_read_seq = ?, last_read_at = now()
