@@ -7,7 +7,7 @@ export function uuidArray(ids: readonly string[]): string {
   return `{${ids.join(',')}}`;
 }
 
-/** A text[] query parameter as a PostgreSQL array literal (use with `?::text[]`), each element quoted. */
-export function textArray(values: readonly string[]): string {
-  return `{${values.map((value) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+/** A text[] query parameter as a PostgreSQL array literal (use with `?::text[]`), each element quoted; null elements are NULL. */
+export function textArray(values: readonly (string | null)[]): string {
+  return `{${values.map((value) => (value === null ? 'NULL' : `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
 }

@@ -6,6 +6,7 @@ import type { CursorCodec } from '../common/cursor';
 import type { EventBus } from '../realtime/bus';
 import type { LiveHub } from '../realtime/live-hub';
 import type { FileStore } from '../modules/attachments/file-store';
+import { AuditTrail, type AuditLog } from '../modules/audit/audit-log';
 import { TENANT_FILTER } from '../db/tenant';
 import { createLoaders, type Loaders } from './loaders';
 import { createServices, type Services } from './services';
@@ -21,6 +22,8 @@ export interface AppDeps {
   /** Where attachment bytes are kept. */
   files: FileStore;
   logger: Logger;
+  /** Audit records of reads and of attempts that changed nothing, written in batches. */
+  auditLog: AuditLog;
 }
 
 /**
@@ -38,6 +41,8 @@ export interface RequestScope {
   readonly connectionSignal?: AbortSignal;
   /** Drops cached rows between events of a long-lived subscription. */
   reset(): void;
+  /** The audit record of the operation's change, written in the change's transaction. */
+  readonly audit: AuditTrail;
 }
 
 /** Everything one operation works with: the request scope, its services and the application's collaborators. */
@@ -52,7 +57,7 @@ export function createContext(deps: AppDeps, actor: Actor | undefined, requestId
   const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
   if (organisationId) em.setFilterParams(TENANT_FILTER, { organisationId });
   const logger = deps.logger.child({ requestId, actor: actor ? describeActor(actor) : undefined });
-  const context = { requestId, actor, em, deps, logger, connectionSignal } as Context;
+  const context = { requestId, actor, em, deps, logger, connectionSignal, audit: new AuditTrail() } as Context;
   context.loaders = createLoaders(em, actor);
   context.services = createServices(context, deps);
   // Cleared in place, never replaced: resolvers may hold a shallow copy of the context.

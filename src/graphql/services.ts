@@ -51,7 +51,7 @@ export interface Services {
  * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
-  const { bus, config, cursors, live, orm, files } = app;
+  const { bus, config, cursors, live, orm, files, auditLog } = app;
   const services = {} as Services;
   const provide = <K extends keyof Services>(name: K, build: () => Services[K]) => {
     let built: Services[K] | undefined;
@@ -60,7 +60,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   const s = services;
   provide('organisations', () => new OrganisationService(scope));
   provide('messagingSettings', () => new MessagingSettingsService(scope));
-  provide('audit', () => new AuditService(scope));
+  provide('audit', () => new AuditService(scope, { auditLog }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));
   provide('templates', () => new TemplateService(scope, { config, organisations: s.organisations }));

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ChannelEventType } from './channel-event.entity';
 import type { EventBus } from './bus';
 import type { PersonActor } from '../auth/actor';
+import { auditedTransaction, type AuditedScope } from '../modules/audit/audit-log';
 
 export interface AppendEvent {
   channelId: string;
@@ -111,16 +112,19 @@ export class EventLogTransaction {
   }
 }
 
-/** Runs `work` in a transaction whose events are written last and published once it has committed. */
+/**
+ * Runs `work` in a transaction whose events are written last and published once it has
+ * committed; the operation's audit record (if any) is written in the same transaction.
+ */
 export async function withEventLog<T>(
-  em: EntityManager,
+  scope: AuditedScope,
   bus: EventBus,
   organisationId: string,
   actor: PersonActor | undefined,
   work: (log: EventLogTransaction) => Promise<T>,
 ): Promise<T> {
   let log: EventLogTransaction | undefined;
-  const result = await em.transactional(async (tx) => {
+  const result = await auditedTransaction(scope, async (tx) => {
     log = new EventLogTransaction(tx, organisationId, actor);
     const value = await work(log);
     await log.finish();

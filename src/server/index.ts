@@ -20,6 +20,7 @@ import { scheduleRetention } from '../realtime/retention';
 import { buildExecutableSchema } from '../graphql/schema';
 import type { AppDeps } from '../graphql/context';
 import { createHttpApp } from './http';
+import { AuditLog } from '../modules/audit/audit-log';
 import { attachWebSocketServer } from './ws';
 
 export interface RunningServer {
@@ -59,7 +60,17 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const verifier = createTokenVerifier({ secret, jwksUrl: config.auth.jwksUrl, issuer: config.auth.issuer, audience: config.auth.audience });
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
-  const deps: AppDeps = { config, orm, bus, live, cursors: createCursorCodec(cursorSecret), files: config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir), logger };
+  const auditLog = new AuditLog(orm, logger);
+  const deps: AppDeps = {
+    config,
+    orm,
+    bus,
+    live,
+    cursors: createCursorCodec(cursorSecret),
+    files: config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir),
+    logger,
+    auditLog,
+  };
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger);
   const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger) : undefined;
   notifications?.start();
@@ -97,6 +108,8 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
           server.closeIdleConnections();
         });
         await apollo.stop();
+        // Requests have ended: what they recorded is written before the pool closes.
+        await auditLog.close();
         stopRetention();
         stopAttachmentSweep();
         await notifications?.stop();

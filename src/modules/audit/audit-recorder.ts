@@ -3,6 +3,7 @@ import { getArgumentValues } from 'graphql/execution/values';
 import type { IMiddlewareFunction } from 'graphql-middleware';
 import type { Context } from '../../graphql/context';
 import type { Actor } from '../../auth/actor';
+import type { AuditRecord } from './audit-log';
 
 export type AuditOutcome = 'ALLOWED' | 'REJECTED' | 'DENIED' | 'FAILED';
 
@@ -39,35 +40,47 @@ function targetOf(action: string, args: Record<string, unknown>): { type: string
 const actorId = (actor: Actor) =>
   actor.kind === 'staff' ? actor.teamMemberId : actor.kind === 'patient' ? actor.patientId : actor.kind === 'service' ? actor.clientId : actor.operatorId;
 
+/** The record of an entry by the caller; undefined when there is no organisation to file it under. */
+function recordOf(context: Context, entry: AuditEntry): AuditRecord | undefined {
+  const { actor } = context;
+  if (!actor) return undefined;
+  const organisationId = actor.kind === 'operator' ? entry.organisationId : actor.organisationId;
+  const target = targetOf(entry.action, entry.args);
+  return {
+    organisationId: organisationId ?? '',
+    actorKind: actor.kind,
+    actorId: actorId(actor),
+    requestId: context.requestId,
+    action: entry.action,
+    targetType: target?.type ?? null,
+    targetId: target?.id ?? null,
+    outcome: entry.outcome,
+    errorCode: entry.errorCode ?? null,
+    occurredAt: new Date(),
+  };
+}
+
 /**
- * Appends one audit row. It is written on its own connection, outside any transaction of the
- * operation, so a rolled-back change is still on record as attempted. A failure to write logs the
- * whole record at error level and does not fail the operation (it has already happened).
+ * Appends one audit record through the batched log (reads, and attempts that changed nothing):
+ * it waits only when the log's queue is full.
  */
 export async function recordAudit(context: Context, entry: AuditEntry): Promise<void> {
-  const { actor } = context;
-  if (!actor) return;
-  const organisationId = actor.kind === 'operator' ? entry.organisationId : actor.organisationId;
-  if (!organisationId) return;
-  const target = targetOf(entry.action, entry.args);
-  const row = [organisationId, actor.kind, actorId(actor), context.requestId, entry.action, target?.type ?? null, target?.id ?? null, entry.outcome, entry.errorCode ?? null];
-  try {
-    await context.deps.orm.em.fork().execute(
-      `insert into audit_event (organisation_id, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      row,
-    );
-  } catch (error) {
-    // The whole record goes to the log, so the trail survives in the log stream.
-    context.logger.error({ err: error, audit: row }, 'audit write failed');
-  }
+  const record = recordOf(context, entry);
+  if (!record?.organisationId) return;
+  await context.deps.auditLog.record(record);
 }
 
 const codeOf = (error: unknown) => (error instanceof GraphQLError ? String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR') : 'INTERNAL_SERVER_ERROR');
 
-/** Records every query and mutation root field: who, what, on what, and how it ended. */
+/**
+ * Records every query and mutation root field: who, what, on what, and how it ended. A mutation's
+ * record of a change is written in the change's own transaction (AuditTrail); everything else
+ * (reads, refusals, rejections, changes of nothing) goes through the batched log.
+ */
 const auditRootField: IMiddlewareFunction = async (resolve, root, args, context: Context, info) => {
   const action = `${info.parentType.name}.${info.fieldName}`;
+  const mutation = info.parentType.name === 'Mutation';
+  if (mutation) context.audit.begin(recordOf(context, { action, args, outcome: 'ALLOWED' }));
   try {
     const result = await resolve(root, args, context, info);
     // graphql-shield returns (rather than throws) the error of a refused rule.
@@ -77,12 +90,15 @@ const auditRootField: IMiddlewareFunction = async (resolve, root, args, context:
     }
     const userErrors = (result as { userErrors?: Array<{ code: string }> } | null)?.userErrors;
     const code = userErrors?.[0]?.code;
+    if (mutation && !code && context.audit.written) return result;
     const created = (result as { organisation?: { id?: string } } | null)?.organisation?.id;
     await recordAudit(context, { action, args, outcome: code ? (DENIED_CODES.has(code) ? 'DENIED' : 'REJECTED') : 'ALLOWED', errorCode: code, organisationId: created });
     return result;
   } catch (error) {
     await recordFailure(context, action, args, error);
     throw error;
+  } finally {
+    if (mutation) context.audit.begin(undefined);
   }
 };
 

@@ -1,4 +1,5 @@
 import type { RequestScope } from '../../graphql/context';
+import type { AuditLog } from './audit-log';
 import { can } from '../../policy/permissions';
 import { requirePerson } from '../../auth/actor';
 import { connectionOf } from '../../common/graphql-types';
@@ -28,11 +29,16 @@ export interface AuditFilter {
 
 /** The organisation's audit log, newest first, for messaging admins. */
 export class AuditService {
-  constructor(private readonly scope: RequestScope) {}
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly deps: { auditLog: AuditLog },
+  ) {}
 
   async list(filter: AuditFilter, limit: number, after?: string) {
     const actor = requirePerson(this.scope.actor);
     if (!can(actor, 'readAudit')) throw forbidden();
+    // What this process has recorded but not yet written is included.
+    await this.deps.auditLog.flush();
     const conditions = ['organisation_id = ?'];
     const params: unknown[] = [actor.organisationId];
     const add = (sql: string, value: unknown) => {

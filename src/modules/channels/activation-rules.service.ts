@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
+import { auditedTransaction } from '../audit/audit-log';
 import { can } from '../../policy/permissions';
 import type { EventLogTransaction } from '../../realtime/event-log';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
@@ -52,10 +53,12 @@ export class ActivationRuleService {
     const rule = parseInput(ruleInput, input);
     const { organisationId } = actor;
     await assertActivePeople(this.scope.em, organisationId, TeamMember, rule.teamMemberIds, 'input.teamMemberIds');
-    await this.scope.em.execute(
+    await auditedTransaction(this.scope, (em) =>
+      em.execute(
       `insert into activation_rule (organisation_id, kind, auto_activate, team_member_ids) values (?, ?, ?, ?::uuid[])
        on conflict (organisation_id, kind) do update set auto_activate = excluded.auto_activate, team_member_ids = excluded.team_member_ids, updated_at = now()`,
       [organisationId, rule.kind, rule.autoActivate, uuidArray(rule.teamMemberIds)],
+      ),
     );
     return rule;
   }

@@ -84,7 +84,7 @@ export class ChannelMembershipService {
   private async endMembership(channel: Channel, member: ChannelMember, removedByTeamMemberId: string | undefined): Promise<void> {
     const actor = this.person();
     const { organisationId } = actor;
-    await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
+    await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       // Reserving the sequence number locks the channel row, so two team members leaving at once
       // cannot both see the other as the one who stays.
       const seq = await log.nextSeq(channel.id);
@@ -123,7 +123,7 @@ export class ChannelMembershipService {
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const who = personIdOf(actor);
-    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
+    await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changed = await log.em.execute<{ id: string }[]>(
         `update channel_member set archived_at = ${archived ? 'now()' : 'null'}
           where organisation_id = ? and id = ? and left_at is null and archived_at is ${archived ? 'null' : 'not null'} returning id`,
@@ -149,7 +149,7 @@ export class ChannelMembershipService {
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const who = personIdOf(actor);
-    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
+    await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changed = await log.em.execute(
         `update channel_member set muted_at = ${muted ? 'coalesce(muted_at, now())' : 'null'}, muted_until = ?
           where organisation_id = ? and id = ? and left_at is null ${muted ? '' : 'and muted_at is not null'} returning id`,

@@ -123,7 +123,7 @@ export class ChannelService {
     const patient = await this.scope.em.findOne(Patient, { organisationId, id: patientId, archivedAt: null });
     if (!patient) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
 
-    const channel = await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
+    const channel = await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       const channelId = await this.findOrCreatePatientChannel(log, patientId, kind, actor.teamMemberId);
       // The patient (with their guardians) joins their own patient-side channel, never a STAFF one.
       const patientSide = channelPolicy.patientStays(kind) ? await patientAndGuardians(log.em, organisationId, patientId) : [];
@@ -143,7 +143,7 @@ export class ChannelService {
       throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     }
     if (visible.membership) return visible.channel;
-    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, (log) =>
+    await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, (log) =>
       addMembers(log, actor.organisationId, channelId, [{ teamMemberId: actor.teamMemberId }]),
     );
     this.scope.loaders.myMembership.clear(channelId);

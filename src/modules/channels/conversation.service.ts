@@ -84,7 +84,7 @@ export class ConversationService {
     const patient = plan.patient;
     await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
     const body = data.templateId ? await this.deps.templates.render(data.templateId, patient.id) : data.body;
-    const channelAndMessage = await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
+    const channelAndMessage = await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       const channel = log.em.create(Channel, {
         organisationId,
         kind: ChannelKind.CONVERSATION,
@@ -204,7 +204,7 @@ export class ConversationService {
     if (found.channel.kind !== ChannelKind.CONVERSATION) {
       throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'Only conversations are closed, reopened or retitled.', 'input.channelId');
     }
-    await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
+    await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
       const changes = changesFor(await lockChannelState(log, actor.organisationId, channelId));
       if (!changes) return;
       const seq = await log.nextSeq(channelId);

@@ -144,7 +144,7 @@ export class TeamChannelService {
 
   private async inTransaction(work: Parameters<typeof withEventLog<string>>[4]): Promise<Channel> {
     const actor = this.staff();
-    const channelId = await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, work);
+    const channelId = await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, work);
     this.scope.reset();
     const channel = await this.scope.loaders.channel.load(channelId);
     if (!channel) throw new Error('channel vanished after it was written');

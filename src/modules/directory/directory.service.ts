@@ -1,5 +1,6 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
+import { auditedTransaction } from '../audit/audit-log';
 import type { RequestScope } from '../../graphql/context';
 import type { OrganisationActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
@@ -68,8 +69,8 @@ export class DirectoryService {
   async upsertTeamMember(input: unknown): Promise<TeamMember> {
     const { organisationId } = this.serviceActor();
     const data = parseInput(teamMemberInput, input);
-    return this.retryOnRace(async () => {
-      const em = this.scope.em;
+    return this.retryOnRace(() =>
+      auditedTransaction(this.scope, async (em) => {
       const member =
         (await em.findOne(TeamMember, { organisationId, externalId: data.externalId })) ??
         em.create(TeamMember, { organisationId, externalId: data.externalId, name: data.name });
@@ -79,7 +80,8 @@ export class DirectoryService {
       if (data.permissions != null) member.permissions = [...new Set(data.permissions)];
       await em.flush();
       return member;
-    });
+      }),
+    );
   }
 
   /**
@@ -91,7 +93,7 @@ export class DirectoryService {
   async archiveTeamMember(input: unknown): Promise<TeamMember> {
     const { organisationId } = this.serviceActor();
     const { teamMemberId } = parseInput(archiveInput, input);
-    const { member, unstaffed } = await withEventLog(this.scope.em, this.deps.bus, organisationId, undefined, async (log) => {
+    const { member, unstaffed } = await withEventLog(this.scope, this.deps.bus, organisationId, undefined, async (log) => {
       // Locked: two archives of one person run one after the other, and the second changes nothing.
       const found = await log.em.findOne(TeamMember, { organisationId, id: teamMemberId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.teamMemberId');
@@ -116,8 +118,6 @@ export class DirectoryService {
       const impersonated = await this.scope.em.execute('select 1 from team_member where organisation_id = ? and lower(name) = lower(?) limit 1', [actor.organisationId, data.displayName]);
       if (impersonated.length > 0) throw new UserError(UserErrorCode.INVALID_INPUT, "The display name must not be a team member's name.", 'input.displayName');
     }
-    const patient = await this.scope.em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
-    if (data.displayName !== undefined) patient.displayName = data.displayName;
     if (data.avatarAttachmentId) {
       const avatar = await this.scope.em.findOne(Attachment, {
         organisationId: actor.organisationId,
@@ -128,9 +128,13 @@ export class DirectoryService {
       });
       if (!avatar) throw new UserError(UserErrorCode.NOT_FOUND, 'No such avatar image: upload one with purpose AVATAR first.', 'input.avatarAttachmentId');
     }
-    if (data.avatarAttachmentId !== undefined) patient.avatarAttachmentId = data.avatarAttachmentId;
-    await this.scope.em.flush();
-    return patient;
+    return auditedTransaction(this.scope, async (em) => {
+      const patient = await em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
+      if (data.displayName !== undefined) patient.displayName = data.displayName;
+      if (data.avatarAttachmentId !== undefined) patient.avatarAttachmentId = data.avatarAttachmentId;
+      await em.flush();
+      return patient;
+    });
   }
 
   async upsertPatient(input: unknown): Promise<Patient> {
@@ -138,7 +142,7 @@ export class DirectoryService {
     const data = parseInput(patientInput, input);
     // One transaction: the patient, their guardians, and the channels activation rules open for a new patient.
     return this.retryOnRace(() =>
-      withEventLog(this.scope.em, this.deps.bus, organisationId, undefined, async (log) => {
+      withEventLog(this.scope, this.deps.bus, organisationId, undefined, async (log) => {
         const em = log.em;
         if (data.allocationClinicianId) {
           const clinician = await em.findOne(TeamMember, { organisationId, id: data.allocationClinicianId });

@@ -74,7 +74,7 @@ export class MessageEditService {
       await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, undefined);
     }
     const { organisationId } = actor;
-    await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
+    await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       // The channel's lock orders this change among the channel's other events.
       const state = await lockChannelState(log, organisationId, message.channelId);
       if (actor.kind === 'patient') assertOpenToPatients(state);

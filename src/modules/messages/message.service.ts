@@ -93,7 +93,7 @@ export class MessageService {
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
     try {
-      return await withEventLog(this.scope.em, this.deps.bus, actor.organisationId, actor, async (log) => {
+      return await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
         // Checked again under the channel's lock: a message never lands after the conversation closed.
         if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
         const message = await appendMessage(log, actor, draft);

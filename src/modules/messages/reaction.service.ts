@@ -64,7 +64,7 @@ export class ReactionService {
     }
     const { organisationId } = actor;
     const [teamMemberId, patientId] = actor.kind === 'staff' ? [actor.teamMemberId, null] : [null, actor.patientId];
-    await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
+    await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       const state = await lockChannelState(log, organisationId, message.channelId);
       if (actor.kind === 'patient') assertOpenToPatients(state);
       const [current] = await log.em.execute<Array<{ deleted_at: string | null; mine: string }>>(

@@ -40,7 +40,7 @@ export class ReadStateService {
     const message = await this.scope.em.findOne(Message, { organisationId, id: messageId, channelId, ...messagePolicy.where(actor) });
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.messageId');
     const who = personIdOf(actor);
-    await withEventLog(this.scope.em, this.deps.bus, organisationId, actor, async (log) => {
+    await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       const moved = await log.em.execute<Array<{ id: string }>>(
         `update channel_member set last_read_seq = ?, last_read_at = now()
           where organisation_id = ? and id = ? and left_at is null and last_read_seq < ? returning id`,

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
+import { auditedTransaction } from '../audit/audit-log';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, requiredText, uuid } from '../../common/validation';
@@ -122,7 +123,8 @@ export class NotificationPreferencesService {
     if (data.defaultDelay && data.delayMinutes != null) throw new UserError(UserErrorCode.INVALID_INPUT, 'Give a delay or ask for the default, not both.', 'input.delayMinutes');
     const { column, id } = personColumn(person);
     const delay = data.defaultDelay ? 'null' : data.delayMinutes != null ? '?::int' : 'np.delay_minutes';
-    await this.scope.em.execute(
+    await auditedTransaction(this.scope, (em) =>
+      em.execute(
       `insert into notification_preference as np (organisation_id, ${column}, email, push, sms, delay_minutes)
        values (?, ?, coalesce(?, 'IMMEDIATE'), coalesce(?, true), coalesce(?, true), ?)
        on conflict (organisation_id, ${column}) do update
@@ -139,6 +141,7 @@ export class NotificationPreferencesService {
         data.sms ?? null,
         ...(delay === '?::int' ? [data.delayMinutes] : []),
       ],
+      ),
     );
     return this.load(person);
   }
@@ -164,7 +167,7 @@ export class NotificationPreferencesService {
     const [kind, address, p256dh, auth, platform] = data.webPush
       ? ['WEB', data.webPush.endpoint, data.webPush.p256dh, data.webPush.auth, null]
       : ['MOBILE', data.mobile!.token, null, null, data.mobile!.platform];
-    return this.scope.em.transactional(async (em) => {
+    return auditedTransaction(this.scope, async (em) => {
       const [row] = await em.execute<SubscriptionRow[]>(
         // A browser endpoint moves to another person only with the keys it already has (the same
         // browser, signed in as someone else): knowing an endpoint is not enough to take it over.
@@ -190,12 +193,14 @@ export class NotificationPreferencesService {
     const actor = requirePerson(this.scope.actor);
     const { pushSubscriptionId } = parseInput(removeInput, input);
     const { column, id } = personColumn(actor);
-    const [row] = await this.scope.em.execute<SubscriptionRow[]>(
-      `delete from push_subscription where organisation_id = ? and id = ? and ${column} = ? returning id, kind, platform, created_at`,
-      [actor.organisationId, pushSubscriptionId, id],
-    );
-    if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such push subscription.', 'input.pushSubscriptionId');
-    return toSubscription(row);
+    return auditedTransaction(this.scope, async (em) => {
+      const [row] = await em.execute<SubscriptionRow[]>(
+        `delete from push_subscription where organisation_id = ? and id = ? and ${column} = ? returning id, kind, platform, created_at`,
+        [actor.organisationId, pushSubscriptionId, id],
+      );
+      if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such push subscription.', 'input.pushSubscriptionId');
+      return toSubscription(row);
+    });
   }
 
   /**

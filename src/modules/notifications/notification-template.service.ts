@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
+import { auditedTransaction } from '../audit/audit-log';
 import { can } from '../../policy/permissions';
 import { requireStaff, type StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
@@ -33,11 +34,13 @@ export class NotificationTemplateService {
 
   update(input: unknown): Promise<NotificationTemplate> {
     const actor = this.admin();
-    return saveNotificationTemplate(this.scope.em, actor.organisationId, actor.teamMemberId, parseInput(templateInput, input));
+    const template = parseInput(templateInput, input);
+    return auditedTransaction(this.scope, (em) => saveNotificationTemplate(em, actor.organisationId, actor.teamMemberId, template));
   }
 
   reset(input: unknown): Promise<NotificationTemplate> {
     const actor = this.admin();
-    return resetNotificationTemplate(this.scope.em, actor.organisationId, parseInput(resetInput, input).kind);
+    const { kind } = parseInput(resetInput, input);
+    return auditedTransaction(this.scope, (em) => resetNotificationTemplate(em, actor.organisationId, kind));
   }
 }

@@ -1,5 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
+import { auditedTransaction } from '../audit/audit-log';
 import type { RequestScope } from '../../graphql/context';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { parseInput, requiredText } from '../../common/validation';
@@ -21,17 +22,22 @@ export class OrganisationService {
   async create(input: unknown): Promise<Organisation> {
     if (this.scope.actor?.kind !== 'operator') throw forbidden();
     const { slug, name } = parseInput(createInput, input);
-    const em = this.scope.em;
-    const organisation = em.create(Organisation, { slug, name, createdAt: new Date() });
     try {
-      await em.flush();
+      return await auditedTransaction(
+        this.scope,
+        async (em) => {
+          const organisation = em.create(Organisation, { slug, name, createdAt: new Date() });
+          await em.flush();
+          return organisation;
+        },
+        (organisation) => organisation.id,
+      );
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) {
         throw new UserError(UserErrorCode.SLUG_TAKEN, `The slug "${slug}" is already taken.`, 'input.slug');
       }
       throw error;
     }
-    return organisation;
   }
 
   async findById(id: string): Promise<Organisation | null> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RequestScope } from '../../graphql/context';
+import { auditedTransaction } from '../audit/audit-log';
 import { can } from '../../policy/permissions';
 import { isPerson, type Actor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
@@ -229,7 +230,7 @@ export class MessagingSettingsService {
     if (!can(actor, 'manageSettings')) throw new UserError(UserErrorCode.FORBIDDEN, 'Messaging settings need the Messaging Admin permission.');
     const data = parseInput(updateInput, input);
     const { organisationId } = actor;
-    return this.scope.em.transactional(async (em) => {
+    return auditedTransaction(this.scope, async (em) => {
       // The row is locked while the change is merged in: two admins saving at once both count.
       await em.execute('insert into messaging_settings (organisation_id) values (?) on conflict do nothing', [organisationId]);
       await em.execute('select 1 from messaging_settings where organisation_id = ? for update', [organisationId]);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
+import { auditedTransaction } from '../audit/audit-log';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { can } from '../../policy/permissions';
 import type { Config } from '../../config';
 import { requireStaff, type StaffActor } from '../../auth/actor';
@@ -58,8 +60,8 @@ export class TemplateService {
   async create(input: unknown): Promise<MessageTemplate> {
     const actor = this.admin();
     const data = parseInput(this.createInput, input);
-    return this.write(() =>
-      this.scope.em.execute<TemplateRow[]>(
+    return this.write((em) =>
+      em.execute<TemplateRow[]>(
         'insert into message_template (organisation_id, name, body, created_by_team_member_id) values (?, ?, ?, ?) returning id, name, body, updated_at',
         [actor.organisationId, data.name, data.body, actor.teamMemberId],
       ),
@@ -69,8 +71,8 @@ export class TemplateService {
   async update(input: unknown): Promise<MessageTemplate> {
     const actor = this.admin();
     const data = parseInput(this.updateInput, input);
-    return this.write(() =>
-      this.scope.em.execute<TemplateRow[]>(
+    return this.write((em) =>
+      em.execute<TemplateRow[]>(
         `update message_template set name = coalesce(?, name), body = coalesce(?, body), updated_at = now()
           where organisation_id = ? and id = ? returning id, name, body, updated_at`,
         [data.name ?? null, data.body ?? null, actor.organisationId, data.templateId],
@@ -81,16 +83,18 @@ export class TemplateService {
   async delete(input: unknown): Promise<MessageTemplate> {
     const actor = this.admin();
     const { templateId } = parseInput(this.deleteInput, input);
-    return this.write(() =>
-      this.scope.em.execute<TemplateRow[]>('delete from message_template where organisation_id = ? and id = ? returning id, name, body, updated_at', [actor.organisationId, templateId]),
+    return this.write((em) =>
+      em.execute<TemplateRow[]>('delete from message_template where organisation_id = ? and id = ? returning id, name, body, updated_at', [actor.organisationId, templateId]),
     );
   }
 
-  private async write(statement: () => Promise<TemplateRow[]>): Promise<MessageTemplate> {
+  private async write(statement: (em: EntityManager) => Promise<TemplateRow[]>): Promise<MessageTemplate> {
     try {
-      const [row] = await statement();
-      if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such template.', 'input.templateId');
-      return toTemplate(row);
+      return await auditedTransaction(this.scope, async (em) => {
+        const [row] = await statement(em);
+        if (!row) throw new UserError(UserErrorCode.NOT_FOUND, 'No such template.', 'input.templateId');
+        return toTemplate(row);
+      });
     } catch (error) {
       if ((error as { code?: string }).code === '23505') throw new UserError(UserErrorCode.INVALID_INPUT, 'Another template has this name.', 'input.name');
       throw error;
