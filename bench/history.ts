@@ -29,7 +29,10 @@ const percentile = (values: number[], p: number) => [...values].sort((a, b) => a
 async function statements(server: RunningServer, run: () => Promise<unknown>): Promise<number> {
   const knex = server.deps.orm.em.getConnection().getKnex();
   let count = 0;
-  const listener = () => (count += 1);
+  // Audit batches are written on their own schedule, for many requests at once: not a read's cost.
+  const listener = (query: { sql: string }) => {
+    if (!query.sql.startsWith('insert into audit_event')) count += 1;
+  };
   knex.on('query', listener);
   try {
     await run();

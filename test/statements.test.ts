@@ -13,7 +13,10 @@ afterAll(() => server.close());
 async function statementsDuring(work: () => Promise<unknown>): Promise<number> {
   const knex = server.deps.orm.em.getConnection().getKnex();
   let count = 0;
-  const listener = () => (count += 1);
+  // Audit batches are written on their own schedule, for many requests at once: not a read's cost.
+  const listener = (query: { sql: string }) => {
+    if (!query.sql.startsWith('insert into audit_event')) count += 1;
+  };
   knex.on('query', listener);
   try {
     await work();
@@ -58,10 +61,12 @@ it('channels(first: 10) and channels(first: 100) with lastMessage, unreadCount a
     );
   }
   for (const who of [manager, patient]) {
+    // The first request of a token looks its caller up; later ones use the cached identity.
+    await ok(server.url, who.token, ChannelListWithDetailsDocument, { first: 1 });
     const ten = await largestStatementCount(who.token, 10);
     const hundred = await largestStatementCount(who.token, 100);
     expect(hundred).toBe(ten);
-    // Authentication, the list, the audit row, and one batch per field: a handful, not one per channel.
+    // The list and one batch per field: a handful, not one per channel.
     expect(ten).toBeLessThan(16);
   }
 });

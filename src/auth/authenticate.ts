@@ -1,6 +1,7 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Actor } from './actor';
 import { InvalidTokenError, type TokenVerifier } from './tokens';
+import { IdentityCache, type CachedIdentity } from './identity-cache';
 import { Organisation } from '../modules/organisations/organisation.entity';
 import { TeamMember } from '../modules/directory/team-member.entity';
 import { Patient } from '../modules/directory/patient.entity';
@@ -20,36 +21,56 @@ export function bearerToken(value: unknown): string | undefined {
 }
 
 /**
- * Turns a verified token into an Actor: the organisation must exist, and a staff or patient
- * token must name a person of that organisation who is not archived.
+ * Turns a token into an Actor: the token must verify, the organisation must exist, and a staff or
+ * patient token must name a person of that organisation who is not archived. What the directory
+ * said is cached briefly (IdentityCache); the token itself is verified every time.
  */
-export async function authenticate(em: EntityManager, verifier: TokenVerifier, token: string): Promise<Actor> {
-  let claims;
-  try {
-    claims = await verifier.verify(token);
-  } catch (error) {
-    if (error instanceof InvalidTokenError) throw new AuthenticationError(error.message);
-    throw error;
-  }
-  const expiresAt = claims.exp * 1000;
-  if (claims.role === 'operator') return { kind: 'operator', operatorId: claims.sub, expiresAt };
+export class Authenticator {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly verifier: TokenVerifier,
+    readonly cache: IdentityCache,
+  ) {}
 
-  const organisation = await em.findOne(Organisation, { slug: claims.org });
-  if (!organisation) throw new AuthenticationError('unknown organisation');
-  const organisationId = organisation.id;
-  const scoped = { filters: { tenant: { organisationId } } };
-  switch (claims.role) {
-    case 'service':
-      return { kind: 'service', organisationId, clientId: claims.sub, expiresAt };
-    case 'staff': {
-      const member = await em.findOne(TeamMember, { organisationId, externalId: claims.sub }, scoped);
-      if (!member || member.archivedAt) throw new AuthenticationError('unknown team member');
-      return { kind: 'staff', organisationId, teamMemberId: member.id, permissions: member.permissions, expiresAt };
+  async authenticate(token: string): Promise<Actor> {
+    let claims;
+    try {
+      claims = await this.verifier.verify(token);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new AuthenticationError(error.message);
+      throw error;
     }
-    case 'patient': {
-      const patient = await em.findOne(Patient, { organisationId, externalId: claims.sub }, scoped);
-      if (!patient || patient.archivedAt) throw new AuthenticationError('unknown patient');
-      return { kind: 'patient', organisationId, patientId: patient.id, expiresAt };
+    const expiresAt = claims.exp * 1000;
+    if (claims.role === 'operator') return { kind: 'operator', operatorId: claims.sub, expiresAt };
+    const key = IdentityCache.key(claims.org, claims.role, claims.sub);
+    let identity = this.cache.get(key);
+    if (!identity) {
+      const epoch = this.cache.epoch;
+      identity = await this.lookUp(claims.org, claims.role, claims.sub);
+      this.cache.set(key, identity, epoch);
+    }
+    return { ...identity, expiresAt } as Actor;
+  }
+
+  private async lookUp(slug: string, role: 'staff' | 'patient' | 'service', sub: string): Promise<CachedIdentity> {
+    const em = this.orm.em.fork();
+    const organisation = await em.findOne(Organisation, { slug });
+    if (!organisation) throw new AuthenticationError('unknown organisation');
+    const organisationId = organisation.id;
+    const scoped = { filters: { tenant: { organisationId } } };
+    switch (role) {
+      case 'service':
+        return { kind: 'service', organisationId, clientId: sub };
+      case 'staff': {
+        const member = await em.findOne(TeamMember, { organisationId, externalId: sub }, scoped);
+        if (!member || member.archivedAt) throw new AuthenticationError('unknown team member');
+        return { kind: 'staff', organisationId, teamMemberId: member.id, permissions: member.permissions };
+      }
+      case 'patient': {
+        const patient = await em.findOne(Patient, { organisationId, externalId: sub }, scoped);
+        if (!patient || patient.archivedAt) throw new AuthenticationError('unknown patient');
+        return { kind: 'patient', organisationId, patientId: patient.id };
+      }
     }
   }
 }

@@ -10,8 +10,7 @@ import { createContext } from '../graphql/context';
 import { extraValidationRules } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
 import { costError, operationCost } from '../graphql/cost';
-import { authenticate, AuthenticationError, bearerToken } from '../auth/authenticate';
-import type { TokenVerifier } from '../auth/tokens';
+import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import { ApiErrorCode, unauthenticated } from '../errors';
 import { openDownload, receiveUpload } from '../modules/attachments/attachment.service';
 
@@ -26,7 +25,7 @@ export function requestIdOf(header: unknown): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifier: TokenVerifier, readiness: () => Promise<boolean>): Promise<HttpParts> {
+export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator, readiness: () => Promise<boolean>): Promise<HttpParts> {
   const { config, logger } = deps;
   const apollo = new ApolloServer({
     schema,
@@ -121,8 +120,7 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, verifi
         const token = bearerToken(req.headers.authorization);
         if (!token) return createContext(deps, undefined, requestId);
         try {
-          const em = deps.orm.em.fork();
-          return createContext(deps, await authenticate(em, verifier, token), requestId);
+          return createContext(deps, await authenticator.authenticate(token), requestId);
         } catch (error) {
           if (error instanceof AuthenticationError) {
             logger.info({ requestId, reason: error.reason }, 'token rejected');

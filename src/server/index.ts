@@ -8,6 +8,8 @@ import type { Config } from '../config';
 import { openDatabase } from '../db/orm';
 import { runMigrations } from '../db/migrate';
 import { createTokenVerifier } from '../auth/tokens';
+import { Authenticator } from '../auth/authenticate';
+import { IdentityCache } from '../auth/identity-cache';
 import { resolveJwtSecret } from '../auth/secret';
 import { createCursorCodec } from '../common/cursor';
 import { LocalFileStore } from '../modules/attachments/file-store';
@@ -80,13 +82,20 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     await orm.em.fork().execute('select 1');
     return (await orm.getMigrator().getPendingMigrations()).length === 0;
   };
-  const { app, apollo } = await createHttpApp(deps, schema, verifier, readiness);
+  const identities = new IdentityCache(config.auth.cacheTtlMs);
+  // Archived people and changed permissions leave the cache at once, in every process.
+  const stopIdentityNotices = bus.subscribe((notice) => {
+    if (notice.kind === 'revoke' || notice.kind === 'identity') identities.invalidate(notice);
+    else if (notice.kind === 'resync') identities.clear();
+  });
+  const authenticator = new Authenticator(orm, verifier, identities);
+  const { app, apollo } = await createHttpApp(deps, schema, authenticator, readiness);
   const server = config.tls
     ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, app)
     : http.createServer(app);
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
-  const ws = attachWebSocketServer(server, deps, schema, verifier);
+  const ws = attachWebSocketServer(server, deps, schema, authenticator);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -113,6 +122,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
         stopRetention();
         stopAttachmentSweep();
         await notifications?.stop();
+        stopIdentityNotices();
         live.close();
         await bus.close();
         await orm.close(true);

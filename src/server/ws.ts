@@ -8,8 +8,7 @@ import { createContext } from '../graphql/context';
 import { allValidationRules } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
 import { costError, operationCost } from '../graphql/cost';
-import { authenticate, AuthenticationError, bearerToken } from '../auth/authenticate';
-import type { TokenVerifier } from '../auth/tokens';
+import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import type { Actor } from '../auth/actor';
 import { requestIdOf } from './http';
 import { CLOSE_REVOKED } from '../realtime/live-hub';
@@ -43,7 +42,7 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
  * subscribe gets the same validation and limits as HTTP; the socket closes (4401) when the
  * token expires.
  */
-export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, schema: GraphQLSchema, verifier: TokenVerifier) {
+export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator) {
   const { config, logger } = deps;
   const rules = allValidationRules(config);
   const states = new WeakMap<object, ConnectionState>();
@@ -77,7 +76,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           return false;
         }
         try {
-          state.actor = await authenticate(deps.orm.em.fork(), verifier, token);
+          state.actor = await authenticator.authenticate(token);
         } catch (error) {
           if (!(error instanceof AuthenticationError)) {
             // Never let graphql-ws put an internal message into the close reason.

@@ -69,7 +69,7 @@ export class DirectoryService {
   async upsertTeamMember(input: unknown): Promise<TeamMember> {
     const { organisationId } = this.serviceActor();
     const data = parseInput(teamMemberInput, input);
-    return this.retryOnRace(() =>
+    const member = await this.retryOnRace(() =>
       auditedTransaction(this.scope, async (em) => {
       const member =
         (await em.findOne(TeamMember, { organisationId, externalId: data.externalId })) ??
@@ -82,6 +82,9 @@ export class DirectoryService {
       return member;
       }),
     );
+    // Their permissions may have changed: every process drops what it cached of them.
+    await this.deps.bus.publish({ kind: 'identity', organisationId, teamMemberId: member.id });
+    return member;
   }
 
   /**

@@ -15,6 +15,14 @@ export interface RevokeNotice {
   patientId?: string;
 }
 
+/** A person's identity changed (permissions): processes drop what they cached of it. */
+export interface IdentityNotice {
+  kind: 'identity';
+  organisationId: string;
+  teamMemberId?: string;
+  patientId?: string;
+}
+
 /** Someone is typing; ephemeral, never stored. */
 export interface TypingNotice {
   kind: 'typing';
@@ -28,7 +36,7 @@ export interface TypingNotice {
 }
 
 /** What crosses the bus. Never message content: ids and positions only. */
-export type BusNotice = EventsNotice | RevokeNotice | TypingNotice;
+export type BusNotice = EventsNotice | RevokeNotice | IdentityNotice | TypingNotice;
 
 /**
  * Delivered locally, never published: the bus may have missed notices (its connection dropped
@@ -98,7 +106,7 @@ export function parseNotice(text: string): BusNotice | undefined {
     const value = JSON.parse(text) as BusNotice;
     if (typeof value !== 'object' || value === null || typeof value.organisationId !== 'string') return undefined;
     if (value.kind === 'events' && typeof value.position === 'number') return value;
-    if (value.kind === 'revoke' || value.kind === 'typing') return value;
+    if (value.kind === 'revoke' || value.kind === 'identity' || value.kind === 'typing') return value;
     return undefined;
   } catch {
     return undefined;
