@@ -70,3 +70,11 @@ it('denied: an archived team member is refused at once here, and as soon as the 
   expect(errorCodes(await request(server.url, person.token, MeDocument, {}))).toEqual(['UNAUTHENTICATED']);
   await eventually(async () => errorCodes(await request(other.url, person.token, MeDocument, {})).includes('UNAUTHENTICATED'), 2_000);
 });
+
+it('denied: a token verified and cached is refused once it expires', async () => {
+  const person = await org.addStaff('Dr Brief');
+  const brief = await server.token({ role: 'staff', org: org.slug, sub: person.externalId, ttlSeconds: 2 });
+  expect(errorCodes(await request(server.url, brief, MeDocument, {}))).toEqual([]);
+  await new Promise((resolve) => setTimeout(resolve, 2_100));
+  expect(errorCodes(await request(server.url, brief, MeDocument, {}))).toEqual(['UNAUTHENTICATED']);
+});

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { isEnumType, isInputObjectType, isIntrospectionType, isObjectType, isUnionType, isInterfaceType, isScalarType, isSpecifiedScalarType } from 'graphql';
 import { buildContractSchema, printContractSchema } from '../src/graphql/schema';
 import { permissionMap } from '../src/graphql/permissions';
+import { guardSchema } from '../src/graphql/guard';
+import { buildSchema } from 'graphql';
 
 describe('schema.graphql', () => {
   it('is what the type-graphql classes emit (run `npm run schema:emit` after changing them)', () => {
@@ -40,5 +42,11 @@ describe('schema.graphql', () => {
       if (!(type.name in permissionMap)) missing.push(type.name);
     }
     expect(missing).toEqual([]);
+  });
+
+  it('denied by construction: an operation or object type missing from the permission map stops the server from building its schema', () => {
+    const unlisted = buildSchema('type Query { me: String, secretReport: Report } type Report { body: String }');
+    expect(() => guardSchema(unlisted, () => undefined)).toThrow('No permission rule for: Query.secretReport, Report');
+    expect(() => guardSchema(buildContractSchema(), () => undefined)).not.toThrow();
   });
 });

@@ -1,6 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Actor } from './actor';
-import { InvalidTokenError, type TokenVerifier } from './tokens';
+import { InvalidTokenError, type TokenClaims, type TokenVerifier } from './tokens';
+
+const MAX_VERIFIED = 100_000;
 import { IdentityCache, type CachedIdentity } from './identity-cache';
 import { Organisation } from '../modules/organisations/organisation.entity';
 import { TeamMember } from '../modules/directory/team-member.entity';
@@ -23,7 +25,8 @@ export function bearerToken(value: unknown): string | undefined {
 /**
  * Turns a token into an Actor: the token must verify, the organisation must exist, and a staff or
  * patient token must name a person of that organisation who is not archived. What the directory
- * said is cached briefly (IdentityCache); the token itself is verified every time.
+ * said is cached briefly (IdentityCache), and so is a token's verified signature and claims (by
+ * its exact text, never past its expiry).
  */
 export class Authenticator {
   constructor(
@@ -32,14 +35,11 @@ export class Authenticator {
     readonly cache: IdentityCache,
   ) {}
 
+  /** Tokens whose signature and claims were checked, by their exact text, until a short while or their expiry. */
+  private readonly verified = new Map<string, { claims: TokenClaims; until: number }>();
+
   async authenticate(token: string): Promise<Actor> {
-    let claims;
-    try {
-      claims = await this.verifier.verify(token);
-    } catch (error) {
-      if (error instanceof InvalidTokenError) throw new AuthenticationError(error.message);
-      throw error;
-    }
+    const claims = await this.verify(token);
     const expiresAt = claims.exp * 1000;
     if (claims.role === 'operator') return { kind: 'operator', operatorId: claims.sub, expiresAt };
     const key = IdentityCache.key(claims.org, claims.role, claims.sub);
@@ -50,6 +50,26 @@ export class Authenticator {
       this.cache.set(key, identity, epoch);
     }
     return { ...identity, expiresAt } as Actor;
+  }
+
+  private async verify(token: string): Promise<TokenClaims> {
+    const now = Date.now();
+    const known = this.verified.get(token);
+    if (known && known.until > now) return known.claims;
+    if (known) this.verified.delete(token);
+    let claims: TokenClaims;
+    try {
+      claims = await this.verifier.verify(token);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new AuthenticationError(error.message);
+      throw error;
+    }
+    const until = Math.min(claims.exp * 1000, now + this.cache.ttlMs);
+    if (until > now) {
+      if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { claims, until });
+    }
+    return claims;
   }
 
   private async lookUp(slug: string, role: 'staff' | 'patient' | 'service', sub: string): Promise<CachedIdentity> {

@@ -27,7 +27,7 @@ export class IdentityCache {
   epoch = 0;
 
   constructor(
-    private readonly ttlMs: number,
+    readonly ttlMs: number,
     private readonly maxEntries = 100_000,
   ) {}
 

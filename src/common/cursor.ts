@@ -1,9 +1,12 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync } from 'node:crypto';
 
 /**
  * Opaque, tamper-proof cursors. A cursor names a position in one channel's event sequence; it
  * is encrypted (AES-256-GCM) so that a client cannot read the sequence number and infer how
- * many events it was not shown between two it was, nor forge a position.
+ * many events it was not shown between two it was, nor forge a position. The nonce is derived
+ * from the text by a keyed hash (a synthetic IV, as in AES-GCM-SIV): the same position always
+ * gives the same cursor (clients may cache and compare them), distinct positions never share a
+ * nonce, and no random bytes are drawn per cursor.
  */
 export interface ChannelPosition {
   channelId: string;
@@ -47,8 +50,9 @@ const count = (text: string | undefined) => {
 
 export function createCursorCodec(secret: string): CursorCodec {
   const key = Buffer.from(hkdfSync('sha256', secret, 'care-messaging', 'cursor-v1', 32));
+  const nonceKey = Buffer.from(hkdfSync('sha256', secret, 'care-messaging', 'cursor-nonce-v1', 32));
   const seal = (text: string) => {
-    const iv = randomBytes(12);
+    const iv = createHmac('sha256', nonceKey).update(text).digest().subarray(0, 12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
     return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');

@@ -47,3 +47,13 @@ export const messageBody = (maxChars: number, allowEmpty = false) =>
         params: { code: UserErrorCode.BODY_TOO_LONG },
       });
   });
+
+/** A schema that depends on configuration: built once per configuration, not once per request. */
+export function perConfig<C extends object, T>(build: (config: C) => T): (config: C) => T {
+  const built = new WeakMap<C, T>();
+  return (config) => {
+    let value = built.get(config);
+    if (value === undefined) built.set(config, (value = build(config)));
+    return value;
+  };
+}

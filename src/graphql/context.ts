@@ -35,7 +35,7 @@ export interface RequestScope {
   readonly actor?: Actor;
   /** A fork scoped to the actor's organisation; tenant-owned queries fail without one. */
   readonly em: EntityManager;
-  loaders: Loaders;
+  readonly loaders: Loaders;
   readonly logger: Logger;
   /** For subscriptions: aborted when their connection starts closing, so streams stop reading at once. */
   readonly connectionSignal?: AbortSignal;
@@ -47,25 +47,58 @@ export interface RequestScope {
 
 /** Everything one operation works with: the request scope, its services and the application's collaborators. */
 export interface Context extends RequestScope {
-  requestId: string;
-  services: Services;
-  deps: AppDeps;
+  readonly requestId: string;
+  readonly services: Services;
+  readonly deps: AppDeps;
+}
+
+/**
+ * The context of one operation. What it holds is built on first use: a request that touches no
+ * table forks no EntityManager, builds no loaders and no services.
+ */
+class OperationContext implements Context {
+  readonly audit = new AuditTrail();
+  private forked?: EntityManager;
+  private batchLoaders?: Loaders;
+  private built?: Services;
+  private childLogger?: Logger;
+
+  constructor(
+    readonly deps: AppDeps,
+    readonly actor: Actor | undefined,
+    readonly requestId: string,
+    readonly connectionSignal?: AbortSignal,
+  ) {}
+
+  get em(): EntityManager {
+    if (!this.forked) {
+      this.forked = this.deps.orm.em.fork({ clear: true, useContext: false });
+      const organisationId = this.actor && this.actor.kind !== 'operator' ? this.actor.organisationId : undefined;
+      if (organisationId) this.forked.setFilterParams(TENANT_FILTER, { organisationId });
+    }
+    return this.forked;
+  }
+
+  get loaders(): Loaders {
+    return (this.batchLoaders ??= createLoaders(this.em, this.actor));
+  }
+
+  get services(): Services {
+    return (this.built ??= createServices(this, this.deps));
+  }
+
+  get logger(): Logger {
+    return (this.childLogger ??= this.deps.logger.child({ requestId: this.requestId, actor: this.actor ? describeActor(this.actor) : undefined }));
+  }
+
+  reset(): void {
+    this.forked?.clear();
+    if (this.batchLoaders) for (const loader of Object.values(this.batchLoaders)) loader.clearAll();
+  }
 }
 
 export function createContext(deps: AppDeps, actor: Actor | undefined, requestId: string, connectionSignal?: AbortSignal): Context {
-  const em = deps.orm.em.fork({ clear: true, useContext: false });
-  const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
-  if (organisationId) em.setFilterParams(TENANT_FILTER, { organisationId });
-  const logger = deps.logger.child({ requestId, actor: actor ? describeActor(actor) : undefined });
-  const context = { requestId, actor, em, deps, logger, connectionSignal, audit: new AuditTrail() } as Context;
-  context.loaders = createLoaders(em, actor);
-  context.services = createServices(context, deps);
-  // Cleared in place, never replaced: resolvers may hold a shallow copy of the context.
-  context.reset = () => {
-    em.clear();
-    for (const loader of Object.values(context.loaders)) loader.clearAll();
-  };
-  return context;
+  return new OperationContext(deps, actor, requestId, connectionSignal);
 }
 
 function describeActor(actor: Actor): string {

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
-import { applyMiddleware } from 'graphql-middleware';
 import { OrganisationResolver } from '../modules/organisations/organisation.graphql';
 import { MeResolver } from '../modules/directory/me.graphql';
 import { TeamMemberFieldResolver } from '../modules/directory/team-member.graphql';
@@ -24,8 +23,7 @@ import { TypingResolver } from '../realtime/typing.graphql';
 import { AuditResolver } from '../modules/audit/audit.graphql';
 import { TeamChannelResolver } from '../modules/channels/team-channels.graphql';
 import { ActivationRuleResolver } from '../modules/channels/activation-rules.graphql';
-import { auditMiddleware } from '../modules/audit/audit-recorder';
-import { createPermissions } from './permissions';
+import { guardSchema } from './guard';
 import type { Context } from './context';
 
 const resolvers = [
@@ -78,8 +76,7 @@ export function printContractSchema(): string {
   return `${printSchema(lexicographicSortSchema(buildContractSchema()))}\n`;
 }
 
-/** The executable schema: the contract with the audit log and the permission rules wrapped around it. */
+/** The executable schema: the contract with the audit log and the permission rules around its operations. */
 export function buildExecutableSchema(onInternalError: (error: unknown, context: Context) => void): GraphQLSchema {
-  // The audit middleware wraps the permission rules, so refused attempts are recorded too.
-  return applyMiddleware(buildContractSchema(), auditMiddleware, createPermissions(onInternalError));
+  return guardSchema(buildContractSchema(), onInternalError);
 }

@@ -46,8 +46,8 @@ export interface Services {
 
 /**
  * Wires the services of one operation, each with the collaborators it names and nothing else.
- * A service is built on first use, with its collaborators, so a long-lived subscription keeps
- * only the few it touches (this is memory per open subscriber). The one place that knows who
+ * A service is built on first use, and so is each collaborator when it is first used, so a
+ * request or a long-lived subscription builds only what it touches. The one place that knows who
  * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
@@ -57,28 +57,33 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
     let built: Services[K] | undefined;
     Object.defineProperty(services, name, { enumerable: true, get: () => (built ??= build()) });
   };
-  const s = services;
+  /** Plain collaborators as they are, services as getters: a service is built only once it is used. */
+  const deps = <V extends object, M extends Record<string, keyof Services>>(values: V, uses: M): V & { readonly [N in keyof M]: Services[M[N]] } => {
+    const out = { ...values } as V & { [N in keyof M]: Services[M[N]] };
+    for (const [as, name] of Object.entries(uses)) Object.defineProperty(out, as, { enumerable: true, get: () => services[name] });
+    return out;
+  };
   provide('organisations', () => new OrganisationService(scope));
   provide('messagingSettings', () => new MessagingSettingsService(scope));
   provide('audit', () => new AuditService(scope, { auditLog }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));
-  provide('templates', () => new TemplateService(scope, { config, organisations: s.organisations }));
-  provide('attachments', () => new AttachmentService(scope, { config, cursors, settings: s.messagingSettings }));
+  provide('templates', () => new TemplateService(scope, deps({ config }, { organisations: 'organisations' })));
+  provide('attachments', () => new AttachmentService(scope, deps({ config, cursors }, { settings: 'messagingSettings' })));
   provide('channels', () => new ChannelService(scope, { bus }));
-  provide('channelMemberships', () => new ChannelMembershipService(scope, { bus, channels: s.channels }));
-  provide('directory', () => new DirectoryService(scope, { bus, activationRules: s.activationRules }));
-  provide('messages', () => new MessageService(scope, { bus, cursors, config, channels: s.channels, attachments: s.attachments, templates: s.templates, settings: s.messagingSettings }));
-  provide('messageEdits', () => new MessageEditService(scope, { bus, config, orm, files, messages: s.messages, channels: s.channels, settings: s.messagingSettings }));
-  provide('reactions', () => new ReactionService(scope, { bus, messages: s.messages, channels: s.channels, settings: s.messagingSettings }));
-  provide('readState', () => new ReadStateService(scope, { bus, channels: s.channels }));
-  provide('teamChannels', () => new TeamChannelService(scope, { bus, channels: s.channels, settings: s.messagingSettings }));
+  provide('channelMemberships', () => new ChannelMembershipService(scope, deps({ bus }, { channels: 'channels' })));
+  provide('directory', () => new DirectoryService(scope, deps({ bus }, { activationRules: 'activationRules' })));
+  provide('messages', () => new MessageService(scope, deps({ bus, cursors, config }, { channels: 'channels', attachments: 'attachments', templates: 'templates', settings: 'messagingSettings' })));
+  provide('messageEdits', () => new MessageEditService(scope, deps({ bus, config, orm, files }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
+  provide('reactions', () => new ReactionService(scope, deps({ bus }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
+  provide('readState', () => new ReadStateService(scope, deps({ bus }, { channels: 'channels' })));
+  provide('teamChannels', () => new TeamChannelService(scope, deps({ bus }, { channels: 'channels', settings: 'messagingSettings' })));
   provide('conversations', () =>
-    new ConversationService(scope, { bus, config, settings: s.messagingSettings, attachments: s.attachments, templates: s.templates, channels: s.channels }),
+    new ConversationService(scope, deps({ bus, config }, { settings: 'messagingSettings', attachments: 'attachments', templates: 'templates', channels: 'channels' })),
   );
-  provide('notificationPreferences', () => new NotificationPreferencesService(scope, { config, settings: s.messagingSettings }));
-  provide('channelEvents', () => new ChannelEventService(scope, { cursors, live, config, channels: s.channels }));
+  provide('notificationPreferences', () => new NotificationPreferencesService(scope, deps({ config }, { settings: 'messagingSettings' })));
+  provide('channelEvents', () => new ChannelEventService(scope, deps({ cursors, live, config }, { channels: 'channels' })));
   provide('inboxEvents', () => new InboxEventService(scope, { cursors, live, config }));
-  provide('typing', () => new TypingService(scope, { bus, config, live, channels: s.channels }));
+  provide('typing', () => new TypingService(scope, deps({ bus, config, live }, { channels: 'channels' })));
   return services;
 }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { AppDeps } from '../graphql/context';
 import { createContext } from '../graphql/context';
@@ -38,6 +39,9 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
     validationRules: extraValidationRules(config),
     formatError: (formatted, error) => maskError(formatted, error, logger),
     plugins: [
+      // The schema gives no cache hints, so there is nothing to collect: without this, Apollo
+      // wraps every field resolver to collect them.
+      ApolloServerPluginCacheControlDisabled(),
       {
         // Cost depends on variables (page sizes), so it is checked once the operation is known.
         async requestDidStart() {

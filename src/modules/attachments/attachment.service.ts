@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { RequestScope, AppDeps } from '../../graphql/context';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
-import { parseInput, requiredText } from '../../common/validation';
+import { parseInput, perConfig, requiredText } from '../../common/validation';
 import { TENANT_FILTER } from '../../db/tenant';
 import { uuidArray } from '../../db/sql';
 import type { EventLogTransaction } from '../../realtime/event-log';
@@ -40,18 +40,8 @@ export interface AttachmentServiceDeps {
   settings: MessagingSettingsService;
 }
 
-/**
- * Attachments: a caller asks for an upload URL (short-lived, for one file of a declared type and
- * size), sends the bytes to it, and the server keeps them only if their content is of the
- * declared type and within the size. A ready attachment is attached to one message by the
- * person who uploaded it; it is downloaded through short-lived URLs handed only to people who
- * can see the message.
- */
-export class AttachmentService {
-  private readonly uploadInput;
-
-  constructor(private readonly scope: RequestScope, private readonly deps: AttachmentServiceDeps) {
-    this.uploadInput = z.object({
+const uploadInput = perConfig((config: Config) =>
+  z.object({
       fileName: requiredText('The file name', 255).refine((name) => !UNSAFE_NAME.test(name), 'The file name must not contain path separators or control characters.'),
       contentType: z.string().refine((type) => (ATTACHMENT_TYPES as readonly string[]).includes(type), {
         message: `Attachments are ${ATTACHMENT_TYPES.join(', ')}.`,
@@ -61,17 +51,30 @@ export class AttachmentService {
         .number()
         .int()
         .positive('The size must be positive.')
-        .refine((size) => size <= this.deps.config.files.maxBytes, {
-          message: `Attachments are at most ${this.deps.config.files.maxBytes} bytes.`,
+        .refine((size) => size <= config.files.maxBytes, {
+          message: `Attachments are at most ${config.files.maxBytes} bytes.`,
           params: { code: UserErrorCode.FILE_TOO_LARGE },
         }),
       purpose: z.nativeEnum(AttachmentPurpose).nullish(),
-    });
-  }
+    }),
+);
+
+/**
+ * Attachments: a caller asks for an upload URL (short-lived, for one file of a declared type and
+ * size), sends the bytes to it, and the server keeps them only if their content is of the
+ * declared type and within the size. A ready attachment is attached to one message by the
+ * person who uploaded it; it is downloaded through short-lived URLs handed only to people who
+ * can see the message.
+ */
+export class AttachmentService {
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly deps: AttachmentServiceDeps,
+  ) {}
 
   async createUpload(input: unknown): Promise<UploadTicket> {
     const actor = requirePerson(this.scope.actor);
-    const data = parseInput(this.uploadInput, input);
+    const data = parseInput(uploadInput(this.deps.config), input);
     const purpose = data.purpose ?? AttachmentPurpose.MESSAGE;
     if (purpose === AttachmentPurpose.AVATAR) {
       if (actor.kind !== 'patient') throw new UserError(UserErrorCode.FORBIDDEN, 'Avatars are for patients.', 'input.purpose');

@@ -1,6 +1,6 @@
-import { GraphQLError, getOperationAST, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, type DocumentNode, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import { getArgumentValues } from 'graphql/execution/values';
-import type { IMiddlewareFunction } from 'graphql-middleware';
+
 import type { Context } from '../../graphql/context';
 import type { Actor } from '../../auth/actor';
 import type { AuditRecord } from './audit-log';
@@ -75,39 +75,35 @@ const codeOf = (error: unknown) => (error instanceof GraphQLError ? String(error
 /**
  * Records every query and mutation root field: who, what, on what, and how it ended. A mutation's
  * record of a change is written in the change's own transaction (AuditTrail); everything else
- * (reads, refusals, rejections, changes of nothing) goes through the batched log.
+ * (reads, refusals, rejections, changes of nothing) goes through the batched log. It wraps the
+ * permission rule, so refused attempts are recorded too.
  */
-const auditRootField: IMiddlewareFunction = async (resolve, root, args, context: Context, info) => {
-  const action = `${info.parentType.name}.${info.fieldName}`;
-  const mutation = info.parentType.name === 'Mutation';
-  if (mutation) context.audit.begin(recordOf(context, { action, args, outcome: 'ALLOWED' }));
-  try {
-    const result = await resolve(root, args, context, info);
-    // graphql-shield returns (rather than throws) the error of a refused rule.
-    if (result instanceof Error) {
-      await recordFailure(context, action, args, result);
+export function auditRootField(resolve: GraphQLFieldResolver<unknown, Context>): GraphQLFieldResolver<unknown, Context> {
+  return async (root, args, context, info) => {
+    const action = `${info.parentType.name}.${info.fieldName}`;
+    const mutation = info.parentType.name === 'Mutation';
+    if (mutation) context.audit.begin(recordOf(context, { action, args, outcome: 'ALLOWED' }));
+    try {
+      const result = await resolve(root, args, context, info);
+      const userErrors = (result as { userErrors?: Array<{ code: string }> } | null)?.userErrors;
+      const code = userErrors?.[0]?.code;
+      if (mutation && !code && context.audit.written) return result;
+      const created = (result as { organisation?: { id?: string } } | null)?.organisation?.id;
+      await recordAudit(context, { action, args, outcome: code ? (DENIED_CODES.has(code) ? 'DENIED' : 'REJECTED') : 'ALLOWED', errorCode: code, organisationId: created });
       return result;
+    } catch (error) {
+      await recordFailure(context, action, args, error);
+      throw error;
+    } finally {
+      if (mutation) context.audit.begin(undefined);
     }
-    const userErrors = (result as { userErrors?: Array<{ code: string }> } | null)?.userErrors;
-    const code = userErrors?.[0]?.code;
-    if (mutation && !code && context.audit.written) return result;
-    const created = (result as { organisation?: { id?: string } } | null)?.organisation?.id;
-    await recordAudit(context, { action, args, outcome: code ? (DENIED_CODES.has(code) ? 'DENIED' : 'REJECTED') : 'ALLOWED', errorCode: code, organisationId: created });
-    return result;
-  } catch (error) {
-    await recordFailure(context, action, args, error);
-    throw error;
-  } finally {
-    if (mutation) context.audit.begin(undefined);
-  }
-};
+  };
+}
 
 function recordFailure(context: Context, action: string, args: Record<string, unknown>, error: unknown): Promise<void> {
   const code = codeOf(error);
   return recordAudit(context, { action, args, outcome: DENIED_CODES.has(code) ? 'DENIED' : 'FAILED', errorCode: code });
 }
-
-export const auditMiddleware = { Query: auditRootField, Mutation: auditRootField };
 
 /** Records a subscription once, when it starts (or is refused); its events are not each recorded. */
 export async function auditSubscription(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, context: Context, error?: GraphQLError): Promise<void> {

@@ -3,7 +3,7 @@ import type { RequestScope } from '../../graphql/context';
 import type { Config } from '../../config';
 import { requirePerson, requireStaff, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
-import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
+import { messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
 import { lockChannelState, type ChannelState } from './channel-state';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
@@ -41,20 +41,12 @@ export interface ConversationServiceDeps {
  * and their guardians added automatically) or, where the settings allow, by the patient (the
  * organisation's responders added), closed and reopened by staff.
  */
-export class ConversationService {
-  private readonly startInput;
-  private readonly updateInput = z.object({
-    channelId: uuid('The channel id'),
-    title: requiredText('The title', 200).nullish(),
-    patientCanReply: z.boolean().nullish(),
-  });
-
-  constructor(private readonly scope: RequestScope, private readonly deps: ConversationServiceDeps) {
-    this.startInput = z
+const startInput = perConfig((config: Config) =>
+  z
       .object({
       patientId: uuid('The patient id').nullish(),
       title: requiredText('The title', 200),
-      body: messageBody(deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
+      body: messageBody(config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
       templateId: uuid('The template id').nullish(),
       recipientTeamMemberIds: z
         .array(uuid('A team member id'))
@@ -69,12 +61,25 @@ export class ConversationService {
         .transform((ids) => [...new Set(ids ?? [])]),
     })
       .refine((data) => data.body.trim().length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
-      .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] });
-  }
+      .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] }),
+);
+
+const updateInput = z.object({
+  channelId: uuid('The channel id'),
+  title: requiredText('The title', 200).nullish(),
+  patientCanReply: z.boolean().nullish(),
+});
+
+export class ConversationService {
+
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly deps: ConversationServiceDeps,
+  ) {}
 
   async start(input: unknown): Promise<{ channel: Channel; message: Message }> {
     const actor = requirePerson(this.scope.actor);
-    const data = parseInput(this.startInput, input);
+    const data = parseInput(startInput(this.deps.config), input);
     const settings = await this.deps.settings.current();
     if (!(await this.deps.settings.canStartConversation(actor))) {
       throw new UserError(UserErrorCode.NOT_ALLOWED_TO_START, 'The messaging settings do not let you start conversations.');
@@ -182,7 +187,7 @@ export class ConversationService {
 
   /** Renames a conversation or turns patient replies on or off. Staff members of it. */
   async update(input: unknown): Promise<Channel> {
-    const data = parseInput(this.updateInput, input);
+    const data = parseInput(updateInput, input);
     return this.change(data, ChannelEventType.CHANNEL_UPDATED, (current) => {
       const changes: Record<string, unknown> = {};
       if (data.title != null && data.title !== current.title) changes.title = data.title;

@@ -3,7 +3,7 @@ import type { RequestScope } from '../../graphql/context';
 import type { Config } from '../../config';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
-import { messageBody, parseInput, uuid } from '../../common/validation';
+import { messageBody, parseInput, perConfig, uuid } from '../../common/validation';
 import { withEventLog } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { messagePolicy } from '../../policy/messages';
@@ -30,27 +30,30 @@ export interface MessageEditServiceDeps {
   settings: MessagingSettingsService;
 }
 
+const editInput = perConfig((config: Config) => z.object({ messageId: uuid('The message id'), body: messageBody(config.limits.messageBodyChars) }));
+
+const deleteInput = z.object({ messageId: uuid('The message id') });
+
 /**
  * Edits and deletes. The author may change their own message; a team member with
  * MESSAGING_MANAGEMENT may change anyone's (patients' included). Every earlier body is kept as a
  * revision (staff see them); a deleted message stays in place as a tombstone.
  */
 export class MessageEditService {
-  private readonly editInput;
-  private readonly deleteInput = z.object({ messageId: uuid('The message id') });
 
-  constructor(private readonly scope: RequestScope, private readonly deps: MessageEditServiceDeps) {
-    this.editInput = z.object({ messageId: uuid('The message id'), body: messageBody(deps.config.limits.messageBodyChars) });
-  }
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly deps: MessageEditServiceDeps,
+  ) {}
 
   async edit(input: unknown): Promise<Message> {
-    const { messageId, body } = parseInput(this.editInput, input);
+    const { messageId, body } = parseInput(editInput(this.deps.config), input);
     return this.change(messageId, (message) => (message.body === body ? undefined : { body, deleted: false }));
   }
 
   /** Deleting a deleted message changes nothing. */
   async delete(input: unknown): Promise<Message> {
-    const { messageId } = parseInput(this.deleteInput, input);
+    const { messageId } = parseInput(deleteInput, input);
     return this.change(messageId, () => ({ body: '', deleted: true }), true);
   }
 

@@ -60,3 +60,59 @@ export async function threadParticipantsOf(em: EntityManager, actor: Actor | und
     rows.filter((row) => row.parent_message_id === id).map((row) => ({ teamMemberId: row.author_team_member_id, patientId: row.author_patient_id })),
   );
 }
+
+const date = (value: unknown): Date | null => (value == null ? null : value instanceof Date ? value : new Date(value as string));
+
+/**
+ * A message row as a Message, without the ORM's unit of work: read paths that only present
+ * messages (pages) skip hydration, change tracking and the identity map.
+ */
+export function messageFromRow(row: Record<string, unknown>): Message {
+  return Object.assign(Object.create(Message.prototype) as Message, {
+    organisationId: row.organisation_id as string,
+    id: row.id as string,
+    channelId: row.channel_id as string,
+    seq: Number(row.seq),
+    authorTeamMemberId: (row.author_team_member_id as string | null) ?? null,
+    authorPatientId: (row.author_patient_id as string | null) ?? null,
+    onBehalfOfPatientId: (row.on_behalf_of_patient_id as string | null) ?? null,
+    body: row.body as string,
+    parentMessageId: (row.parent_message_id as string | null) ?? null,
+    replyCount: Number(row.reply_count),
+    lastReplyAt: date(row.last_reply_at),
+    internalReplyCount: Number(row.internal_reply_count),
+    lastInternalReplyAt: date(row.last_internal_reply_at),
+    internal: row.internal as boolean,
+    editedAt: date(row.edited_at),
+    deletedAt: date(row.deleted_at),
+    deletedByTeamMemberId: (row.deleted_by_team_member_id as string | null) ?? null,
+    deletedByPatientId: (row.deleted_by_patient_id as string | null) ?? null,
+    system: row.system as boolean,
+    idempotencyKey: (row.idempotency_key as string | null) ?? null,
+    requestHash: (row.request_hash as string | null) ?? null,
+    createdAt: date(row.created_at)!,
+  });
+}
+
+export interface MessagePageQuery {
+  organisationId: string;
+  channelId: string;
+  /** The thread's first message, or null for the channel's top-level messages. */
+  parentMessageId: string | null;
+  /** Only messages after (forward) or before this sequence number. */
+  boundary?: number;
+  forward: boolean;
+  limit: number;
+}
+
+/** Up to `limit` messages of a channel or thread the reader may see, in sequence order from the boundary (keyset). */
+export async function messagePage(em: EntityManager, reader: Actor | undefined, query: MessagePageQuery): Promise<Message[]> {
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select m.* from message m
+      where m.organisation_id = ? and m.channel_id = ? and m.parent_message_id ${query.parentMessageId ? '= ?' : 'is null'}${messagePolicy.sql.andVisibleTo(reader, 'm')}
+        ${query.boundary !== undefined ? `and m.seq ${query.forward ? '>' : '<'} ?` : ''}
+      order by m.seq ${query.forward ? 'asc' : 'desc'} limit ?`,
+    [query.organisationId, query.channelId, ...(query.parentMessageId ? [query.parentMessageId] : []), ...(query.boundary !== undefined ? [query.boundary] : []), query.limit],
+  );
+  return rows.map(messageFromRow);
+}

@@ -8,7 +8,7 @@ import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
 import { autoReply } from './auto-reply';
 import { lockChannelState } from '../channels/channel-state';
-import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
+import { messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
@@ -18,6 +18,7 @@ import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
+import { messagePage } from './message.queries';
 import type { ChannelService } from '../channels/channel.service';
 import type { Config } from '../../config';
 import type { CursorCodec } from '../../common/cursor';
@@ -36,14 +37,11 @@ export interface MessageServiceDeps {
   settings: MessagingSettingsService;
 }
 
-export class MessageService {
-  private readonly sendInput;
-
-  constructor(private readonly scope: RequestScope, private readonly deps: MessageServiceDeps) {
-    this.sendInput = z
+const sendInput = perConfig((config: Config) =>
+  z
       .object({
       channelId: uuid('The channel id'),
-      body: messageBody(this.deps.config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
+      body: messageBody(config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
       templateId: uuid('The template id').nullish(),
       attachmentIds: z
         .array(uuid('An attachment id'))
@@ -56,8 +54,14 @@ export class MessageService {
       idempotencyKey: requiredText('The idempotency key', 200).nullish(),
     })
       .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
-      .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] });
-  }
+      .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] }),
+);
+
+export class MessageService {
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly deps: MessageServiceDeps,
+  ) {}
 
   /**
    * Sends a message to a channel the caller is a member of (a guardian writes for their
@@ -66,7 +70,7 @@ export class MessageService {
    */
   async send(input: unknown): Promise<Message> {
     const actor = requirePerson(this.scope.actor);
-    const data = parseInput(this.sendInput, input);
+    const data = parseInput(sendInput(this.deps.config), input);
     const { channelId, body } = data;
     if (data.idempotencyKey) {
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
@@ -149,9 +153,14 @@ export class MessageService {
       boundary = position.seq;
     }
     const forward = request.direction === 'forward';
-    const where: Record<string, unknown> = { organisationId: channel.organisationId, channelId: channel.id, parentMessageId: threadOf?.id ?? null, ...messagePolicy.where(this.scope.actor) };
-    if (boundary !== undefined) where.seq = forward ? { $gt: boundary } : { $lt: boundary };
-    const rows = await this.scope.em.find(Message, where, { orderBy: { seq: forward ? 'asc' : 'desc' }, limit: request.limit + 1 });
+    const rows = await messagePage(this.scope.em, this.scope.actor, {
+      organisationId: channel.organisationId,
+      channelId: channel.id,
+      parentMessageId: threadOf?.id ?? null,
+      boundary,
+      forward,
+      limit: request.limit + 1,
+    });
     const more = rows.length > request.limit;
     const page = rows.slice(0, request.limit);
     if (!forward) page.reverse();

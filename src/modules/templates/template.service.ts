@@ -6,7 +6,7 @@ import { can } from '../../policy/permissions';
 import type { Config } from '../../config';
 import { requireStaff, type StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
-import { messageBody, parseInput, requiredText, uuid } from '../../common/validation';
+import { messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
 import { fillPlaceholders, unknownPlaceholders } from '../../common/placeholders';
 import type { OrganisationService } from '../organisations/organisation.service';
 
@@ -29,19 +29,24 @@ export interface TemplateServiceDeps {
   organisations: OrganisationService;
 }
 
+const inputs = perConfig((config: Config) => {
+  const body = messageBody(config.limits.messageBodyChars).refine((text) => unknownPlaceholders(text, PLACEHOLDERS).length === 0, {
+    message: `Templates may use only ${PLACEHOLDERS.map((name) => `{{${name}}}`).join(' and ')}.`,
+  });
+  const createInput = z.object({ name: requiredText('The name', 100), body });
+  const updateInput = z.object({ templateId: uuid('The template id'), name: requiredText('The name', 100).nullish(), body: body.nullish() });
+  return { createInput, updateInput };
+});
+
+const deleteInput = z.object({ templateId: uuid('The template id') });
+
 /** Templates of an organisation: written by messaging admins, used by staff in messageSend and conversationStart. */
 export class TemplateService {
-  private readonly createInput;
-  private readonly updateInput;
-  private readonly deleteInput = z.object({ templateId: uuid('The template id') });
 
-  constructor(private readonly scope: RequestScope, private readonly deps: TemplateServiceDeps) {
-    const body = messageBody(deps.config.limits.messageBodyChars).refine((text) => unknownPlaceholders(text, PLACEHOLDERS).length === 0, {
-      message: `Templates may use only ${PLACEHOLDERS.map((name) => `{{${name}}}`).join(' and ')}.`,
-    });
-    this.createInput = z.object({ name: requiredText('The name', 100), body });
-    this.updateInput = z.object({ templateId: uuid('The template id'), name: requiredText('The name', 100).nullish(), body: body.nullish() });
-  }
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly deps: TemplateServiceDeps,
+  ) {}
 
   private admin(): StaffActor {
     const actor = requireStaff(this.scope.actor);
@@ -59,7 +64,7 @@ export class TemplateService {
 
   async create(input: unknown): Promise<MessageTemplate> {
     const actor = this.admin();
-    const data = parseInput(this.createInput, input);
+    const data = parseInput(inputs(this.deps.config).createInput, input);
     return this.write((em) =>
       em.execute<TemplateRow[]>(
         'insert into message_template (organisation_id, name, body, created_by_team_member_id) values (?, ?, ?, ?) returning id, name, body, updated_at',
@@ -70,7 +75,7 @@ export class TemplateService {
 
   async update(input: unknown): Promise<MessageTemplate> {
     const actor = this.admin();
-    const data = parseInput(this.updateInput, input);
+    const data = parseInput(inputs(this.deps.config).updateInput, input);
     return this.write((em) =>
       em.execute<TemplateRow[]>(
         `update message_template set name = coalesce(?, name), body = coalesce(?, body), updated_at = now()
@@ -82,7 +87,7 @@ export class TemplateService {
 
   async delete(input: unknown): Promise<MessageTemplate> {
     const actor = this.admin();
-    const { templateId } = parseInput(this.deleteInput, input);
+    const { templateId } = parseInput(deleteInput, input);
     return this.write((em) =>
       em.execute<TemplateRow[]>('delete from message_template where organisation_id = ? and id = ? returning id, name, body, updated_at', [actor.organisationId, templateId]),
     );

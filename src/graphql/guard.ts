@@ -1,0 +1,62 @@
+import { GraphQLError, defaultFieldResolver, isIntrospectionType, isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import type { Context } from './context';
+import { permissionMap, type Rule } from './permissions';
+import { auditRootField } from '../modules/audit/audit-recorder';
+import { ApiErrorCode, EXPOSED_CODES, apiError } from '../errors';
+
+const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
+type RootName = (typeof ROOTS)[number];
+const rules = permissionMap as unknown as Record<string, Record<string, Rule> | Rule>;
+
+/** Expected errors keep their code; anything else is logged and leaves as a bare INTERNAL_SERVER_ERROR. */
+function masked(error: unknown, context: Context, onInternalError: (error: unknown, context: Context) => void): GraphQLError {
+  if (error instanceof GraphQLError && EXPOSED_CODES.has(String(error.extensions?.code))) return error;
+  onInternalError(error, context);
+  return apiError(ApiErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.');
+}
+
+/**
+ * The executable schema's wall, applied to root fields only (where every operation enters): each
+ * query and mutation field is audited (audit-recorder.ts) around its permission rule and
+ * resolver, each subscription field's results pass its rule, and unexpected errors are masked.
+ * Fields of object types run bare: reaching them passed a root rule, and what they show is the
+ * presenters' and the policy layer's. Building fails if any operation or object type has no entry
+ * in the permission map, so nothing new is reachable by default.
+ */
+export function guardSchema(schema: GraphQLSchema, onInternalError: (error: unknown, context: Context) => void): GraphQLSchema {
+  assertCovered(schema);
+  const guardRoot = (rootName: RootName, fieldName: string, resolve: GraphQLFieldResolver<unknown, Context>) => {
+    const rule = (rules[rootName] as Record<string, Rule>)[fieldName];
+    const guarded: GraphQLFieldResolver<unknown, Context> = async (source, args, context, info) => {
+      const refused = rule(context);
+      if (refused !== true) throw refused;
+      try {
+        return await resolve(source, args, context, info);
+      } catch (error) {
+        throw masked(error, context, onInternalError);
+      }
+    };
+    return rootName === 'Subscription' ? guarded : auditRootField(guarded);
+  };
+  return mapSchema(schema, {
+    [MapperKind.ROOT_FIELD]: (fieldConfig, fieldName, typeName) => ({
+      ...fieldConfig,
+      resolve: guardRoot(typeName as RootName, fieldName, (fieldConfig.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<unknown, Context>),
+    }),
+  });
+}
+
+function assertCovered(schema: GraphQLSchema): void {
+  const missing: string[] = [];
+  const roots = { Query: schema.getQueryType(), Mutation: schema.getMutationType(), Subscription: schema.getSubscriptionType() };
+  for (const rootName of ROOTS) {
+    const root = roots[rootName];
+    const map = rules[rootName] as Record<string, Rule> | undefined;
+    for (const field of Object.keys(root?.getFields() ?? {})) if (typeof map?.[field] !== 'function') missing.push(`${rootName}.${field}`);
+  }
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (isObjectType(type) && !isIntrospectionType(type) && !(ROOTS as readonly string[]).includes(type.name) && typeof rules[type.name] !== 'function') missing.push(type.name);
+  }
+  if (missing.length > 0) throw new Error(`No permission rule for: ${missing.join(', ')}`);
+}
