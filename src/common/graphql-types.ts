@@ -64,14 +64,37 @@ export interface Connection<T> {
   pageInfo: PageInfo;
 }
 
+/** An edge whose cursor is made only if a client asks for it (some cursors are encrypted). */
+class LazyEdge<T> implements Edge<T> {
+  private made?: string;
+
+  constructor(
+    readonly node: T,
+    private readonly cursorOf: (node: T) => string,
+  ) {}
+
+  get cursor(): string {
+    return (this.made ??= this.cursorOf(this.node));
+  }
+}
+
 /** A Relay connection of `nodes` (already in list order), each edge carrying its cursor. */
 export function connectionOf<T>(
   nodes: T[],
   cursorOf: (node: T) => string,
   more: { hasNextPage: boolean; hasPreviousPage: boolean } = { hasNextPage: false, hasPreviousPage: false },
 ): Connection<T> {
-  const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));
-  return { edges, pageInfo: { ...more, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null } };
+  const edges = nodes.map((node) => new LazyEdge(node, cursorOf));
+  const pageInfo = {
+    ...more,
+    get startCursor() {
+      return edges[0]?.cursor ?? null;
+    },
+    get endCursor() {
+      return edges.at(-1)?.cursor ?? null;
+    },
+  };
+  return { edges, pageInfo };
 }
 
 /** Base of every mutation payload (its fields are inherited by each payload type). */

@@ -57,9 +57,9 @@ export class ChannelService {
     const actor = this.scope.actor;
     if (!isPerson(actor)) return undefined;
     if (!uuid('id').safeParse(channelId).success) return undefined;
-    const channel = await this.scope.loaders.channel.load(channelId);
+    // Both in one tick: two statements side by side, not one after the other.
+    const [channel, membership] = await Promise.all([this.scope.loaders.channel.load(channelId), this.scope.loaders.myMembership.load(channelId)]);
     if (!channel) return undefined;
-    const membership = await this.scope.loaders.myMembership.load(channelId);
     return channelPolicy.canSee(actor, channel, membership) ? { channel, membership } : undefined;
   }
 

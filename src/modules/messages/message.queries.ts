@@ -68,7 +68,8 @@ const date = (value: unknown): Date | null => (value == null ? null : value inst
  * messages (pages) skip hydration, change tracking and the identity map.
  */
 export function messageFromRow(row: Record<string, unknown>): Message {
-  return Object.assign(Object.create(Message.prototype) as Message, {
+  // A plain object: Message's prototype carries the ORM's property accessors, which would run on every field.
+  return {
     organisationId: row.organisation_id as string,
     id: row.id as string,
     channelId: row.channel_id as string,
@@ -91,7 +92,7 @@ export function messageFromRow(row: Record<string, unknown>): Message {
     idempotencyKey: (row.idempotency_key as string | null) ?? null,
     requestHash: (row.request_hash as string | null) ?? null,
     createdAt: date(row.created_at)!,
-  });
+  } as Message;
 }
 
 export interface MessagePageQuery {
