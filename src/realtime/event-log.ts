@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ChannelEventType } from './channel-event.entity';
 import type { EventBus } from './bus';
 import type { PersonActor } from '../auth/actor';
+import { textArray } from '../db/sql';
 import { auditedTransaction, type AuditedScope } from '../modules/audit/audit-log';
 
 export interface AppendEvent {
@@ -21,8 +22,6 @@ interface PendingEvent extends AppendEvent {
   seq: number;
   createdAt: Date;
 }
-
-const INSERT_CHUNK = 1_000;
 
 /**
  * Collects the channel events of one transaction and writes them as its last statements:
@@ -67,44 +66,38 @@ export class EventLogTransaction {
     return position;
   }
 
-  /** Writes the collected events with the transaction's position. Runs last in the transaction. */
+  /**
+   * Writes the collected events with the transaction's position, in one statement that takes the
+   * organisation's counter (its row lock, held until commit, is what orders positions by commit):
+   * it runs last in the transaction, so the lock is held for as short a time as possible.
+   */
   async finish(): Promise<void> {
     if (this.pending.length === 0) return;
     await this.em.flush();
-    const rows = await this.em.execute<{ last_position: string }[]>(
-      `insert into event_position (organisation_id, last_position) values (?, 1)
-       on conflict (organisation_id) do update set last_position = event_position.last_position + 1
-       returning last_position`,
-      [this.organisationId],
-    );
-    const position = Number(rows[0].last_position);
     const actorTeamMemberId = this.actor?.kind === 'staff' ? this.actor.teamMemberId : null;
     const actorPatientId = this.actor?.kind === 'patient' ? this.actor.patientId : null;
-    for (let start = 0; start < this.pending.length; start += INSERT_CHUNK) {
-      const chunk = this.pending.slice(start, start + INSERT_CHUNK);
-      await this.em.execute(
-        `insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, member_id,
+    const rows = await this.em.execute<{ position: string }[]>(
+      `with counter as (
+         insert into event_position (organisation_id, last_position) values (?, 1)
+         on conflict (organisation_id) do update set last_position = event_position.last_position + 1
+         returning last_position),
+       written as (
+         insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, member_id,
            actor_team_member_id, actor_patient_id, staff_only, subject_team_member_id, subject_patient_id, subject_only, created_at)
-         values ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        chunk.flatMap((event) => [
-          this.organisationId,
-          event.channelId,
-          event.seq,
-          position,
-          event.type,
-          event.messageId ?? null,
-          event.memberId ?? null,
-          actorTeamMemberId,
-          actorPatientId,
-          event.staffOnly ?? false,
-          event.subject?.teamMemberId ?? null,
-          event.subject?.patientId ?? null,
-          event.subjectOnly ?? false,
-          event.createdAt,
-        ]),
-      );
-    }
-    this.position = position;
+         select ?, e.channel_id, e.seq, counter.last_position, e.type, e.message_id, e.member_id, ?, ?, e.staff_only,
+                e.subject_team_member_id, e.subject_patient_id, e.subject_only, e.created_at
+           from counter, unnest(?::uuid[], ?::bigint[], ?::text[], ?::uuid[], ?::uuid[], ?::boolean[], ?::uuid[], ?::uuid[], ?::boolean[], ?::timestamptz[])
+                as e(channel_id, seq, type, message_id, member_id, staff_only, subject_team_member_id, subject_patient_id, subject_only, created_at))
+       select last_position as position from counter`,
+      [
+        this.organisationId,
+        this.organisationId,
+        actorTeamMemberId,
+        actorPatientId,
+        ...eventColumns(this.pending),
+      ],
+    );
+    this.position = Number(rows[0].position);
   }
 
   async publish(bus: EventBus): Promise<void> {
@@ -127,9 +120,31 @@ export async function withEventLog<T>(
   const result = await auditedTransaction(scope, async (tx) => {
     log = new EventLogTransaction(tx, organisationId, actor);
     const value = await work(log);
+    // Before the events: the organisation's counter is locked only for the last statement.
+    await scope.audit?.writeIn(tx);
     await log.finish();
     return value;
   });
   await log?.publish(bus);
   return result;
+}
+
+/** The pending events as one array per column (text array literals), for `unnest`. */
+function eventColumns(events: readonly PendingEvent[]): string[] {
+  const column = (value: (event: PendingEvent) => string | number | boolean | null | undefined) => textArray(events.map((event) => {
+    const v = value(event);
+    return v === null || v === undefined ? null : String(v);
+  }));
+  return [
+    column((event) => event.channelId),
+    column((event) => event.seq),
+    column((event) => event.type),
+    column((event) => event.messageId),
+    column((event) => event.memberId),
+    column((event) => event.staffOnly ?? false),
+    column((event) => event.subject?.teamMemberId),
+    column((event) => event.subject?.patientId),
+    column((event) => event.subjectOnly ?? false),
+    column((event) => event.createdAt.toISOString()),
+  ];
 }

@@ -18,7 +18,7 @@ import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
-import { messagePage } from './message.queries';
+import { messageFromRow, messagePage } from './message.queries';
 import type { ChannelService } from '../channels/channel.service';
 import type { Config } from '../../config';
 import type { CursorCodec } from '../../common/cursor';
@@ -107,7 +107,7 @@ export class MessageService {
       });
     } catch (error) {
       // The same key sent twice at once: the loser returns what the winner wrote.
-      if (!(error instanceof UniqueConstraintViolationException) || !data.idempotencyKey) throw error;
+      if (!isUniqueViolation(error) || !data.idempotencyKey) throw error;
       this.scope.em.clear();
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
       if (!original) throw error;
@@ -253,21 +253,27 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
   const { organisationId } = actor;
   // An internal note does not move the channel up in lists: a patient would see something happen.
   const seq = await log.nextSeq(draft.channelId, !draft.internal);
-  const message = log.em.create(Message, {
-    organisationId,
-    channelId: draft.channelId,
-    seq,
-    body: draft.body,
-    authorTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
-    authorPatientId: actor.kind === 'patient' ? actor.patientId : null,
-    onBehalfOfPatientId: draft.onBehalfOfPatientId,
-    parentMessageId: draft.parentMessageId ?? null,
-    internal: draft.internal ?? false,
-    idempotencyKey: draft.idempotencyKey ?? null,
-    requestHash: draft.requestHash ?? null,
-    createdAt: new Date(),
-  });
-  await log.em.flush();
+  // One statement, outside the ORM's unit of work: the row as written is what the caller gets.
+  const [row] = await log.em.execute<Record<string, unknown>[]>(
+    `insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,
+                          parent_message_id, internal, idempotency_key, request_hash, created_at)
+     values (?, gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+    [
+      organisationId,
+      draft.channelId,
+      seq,
+      draft.body,
+      actor.kind === 'staff' ? actor.teamMemberId : null,
+      actor.kind === 'patient' ? actor.patientId : null,
+      draft.onBehalfOfPatientId,
+      draft.parentMessageId ?? null,
+      draft.internal ?? false,
+      draft.idempotencyKey ?? null,
+      draft.requestHash ?? null,
+      new Date(),
+    ],
+  );
+  const message = messageFromRow(row);
   if (draft.parentMessageId) {
     await log.em.execute(
       message.internal
@@ -281,3 +287,6 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
   await log.em.execute('insert into notification_outbox (organisation_id, message_id) values (?, ?)', [organisationId, message.id]);
   return message;
 }
+
+/** A unique index refused the row (through the ORM, or a plain statement's driver error). */
+const isUniqueViolation = (error: unknown) => error instanceof UniqueConstraintViolationException || (error as { code?: string } | null)?.code === '23505';
