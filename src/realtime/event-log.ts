@@ -48,6 +48,18 @@ export class EventLogTransaction {
     return this.reserveSeqs(channelId, 1, activity);
   }
 
+  /**
+   * The reservation of `nextSeq` as a common table expression named `reserved` (one row: its
+   * `seq`), for a statement that writes what the sequence number is for in the same round trip.
+   */
+  nextSeqCte(channelId: string, activity = true): { sql: string; params: unknown[] } {
+    return {
+      sql: `reserved as (update channel set last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}, updated_at = now()
+                          where organisation_id = ? and id = ? returning last_seq as seq)`,
+      params: [this.organisationId, channelId],
+    };
+  }
+
   /** Reserves `count` consecutive sequence numbers of a channel; returns the first. */
   async reserveSeqs(channelId: string, count: number, activity = true): Promise<number> {
     const rows = await this.em.execute<{ last_seq: string }[]>(

@@ -252,16 +252,22 @@ export interface MessageDraft {
 export async function appendMessage(log: EventLogTransaction, actor: PersonActor, draft: MessageDraft): Promise<Message> {
   const { organisationId } = actor;
   // An internal note does not move the channel up in lists: a patient would see something happen.
-  const seq = await log.nextSeq(draft.channelId, !draft.internal);
-  // One statement, outside the ORM's unit of work: the row as written is what the caller gets.
+  const reserved = log.nextSeqCte(draft.channelId, !draft.internal);
+  // One statement, outside the ORM's unit of work: the sequence number, the message and its
+  // notification outbox entry (notices are planned from it: committed with the message or not at all).
   const [row] = await log.em.execute<Record<string, unknown>[]>(
-    `insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,
-                          parent_message_id, internal, idempotency_key, request_hash, created_at)
-     values (?, gen_random_uuid(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+    `with ${reserved.sql},
+     written as (
+       insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,
+                            parent_message_id, internal, idempotency_key, request_hash, created_at)
+       select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?, ?, ? from reserved
+       returning *),
+     outbox as (insert into notification_outbox (organisation_id, message_id) select organisation_id, id from written)
+     select * from written`,
     [
+      ...reserved.params,
       organisationId,
       draft.channelId,
-      seq,
       draft.body,
       actor.kind === 'staff' ? actor.teamMemberId : null,
       actor.kind === 'patient' ? actor.patientId : null,
@@ -273,6 +279,7 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
       new Date(),
     ],
   );
+  if (!row) throw new Error('channel vanished during its transaction');
   const message = messageFromRow(row);
   if (draft.parentMessageId) {
     await log.em.execute(
@@ -282,9 +289,7 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
       [organisationId, draft.parentMessageId],
     );
   }
-  await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, seq);
-  // Notices are planned from this by the notification worker: committed with the message or not at all.
-  await log.em.execute('insert into notification_outbox (organisation_id, message_id) values (?, ?)', [organisationId, message.id]);
+  await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, message.seq);
   return message;
 }
 

@@ -27,10 +27,10 @@ export async function authorizeWrite(
   if (requestedOnBehalfOf && requestedOnBehalfOf !== onBehalfOfPatientId) {
     throw new UserError(UserErrorCode.INVALID_INPUT, "A guardian writes on behalf of a dependant only in that dependant's channels.", 'input.onBehalfOfPatientId');
   }
-  const settings = await settingsService.current();
   if (actor.kind === 'patient') {
     assertOpenToPatients(channel);
-    const [me, subject] = await Promise.all([
+    const [settings, me, subject] = await Promise.all([
+      settingsService.current(),
       scope.loaders.patient.load(actor.patientId),
       onBehalfOfPatientId ? scope.loaders.patient.load(onBehalfOfPatientId) : undefined,
     ]);
@@ -41,7 +41,11 @@ export async function authorizeWrite(
   }
   // An internal note never reaches the patient: their preconditions do not apply to it.
   if (!internal && channel.patientId && channelPolicy.reachesPatient(channel.kind)) {
-    const [patient, guardians] = await Promise.all([scope.loaders.patient.load(channel.patientId), scope.loaders.guardians.load(channel.patientId)]);
+    const [settings, patient, guardians] = await Promise.all([
+      settingsService.current(),
+      scope.loaders.patient.load(channel.patientId),
+      scope.loaders.guardians.load(channel.patientId),
+    ]);
     if (patient) {
       const blockers = patientBlockers(patient, guardians, settings);
       if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.channelId');
