@@ -152,8 +152,11 @@ async function main() {
 
     const sendOurs = await load(ours.url, sendRequests(seeded.staff.token, seeded.sendChannels));
     let sendThen: Load | undefined;
-    if (COMPARE_COMMIT !== 'none') {
-      const built = await buildCommit(COMPARE_COMMIT);
+    const built = COMPARE_COMMIT === 'none' ? undefined : await buildCommit(COMPARE_COMMIT).catch((error: Error) => {
+      console.log(`messageSend comparison skipped: ${COMPARE_COMMIT} could not be built here (${error.message.split('\n')[0]})`);
+      return undefined;
+    });
+    if (built) {
       const thenDb = await benchDatabase();
       databases.push(thenDb);
       const then = await startServerProcess(built.main, thenDb.url);
