@@ -7,6 +7,7 @@ import type { AppDeps } from '../graphql/context';
 import { createContext } from '../graphql/context';
 import { allValidationRules } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
+import { createSharedSubscribe } from '../realtime/shared-execution';
 import { costError, operationCost } from '../graphql/cost';
 import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import type { Actor } from '../auth/actor';
@@ -65,6 +66,8 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
   const disposable = useServer<Record<string, unknown> | undefined, { state?: ConnectionState }>(
     {
       connectionInitWaitTimeout: 5_000,
+      // Each event executed once per group of subscribers who get the same result (visibility class).
+      subscribe: createSharedSubscribe(),
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const state: ConnectionState = { connectionId: requestIdOf(undefined), operations: new Set(), closing: new AbortController() };

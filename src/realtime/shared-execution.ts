@@ -1,0 +1,172 @@
+import {
+  Kind,
+  createSourceEventStream,
+  execute,
+  getNamedType,
+  getOperationAST,
+  isObjectType,
+  isUnionType,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql';
+import type { Context } from '../graphql/context';
+import { isPerson } from '../auth/actor';
+import { visibilityClassOf } from '../policy/visibility-class';
+import { actorKey, peopleOf, type LoadedEvent } from './event-batch';
+
+/**
+ * Execute once per event and visibility class: subscribers of a channel's events who asked for
+ * the same selection with the same variables, and who are in the same visibility class for an
+ * event (policy/visibility-class.ts), are sent the result of one execution instead of one each.
+ *
+ * Only selections made entirely of fields whose value is the same for everyone of a class are
+ * shared: the fields listed here. Anything else (the caller's membership, unread counts,
+ * reactedByMe, lists of members or messages, a person's other channels) makes the subscription's
+ * events execute per subscriber, as before.
+ */
+const CLASS_INVARIANT: Record<string, ReadonlySet<string>> = {
+  ChannelEvent: new Set(['cursor', 'type', 'createdAt', 'message', 'member', 'channel']),
+  Channel: new Set(['id', 'kind', 'title', 'status', 'createdAt', 'lastActivityAt', 'patientCanReply', 'closedAt', 'unstaffedSince', 'patient']),
+  Message: new Set(['id', 'body', 'html', 'links', 'internal', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'parent', 'author', 'onBehalfOf', 'channel', 'attachments']),
+  TeamMember: new Set(['id', 'name', 'displayName', 'externalId', 'email', 'permissions', 'roles', 'archived', 'canStartConversation', 'canUploadAttachments']),
+  Patient: new Set(['id', 'name', 'displayName', 'avatarUrl', 'externalId', 'email', 'phone', 'portalAccess', 'messagingEnabled', 'category', 'messagingBlockers', 'canStartConversation', 'canUploadAttachments']),
+  ChannelMember: new Set(['id', 'joinedAt', 'teamMember', 'patient', 'guardianOf']),
+  Attachment: new Set(['id', 'fileName', 'contentType', 'size', 'status', 'url']),
+};
+
+/** The subscription root fields whose events may be shared (their source events are the shared feed's). */
+const SHARED_ROOTS = new Set(['channelEvents']);
+
+interface Shareable {
+  /** The variables the selection uses (root field arguments do not change an event's result). */
+  variables: string[];
+}
+
+/** Whether a subscription's selection can be shared within a visibility class, and what of its variables matter. */
+export function shareability(schema: GraphQLSchema, document: ExecutionArgs['document'], operationName?: string | null): Shareable | undefined {
+  const operation = getOperationAST(document, operationName);
+  const root = operation?.selectionSet.selections[0];
+  if (!operation || operation.operation !== 'subscription' || !root || root.kind !== Kind.FIELD || !SHARED_ROOTS.has(root.name.value) || !root.selectionSet) return undefined;
+  const rootType = schema.getSubscriptionType()?.getFields()[root.name.value]?.type;
+  if (!rootType) return undefined;
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+  const variables = new Set<string>();
+  const noteVariables = (value: ValueNode | undefined) => {
+    if (!value) return;
+    if (value.kind === Kind.VARIABLE) variables.add(value.name.value);
+    else if (value.kind === Kind.LIST) value.values.forEach(noteVariables);
+    else if (value.kind === Kind.OBJECT) value.fields.forEach((field) => noteVariables(field.value));
+  };
+  const invariant = (type: GraphQLNamedType, selectionSet: SelectionSetNode, seen: Set<string>): boolean =>
+    selectionSet.selections.every((selection) => {
+      for (const directive of selection.directives ?? []) directive.arguments?.forEach((arg) => noteVariables(arg.value));
+      if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = fragments.get(selection.name.value);
+        if (!fragment || seen.has(fragment.name.value)) return Boolean(fragment);
+        const on = schema.getType(fragment.typeCondition.name.value);
+        return Boolean(on) && invariant(on!, fragment.selectionSet, new Set([...seen, fragment.name.value]));
+      }
+      if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const on = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
+        return Boolean(on) && invariant(on!, selection.selectionSet, seen);
+      }
+      const name = selection.name.value;
+      if (name === '__typename') return true;
+      selection.arguments?.forEach((arg) => noteVariables(arg.value));
+      if (isUnionType(type)) return false;
+      if (!isObjectType(type) || !CLASS_INVARIANT[type.name]?.has(name)) return false;
+      const field = type.getFields()[name];
+      if (!field) return false;
+      if (!selection.selectionSet) return true;
+      const target = getNamedType(field.type);
+      if (isUnionType(target)) return selection.selectionSet.selections.every((inner) => inner.kind !== Kind.FIELD || inner.name.value === '__typename') && invariant(target, selection.selectionSet, seen);
+      return invariant(target, selection.selectionSet, seen);
+    });
+  return invariant(getNamedType(rootType), root.selectionSet, new Set()) ? { variables: [...variables].sort() } : undefined;
+}
+
+/** How many events this process executed for subscribers, and how many it sent from another's execution. */
+export const sharedExecutionStats = { executed: 0, reused: 0 };
+
+/** Results of recent (event, group) executions, shared by the subscribers of a group. */
+class RecentResults {
+  private readonly results = new Map<string, Promise<ExecutionResult>>();
+
+  constructor(private readonly max: number) {}
+
+  getOrRun(key: string, run: () => Promise<ExecutionResult>): Promise<ExecutionResult> {
+    let result = this.results.get(key);
+    if (result) sharedExecutionStats.reused += 1;
+    else {
+      if (this.results.size >= this.max) this.results.delete(this.results.keys().next().value!);
+      this.results.set(key, (result = run()));
+    }
+    return result;
+  }
+}
+
+/**
+ * graphql-ws's `subscribe`: the source stream as usual (the subscribe resolver authorizes and
+ * filters per subscriber), and each event executed once per group of subscribers who would get
+ * the same result.
+ */
+export function createSharedSubscribe(options: { maxResults?: number } = {}) {
+  const recent = new RecentResults(options.maxResults ?? 2_000);
+  const plans = new WeakMap<ExecutionArgs['document'], Shareable | null>();
+  return async function subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const source = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in source)) return source;
+    let plan = plans.get(args.document);
+    if (plan === undefined) plans.set(args.document, (plan = shareability(args.schema, args.document, args.operationName) ?? null));
+    const context = args.contextValue as Context;
+    const actor = context.actor;
+    const executeOne = async (event: unknown) => {
+      sharedExecutionStats.executed += 1;
+      return execute({ ...args, rootValue: event }) as Promise<ExecutionResult>;
+    };
+    const groupOf = (event: LoadedEvent): string | undefined => {
+      if (!plan || !isPerson(actor) || !event?.record) return undefined;
+      const people = peopleOf(event);
+      const viewer = { kind: actor.kind, key: actorKey(actor), dependantKeys: actor.kind === 'patient' ? patientKeys(people.keys) : undefined };
+      const visibility = visibilityClassOf(viewer, event.record, people);
+      if (!visibility || visibility.startsWith('person:')) return undefined;
+      const variables = plan.variables.map((name) => JSON.stringify(args.variableValues?.[name] ?? null)).join(',');
+      const text = args.document.loc?.source.body;
+      if (!text) return undefined;
+      return `${actor.organisationId}|${event.key.position}|${event.key.channelId}|${event.key.seq}|${visibility}|${text}|${args.operationName ?? ''}|${variables}`;
+    };
+    const iterator = (source as AsyncIterableIterator<unknown>)[Symbol.asyncIterator]();
+    const shared: AsyncIterableIterator<ExecutionResult> = {
+      [Symbol.asyncIterator]: () => shared,
+      async next() {
+        const step = await iterator.next();
+        if (step.done) return { done: true, value: undefined };
+        const event = step.value as LoadedEvent;
+        const group = groupOf(event);
+        const value = group ? await recent.getOrRun(group, () => executeOne(event)) : await executeOne(event);
+        return { done: false, value };
+      },
+      async return() {
+        await iterator.return?.();
+        return { done: true, value: undefined };
+      },
+      async throw(error: unknown) {
+        if (iterator.throw) await iterator.throw(error);
+        throw error;
+      },
+    };
+    return shared;
+  };
+}
+
+/**
+ * A patient viewer may be the guardian of any patient an event names (which would show them that
+ * patient's real name): without looking their dependants up, every named patient is treated as
+ * possibly theirs, so such events are never shared among patients.
+ */
+const patientKeys = (keys: ReadonlySet<string>) => new Set([...keys].filter((key) => key.startsWith('p:')));
