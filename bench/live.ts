@@ -18,14 +18,17 @@ import {
   token,
 } from './support';
 import type { RunningServer } from '../src/server';
+import { startPlainServer } from './plain-graphql-ws-server';
 
 /**
  * `npm run bench`: live delivery checked and measured in one run.
  * - delivery: concurrent senders into several channels while subscribers randomly disconnect
  *   and resume from their cursors; lost, duplicated and out-of-order counts (must all be 0).
  * - fan-out: one message to many subscribers of one group channel, beside a bare `ws` broadcast
- *   of the same payload to the same number of sockets (the ratio is the figure).
- * - memory: resident memory per idle authenticated subscriber beside a bare `ws` socket.
+ *   of the same payload to the same number of sockets and a plain graphql-ws + PubSub server
+ *   publishing the same event shape (the ratios are the figures).
+ * - memory: resident memory per idle authenticated subscriber beside a bare `ws` socket and a
+ *   plain graphql-ws + PubSub subscription.
  * Sizes come from the environment (defaults: the full sizes); CI runs it small.
  */
 const sizes = {
@@ -251,7 +254,46 @@ async function fanOut(server: RunningServer) {
   }, bareReceipts, bareSent);
   for (const socket of sockets) socket.close();
   bare.close();
-  return { ours, baseline, payloadBytes: rawPayload.length };
+  return { ours, baseline, peer: await plainFanOut(), payloadBytes: rawPayload.length };
+}
+
+/** The same rounds through a plain graphql-ws + PubSub server (in memory, no database), publish → receipt. */
+async function plainFanOut() {
+  const plain = await startPlainServer();
+  const receipts: number[][] = Array.from({ length: sizes.rounds }, () => []);
+  const published: number[] = [];
+  const clients: Client[] = [];
+  let subscribed = 0;
+  for (let i = 0; i < sizes.fanout; i++) {
+    const client = createClient({ url: plain.url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, on: { connected: () => void (subscribed += 1) } });
+    clients.push(client);
+    client.subscribe(
+      { query: CHANNEL_EVENTS, variables: { c: 'peer' } },
+      {
+        next: (result) => {
+          const k = Number(String((result.data as any)?.channelEvents?.message?.body ?? '').split(' ')[1]);
+          if (Number.isInteger(k) && k >= 0) receipts[k].push(performance.now());
+        },
+        error: (error) => console.error('peer stream error', JSON.stringify(error)),
+        complete: () => undefined,
+      },
+    );
+  }
+  while (subscribed < sizes.fanout) await sleep(10);
+  // graphql-ws subscribes right after connecting: let the last subscriptions reach the PubSub.
+  await sleep(500);
+  const event = (body: string) => ({
+    cursor: 'cursor-of-the-event',
+    type: 'MESSAGE_SENT',
+    message: { id: '6f1c2b7e-0c1d-4f55-9d1e-2a7b8c9d0e1f', body, createdAt: new Date().toISOString(), author: { __typename: 'TeamMember', id: '1b2c3d4e-5f60-4a1b-8c2d-3e4f5a6b7c8d', name: 'Bench sender' } },
+  });
+  const result = await rounds(async (k) => {
+    published[k] = performance.now();
+    await plain.publish('peer', event(`round ${k}`));
+  }, receipts, published);
+  await Promise.all(clients.map((client) => client.dispose()));
+  await plain.close();
+  return result;
 }
 
 /** Runs the rounds one after another and summarises delivery latency and throughput. */
@@ -333,7 +375,24 @@ async function memory(databaseUrl: string) {
   const bareAfter = await residentBytes(bare.child.pid!);
   for (const socket of sockets) socket.close();
   bare.child.kill('SIGTERM');
-  return { ours: (after - before) / sizes.idle, bare: (bareAfter - bareBefore) / sizes.idle };
+
+  // The plain graphql-ws + PubSub server with as many idle subscriptions.
+  const plain = await spawnNode(path.join(__dirname, 'plain-graphql-ws-server.js'), {}, (line) => (/^\d+$/.test(line) ? line : undefined));
+  await sleep(500);
+  const plainBefore = await residentBytes(plain.child.pid!);
+  const plainClients: Client[] = [];
+  let connected = 0;
+  for (let i = 0; i < sizes.idle; i++) {
+    const client = createClient({ url: `ws://127.0.0.1:${plain.value}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, on: { connected: () => void (connected += 1) } });
+    client.subscribe({ query: CHANNEL_EVENTS, variables: { c: 'idle' } }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+    plainClients.push(client);
+  }
+  while (connected < sizes.idle) await sleep(20);
+  await sleep(2_000);
+  const plainAfter = await residentBytes(plain.child.pid!);
+  await Promise.all(plainClients.map((client) => client.dispose()));
+  plain.child.kill('SIGTERM');
+  return { ours: (after - before) / sizes.idle, bare: (bareAfter - bareBefore) / sizes.idle, plain: (plainAfter - plainBefore) / sizes.idle };
 }
 
 async function main() {
@@ -351,15 +410,18 @@ async function main() {
     console.log(`\nfan-out: one message to ${sizes.fanout} subscribers of one group channel, ${sizes.rounds} rounds, payload ${fan.payloadBytes} bytes`);
     console.log(`  ours (commit → receipt): ${fan.ours.perSecond} deliveries/s, p50 ${fan.ours.p50.toFixed(1)} ms, p99 ${fan.ours.p99.toFixed(1)} ms`);
     console.log(`  bare ws broadcast:       ${fan.baseline.perSecond} deliveries/s, p50 ${fan.baseline.p50.toFixed(1)} ms, p99 ${fan.baseline.p99.toFixed(1)} ms`);
+    console.log(`  plain graphql-ws + PubSub (publish → receipt, no database): ${fan.peer.perSecond} deliveries/s, p50 ${fan.peer.p50.toFixed(1)} ms, p99 ${fan.peer.p99.toFixed(1)} ms`);
     console.log(
       `  ratio ours/bare: throughput ${(fan.ours.perSecond / fan.baseline.perSecond).toFixed(2)}, p50 ${(fan.ours.p50 / fan.baseline.p50).toFixed(1)}x, p99 ${(fan.ours.p99 / fan.baseline.p99).toFixed(1)}x`,
     );
+    console.log(`  ratio ours/plain graphql-ws: throughput ${(fan.ours.perSecond / fan.peer.perSecond).toFixed(2)}, p50 ${(fan.ours.p50 / fan.peer.p50).toFixed(1)}x`);
 
     const mem = await memory(database.url);
     console.log(`\nmemory per idle subscriber (${sizes.idle} sockets, resident memory of the server process):`);
     console.log(`  ours: ${(mem.ours / 1024).toFixed(1)} KiB (authenticated graphql-ws connection with one channelEvents subscription, each confirmed by a delivery)`);
     console.log(`  bare ws socket: ${(mem.bare / 1024).toFixed(1)} KiB`);
-    console.log(`  ratio ours/bare: ${(mem.ours / mem.bare).toFixed(1)}`);
+    console.log(`  plain graphql-ws + PubSub subscription: ${(mem.plain / 1024).toFixed(1)} KiB`);
+    console.log(`  ratio ours/bare: ${(mem.ours / mem.bare).toFixed(1)}, ours/plain graphql-ws: ${(mem.ours / mem.plain).toFixed(2)}`);
   } finally {
     await server.close();
     await database.stop();

@@ -9,6 +9,7 @@ import type { FileStore } from '../modules/attachments/file-store';
 import { AuditTrail, type AuditLog } from '../modules/audit/audit-log';
 import { TENANT_FILTER } from '../db/tenant';
 import { createLoaders, type Loaders } from './loaders';
+import { primeLoaders, type RelatedRows } from '../realtime/event-batch';
 import { createServices, type Services } from './services';
 
 /** Long-lived collaborators shared by every request. */
@@ -39,8 +40,10 @@ export interface RequestScope {
   readonly logger: Logger;
   /** For subscriptions: aborted when their connection starts closing, so streams stop reading at once. */
   readonly connectionSignal?: AbortSignal;
-  /** Drops cached rows between events of a long-lived subscription. */
+  /** Drops cached rows between events of a long-lived subscription (and the memory they hold). */
   reset(): void;
+  /** Rows a batch of events refers to: the loaders answer from them, once built, without a query. */
+  prime(related: readonly RelatedRows[]): void;
   /** The audit record of the operation's change, written in the change's transaction. */
   readonly audit: AuditTrail;
 }
@@ -62,6 +65,7 @@ class OperationContext implements Context {
   private batchLoaders?: Loaders;
   private built?: Services;
   private childLogger?: Logger;
+  private primed: readonly RelatedRows[] = [];
 
   constructor(
     readonly deps: AppDeps,
@@ -80,7 +84,11 @@ class OperationContext implements Context {
   }
 
   get loaders(): Loaders {
-    return (this.batchLoaders ??= createLoaders(this.em, this.actor));
+    if (!this.batchLoaders) {
+      this.batchLoaders = createLoaders(this.em, this.actor);
+      for (const related of this.primed) primeLoaders(this.batchLoaders, related);
+    }
+    return this.batchLoaders;
   }
 
   get services(): Services {
@@ -91,9 +99,19 @@ class OperationContext implements Context {
     return (this.childLogger ??= this.deps.logger.child({ requestId: this.requestId, actor: this.actor ? describeActor(this.actor) : undefined }));
   }
 
+  /**
+   * Forgets the EntityManager and loaders (built again when next used): a long-lived subscription
+   * whose events are executed by another subscriber of its group holds neither between events.
+   */
   reset(): void {
-    this.forked?.clear();
-    if (this.batchLoaders) for (const loader of Object.values(this.batchLoaders)) loader.clearAll();
+    this.forked = undefined;
+    this.batchLoaders = undefined;
+    this.primed = [];
+  }
+
+  prime(related: readonly RelatedRows[]): void {
+    this.primed = related;
+    if (this.batchLoaders) for (const rows of related) primeLoaders(this.batchLoaders, rows);
   }
 }
 

@@ -2,7 +2,7 @@ import type { RequestScope } from '../graphql/context';
 import { apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
-import { actorKey, loadEvents, primeLoaders, type LoadedEvent } from './event-batch';
+import { actorKey, loadEvents, type LoadedEvent } from './event-batch';
 import { eventPolicy } from '../policy/events';
 import { liveReader } from './live-reader';
 import type { ChannelService } from '../modules/channels/channel.service';
@@ -119,7 +119,7 @@ export const cursorExpired = () =>
 /** Drops the rows cached for the previous batch and hands over this batch's shared rows. */
 export function prepareBatch(scope: RequestScope, events: LoadedEvent[]): void {
   scope.reset();
-  for (const related of new Set(events.map((event) => event.related))) primeLoaders(scope.loaders, related);
+  scope.prime([...new Set(events.map((event) => event.related))]);
 }
 
 /**
