@@ -54,7 +54,9 @@ describe('limits on HTTP', () => {
     expect(body.errors).toBeUndefined();
   });
 
-  it('denied: nested pages whose sizes multiply past the cost limit, sizes read from variables', async () => {
+  it('denied: nested pages whose sizes multiply past the cost limit, sizes read from variables (even right after the same query with small pages)', async () => {
+    const small = await post({ query: pagesQuery, variables: { channels: 2, messages: 2 } });
+    expect(small.body.errors ?? []).toEqual([]);
     const { status, body } = await post({ query: pagesQuery, variables: { channels: 100, messages: 100 } });
     expect(status).toBe(400);
     expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' }, message: expect.stringMatching(/cost/) });

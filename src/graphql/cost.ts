@@ -15,8 +15,22 @@ const pageSizeEstimator: ComplexityEstimator = ({ field, args, childComplexity }
 
 const estimators = [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })];
 
+/** Costs already computed, per parsed document (Apollo and graphql-ws reuse a document per query text) and variables. */
+const known = new WeakMap<DocumentNode, Map<string, number>>();
+const KNOWN_PER_DOCUMENT = 100;
+
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
-  return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators });
+  // Only page sizes (numbers) and @include/@skip conditions (booleans) change a cost.
+  const shaping = Object.entries(variables ?? {}).filter(([, value]) => typeof value === 'number' || typeof value === 'boolean' || value === null);
+  const key = `${operationName ?? ''}|${JSON.stringify(shaping)}`;
+  let costs = known.get(document);
+  const cached = costs?.get(key);
+  if (cached !== undefined) return cached;
+  const cost = getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators });
+  if (!costs) known.set(document, (costs = new Map()));
+  if (costs.size >= KNOWN_PER_DOCUMENT) costs.delete(costs.keys().next().value!);
+  costs.set(key, cost);
+  return cost;
 }
 
 /** The error for an operation over the cost limit, or undefined when it is within it. */

@@ -62,6 +62,8 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
 
   const app = express();
   app.disable('x-powered-by');
+  // Answers are private and never revalidated: no ETag hashing of every response body.
+  app.set('etag', false);
   app.set('trust proxy', false);
   // One access-log line per request: method, path, status, duration and request id; never bodies.
   app.use((req, res, next) => {
