@@ -65,7 +65,10 @@ it('channels(first: 10) and channels(first: 100) with lastMessage, unreadCount a
     await ok(server.url, who.token, ChannelListWithDetailsDocument, { first: 1 });
     const ten = await largestStatementCount(who.token, 10);
     const hundred = await largestStatementCount(who.token, 100);
-    expect(hundred).toBe(ten);
+    // Loads of one type from two places (message authors, members' people) share a batch or take
+    // two, depending on when the database answers under load: at most two statements apart.
+    // An N+1 would add about ninety.
+    expect(Math.abs(hundred - ten)).toBeLessThanOrEqual(2);
     // The list and one batch per field: a handful, not one per channel.
     expect(ten).toBeLessThan(16);
   }
