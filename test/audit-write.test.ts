@@ -4,7 +4,7 @@ import { print } from 'graphql';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { actions } from './support/actions';
-import { ChannelByIdDocument, MessageSendDocument } from './generated/graphql';
+import { AttachmentCreateUploadDocument, ChannelByIdDocument, MessageSendDocument } from './generated/graphql';
 
 /**
  * How audit records are written: a change's record in the change's own transaction (no change
@@ -62,6 +62,14 @@ describe('a change is written with its audit record or not at all', () => {
     expect(await messagesIn(channelId)).toBe(before);
   });
 
+  it('denied: the same holds for a change outside the event log (an upload ticket: no attachment row without its record)', async () => {
+    const count = async () => Number((await db.query('select count(*) as n from attachment where organisation_id = $1', [org.id])).rows[0].n);
+    const before = await count();
+    const answer = await post(`${probe}-upload`, print(AttachmentCreateUploadDocument), { input: { fileName: 'scan.pdf', contentType: 'application/pdf', size: 1000 } });
+    expect(answer.errors?.map((error) => error.extensions?.code)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(await count()).toBe(before);
+  });
+
   it('allowed: with its record written, the message and its record commit together, the record before the answer', async () => {
     const requestId = `committed-${randomUUID().slice(0, 8)}`;
     const answer = await post(requestId, print(MessageSendDocument), { input: { channelId, body: 'on the record' } });
@@ -79,4 +87,17 @@ it('reads are recorded in batches, and a graceful shutdown writes what is queued
   expect(rows.rows.map((row) => row.request_id).sort()).toEqual([...requestIds].sort());
   expect(new Set(rows.rows.map((row) => `${row.action} ${row.outcome}`))).toEqual(new Set(['Query.channel ALLOWED']));
   server = await startTestServer();
+});
+
+it('a record that cannot be stored as given (a NUL in an id) is stored cleaned, and the records batched with it are kept', async () => {
+  const requestIds = Array.from({ length: 5 }, (_, index) => `batch-${index}-${randomUUID().slice(0, 8)}`);
+  const poisoned = `poisoned-${randomUUID().slice(0, 8)}`;
+  await Promise.all([
+    post(poisoned, print(ChannelByIdDocument), { id: 'x\u0000y' }),
+    ...requestIds.map((requestId) => post(requestId, print(ChannelByIdDocument), { id: channelId })),
+  ]);
+  await server.deps.auditLog.flush();
+  const rows = await db.query('select request_id, target_id from audit_event where organisation_id = $1 and request_id = any($2)', [org.id, [...requestIds, poisoned]]);
+  expect(rows.rows.map((row) => row.request_id).sort()).toEqual([...requestIds, poisoned].sort());
+  expect(rows.rows.find((row) => row.request_id === poisoned)?.target_id).toBe('xy');
 });

@@ -14,6 +14,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
+import { createHash } from 'node:crypto';
 import type { Context } from '../graphql/context';
 import { isPerson } from '../auth/actor';
 import { visibilityClassOf } from '../policy/visibility-class';
@@ -32,7 +33,8 @@ import { actorKey, peopleOf, type LoadedEvent } from './event-batch';
 const CLASS_INVARIANT: Record<string, ReadonlySet<string>> = {
   ChannelEvent: new Set(['cursor', 'type', 'createdAt', 'message', 'member', 'channel']),
   Channel: new Set(['id', 'kind', 'title', 'status', 'createdAt', 'lastActivityAt', 'patientCanReply', 'closedAt', 'unstaffedSince', 'patient']),
-  Message: new Set(['id', 'body', 'html', 'links', 'internal', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'parent', 'author', 'onBehalfOf', 'channel', 'attachments']),
+  // Not `parent`: its author is not among the people the event names (their details differ per viewer).
+  Message: new Set(['id', 'body', 'html', 'links', 'internal', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'author', 'onBehalfOf', 'channel', 'attachments']),
   TeamMember: new Set(['id', 'name', 'displayName', 'externalId', 'email', 'permissions', 'roles', 'archived', 'canStartConversation', 'canUploadAttachments']),
   Patient: new Set(['id', 'name', 'displayName', 'avatarUrl', 'externalId', 'email', 'phone', 'portalAccess', 'messagingEnabled', 'category', 'messagingBlockers', 'canStartConversation', 'canUploadAttachments']),
   ChannelMember: new Set(['id', 'joinedAt', 'teamMember', 'patient', 'guardianOf']),
@@ -45,13 +47,17 @@ const SHARED_ROOTS = new Set(['channelEvents']);
 interface Shareable {
   /** The variables the selection uses (root field arguments do not change an event's result). */
   variables: string[];
+  /** Names the document and operation in a group's key (a hash: the text may be long). */
+  documentKey: string;
 }
 
 /** Whether a subscription's selection can be shared within a visibility class, and what of its variables matter. */
 export function shareability(schema: GraphQLSchema, document: ExecutionArgs['document'], operationName?: string | null): Shareable | undefined {
   const operation = getOperationAST(document, operationName);
-  const root = operation?.selectionSet.selections[0];
-  if (!operation || operation.operation !== 'subscription' || !root || root.kind !== Kind.FIELD || !SHARED_ROOTS.has(root.name.value) || !root.selectionSet) return undefined;
+  // Exactly one root field, written once: a second selection of it would be merged in unchecked.
+  if (!operation || operation.operation !== 'subscription' || operation.selectionSet.selections.length !== 1) return undefined;
+  const root = operation.selectionSet.selections[0];
+  if (root.kind !== Kind.FIELD || !SHARED_ROOTS.has(root.name.value) || !root.selectionSet) return undefined;
   const rootType = schema.getSubscriptionType()?.getFields()[root.name.value]?.type;
   if (!rootType) return undefined;
   const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
@@ -62,6 +68,7 @@ export function shareability(schema: GraphQLSchema, document: ExecutionArgs['doc
     else if (value.kind === Kind.LIST) value.values.forEach(noteVariables);
     else if (value.kind === Kind.OBJECT) value.fields.forEach((field) => noteVariables(field.value));
   };
+  for (const directive of root.directives ?? []) directive.arguments?.forEach((arg) => noteVariables(arg.value));
   const invariant = (type: GraphQLNamedType, selectionSet: SelectionSetNode, seen: Set<string>): boolean =>
     selectionSet.selections.every((selection) => {
       for (const directive of selection.directives ?? []) directive.arguments?.forEach((arg) => noteVariables(arg.value));
@@ -87,7 +94,10 @@ export function shareability(schema: GraphQLSchema, document: ExecutionArgs['doc
       if (isUnionType(target)) return selection.selectionSet.selections.every((inner) => inner.kind !== Kind.FIELD || inner.name.value === '__typename') && invariant(target, selection.selectionSet, seen);
       return invariant(target, selection.selectionSet, seen);
     });
-  return invariant(getNamedType(rootType), root.selectionSet, new Set()) ? { variables: [...variables].sort() } : undefined;
+  if (!invariant(getNamedType(rootType), root.selectionSet, new Set())) return undefined;
+  const text = document.loc?.source.body;
+  if (!text) return undefined;
+  return { variables: [...variables].sort(), documentKey: createHash('sha256').update(`${operationName ?? ''}\u0000${text}`).digest('base64url') };
 }
 
 /** How many events this process executed for subscribers, and how many it sent from another's execution. */
@@ -105,6 +115,8 @@ class RecentResults {
     else {
       if (this.results.size >= this.max) this.results.delete(this.results.keys().next().value!);
       this.results.set(key, (result = run()));
+      // A result with errors (a database hiccup) is not handed to anyone else.
+      void result.then((value) => value.errors?.length && this.results.get(key) === result && this.results.delete(key), () => this.results.delete(key));
     }
     return result;
   }
@@ -135,10 +147,12 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
       const viewer = { kind: actor.kind, key: actorKey(actor), dependantKeys: actor.kind === 'patient' ? patientKeys(people.keys) : undefined };
       const visibility = visibilityClassOf(viewer, event.record, people);
       if (!visibility || visibility.startsWith('person:')) return undefined;
-      const variables = plan.variables.map((name) => JSON.stringify(args.variableValues?.[name] ?? null)).join(',');
-      const text = args.document.loc?.source.body;
-      if (!text) return undefined;
-      return `${actor.organisationId}|${event.key.position}|${event.key.channelId}|${event.key.seq}|${visibility}|${text}|${args.operationName ?? ''}|${variables}`;
+      const given = args.variableValues ?? {};
+      const variables = plan.variables.map((name) => (Object.prototype.hasOwnProperty.call(given, name) ? JSON.stringify(given[name]) : '-')).join(',');
+      // The event object itself, not its position: only subscribers handed the very same event
+      // (the shared feed's, during its fan-out) share; an event read again from the database is
+      // executed afresh (it may have been edited or deleted since).
+      return `${actor.organisationId}|${eventSerial(event)}|${visibility}|${plan.documentKey}|${variables}`;
     };
     const iterator = (source as AsyncIterableIterator<unknown>)[Symbol.asyncIterator]();
     const shared: AsyncIterableIterator<ExecutionResult> = {
@@ -162,6 +176,15 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
     };
     return shared;
   };
+}
+
+const serials = new WeakMap<object, number>();
+let nextSerial = 0;
+/** A number for each event object this process holds (feed events are shared objects). */
+function eventSerial(event: object): number {
+  let serial = serials.get(event);
+  if (serial === undefined) serials.set(event, (serial = ++nextSerial));
+  return serial;
 }
 
 /**

@@ -150,7 +150,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       onOperation: async (_ctx, _id, _payload, args, result) => {
         const settled = await result;
         const refused = Symbol.asyncIterator in settled ? undefined : settled.errors?.[0];
-        await auditSubscription(schema, args.document, args.variableValues ?? undefined, args.contextValue as Context, refused);
+        await auditSubscription(schema, args.document, args.variableValues ?? undefined, args.contextValue as Context, refused, args.operationName);
       },
       onError: (ctx, id, _payload, errors) => {
         states.get(ctx.extra)?.operations.delete(id);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Readable } from 'node:stream';
 import type { RequestScope, AppDeps } from '../../graphql/context';
+import { auditedTransaction } from '../audit/audit-log';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { parseInput, perConfig, requiredText } from '../../common/validation';
@@ -83,18 +84,21 @@ export class AttachmentService {
     } else {
       await this.assertMayAttach(actor, data.contentType, 'input.contentType');
     }
-    const attachment = this.scope.em.create(Attachment, {
-      organisationId: actor.organisationId,
-      uploadedByTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
-      uploadedByPatientId: actor.kind === 'patient' ? actor.patientId : null,
-      purpose,
-      fileName: data.fileName,
-      declaredType: data.contentType,
-      declaredBytes: data.size,
-      storageKey: '',
+    const attachment = await auditedTransaction(this.scope, async (em) => {
+      const created = em.create(Attachment, {
+        organisationId: actor.organisationId,
+        uploadedByTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
+        uploadedByPatientId: actor.kind === 'patient' ? actor.patientId : null,
+        purpose,
+        fileName: data.fileName,
+        declaredType: data.contentType,
+        declaredBytes: data.size,
+        storageKey: '',
+      });
+      created.storageKey = `${actor.organisationId}/${created.id}`;
+      await em.flush();
+      return created;
     });
-    attachment.storageKey = `${actor.organisationId}/${attachment.id}`;
-    await this.scope.em.flush();
     const expiresAt = Date.now() + this.deps.config.files.urlTtlSeconds * 1000;
     const ticket = this.deps.cursors.encodeFileTicket({ action: 'u', organisationId: actor.organisationId, attachmentId: attachment.id, expiresAt });
     return { attachment, uploadUrl: fileUrl(this.deps.config, 'upload', ticket), uploadExpiresAt: new Date(expiresAt) };

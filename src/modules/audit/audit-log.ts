@@ -51,7 +51,8 @@ export interface AuditLogOptions {
  * in batches, one statement and one commit for many requests (group commit), instead of one
  * synchronous disk flush per request. The queue is bounded: when it is full, recording waits for
  * the next write (requests slow down; nothing is dropped). `close()` writes what is queued.
- * What a crash can lose: the records of the last `flushMs` (and of a write in progress).
+ * What a crash (not a shutdown) can lose: the records still queued, normally those of the last
+ * `flushMs`, at most `maxQueued` under a sustained burst; never a change's record.
  * Changes are not recorded here: their record is written in their own transaction (AuditTrail).
  */
 export class AuditLog {
@@ -127,8 +128,13 @@ export class AuditLog {
     try {
       await insertAuditRecords(this.orm.em.fork(), batch);
     } catch (error) {
-      // The whole records go to the log, so the trail survives in the log stream.
-      for (const record of batch) this.logger.error({ err: error, audit: record }, 'audit write failed');
+      if (batch.length > 1) {
+        // One bad record must not take the others with it: each is written on its own.
+        for (const record of batch) await this.write([record]);
+        return;
+      }
+      // The whole record goes to the log, so the trail survives in the log stream.
+      this.logger.error({ err: error, audit: batch[0] }, 'audit write failed');
     }
   }
 }

@@ -29,11 +29,14 @@ export interface AuditEntry {
   organisationId?: string;
 }
 
+/** The id as the caller gave it, without control characters (PostgreSQL text refuses NUL; a log line should not break). */
+const recordedId = (value: string) => value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 100);
+
 function targetOf(action: string, args: Record<string, unknown>): { type: string; id: string } | undefined {
   const input = (typeof args.input === 'object' && args.input !== null ? args.input : args) as Record<string, unknown>;
-  for (const [key, type] of TARGET_KEYS) if (typeof input[key] === 'string') return { type, id: String(input[key]).slice(0, 100) };
+  for (const [key, type] of TARGET_KEYS) if (typeof input[key] === 'string') return { type, id: recordedId(String(input[key])) };
   const field = action.split('.')[1];
-  if (typeof args.id === 'string' && ID_TARGETS[field]) return { type: ID_TARGETS[field], id: args.id.slice(0, 100) };
+  if (typeof args.id === 'string' && ID_TARGETS[field]) return { type: ID_TARGETS[field], id: recordedId(args.id) };
   return undefined;
 }
 
@@ -106,8 +109,15 @@ function recordFailure(context: Context, action: string, args: Record<string, un
 }
 
 /** Records a subscription once, when it starts (or is refused); its events are not each recorded. */
-export async function auditSubscription(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, context: Context, error?: GraphQLError): Promise<void> {
-  const operation = getOperationAST(document);
+export async function auditSubscription(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  context: Context,
+  error?: GraphQLError,
+  operationName?: string | null,
+): Promise<void> {
+  const operation = getOperationAST(document, operationName);
   const field = operation?.selectionSet.selections.find((selection) => selection.kind === 'Field');
   if (!field || field.kind !== 'Field') return;
   const definition = schema.getSubscriptionType()?.getFields()[field.name.value];
