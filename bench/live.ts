@@ -70,7 +70,11 @@ function resumingReader(wsUrl: string, bearer: string, query: string, variables:
     if (stopped) return;
     const client = wsClient(wsUrl, bearer);
     let budget = 1 + Math.floor(Math.random() * 400);
+    // Once this connection is dropped, what it still receives is not read: the next one resumes
+    // from the cursor as it was when this one was dropped (as a client that resumes must).
+    let dropped = false;
     const reopen = () => {
+      dropped = true;
       void client.dispose();
       reader.reconnects += 1;
       setTimeout(open, Math.floor(Math.random() * 50));
@@ -80,13 +84,14 @@ function resumingReader(wsUrl: string, bearer: string, query: string, variables:
       {
         next: (result) => {
           if (stopped) return void client.dispose();
+          if (dropped) return;
           const item = pick(result.data);
           cursor = item.cursor;
           if (item.id) reader.ids.push(item.id);
           if (--budget === 0) reopen();
         },
         error: (error) => {
-          if (!stopped) {
+          if (!stopped && !dropped) {
             console.error('stream error', JSON.stringify(error));
             reopen();
           }
