@@ -1,6 +1,7 @@
 import { Client as PgClient } from 'pg';
 import { addPatient, addStaff, benchDatabase, createBenchOrganisation, graphql, startBenchServer } from './support';
 import type { RunningServer } from '../src/server';
+import { countStatements, notAuditBatch } from '../src/db/statement-count';
 
 /**
  * History and list reads at scale: one channel with a generated history (1,000,000 messages by
@@ -26,21 +27,7 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
 
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))];
 
-async function statements(server: RunningServer, run: () => Promise<unknown>): Promise<number> {
-  const knex = server.deps.orm.em.getConnection().getKnex();
-  let count = 0;
-  // Audit batches are written on their own schedule, for many requests at once: not a read's cost.
-  const listener = (query: { sql: string }) => {
-    if (!query.sql.startsWith('insert into audit_event')) count += 1;
-  };
-  knex.on('query', listener);
-  try {
-    await run();
-  } finally {
-    knex.removeListener('query', listener);
-  }
-  return count;
-}
+const statements = (server: RunningServer, run: () => Promise<unknown>) => countStatements(server.deps.orm, run, notAuditBatch);
 
 /** Writes the history straight into the table, as a migration or import would, and refreshes planner statistics. */
 async function generateHistory(databaseUrl: string, organisationId: string, channelId: string, authorId: string, count: number): Promise<number> {

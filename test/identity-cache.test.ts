@@ -2,6 +2,7 @@ import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request } from './support/client';
 import { AuditEventsDocument, MeDocument, TeamMemberArchiveDocument, TeamMemberUpsertDocument } from './generated/graphql';
+import { countStatements } from '../src/db/statement-count';
 
 /**
  * Verified identities are cached briefly, and a change of a person's permissions or their
@@ -28,20 +29,7 @@ const upsert = (person: Person, permissions: Array<'MESSAGING_ADMIN' | 'MESSAGIN
 const readAudit = async (at: TestServer, person: Person) => errorCodes(await request(at.url, person.token, AuditEventsDocument, { first: 1 }));
 
 /** The statements a request costs that look the caller up (organisation, team member, patient). */
-async function lookups(at: TestServer, run: () => Promise<unknown>): Promise<number> {
-  const knex = at.orm.em.getConnection().getKnex();
-  let count = 0;
-  const listener = (query: { sql: string }) => {
-    if (/from "(organisation|team_member|patient)"/.test(query.sql)) count += 1;
-  };
-  knex.on('query', listener);
-  try {
-    await run();
-  } finally {
-    knex.removeListener('query', listener);
-  }
-  return count;
-}
+const lookups = (at: TestServer, run: () => Promise<unknown>) => countStatements(at.orm, run, (sql) => /from "(organisation|team_member|patient)"/.test(sql));
 
 it('a cached identity costs no lookup; the first request of a token looks the caller up', async () => {
   const person = await org.addStaff('Dr Cached');

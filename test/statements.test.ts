@@ -2,6 +2,7 @@ import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation } from './support/fixtures';
 import { ok } from './support/client';
 import { ChannelListWithDetailsDocument, GroupChannelCreateDocument, MessageSendDocument } from './generated/graphql';
+import { countStatements, notAuditBatch } from '../src/db/statement-count';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -10,21 +11,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 /** Counts the SQL statements the server runs while `work` runs (this file's server does nothing else meanwhile). */
-async function statementsDuring(work: () => Promise<unknown>): Promise<number> {
-  const knex = server.deps.orm.em.getConnection().getKnex();
-  let count = 0;
-  // Audit batches are written on their own schedule, for many requests at once: not a read's cost.
-  const listener = (query: { sql: string }) => {
-    if (!query.sql.startsWith('insert into audit_event')) count += 1;
-  };
-  knex.on('query', listener);
-  try {
-    await work();
-  } finally {
-    knex.removeListener('query', listener);
-  }
-  return count;
-}
+const statementsDuring = (work: () => Promise<unknown>) => countStatements(server.deps.orm, work, notAuditBatch);
 
 /**
  * DataLoader batches the loads of one tick: two loads of one type (authors, members) fall in one

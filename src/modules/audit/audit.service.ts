@@ -1,22 +1,15 @@
 import type { RequestScope } from '../../graphql/context';
-import type { AuditLog } from './audit-log';
+import type { AuditLog, AuditRecord } from './audit-log';
 import { can } from '../../policy/permissions';
 import { requirePerson } from '../../auth/actor';
 import { connectionOf } from '../../common/graphql-types';
 import { timeIdCursor } from '../../common/cursor';
 import { apiError, ApiErrorCode, forbidden } from '../../errors';
 
-export interface AuditRow {
+/** An audit record as read back: its id, and the outcome as stored. */
+export interface AuditRow extends Omit<AuditRecord, 'organisationId' | 'outcome'> {
   id: string;
-  occurredAt: Date;
-  actorKind: string;
-  actorId: string;
-  requestId: string;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
   outcome: string;
-  errorCode: string | null;
 }
 
 export interface AuditFilter {
