@@ -2,11 +2,11 @@ import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TeamMember } from '../modules/directory/team-member.entity';
 import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
-import { Channel, ChannelMember } from '../modules/channels/channel.entity';
-import { isPerson, type Actor, personIdOf } from '../auth/actor';
+import type { Channel, ChannelMember } from '../modules/channels/channel.entity';
+import { isPerson, type Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
 import { unreadCounts, unreadReplyCounts } from '../modules/messages/read-state.queries';
-import { channelsOfPatients, membersOfChannels, type KeysetPage } from '../modules/channels/channel.queries';
+import { channelsById, channelsOfPatients, membersById, membersOfChannels, ownMembershipsOf, type KeysetPage } from '../modules/channels/channel.queries';
 import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.queries';
 import { lastMessages, revisionsOf, threadParticipantsOf, type MessageRevision, type PersonIds } from '../modules/messages/message.queries';
 import { Attachment, AttachmentStatus } from '../modules/attachments/attachment.entity';
@@ -59,10 +59,10 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
   return {
     teamMember: scoped(TeamMember),
     patient: scoped(Patient),
-    channel: scoped(Channel),
+    channel: byIdLoader<Channel>((ids) => (organisationId ? channelsById(em, organisationId, ids) : Promise.resolve([]))),
     message: scoped(Message),
     /** Membership rows by id, current or ended. */
-    member: scoped(ChannelMember),
+    member: byIdLoader<ChannelMember>((ids) => (organisationId ? membersById(em, organisationId, ids) : Promise.resolve([]))),
     /** The active guardians of each patient id (empty for most). */
     guardians: linked('dependantPatientId', 'guardianPatientId'),
     /** The active dependants of each guardian patient id. */
@@ -93,8 +93,7 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       if (!isPerson(actor)) return channelIds.map(() => undefined);
-      const person = personIdOf(actor);
-      const rows = await em.find(ChannelMember, { organisationId: actor.organisationId, channelId: { $in: [...channelIds] }, leftAt: null, ...person });
+      const rows = await ownMembershipsOf(em, actor, channelIds);
       const byChannel = new Map(rows.map((row) => [row.channelId, row]));
       return channelIds.map((id) => byChannel.get(id));
     }),

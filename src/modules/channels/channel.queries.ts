@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { isPerson, type Actor } from '../../auth/actor';
+import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
 import { timeIdCursor } from '../../common/cursor';
 import { uuidArray } from '../../db/sql';
-import { channelPolicy } from '../../policy/channels';
-import { Channel, ChannelMember } from './channel.entity';
+import { channelPolicy, memberColumn } from '../../policy/channels';
+import type { Channel, ChannelMember } from './channel.entity';
 
 /** One keyset page of a list per parent (its channels, its members): up to `limit` after a (time, id) cursor. */
 export interface KeysetPage {
@@ -28,7 +28,7 @@ export async function channelsOfPatients(em: EntityManager, actor: Actor | undef
         limit ?) c`,
     [uuidArray(patientIds), actor.organisationId, ...visible.params, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
   );
-  const channels = rows.map((row) => em.map(Channel, row));
+  const channels = rows.map(channelFromRow);
   return patientIds.map((id) => channels.filter((channel) => channel.patientId === id));
 }
 
@@ -47,6 +47,78 @@ export async function membersOfChannels(em: EntityManager, actor: Actor | undefi
         limit ?) m`,
     [uuidArray(channelIds), actor.organisationId, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
   );
-  const members = rows.map((row) => em.map(ChannelMember, row));
+  const members = rows.map(memberFromRow);
   return channelIds.map((id) => members.filter((member) => member.channelId === id));
+}
+
+const date = (value: unknown): Date | null => (value == null ? null : value instanceof Date ? value : new Date(value as string));
+const text = (value: unknown): string | null => (value == null ? null : (value as string));
+
+/**
+ * A channel row as a Channel, without the ORM's unit of work (reads that only present or check
+ * channels): a plain object, since the entity's prototype carries the ORM's property accessors.
+ */
+export function channelFromRow(row: Record<string, unknown>): Channel {
+  return {
+    organisationId: row.organisation_id as string,
+    id: row.id as string,
+    kind: row.kind as Channel['kind'],
+    patientId: text(row.patient_id),
+    title: text(row.title),
+    directKey: text(row.direct_key),
+    status: row.status as Channel['status'],
+    lastSeq: Number(row.last_seq),
+    lastActivityAt: date(row.last_activity_at)!,
+    createdByTeamMemberId: text(row.created_by_team_member_id),
+    patientCanReply: row.patient_can_reply as boolean,
+    closedAt: date(row.closed_at),
+    closedByTeamMemberId: text(row.closed_by_team_member_id),
+    unstaffedSince: date(row.unstaffed_since),
+    createdAt: date(row.created_at)!,
+    updatedAt: date(row.updated_at)!,
+  } as Channel;
+}
+
+/** A membership row as a ChannelMember, without the ORM's unit of work (see channelFromRow). */
+export function memberFromRow(row: Record<string, unknown>): ChannelMember {
+  return {
+    organisationId: row.organisation_id as string,
+    id: row.id as string,
+    channelId: row.channel_id as string,
+    teamMemberId: text(row.team_member_id),
+    patientId: text(row.patient_id),
+    guardianOfPatientId: text(row.guardian_of_patient_id),
+    joinedAt: date(row.joined_at)!,
+    joinedSeq: Number(row.joined_seq),
+    leftAt: date(row.left_at),
+    leftSeq: row.left_seq == null ? null : Number(row.left_seq),
+    removedByTeamMemberId: text(row.removed_by_team_member_id),
+    archivedAt: date(row.archived_at),
+    mutedAt: date(row.muted_at),
+    mutedUntil: date(row.muted_until),
+    lastReadSeq: Number(row.last_read_seq),
+    lastReadAt: date(row.last_read_at),
+  } as ChannelMember;
+}
+
+/** Channels by id, in one statement. */
+export async function channelsById(em: EntityManager, organisationId: string, ids: readonly string[]): Promise<Channel[]> {
+  const rows = await em.execute<Record<string, unknown>[]>('select * from channel where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
+  return rows.map(channelFromRow);
+}
+
+/** Memberships by id (current or ended), in one statement. */
+export async function membersById(em: EntityManager, organisationId: string, ids: readonly string[]): Promise<ChannelMember[]> {
+  const rows = await em.execute<Record<string, unknown>[]>('select * from channel_member where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
+  return rows.map(memberFromRow);
+}
+
+/** The person's current memberships of the given channels, in one statement. */
+export async function ownMembershipsOf(em: EntityManager, person: PersonActor, channelIds: readonly string[]): Promise<ChannelMember[]> {
+  const { column, id } = memberColumn(person);
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select * from channel_member where organisation_id = ? and channel_id = any(?::uuid[]) and ${column} = ? and left_at is null`,
+    [person.organisationId, uuidArray(channelIds), id],
+  );
+  return rows.map(memberFromRow);
 }

@@ -9,6 +9,7 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
 import { channelPolicy } from '../../policy/channels';
+import { channelFromRow } from './channel.queries';
 import { can } from '../../policy/permissions';
 import { addMembers, patientAndGuardians } from './membership';
 import type { EventBus } from '../../realtime/bus';
@@ -104,7 +105,7 @@ export class ChannelService {
         limit ?`,
       [...params, limit + 1],
     );
-    const channels = rows.slice(0, limit).map((row) => this.scope.em.map(Channel, row));
+    const channels = rows.slice(0, limit).map(channelFromRow);
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.lastActivityAt, channel.id), {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
@@ -185,7 +186,7 @@ export class ChannelService {
        order by unstaffed_since, id limit ?`,
       [actor.organisationId, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
     );
-    const channels = rows.slice(0, limit).map((row) => this.scope.em.map(Channel, row));
+    const channels = rows.slice(0, limit).map(channelFromRow);
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
