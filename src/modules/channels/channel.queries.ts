@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
 import { timeIdCursor } from '../../common/cursor';
-import { uuidArray } from '../../db/sql';
+import { plainRow, uuidArray } from '../../db/sql';
 import { channelPolicy, memberColumn } from '../../policy/channels';
 import type { Channel, ChannelMember } from './channel.entity';
 
@@ -51,55 +51,14 @@ export async function membersOfChannels(em: EntityManager, actor: Actor | undefi
   return channelIds.map((id) => members.filter((member) => member.channelId === id));
 }
 
-const date = (value: unknown): Date | null => (value == null ? null : value instanceof Date ? value : new Date(value as string));
-const text = (value: unknown): string | null => (value == null ? null : (value as string));
 
-/**
- * A channel row as a Channel, without the ORM's unit of work (reads that only present or check
- * channels): a plain object, since the entity's prototype carries the ORM's property accessors.
- */
-export function channelFromRow(row: Record<string, unknown>): Channel {
-  return {
-    organisationId: row.organisation_id as string,
-    id: row.id as string,
-    kind: row.kind as Channel['kind'],
-    patientId: text(row.patient_id),
-    title: text(row.title),
-    directKey: text(row.direct_key),
-    status: row.status as Channel['status'],
-    lastSeq: Number(row.last_seq),
-    lastActivityAt: date(row.last_activity_at)!,
-    createdByTeamMemberId: text(row.created_by_team_member_id),
-    patientCanReply: row.patient_can_reply as boolean,
-    closedAt: date(row.closed_at),
-    closedByTeamMemberId: text(row.closed_by_team_member_id),
-    unstaffedSince: date(row.unstaffed_since),
-    createdAt: date(row.created_at)!,
-    updatedAt: date(row.updated_at)!,
-  } as Channel;
-}
+/** A channel row as a Channel, without the ORM's unit of work (reads that only present or check channels). */
+export const channelFromRow = (row: Record<string, unknown>) =>
+  plainRow<Channel>(row, { dates: ['lastActivityAt', 'closedAt', 'unstaffedSince', 'createdAt', 'updatedAt'], numbers: ['lastSeq'] });
 
-/** A membership row as a ChannelMember, without the ORM's unit of work (see channelFromRow). */
-export function memberFromRow(row: Record<string, unknown>): ChannelMember {
-  return {
-    organisationId: row.organisation_id as string,
-    id: row.id as string,
-    channelId: row.channel_id as string,
-    teamMemberId: text(row.team_member_id),
-    patientId: text(row.patient_id),
-    guardianOfPatientId: text(row.guardian_of_patient_id),
-    joinedAt: date(row.joined_at)!,
-    joinedSeq: Number(row.joined_seq),
-    leftAt: date(row.left_at),
-    leftSeq: row.left_seq == null ? null : Number(row.left_seq),
-    removedByTeamMemberId: text(row.removed_by_team_member_id),
-    archivedAt: date(row.archived_at),
-    mutedAt: date(row.muted_at),
-    mutedUntil: date(row.muted_until),
-    lastReadSeq: Number(row.last_read_seq),
-    lastReadAt: date(row.last_read_at),
-  } as ChannelMember;
-}
+/** A membership row as a ChannelMember, without the ORM's unit of work. */
+export const memberFromRow = (row: Record<string, unknown>) =>
+  plainRow<ChannelMember>(row, { dates: ['joinedAt', 'leftAt', 'archivedAt', 'mutedAt', 'mutedUntil', 'lastReadAt'], numbers: ['joinedSeq', 'leftSeq', 'lastReadSeq'] });
 
 /** Channels by id, in one statement. */
 export async function channelsById(em: EntityManager, organisationId: string, ids: readonly string[]): Promise<Channel[]> {

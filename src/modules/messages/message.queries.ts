@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isPerson, type Actor } from '../../auth/actor';
-import { uuidArray } from '../../db/sql';
+import { plainRow, uuidArray } from '../../db/sql';
 import { messagePolicy } from '../../policy/messages';
 import { Message } from './message.entity';
 
@@ -61,39 +61,16 @@ export async function threadParticipantsOf(em: EntityManager, actor: Actor | und
   );
 }
 
-const date = (value: unknown): Date | null => (value == null ? null : value instanceof Date ? value : new Date(value as string));
 
 /**
  * A message row as a Message, without the ORM's unit of work: read paths that only present
  * messages (pages) skip hydration, change tracking and the identity map.
  */
-export function messageFromRow(row: Record<string, unknown>): Message {
-  // A plain object: Message's prototype carries the ORM's property accessors, which would run on every field.
-  return {
-    organisationId: row.organisation_id as string,
-    id: row.id as string,
-    channelId: row.channel_id as string,
-    seq: Number(row.seq),
-    authorTeamMemberId: (row.author_team_member_id as string | null) ?? null,
-    authorPatientId: (row.author_patient_id as string | null) ?? null,
-    onBehalfOfPatientId: (row.on_behalf_of_patient_id as string | null) ?? null,
-    body: row.body as string,
-    parentMessageId: (row.parent_message_id as string | null) ?? null,
-    replyCount: Number(row.reply_count),
-    lastReplyAt: date(row.last_reply_at),
-    internalReplyCount: Number(row.internal_reply_count),
-    lastInternalReplyAt: date(row.last_internal_reply_at),
-    internal: row.internal as boolean,
-    editedAt: date(row.edited_at),
-    deletedAt: date(row.deleted_at),
-    deletedByTeamMemberId: (row.deleted_by_team_member_id as string | null) ?? null,
-    deletedByPatientId: (row.deleted_by_patient_id as string | null) ?? null,
-    system: row.system as boolean,
-    idempotencyKey: (row.idempotency_key as string | null) ?? null,
-    requestHash: (row.request_hash as string | null) ?? null,
-    createdAt: date(row.created_at)!,
-  } as Message;
-}
+export const messageFromRow = (row: Record<string, unknown>) =>
+  plainRow<Message>(row, {
+    dates: ['lastReplyAt', 'lastInternalReplyAt', 'editedAt', 'deletedAt', 'createdAt'],
+    numbers: ['seq', 'replyCount', 'internalReplyCount'],
+  });
 
 export interface MessagePageQuery {
   organisationId: string;
