@@ -69,10 +69,6 @@ export class IdentityCache {
     this.byPerson.clear();
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   private delete(key: string): void {
     const entry = this.entries.get(key);
     if (!entry) return;

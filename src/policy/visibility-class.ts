@@ -43,3 +43,27 @@ export function visibilityClassOf(
   if (named || record.subjectOnly) return `person:${viewer.key}`;
   return messagePolicy.seesInternalNotes(viewer) ? 'staff' : 'patient';
 }
+
+/**
+ * The fields, by type, whose value is the same for every subscriber of one visibility class for
+ * an event (what the event names is shown alike to all of a class). Anything else (the caller's
+ * membership, unread counts, reactedByMe, lists of members or messages, a person's other
+ * channels, a thread parent's author) differs per viewer.
+ */
+export const CLASS_INVARIANT_FIELDS: Record<string, ReadonlySet<string>> = {
+  ChannelEvent: new Set(['cursor', 'type', 'createdAt', 'message', 'member', 'channel']),
+  Channel: new Set(['id', 'kind', 'title', 'status', 'createdAt', 'lastActivityAt', 'patientCanReply', 'closedAt', 'unstaffedSince', 'patient']),
+  // Not `parent`: its author is not among the people the event names (their details differ per viewer).
+  Message: new Set(['id', 'body', 'html', 'links', 'internal', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'author', 'onBehalfOf', 'channel', 'attachments']),
+  TeamMember: new Set(['id', 'name', 'displayName', 'externalId', 'email', 'permissions', 'roles', 'archived', 'canStartConversation', 'canUploadAttachments']),
+  Patient: new Set(['id', 'name', 'displayName', 'avatarUrl', 'externalId', 'email', 'phone', 'portalAccess', 'messagingEnabled', 'category', 'messagingBlockers', 'canStartConversation', 'canUploadAttachments']),
+  ChannelMember: new Set(['id', 'joinedAt', 'teamMember', 'patient', 'guardianOf']),
+  Attachment: new Set(['id', 'fileName', 'contentType', 'size', 'status', 'url']),
+};
+
+/**
+ * A patient viewer may be the guardian of any patient an event names (which would show them that
+ * patient's real name): without looking their dependants up, every named patient counts as
+ * possibly theirs, so such events never put patients in the shared `patient` class.
+ */
+export const possibleDependants = (people: EventPeople): ReadonlySet<string> => new Set([...people.keys].filter((key) => key.startsWith('p:')));

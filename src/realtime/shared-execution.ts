@@ -17,7 +17,7 @@ import {
 import { createHash } from 'node:crypto';
 import type { Context } from '../graphql/context';
 import { isPerson } from '../auth/actor';
-import { visibilityClassOf } from '../policy/visibility-class';
+import { CLASS_INVARIANT_FIELDS, possibleDependants, visibilityClassOf } from '../policy/visibility-class';
 import { actorKey, peopleOf, type LoadedEvent } from './event-batch';
 
 /**
@@ -25,21 +25,10 @@ import { actorKey, peopleOf, type LoadedEvent } from './event-batch';
  * the same selection with the same variables, and who are in the same visibility class for an
  * event (policy/visibility-class.ts), are sent the result of one execution instead of one each.
  *
- * Only selections made entirely of fields whose value is the same for everyone of a class are
- * shared: the fields listed here. Anything else (the caller's membership, unread counts,
- * reactedByMe, lists of members or messages, a person's other channels) makes the subscription's
- * events execute per subscriber, as before.
+ * Only selections made entirely of fields that read the same for everyone of a class are shared
+ * (the policy's CLASS_INVARIANT_FIELDS); anything else makes the subscription's events execute
+ * per subscriber, as before.
  */
-const CLASS_INVARIANT: Record<string, ReadonlySet<string>> = {
-  ChannelEvent: new Set(['cursor', 'type', 'createdAt', 'message', 'member', 'channel']),
-  Channel: new Set(['id', 'kind', 'title', 'status', 'createdAt', 'lastActivityAt', 'patientCanReply', 'closedAt', 'unstaffedSince', 'patient']),
-  // Not `parent`: its author is not among the people the event names (their details differ per viewer).
-  Message: new Set(['id', 'body', 'html', 'links', 'internal', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'author', 'onBehalfOf', 'channel', 'attachments']),
-  TeamMember: new Set(['id', 'name', 'displayName', 'externalId', 'email', 'permissions', 'roles', 'archived', 'canStartConversation', 'canUploadAttachments']),
-  Patient: new Set(['id', 'name', 'displayName', 'avatarUrl', 'externalId', 'email', 'phone', 'portalAccess', 'messagingEnabled', 'category', 'messagingBlockers', 'canStartConversation', 'canUploadAttachments']),
-  ChannelMember: new Set(['id', 'joinedAt', 'teamMember', 'patient', 'guardianOf']),
-  Attachment: new Set(['id', 'fileName', 'contentType', 'size', 'status', 'url']),
-};
 
 /** The subscription root fields whose events may be shared (their source events are the shared feed's). */
 const SHARED_ROOTS = new Set(['channelEvents']);
@@ -86,7 +75,7 @@ export function shareability(schema: GraphQLSchema, document: ExecutionArgs['doc
       if (name === '__typename') return true;
       selection.arguments?.forEach((arg) => noteVariables(arg.value));
       if (isUnionType(type)) return false;
-      if (!isObjectType(type) || !CLASS_INVARIANT[type.name]?.has(name)) return false;
+      if (!isObjectType(type) || !CLASS_INVARIANT_FIELDS[type.name]?.has(name)) return false;
       const field = type.getFields()[name];
       if (!field) return false;
       if (!selection.selectionSet) return true;
@@ -144,7 +133,7 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
     const groupOf = (event: LoadedEvent): string | undefined => {
       if (!plan || !isPerson(actor) || !event?.record) return undefined;
       const people = peopleOf(event);
-      const viewer = { kind: actor.kind, key: actorKey(actor), dependantKeys: actor.kind === 'patient' ? patientKeys(people.keys) : undefined };
+      const viewer = { kind: actor.kind, key: actorKey(actor), dependantKeys: actor.kind === 'patient' ? possibleDependants(people) : undefined };
       const visibility = visibilityClassOf(viewer, event.record, people);
       if (!visibility || visibility.startsWith('person:')) return undefined;
       const given = args.variableValues ?? {};
@@ -186,10 +175,3 @@ function eventSerial(event: object): number {
   if (serial === undefined) serials.set(event, (serial = ++nextSerial));
   return serial;
 }
-
-/**
- * A patient viewer may be the guardian of any patient an event names (which would show them that
- * patient's real name): without looking their dependants up, every named patient is treated as
- * possibly theirs, so such events are never shared among patients.
- */
-const patientKeys = (keys: ReadonlySet<string>) => new Set([...keys].filter((key) => key.startsWith('p:')));
