@@ -25,7 +25,7 @@ export class ChannelEventService {
   constructor(private readonly scope: RequestScope, private readonly deps: ChannelEventServiceDeps) {}
 
   private person(): PersonActor {
-    // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
+    // The guard wraps `resolve`, not `subscribe`: the role rule is enforced here as well.
     return requirePerson(this.scope.actor);
   }
 

@@ -42,7 +42,7 @@ export class InboxEventService {
   constructor(private readonly scope: RequestScope, private readonly deps: InboxEventServiceDeps) {}
 
   private person(): PersonActor {
-    // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
+    // The guard wraps `resolve`, not `subscribe`: the role rule is enforced here as well.
     return requirePerson(this.scope.actor);
   }
 

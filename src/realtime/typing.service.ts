@@ -41,7 +41,7 @@ export class TypingService {
   constructor(private readonly scope: RequestScope, private readonly deps: TypingServiceDeps) {}
 
   private person(): PersonActor {
-    // Shield guards `resolve`, not `subscribe`: the role rule is enforced here as well.
+    // The guard wraps `resolve`, not `subscribe`: the role rule is enforced here as well.
     return requirePerson(this.scope.actor);
   }
 
