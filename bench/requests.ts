@@ -23,6 +23,10 @@ const sizes = {
   sendChannels: intFromEnv('BENCH_SEND_CHANNELS', 16),
 };
 const COMPARE_COMMIT = process.env.BENCH_COMPARE_COMMIT ?? '66b8415';
+/** BENCH_PROFILE_DIR: our server runs under `node --cpu-prof` and writes its profile there on exit. */
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/** BENCH_ONLY: a comma-separated subset of typename, page, send (all by default). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'typename,page,send').split(','));
 
 const TYPENAME = JSON.stringify({ query: '{ __typename }' });
 const PAGE = 'query($c: ID!) { channel(id: $c) { messages(last: 50) { edges { node { id body createdAt } } } } }';
@@ -65,10 +69,10 @@ const freePort = () =>
   });
 
 /** Starts a build of the server (dist/src/main.js) in its own process and waits until it is ready. */
-async function startServerProcess(main: string, databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+async function startServerProcess(main: string, databaseUrl: string, nodeOptions: string[] = []): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const env = { ...benchEnvironment({ DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn' }), PATH: process.env.PATH ?? '' };
-  const child = spawn(process.execPath, [main], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeOptions, main], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   for (let attempt = 0; attempt < 600; attempt++) {
     if (child.exitCode !== null) throw new Error(`${main} exited with ${child.exitCode}`);
@@ -126,7 +130,7 @@ async function main() {
   try {
     const db = await benchDatabase();
     databases.push(db);
-    const ours = await startServerProcess(path.join(__dirname, '..', 'src', 'main.js'), db.url);
+    const ours = await startServerProcess(path.join(__dirname, '..', 'src', 'main.js'), db.url, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
     children.push(ours.child);
     const seeded = await seed(ours.url, db.url);
     const bare = await spawnNode(path.join(__dirname, 'bare-apollo-server.js'), {}, (line) => (line.startsWith('http') ? line.trim() : undefined));
@@ -135,21 +139,44 @@ async function main() {
     children.push(peer.child);
     const auth = { authorization: `Bearer ${seeded.staff.token}` };
 
-    // Warm both sides (JIT, pools, caches) before measuring.
-    await load(ours.url, [{ body: TYPENAME, headers: auth }]);
-    const typenameOurs = await load(ours.url, [{ body: TYPENAME, headers: auth }]);
-    const typenameBare = await load(bare.value, [{ body: TYPENAME }]);
-    console.log(row('authenticated { __typename }', typenameOurs, typenameBare, 'apollo:'));
+    const measured: Load[] = [];
+    if (ONLY.has('typename')) {
+      // Warm both sides (JIT, pools, caches) before measuring.
+      await load(ours.url, [{ body: TYPENAME, headers: auth }]);
+      const typenameOurs = await load(ours.url, [{ body: TYPENAME, headers: auth }]);
+      const typenameBare = await load(bare.value, [{ body: TYPENAME }]);
+      measured.push(typenameOurs);
+      console.log(row('authenticated { __typename }', typenameOurs, typenameBare, 'apollo:'));
+    }
 
-    const pageBody = JSON.stringify({ query: PAGE, variables: { c: seeded.pageChannel } });
-    const peerBody = JSON.stringify({ query: PEER_PAGE, variables: { c: seeded.pageChannel, o: seeded.org.id } });
-    const patientAuth = { authorization: `Bearer ${seeded.patient.token}` };
-    await load(ours.url, [{ body: pageBody, headers: patientAuth }]);
-    await load(peer.value, [{ body: peerBody }]);
-    const pageOurs = await load(ours.url, [{ body: pageBody, headers: patientAuth }]);
-    const pagePeer = await load(peer.value, [{ body: peerBody }]);
-    console.log(row(`newest 50 of ${sizes.history} messages, as the patient`, pageOurs, pagePeer, 'pg4:'));
+    if (ONLY.has('page')) {
+      const pageBody = JSON.stringify({ query: PAGE, variables: { c: seeded.pageChannel } });
+      const peerBody = JSON.stringify({ query: PEER_PAGE, variables: { c: seeded.pageChannel, o: seeded.org.id } });
+      const patientAuth = { authorization: `Bearer ${seeded.patient.token}` };
+      await load(ours.url, [{ body: pageBody, headers: patientAuth }]);
+      await load(peer.value, [{ body: peerBody }]);
+      const pageOurs = await load(ours.url, [{ body: pageBody, headers: patientAuth }]);
+      const pagePeer = await load(peer.value, [{ body: peerBody }]);
+      measured.push(pageOurs);
+      console.log(row(`newest 50 of ${sizes.history} messages, as the patient`, pageOurs, pagePeer, 'pg4:'));
+    }
+    if (ONLY.has('send')) await compareSends(ours, seeded, measured, children, databases);
+    if (PROFILE_DIR) await stopAndWait(ours.child);
+    if (measured.some((result) => result.errors)) throw new Error('requests failed during the bench');
+  } finally {
+    for (const child of children) child.kill();
+    for (const db of databases) await db.stop().catch(() => undefined);
+  }
+}
 
+/** SIGTERM, then the graceful shutdown's exit (which is when `--cpu-prof` writes its profile). */
+const stopAndWait = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+async function compareSends(ours: { url: string }, seeded: Awaited<ReturnType<typeof seed>>, measured: Load[], children: ChildProcess[], databases: Array<{ stop(): Promise<void> }>) {
     const sendOurs = await load(ours.url, sendRequests(seeded.staff.token, seeded.sendChannels));
     let sendThen: Load | undefined;
     const built = COMPARE_COMMIT === 'none' ? undefined : await buildCommit(COMPARE_COMMIT).catch((error: Error) => {
@@ -166,11 +193,7 @@ async function main() {
       then.child.kill();
     }
     console.log(sendThen ? row(`messageSend into ${sizes.sendChannels} channels`, sendOurs, sendThen, `${COMPARE_COMMIT}:`) : `messageSend: ${sendOurs.perSecond} req/s`);
-    for (const result of [typenameOurs, pageOurs, sendOurs]) if (result.errors) throw new Error('requests failed during the bench');
-  } finally {
-    for (const child of children) child.kill();
-    for (const db of databases) await db.stop().catch(() => undefined);
-  }
+    measured.push(sendOurs);
 }
 
 main().then(

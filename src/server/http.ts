@@ -1,23 +1,22 @@
-import express, { type Express, type Request } from 'express';
-import cors from 'cors';
+import express from 'express';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
-import type { AppDeps } from '../graphql/context';
-import { createContext } from '../graphql/context';
+import type { GraphQLSchema } from 'graphql';
+import type { AppDeps, Context } from '../graphql/context';
 import { extraValidationRules } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
 import { costError, operationCost } from '../graphql/cost';
-import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
-import { ApiErrorCode, unauthenticated } from '../errors';
+import type { Authenticator } from '../auth/authenticate';
+import { answerError, graphqlHttpHandler } from './graphql-http';
 import { openDownload, receiveUpload } from '../modules/attachments/attachment.service';
 
 export interface HttpParts {
-  app: Express;
-  apollo: ApolloServer;
+  /** The server's request listener: `/graphql` straight to Apollo, everything else through Express. */
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
+  apollo: ApolloServer<Context>;
 }
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;
@@ -28,7 +27,7 @@ export function requestIdOf(header: unknown): string {
 
 export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator, readiness: () => Promise<boolean>): Promise<HttpParts> {
   const { config, logger } = deps;
-  const apollo = new ApolloServer({
+  const apollo = new ApolloServer<Context>({
     schema,
     introspection: config.sandbox,
     allowBatchedHttpRequests: false,
@@ -65,20 +64,6 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
   // Answers are private and never revalidated: no ETag hashing of every response body.
   app.set('etag', false);
   app.set('trust proxy', false);
-  // One access-log line per request: method, path, status, duration and request id; never bodies.
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    const requestId = requestIdOf(req.headers['x-request-id']);
-    req.headers['x-request-id'] = requestId;
-    res.setHeader('x-request-id', requestId);
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      // File URLs carry a working capability: never logged.
-      const path = req.path.startsWith('/files/') ? req.path.replace(/^(\/files\/\w+\/).*/, '$1…') : req.path;
-      logger.info({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
-    });
-    next();
-  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -116,37 +101,29 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
       next(error);
     }
   });
-  app.use(
-    '/graphql',
-    cors<cors.CorsRequest>({ origin: config.allowedOrigins ?? true, credentials: false, maxAge: 600 }),
-    express.json({ limit: config.limits.bodyBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req }: { req: Request }) => {
-        const requestId = requestIdOf(req.headers['x-request-id']);
-        const token = bearerToken(req.headers.authorization);
-        if (!token) return createContext(deps, undefined, requestId);
-        try {
-          return createContext(deps, await authenticator.authenticate(token), requestId);
-        } catch (error) {
-          if (error instanceof AuthenticationError) {
-            logger.info({ requestId, reason: error.reason }, 'token rejected');
-            throw new GraphQLError(unauthenticated().message, { extensions: { code: ApiErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
-          }
-          throw error;
-        }
-      },
-    }),
-  );
-  // Body-parser errors (oversized or malformed JSON) answer as GraphQL-shaped errors.
-  app.use((error: { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-    if (!error?.status || error.status >= 500) return next(error);
-    const code = error.type === 'entity.too.large' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
-    res.status(error.status).json({ errors: [{ message: code === 'PAYLOAD_TOO_LARGE' ? 'Request body too large.' : 'Malformed request.', extensions: { code } }] });
-  });
-  // Anything else that reaches Express: logged here, a bare 500 to the client (no stack).
+  // Anything that reaches Express's error handler: body-parser errors as GraphQL-shaped ones, the rest a logged 500.
   app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    logger.error({ err: error, requestId: req.headers['x-request-id'] }, 'unhandled request error');
-    if (!res.headersSent) res.status(500).json({ errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    answerError(error, res, logger, String(req.headers['x-request-id']));
   });
-  return { app, apollo };
+
+  const graphql = graphqlHttpHandler(deps, apollo, authenticator);
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    req.headers['x-request-id'] = requestId;
+    res.setHeader('x-request-id', requestId);
+    const query = req.url!.indexOf('?');
+    const path = query >= 0 ? req.url!.slice(0, query) : req.url!;
+    // One access-log line per request: method, path, status, duration and request id; never bodies.
+    res.on('finish', () => {
+      if (!logger.isLevelEnabled('info')) return;
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // File URLs carry a working capability: never logged.
+      const shown = path.startsWith('/files/') ? path.replace(/^(\/files\/\w+\/).*/, '$1…') : path;
+      logger.info({ requestId, method: req.method, path: shown, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    if (path === '/graphql' || path.startsWith('/graphql/')) graphql(req, res, requestId);
+    else app(req, res);
+  };
+  return { handle, apollo };
 }

@@ -89,10 +89,10 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     else if (notice.kind === 'resync') identities.clear();
   });
   const authenticator = new Authenticator(orm, verifier, identities);
-  const { app, apollo } = await createHttpApp(deps, schema, authenticator, readiness);
+  const { handle, apollo } = await createHttpApp(deps, schema, authenticator, readiness);
   const server = config.tls
-    ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, app)
-    : http.createServer(app);
+    ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, handle)
+    : http.createServer(handle);
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   const ws = attachWebSocketServer(server, deps, schema, authenticator);
