@@ -23,8 +23,11 @@ const sizes = {
   sendChannels: intFromEnv('BENCH_SEND_CHANNELS', 16),
 };
 const COMPARE_COMMIT = process.env.BENCH_COMPARE_COMMIT ?? '66b8415';
-/** BENCH_PROFILE_DIR: our server runs under `node --cpu-prof` and writes its profile there on exit. */
-const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/**
+ * BENCH_SERVER_NODE_OPTIONS: Node options for our server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+ * or `--heap-prof`; the server is then stopped gracefully, which is when Node writes profiles.
+ */
+const SERVER_NODE_OPTIONS = process.env.BENCH_SERVER_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [];
 /** BENCH_ONLY: a comma-separated subset of typename, page, send (all by default). */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'typename,page,send').split(','));
 
@@ -130,7 +133,7 @@ async function main() {
   try {
     const db = await benchDatabase();
     databases.push(db);
-    const ours = await startServerProcess(path.join(__dirname, '..', 'src', 'main.js'), db.url, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []);
+    const ours = await startServerProcess(path.join(__dirname, '..', 'src', 'main.js'), db.url, SERVER_NODE_OPTIONS);
     children.push(ours.child);
     const seeded = await seed(ours.url, db.url);
     const bare = await spawnNode(path.join(__dirname, 'bare-apollo-server.js'), {}, (line) => (line.startsWith('http') ? line.trim() : undefined));
@@ -161,7 +164,7 @@ async function main() {
       console.log(row(`newest 50 of ${sizes.history} messages, as the patient`, pageOurs, pagePeer, 'pg4:'));
     }
     if (ONLY.has('send')) await compareSends(ours, seeded, measured, children, databases);
-    if (PROFILE_DIR) await stopAndWait(ours.child);
+    if (SERVER_NODE_OPTIONS.length) await stopAndWait(ours.child);
     if (measured.some((result) => result.errors)) throw new Error('requests failed during the bench');
   } finally {
     for (const child of children) child.kill();

@@ -57,6 +57,8 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
       return ids.map((id) => links.flatMap((link) => (link[from] === id && byId.has(link[to]) ? [byId.get(link[to])!] : [])));
     });
   return {
+    /** Pages of messages read in the same statement as their channel (`channel(id) { messages }`), by messagePageKey. */
+    readAhead: new Map<string, Message[]>(),
     teamMember: scoped(TeamMember),
     patient: scoped(Patient),
     channel: byIdLoader<Channel>((ids) => (organisationId ? channelsById(em, organisationId, ids) : Promise.resolve([]))),

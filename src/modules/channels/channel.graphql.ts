@@ -1,7 +1,9 @@
-import { Arg, Args, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, Field, FieldResolver, ID, Info, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { selectedFieldArgs } from '../../graphql/lookahead';
 import type { Context } from '../../graphql/context';
 import { MutationPayload, connectionOf } from '../../common/graphql-types';
-import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../common/pagination';
+import { BidirectionalPageArgs, ForwardPageArgs, pageRequest, type PageRequest } from '../../common/pagination';
 import { mutationPayload } from '../../graphql/payload';
 import { PatientType } from '../directory/directory.types';
 import { MessageType } from '../messages/message.graphql';
@@ -24,6 +26,17 @@ export class ChannelActivatePayload extends MutationPayload {
   channel?: Channel | null;
 }
 
+/** The page `channel(id) { messages(…) }` asks for, to read with the channel in one statement; undefined when unsure. */
+function messagesAhead(info: GraphQLResolveInfo): PageRequest | undefined {
+  const args = selectedFieldArgs(info, 'messages');
+  if (!args) return undefined;
+  try {
+    return pageRequest(args);
+  } catch {
+    return undefined;
+  }
+}
+
 @Resolver(() => ChannelType)
 export class ChannelResolver {
   @Query(() => ChannelConnection, { description: 'Channels the caller is a member of, most recent activity first. Staff and patients.' })
@@ -37,8 +50,8 @@ export class ChannelResolver {
   }
 
   @Query(() => ChannelType, { nullable: true, description: 'A channel by id; null when it does not exist or the caller may not see it. Staff and patients.' })
-  async channel(@Arg('id', () => ID, { description: 'The channel id.' }) id: string, @Ctx() context: Context) {
-    return (await context.services.channels.findVisible(id))?.channel ?? null;
+  async channel(@Arg('id', () => ID, { description: 'The channel id.' }) id: string, @Ctx() context: Context, @Info() info: GraphQLResolveInfo) {
+    return (await context.services.channels.findVisible(id, messagesAhead(info)))?.channel ?? null;
   }
 
   @Mutation(() => ChannelActivatePayload, {

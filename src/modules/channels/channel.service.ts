@@ -9,7 +9,10 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
 import { channelPolicy } from '../../policy/channels';
-import { channelFromRow } from './channel.queries';
+import { channelFromRow, channelWithPage } from './channel.queries';
+import { messagePageKey, messagePageQuery } from '../messages/message.queries';
+import type { PageRequest } from '../../common/pagination';
+import type { CursorCodec } from '../../common/cursor';
 import { can } from '../../policy/permissions';
 import { addMembers, patientAndGuardians } from './membership';
 import type { EventBus } from '../../realtime/bus';
@@ -40,6 +43,7 @@ export interface VisibleChannel {
 /** What ChannelService works with besides the request. */
 export interface ChannelServiceDeps {
   bus: EventBus;
+  cursors: CursorCodec;
 }
 
 export class ChannelService {
@@ -54,14 +58,30 @@ export class ChannelService {
   }
 
   /** The channel if the caller may see it; undefined for a channel that is hidden or absent alike. */
-  async findVisible(channelId: string): Promise<VisibleChannel | undefined> {
+  async findVisible(channelId: string, pageAhead?: PageRequest): Promise<VisibleChannel | undefined> {
     const actor = this.scope.actor;
     if (!isPerson(actor)) return undefined;
     if (!uuid('id').safeParse(channelId).success) return undefined;
+    if (pageAhead) await this.readAhead(actor, channelId, pageAhead);
     // Both in one tick: two statements side by side, not one after the other.
     const [channel, membership] = await Promise.all([this.scope.loaders.channel.load(channelId), this.scope.loaders.myMembership.load(channelId)]);
     if (!channel) return undefined;
     return channelPolicy.canSee(actor, channel, membership) ? { channel, membership } : undefined;
+  }
+
+  /**
+   * Reads the channel, the caller's membership and the page of messages the operation asks for
+   * next in one statement, for the loaders (and MessageService.page) to answer from.
+   */
+  private async readAhead(person: PersonActor, channelId: string, request: PageRequest): Promise<void> {
+    const { loaders } = this.scope;
+    const query = messagePageQuery(this.deps.cursors, { id: channelId, organisationId: person.organisationId }, request, null);
+    // A cursor of another channel is the page's own error to report, when it is read.
+    if (!query) return;
+    const found = await channelWithPage(this.scope.em, person, channelId, query);
+    loaders.channel.prime(channelId, found.channel);
+    loaders.myMembership.prime(channelId, found.membership);
+    if (found.messages) loaders.readAhead.set(messagePageKey(query), found.messages);
   }
 
   /** The channel if the caller is a member who may take part; otherwise undefined. */

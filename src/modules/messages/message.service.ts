@@ -18,7 +18,7 @@ import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
-import { messageFromRow, messagePage } from './message.queries';
+import { messageFromRow, messagePage, messagePageKey, messagePageQuery } from './message.queries';
 import type { ChannelService } from '../channels/channel.service';
 import type { Config } from '../../config';
 import type { CursorCodec } from '../../common/cursor';
@@ -145,28 +145,16 @@ export class MessageService {
    */
   async page(channel: Channel, request: PageRequest, threadOf?: Message): Promise<Connection<Message>> {
     const cursors = this.deps.cursors;
-    const raw = request.direction === 'forward' ? request.after : request.before;
-    let boundary: number | undefined;
-    if (raw !== undefined) {
-      const position = cursors.decode(raw);
-      if (!position || position.channelId !== channel.id) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this channel.');
-      boundary = position.seq;
-    }
-    const forward = request.direction === 'forward';
-    const rows = await messagePage(this.scope.em, this.scope.actor, {
-      organisationId: channel.organisationId,
-      channelId: channel.id,
-      parentMessageId: threadOf?.id ?? null,
-      boundary,
-      forward,
-      limit: request.limit + 1,
-    });
+    const query = messagePageQuery(cursors, channel, request, threadOf?.id ?? null);
+    if (!query) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this channel.');
+    // Read ahead with the channel (channel(id) { messages }) or read now.
+    const rows = this.scope.loaders.readAhead.get(messagePageKey(query)) ?? (await messagePage(this.scope.em, this.scope.actor, query));
     const more = rows.length > request.limit;
     const page = rows.slice(0, request.limit);
-    if (!forward) page.reverse();
+    if (!query.forward) page.reverse();
     return connectionOf(page, (message) => cursors.encode({ channelId: message.channelId, seq: message.seq }), {
-      hasNextPage: forward && more,
-      hasPreviousPage: !forward && more,
+      hasNextPage: query.forward && more,
+      hasPreviousPage: !query.forward && more,
     });
   }
 

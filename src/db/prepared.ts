@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/** What this module needs of a pooled `pg` client. */
+interface PgClient {
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  connection: { parsedStatements: Record<string, string> };
+}
+
+/** What this module needs of the ORM's query builder: its pool and its query event (statement counts listen to it). */
+interface Knex {
+  client: { acquireConnection(): Promise<PgClient>; releaseConnection(client: PgClient): Promise<void> };
+  emit(event: 'query', data: { sql: string; bindings: unknown[] }): boolean;
+}
+
+/** Statement texts beyond this many are run unnamed: each named one stays prepared on every pooled connection. */
+const MAX_NAMED = 500;
+const named = new Map<string, { text: string; name: string }>();
+
+function prepare(sql: string): { text: string; name?: string } {
+  const known = named.get(sql);
+  if (known) return known;
+  let index = 0;
+  const text = sql.replace(/\?/g, () => `$${++index}`);
+  if (named.size >= MAX_NAMED) return { text };
+  const entry = { text, name: `q_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}` };
+  named.set(sql, entry);
+  return entry;
+}
+
+/** "cached plan must not change result type": a migration changed a table under a prepared `select *`. */
+const isStalePlan = (error: unknown) => (error as { code?: string }).code === '0A000' && /cached plan must not change result type/.test((error as Error).message);
+
+/**
+ * Rows of a read statement (`?` placeholders, no `?` operators) run as a named prepared
+ * statement on the ORM's pool: PostgreSQL parses and plans it once per connection instead of on
+ * every request (the ORM inlines parameters into a new text each time, so it never can). Inside
+ * a transaction the statement runs on the transaction's connection, as the ORM runs it.
+ */
+export async function readRows<T extends unknown[] = Record<string, unknown>[]>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T> {
+  if (em.isInTransaction()) return em.execute<T>(sql, params as unknown[]);
+  const knex = em.getConnection().getKnex() as unknown as Knex;
+  const statement = prepare(sql);
+  const values = params as unknown[];
+  knex.emit('query', { sql, bindings: values });
+  const client = await knex.client.acquireConnection();
+  try {
+    try {
+      return (await client.query({ ...statement, values })).rows as T;
+    } catch (error) {
+      if (!statement.name || !isStalePlan(error)) throw error;
+      await client.query({ text: `deallocate ${statement.name}`, values: [] });
+      delete client.connection.parsedStatements[statement.name];
+      return (await client.query({ ...statement, values })).rows as T;
+    }
+  } finally {
+    await knex.client.releaseConnection(client);
+  }
+}
