@@ -23,7 +23,7 @@ function prepare(sql: string): { text: string; name?: string } {
   let index = 0;
   const text = sql.replace(/\?/g, () => `$${++index}`);
   if (named.size >= MAX_NAMED) return { text };
-  const entry = { text, name: `q_${createHash('sha1').update(text).digest('base64url').slice(0, 20)}` };
+  const entry = { text, name: `q_${createHash('sha1').update(text).digest('hex').slice(0, 24)}` };
   named.set(sql, entry);
   return entry;
 }
@@ -49,7 +49,8 @@ export async function readRows<T extends unknown[] = Record<string, unknown>[]>(
       return (await client.query({ ...statement, values })).rows as T;
     } catch (error) {
       if (!statement.name || !isStalePlan(error)) throw error;
-      await client.query({ text: `deallocate ${statement.name}`, values: [] });
+      // Prepared again from the current table (the server may have dropped it already).
+      await client.query({ text: `deallocate "${statement.name}"`, values: [] }).catch(() => undefined);
       delete client.connection.parsedStatements[statement.name];
       return (await client.query({ ...statement, values })).rows as T;
     }
