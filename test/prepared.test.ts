@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { openDatabase } from '../src/db/orm';
-import { readRows } from '../src/db/prepared';
+import { preparedRows } from '../src/db/prepared';
 import { countStatements } from '../src/db/statement-count';
 
 /** Read statements run as named prepared statements on the ORM's pool (one connection here, so every run reuses it). */
@@ -19,7 +19,7 @@ afterAll(async () => {
 
 it('binds parameters, prepares once per connection and is counted as a statement', async () => {
   const em = orm.em.fork();
-  const read = () => readRows<Array<{ id: number; label: string }>>(em, `select * from ${table} where id = ? or label = ? order by id`, [1, 'two']);
+  const read = () => preparedRows<Array<{ id: number; label: string }>>(em, `select * from ${table} where id = ? or label = ? order by id`, [1, 'two']);
   expect(await read()).toEqual([{ id: 1, label: 'one' }, { id: 2, label: 'two' }]);
   expect(await countStatements(orm, read)).toBe(1);
   const prepared = await em.execute<Array<{ n: string }>>(`select count(*) as n from pg_prepared_statements where statement like 'select * from ${table}%'`);
@@ -29,7 +29,7 @@ it('binds parameters, prepares once per connection and is counted as a statement
 
 it('answers again after a migration changes the table under a prepared select *', async () => {
   const em = orm.em.fork();
-  const read = () => readRows(em, `select * from ${table} where id = ?`, [1]);
+  const read = () => preparedRows(em, `select * from ${table} where id = ?`, [1]);
   expect(await read()).toEqual([{ id: 1, label: 'one' }]);
   await em.execute(`alter table ${table} add column note text default 'added'`);
   expect(await read()).toEqual([{ id: 1, label: 'one', note: 'added' }]);
@@ -38,6 +38,6 @@ it('answers again after a migration changes the table under a prepared select *'
 it('runs on the transaction connection inside a transaction (it sees what the transaction wrote)', async () => {
   await orm.em.fork().transactional(async (trx) => {
     await trx.execute(`insert into ${table} (id, label) values (3, 'three')`);
-    expect(await readRows(trx, `select label from ${table} where id = ?`, [3])).toEqual([{ label: 'three' }]);
+    expect(await preparedRows(trx, `select label from ${table} where id = ?`, [3])).toEqual([{ label: 'three' }]);
   });
 });

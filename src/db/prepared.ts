@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { uuidArray } from './sql';
 
 /** What this module needs of a pooled `pg` client. */
 interface PgClient {
@@ -32,23 +33,25 @@ function prepare(sql: string): { text: string; name?: string } {
 const isStalePlan = (error: unknown) => (error as { code?: string }).code === '0A000' && /cached plan must not change result type/.test((error as Error).message);
 
 /**
- * Rows of a read statement (`?` placeholders, no `?` operators) run as a named prepared
- * statement on the ORM's pool: PostgreSQL parses and plans it once per connection instead of on
- * every request (the ORM inlines parameters into a new text each time, so it never can). Inside
- * a transaction the statement runs on the transaction's connection, as the ORM runs it.
+ * Rows of a statement (`?` placeholders, no `?` operators) run as a named prepared statement:
+ * PostgreSQL parses and plans it once per connection instead of on every request (the ORM
+ * inlines parameters into a new text each time, so it never can). It runs on the transaction's
+ * connection when `em` is in one, on the ORM's pool otherwise.
  */
-export async function readRows<T extends unknown[] = Record<string, unknown>[]>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T> {
-  if (em.isInTransaction()) return em.execute<T>(sql, params as unknown[]);
-  const knex = em.getConnection().getKnex() as unknown as Knex;
+export async function preparedRows<T extends unknown[] = Record<string, unknown>[]>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T> {
+  const root = em.getConnection().getKnex() as unknown as Knex;
+  // A transaction's own client hands out its one connection and never releases it to the pool.
+  const knex = (em.isInTransaction() ? em.getTransactionContext() : root) as unknown as Knex;
   const statement = prepare(sql);
   const values = params as unknown[];
-  knex.emit('query', { sql, bindings: values });
+  root.emit('query', { sql, bindings: values });
   const client = await knex.client.acquireConnection();
   try {
     try {
       return (await client.query({ ...statement, values })).rows as T;
     } catch (error) {
-      if (!statement.name || !isStalePlan(error)) throw error;
+      // Not inside a transaction: the error has aborted it, and the caller retries the whole of it or not.
+      if (!statement.name || !isStalePlan(error) || em.isInTransaction()) throw error;
       // Prepared again from the current table (the server may have dropped it already).
       await client.query({ text: `deallocate "${statement.name}"`, values: [] }).catch(() => undefined);
       delete client.connection.parsedStatements[statement.name];
@@ -57,4 +60,14 @@ export async function readRows<T extends unknown[] = Record<string, unknown>[]>(
   } finally {
     await knex.client.releaseConnection(client);
   }
+}
+
+/**
+ * Entities of an organisation by id, read with one prepared statement and mapped by the ORM
+ * (managed, as a find would return them): for the per-request loaders.
+ */
+export async function entitiesById<T extends object>(em: EntityManager, entity: new () => T, organisationId: string, ids: readonly string[]): Promise<T[]> {
+  const { tableName } = em.getMetadata().get(entity.name);
+  const rows = await preparedRows(em, `select * from "${tableName}" where organisation_id = ? and id = any(?::uuid[])`, [organisationId, uuidArray(ids)]);
+  return rows.map((row) => em.map(entity, row));
 }

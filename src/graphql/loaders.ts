@@ -1,12 +1,14 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TeamMember } from '../modules/directory/team-member.entity';
-import { Patient, PatientGuardian } from '../modules/directory/patient.entity';
+import { Patient } from '../modules/directory/patient.entity';
+import { linkedPatients, type GuardianLinkEnd } from '../modules/directory/directory.queries';
+import { entitiesById } from '../db/prepared';
 import type { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import { isPerson, type Actor } from '../auth/actor';
 import { Message } from '../modules/messages/message.entity';
 import { unreadCounts, unreadReplyCounts } from '../modules/messages/read-state.queries';
-import { channelsById, channelsOfPatients, membersById, membersOfChannels, ownMembershipsOf, type KeysetPage } from '../modules/channels/channel.queries';
+import { channelsById, channelsOfPatients, channelsWithMemberships, membersById, membersOfChannels, ownMembershipsOf, type ChannelAccess, type KeysetPage } from '../modules/channels/channel.queries';
 import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.queries';
 import { lastMessages, revisionsOf, threadParticipantsOf, type MessageRevision, type PersonIds } from '../modules/messages/message.queries';
 import { Attachment, AttachmentStatus } from '../modules/attachments/attachment.entity';
@@ -44,19 +46,11 @@ function pagedLoader<T>(load: (ids: readonly string[], page: KeysetPage) => Prom
 export function createLoaders(em: EntityManager, actor: Actor | undefined) {
   const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
   const scoped = <T extends Keyed>(entity: new () => T) =>
-    byIdLoader<T>((ids) => (organisationId ? (em.find(entity, { organisationId, id: { $in: ids } } as never) as Promise<T[]>) : Promise.resolve([])));
-  type LinkEnd = 'guardianPatientId' | 'dependantPatientId';
+    byIdLoader<T>((ids) => (organisationId ? entitiesById(em, entity, organisationId, ids) : Promise.resolve([])));
   /** Patients at the other end of guardian links, active ones only, per patient id. */
-  const linked = (from: LinkEnd, to: LinkEnd) =>
-    new DataLoader<string, Patient[]>(async (ids) => {
-      if (!organisationId) return ids.map(() => []);
-      const links = await em.find(PatientGuardian, { organisationId, [from]: { $in: [...ids] } });
-      const otherIds = [...new Set(links.map((link) => link[to]))];
-      const others = otherIds.length ? await em.find(Patient, { organisationId, id: { $in: otherIds }, archivedAt: null }) : [];
-      const byId = new Map(others.map((other) => [other.id, other]));
-      return ids.map((id) => links.flatMap((link) => (link[from] === id && byId.has(link[to]) ? [byId.get(link[to])!] : [])));
-    });
-  return {
+  const linked = (from: GuardianLinkEnd) =>
+    new DataLoader<string, Patient[]>((ids) => (organisationId ? linkedPatients(em, organisationId, from, ids) : Promise.resolve(ids.map(() => []))));
+  const loaders = {
     /** Pages of messages read in the same statement as their channel (`channel(id) { messages }`), by messagePageKey. */
     readAhead: new Map<string, Message[]>(),
     teamMember: scoped(TeamMember),
@@ -66,9 +60,9 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
     /** Membership rows by id, current or ended. */
     member: byIdLoader<ChannelMember>((ids) => (organisationId ? membersById(em, organisationId, ids) : Promise.resolve([]))),
     /** The active guardians of each patient id (empty for most). */
-    guardians: linked('dependantPatientId', 'guardianPatientId'),
+    guardians: linked('dependant'),
     /** The active dependants of each guardian patient id. */
-    dependants: linked('guardianPatientId', 'dependantPatientId'),
+    dependants: linked('guardian'),
     /** Earlier bodies of each message id, oldest first (staff-only data: the resolver decides who sees it). */
     revisions: new DataLoader<string, MessageRevision[]>((messageIds) => (organisationId ? revisionsOf(em, organisationId, messageIds) : Promise.resolve(messageIds.map(() => [])))),
     /** The newest top-level message of each channel id that the caller may see. */
@@ -99,7 +93,23 @@ export function createLoaders(em: EntityManager, actor: Actor | undefined) {
       const byChannel = new Map(rows.map((row) => [row.channelId, row]));
       return channelIds.map((id) => byChannel.get(id));
     }),
+    /** A channel with the caller's current membership of it, in one statement (what access checks need); primes both loaders. */
+    channelAccess: new DataLoader<string, ChannelAccess>(async (channelIds) => {
+      if (!isPerson(actor)) return channelIds.map(() => ({}));
+      const found = await channelsWithMemberships(em, actor, channelIds);
+      return found.map((access, index) => {
+        loaders.channel.prime(channelIds[index], access.channel);
+        loaders.myMembership.prime(channelIds[index], access.membership);
+        return access;
+      });
+    }),
+    /** After the caller joined or left a channel: their membership is read again when next asked for. */
+    forgetMembership(channelId: string): void {
+      loaders.myMembership.clear(channelId);
+      loaders.channelAccess.clear(channelId);
+    },
   };
+  return loaders;
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;

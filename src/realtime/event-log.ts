@@ -3,7 +3,8 @@ import type { ChannelEventType } from './channel-event.entity';
 import type { EventBus } from './bus';
 import type { PersonActor } from '../auth/actor';
 import { textArray } from '../db/sql';
-import { auditedTransaction, type AuditedScope } from '../modules/audit/audit-log';
+import { auditedTransaction, auditInsert, insertAuditRecords, type AuditedScope, type AuditRecord } from '../modules/audit/audit-log';
+import { preparedRows } from '../db/prepared';
 
 export interface AppendEvent {
   channelId: string;
@@ -62,7 +63,7 @@ export class EventLogTransaction {
 
   /** Reserves `count` consecutive sequence numbers of a channel; returns the first. */
   async reserveSeqs(channelId: string, count: number, activity = true): Promise<number> {
-    const rows = await this.em.execute<{ last_seq: string }[]>(
+    const rows = await preparedRows<{ last_seq: string }[]>(this.em,
       `update channel set last_seq = last_seq + ?${activity ? ', last_activity_at = now()' : ''}, updated_at = now()
         where organisation_id = ? and id = ? returning last_seq`,
       [count, this.organisationId, channelId],
@@ -83,12 +84,17 @@ export class EventLogTransaction {
    * organisation's counter (its row lock, held until commit, is what orders positions by commit):
    * it runs last in the transaction, so the lock is held for as short a time as possible.
    */
-  async finish(): Promise<void> {
-    if (this.pending.length === 0) return;
+  /** Writes the events (and the operation's audit record, if given) in one statement. */
+  async finish(audit?: AuditRecord): Promise<void> {
+    if (this.pending.length === 0) {
+      if (audit) await insertAuditRecords(this.em, [audit]);
+      return;
+    }
     await this.em.flush();
+    const audited = audit ? auditInsert([audit]) : undefined;
     const actorTeamMemberId = this.actor?.kind === 'staff' ? this.actor.teamMemberId : null;
     const actorPatientId = this.actor?.kind === 'patient' ? this.actor.patientId : null;
-    const rows = await this.em.execute<{ position: string }[]>(
+    const rows = await preparedRows<{ position: string }[]>(this.em,
       `with counter as (
          insert into event_position (organisation_id, last_position) values (?, 1)
          on conflict (organisation_id) do update set last_position = event_position.last_position + 1
@@ -100,6 +106,7 @@ export class EventLogTransaction {
                 e.subject_team_member_id, e.subject_patient_id, e.subject_only, e.created_at
            from counter, unnest(?::uuid[], ?::bigint[], ?::text[], ?::uuid[], ?::uuid[], ?::boolean[], ?::uuid[], ?::uuid[], ?::boolean[], ?::timestamptz[])
                 as e(channel_id, seq, type, message_id, member_id, staff_only, subject_team_member_id, subject_patient_id, subject_only, created_at))
+       ${audited ? `, audited as (${audited.sql})` : ''}
        select last_position as position from counter`,
       [
         this.organisationId,
@@ -107,6 +114,7 @@ export class EventLogTransaction {
         actorTeamMemberId,
         actorPatientId,
         ...eventColumns(this.pending),
+        ...(audited?.params ?? []),
       ],
     );
     this.position = Number(rows[0].position);
@@ -132,9 +140,9 @@ export async function withEventLog<T>(
   const result = await auditedTransaction(scope, async (tx) => {
     log = new EventLogTransaction(tx, organisationId, actor);
     const value = await work(log);
-    // Before the events: the organisation's counter is locked only for the last statement.
-    await scope.audit?.writeIn(tx);
-    await log.finish();
+    // The audit record goes with the events, in the last statement: the organisation's counter is
+    // locked from there to the commit only.
+    await log.finish(scope.audit?.claim());
     return value;
   });
   await log?.publish(bus);

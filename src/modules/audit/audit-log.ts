@@ -19,11 +19,10 @@ export interface AuditRecord {
 const COLUMNS = 'organisation_id, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code, occurred_at';
 const UNNEST = 'unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])';
 
-/** Writes audit records in one statement, whatever their number. */
-export async function insertAuditRecords(em: EntityManager, records: readonly AuditRecord[]): Promise<void> {
-  if (records.length === 0) return;
+/** The statement (`?` placeholders) that writes audit records, whatever their number: alone, or as a part of a larger one. */
+export function auditInsert(records: readonly AuditRecord[]): { sql: string; params: string[] } {
   const column = (key: keyof AuditRecord) => textArray(records.map((record) => { const value = record[key]; return value instanceof Date ? value.toISOString() : value; }));
-  await em.execute(`insert into audit_event (${COLUMNS}) select * from ${UNNEST}`, [
+  return { sql: `insert into audit_event (${COLUMNS}) select * from ${UNNEST}`, params: [
     column('organisationId'),
     column('actorKind'),
     column('actorId'),
@@ -34,7 +33,14 @@ export async function insertAuditRecords(em: EntityManager, records: readonly Au
     column('outcome'),
     column('errorCode'),
     column('occurredAt'),
-  ]);
+  ] };
+}
+
+/** Writes audit records in one statement. */
+export async function insertAuditRecords(em: EntityManager, records: readonly AuditRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const { sql, params } = auditInsert(records);
+  await em.execute(sql, params);
 }
 
 export interface AuditLogOptions {
@@ -160,12 +166,21 @@ export class AuditTrail {
 
   /** Inside a transaction about to commit: writes the record with it (once per mutation). */
   async writeIn(em: EntityManager, organisationId?: string): Promise<void> {
-    if (!this.pending || this.written || this.inTransaction) return;
+    const record = this.claim(organisationId);
+    if (record) await insertAuditRecords(em, [record]);
+  }
+
+  /**
+   * The record for the caller to write in the transaction about to commit (once per mutation),
+   * e.g. as a part of its last statement; undefined when there is none to write.
+   */
+  claim(organisationId?: string): AuditRecord | undefined {
+    if (!this.pending || this.written || this.inTransaction) return undefined;
     const record = organisationId ? { ...this.pending, organisationId } : this.pending;
-    if (!record.organisationId) return;
-    await insertAuditRecords(em, [record]);
+    if (!record.organisationId) return undefined;
     this.pending = record;
     this.inTransaction = true;
+    return record;
   }
 
   /** The transaction that carried the record committed. */

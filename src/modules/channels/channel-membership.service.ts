@@ -109,7 +109,7 @@ export class ChannelMembershipService {
         seq,
       );
     });
-    this.scope.loaders.myMembership.clear(channel.id);
+    this.scope.loaders.forgetMembership(channel.id);
     this.scope.loaders.member.clear(member.id);
   }
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { readRows } from '../../db/prepared';
+import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
 import { timeIdCursor } from '../../common/cursor';
 import { plainRow, uuidArray } from '../../db/sql';
@@ -22,7 +22,7 @@ export interface KeysetPage {
 export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: KeysetPage): Promise<Channel[][]> {
   if (!isPerson(actor)) return patientIds.map(() => []);
   const visible = channelPolicy.sql.visible(actor, 'c');
-  const rows = await readRows<Record<string, unknown>[]>(em,
+  const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select c.* from unnest(?::uuid[]) as p(id) cross join lateral (
        select c.* from channel c
         where c.organisation_id = ? and c.patient_id = p.id and ${visible.sql}
@@ -41,7 +41,7 @@ export const patientChannelCursor = (channel: Channel) => timeIdCursor.encode(ch
 /** The current members of each channel, one page per channel in one query, in joining order. */
 export async function membersOfChannels(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[], page: KeysetPage): Promise<ChannelMember[][]> {
   if (!actor || actor.kind === 'operator') return channelIds.map(() => []);
-  const rows = await readRows<Record<string, unknown>[]>(em,
+  const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
        select m.* from channel_member m
         where m.organisation_id = ? and m.channel_id = c.id and m.left_at is null
@@ -65,30 +65,52 @@ export const memberFromRow = (row: Record<string, unknown>) =>
 
 /** Channels by id, in one statement. */
 export async function channelsById(em: EntityManager, organisationId: string, ids: readonly string[]): Promise<Channel[]> {
-  const rows = await readRows<Record<string, unknown>[]>(em, 'select * from channel where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
+  const rows = await preparedRows<Record<string, unknown>[]>(em, 'select * from channel where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
   return rows.map(channelFromRow);
 }
 
 /** Memberships by id (current or ended), in one statement. */
 export async function membersById(em: EntityManager, organisationId: string, ids: readonly string[]): Promise<ChannelMember[]> {
-  const rows = await readRows<Record<string, unknown>[]>(em, 'select * from channel_member where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
+  const rows = await preparedRows<Record<string, unknown>[]>(em, 'select * from channel_member where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
   return rows.map(memberFromRow);
 }
 
 /** The person's current memberships of the given channels, in one statement. */
 export async function ownMembershipsOf(em: EntityManager, person: PersonActor, channelIds: readonly string[]): Promise<ChannelMember[]> {
   const { column, id } = memberColumn(person);
-  const rows = await readRows<Record<string, unknown>[]>(em,
+  const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select * from channel_member where organisation_id = ? and channel_id = any(?::uuid[]) and ${column} = ? and left_at is null`,
     [person.organisationId, uuidArray(channelIds), id],
   );
   return rows.map(memberFromRow);
 }
 
-/** A channel, the caller's current membership of it, and a page of its messages read in the same statement. */
-export interface ChannelReadAhead {
+/** A channel (undefined where there is none) and the caller's current membership of it. */
+export interface ChannelAccess {
   channel?: Channel;
   membership?: ChannelMember;
+}
+
+/** Channels by id with the caller's current membership of each, in one statement (in the order of the ids). */
+export async function channelsWithMemberships(em: EntityManager, person: PersonActor, channelIds: readonly string[]): Promise<ChannelAccess[]> {
+  const { column, id } = memberColumn(person);
+  const rows = await preparedRows<Array<{ id: string; channel: Record<string, unknown> | null; membership: Record<string, unknown> | null }>>(
+    em,
+    `select i.id, row_to_json(c) as channel, row_to_json(m) as membership
+       from unnest(?::uuid[]) as i(id)
+       left join channel c on c.organisation_id = ? and c.id = i.id
+       left join channel_member m on m.organisation_id = c.organisation_id and m.channel_id = c.id and m.${column} = ? and m.left_at is null`,
+    [uuidArray(channelIds), person.organisationId, id],
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return channelIds.map((channelId) => {
+    const row = byId.get(channelId);
+    return { channel: row?.channel ? channelFromRow(row.channel) : undefined, membership: row?.membership ? memberFromRow(row.membership) : undefined };
+  });
+}
+
+/** A channel, the caller's current membership of it, and a page of its messages read in the same statement. */
+export interface ChannelReadAhead extends ChannelAccess {
   /** Read only where the caller has a current membership; the caller still decides, by the channel policy, whether they may see it. */
   messages?: Message[];
 }
@@ -102,7 +124,7 @@ export async function channelWithPage(em: EntityManager, person: PersonActor, ch
   const { column, id } = memberColumn(person);
   const membership = `select m.* from channel_member m where m.organisation_id = ? and m.channel_id = ? and m.${column} = ? and m.left_at is null`;
   const messages = messagePageSql(person, page);
-  const [row] = await readRows<Array<{ channel: Record<string, unknown> | null; membership: Record<string, unknown> | null; messages: Record<string, unknown>[] | null }>>(em,
+  const [row] = await preparedRows<Array<{ channel: Record<string, unknown> | null; membership: Record<string, unknown> | null; messages: Record<string, unknown>[] | null }>>(em,
     `select (select row_to_json(c) from channel c where c.organisation_id = ? and c.id = ?) as channel,
             (select row_to_json(m) from (${membership}) m) as membership,
             (select json_agg(p order by p.seq ${page.forward ? 'asc' : 'desc'}) from (${messages.sql}) p where exists (${membership})) as messages`,

@@ -63,8 +63,7 @@ export class ChannelService {
     if (!isPerson(actor)) return undefined;
     if (!uuid('id').safeParse(channelId).success) return undefined;
     if (pageAhead) await this.readAhead(actor, channelId, pageAhead);
-    // Both in one tick: two statements side by side, not one after the other.
-    const [channel, membership] = await Promise.all([this.scope.loaders.channel.load(channelId), this.scope.loaders.myMembership.load(channelId)]);
+    const { channel, membership } = await this.scope.loaders.channelAccess.load(channelId);
     if (!channel) return undefined;
     return channelPolicy.canSee(actor, channel, membership) ? { channel, membership } : undefined;
   }
@@ -79,6 +78,7 @@ export class ChannelService {
     // A cursor of another channel is the page's own error to report, when it is read.
     if (!query) return;
     const found = await channelWithPage(this.scope.em, person, channelId, query);
+    loaders.channelAccess.prime(channelId, { channel: found.channel, membership: found.membership });
     loaders.channel.prime(channelId, found.channel);
     loaders.myMembership.prime(channelId, found.membership);
     if (found.messages) loaders.readAhead.set(messagePageKey(query), found.messages);
@@ -151,7 +151,7 @@ export class ChannelService {
       await addMembers(log, organisationId, channelId, [...patientSide, { teamMemberId: actor.teamMemberId }]);
       return log.em.findOneOrFail(Channel, { organisationId, id: channelId }, { refresh: true });
     });
-    this.scope.loaders.myMembership.clear(channel.id);
+    this.scope.loaders.forgetMembership(channel.id);
     return channel;
   }
 
@@ -167,7 +167,7 @@ export class ChannelService {
     await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, (log) =>
       addMembers(log, actor.organisationId, channelId, [{ teamMemberId: actor.teamMemberId }]),
     );
-    this.scope.loaders.myMembership.clear(channelId);
+    this.scope.loaders.forgetMembership(channelId);
     return visible.channel;
   }
 

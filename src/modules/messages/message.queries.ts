@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { readRows } from '../../db/prepared';
+import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor } from '../../auth/actor';
 import { plainRow, uuidArray } from '../../db/sql';
 import { messagePolicy } from '../../policy/messages';
@@ -11,7 +11,7 @@ import type { PageRequest } from '../../common/pagination';
 /** The newest top-level message of each channel that the caller may see (internal notes for staff only), in one query. */
 export async function lastMessages(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[]): Promise<Array<Message | undefined>> {
   if (!isPerson(actor)) return channelIds.map(() => undefined);
-  const rows = await readRows<Record<string, unknown>[]>(em,
+  const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
        select m.* from message m
         where m.organisation_id = ? and m.channel_id = c.id and m.parent_message_id is null${messagePolicy.sql.andVisibleTo(actor, 'm')}
@@ -32,7 +32,7 @@ export interface MessageRevision {
 
 /** Earlier bodies of each message id, oldest first (staff-only data: the resolver asks the message policy who sees it). */
 export async function revisionsOf(em: EntityManager, organisationId: string, messageIds: readonly string[]): Promise<MessageRevision[][]> {
-  const rows = await readRows<Array<{ message_id: string; body: string; replaced_at: string; replaced_by_team_member_id: string | null; replaced_by_patient_id: string | null }>>(em,
+  const rows = await preparedRows<Array<{ message_id: string; body: string; replaced_at: string; replaced_by_team_member_id: string | null; replaced_by_patient_id: string | null }>>(em,
     `select message_id, body, replaced_at, replaced_by_team_member_id, replaced_by_patient_id from message_revision
       where organisation_id = ? and message_id = any(?::uuid[]) order by replaced_at, id`,
     [organisationId, uuidArray(messageIds)],
@@ -53,7 +53,7 @@ export interface PersonIds {
 /** Who replied in each thread (top-level message id) that the caller can see, first reply first; internal replies for staff only. */
 export async function threadParticipantsOf(em: EntityManager, actor: Actor | undefined, messageIds: readonly string[]): Promise<PersonIds[][]> {
   if (!isPerson(actor)) return messageIds.map(() => []);
-  const rows = await readRows<Array<{ parent_message_id: string; author_team_member_id: string | null; author_patient_id: string | null }>>(em,
+  const rows = await preparedRows<Array<{ parent_message_id: string; author_team_member_id: string | null; author_patient_id: string | null }>>(em,
     `select m.parent_message_id, m.author_team_member_id, m.author_patient_id from message m
       where m.organisation_id = ? and m.parent_message_id = any(?::uuid[]) and not m.system${messagePolicy.sql.andVisibleTo(actor, 'm')}
       group by m.parent_message_id, m.author_team_member_id, m.author_patient_id
@@ -121,6 +121,6 @@ export const messagePageKey = (query: MessagePageQuery) =>
 /** Up to `limit` messages of a channel or thread the reader may see, in sequence order from the boundary (keyset). */
 export async function messagePage(em: EntityManager, reader: Actor | undefined, query: MessagePageQuery): Promise<Message[]> {
   const { sql, params } = messagePageSql(reader, query);
-  const rows = await readRows<Record<string, unknown>[]>(em, sql, params);
+  const rows = await preparedRows<Record<string, unknown>[]>(em, sql, params);
   return rows.map(messageFromRow);
 }

@@ -25,6 +25,7 @@ import type { CursorCodec } from '../../common/cursor';
 import type { EventBus } from '../../realtime/bus';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 import type { TemplateService } from '../templates/template.service';
+import { preparedRows } from '../../db/prepared';
 
 /** What MessageService works with besides the request. */
 export interface MessageServiceDeps {
@@ -174,7 +175,7 @@ export class MessageService {
     const [{ tree }] = await this.scope.em.execute<Array<{ tree: string }>>("select querytree(websearch_to_tsquery('english', ?)) as tree", [text]);
     if (tree === 'T' || tree === '') throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for at least one word (not only excluded or very common words).');
     const mine = channelPolicy.sql.ownMemberships(actor, 'c', 'cm');
-    const rows = await this.scope.em.execute<Record<string, unknown>[]>(
+    const rows = await preparedRows<Record<string, unknown>[]>(this.scope.em,
       `select m.* from message m
          join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
          join channel_member cm on cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id and ${mine.sql} and cm.left_at is null
@@ -243,7 +244,7 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
   const reserved = log.nextSeqCte(draft.channelId, !draft.internal);
   // One statement, outside the ORM's unit of work: the sequence number, the message and its
   // notification outbox entry (notices are planned from it: committed with the message or not at all).
-  const [row] = await log.em.execute<Record<string, unknown>[]>(
+  const [row] = await preparedRows<Record<string, unknown>[]>(log.em,
     `with ${reserved.sql},
      written as (
        insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { readRows } from '../../db/prepared';
+import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor } from '../../auth/actor';
 import { uuidArray } from '../../db/sql';
 import { memberColumn } from '../../policy/channels';
@@ -14,7 +14,7 @@ export interface ReactionSummary {
 export async function reactionSummaries(em: EntityManager, actor: Actor | undefined, messageIds: readonly string[]): Promise<ReactionSummary[][]> {
   if (!isPerson(actor)) return messageIds.map(() => []);
   const { column, id: me } = memberColumn(actor);
-  const rows = await readRows<Array<{ message_id: string; emoji: string; n: string; mine: boolean }>>(em,
+  const rows = await preparedRows<Array<{ message_id: string; emoji: string; n: string; mine: boolean }>>(em,
     `select message_id, emoji, count(*) as n, bool_or(${column} is not distinct from ?::uuid) as mine from message_reaction
       where organisation_id = ? and message_id = any(?::uuid[])
       group by message_id, emoji order by min(created_at), emoji`,

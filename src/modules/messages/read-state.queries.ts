@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { readRows } from '../../db/prepared';
+import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
 import { uuidArray } from '../../db/sql';
 import { memberColumn } from '../../policy/channels';
@@ -34,7 +34,7 @@ const unreadOfMembership = (columns: ReturnType<typeof personColumns>) =>
  */
 export async function unreadTotal(em: EntityManager, organisationId: string, person: PersonRef, options: { channelId?: string; excludeMuted?: boolean } = {}): Promise<number> {
   const columns = personColumns(person);
-  const rows = await readRows<Array<{ n: string }>>(em,
+  const rows = await preparedRows<Array<{ n: string }>>(em,
     `select coalesce(sum(${unreadOfMembership(columns)}), 0) as n from channel_member cm
       where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.archived_at is null
         ${options.excludeMuted ? 'and (cm.muted_at is null or cm.muted_until <= now())' : ''}
@@ -48,7 +48,7 @@ export async function unreadTotal(em: EntityManager, organisationId: string, per
 export async function unreadCounts(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[]): Promise<number[]> {
   if (!isPerson(actor)) return channelIds.map(() => 0);
   const columns = personColumns(actor);
-  const rows = await readRows<Array<{ channel_id: string; n: string }>>(em,
+  const rows = await preparedRows<Array<{ channel_id: string; n: string }>>(em,
     `select cm.channel_id, ${unreadOfMembership(columns)} as n from channel_member cm
       where cm.organisation_id = ? and cm.${columns.member} = ? and cm.left_at is null and cm.channel_id = any(?::uuid[])`,
     [columns.id, actor.organisationId, columns.id, uuidArray(channelIds)],
@@ -61,7 +61,7 @@ export async function unreadCounts(em: EntityManager, actor: Actor | undefined, 
 export async function unreadReplyCounts(em: EntityManager, actor: Actor | undefined, messageIds: readonly string[]): Promise<number[]> {
   if (!isPerson(actor)) return messageIds.map(() => 0);
   const columns = personColumns(actor);
-  const rows = await readRows<Array<{ parent_message_id: string; n: string }>>(em,
+  const rows = await preparedRows<Array<{ parent_message_id: string; n: string }>>(em,
     `select r.parent_message_id, count(*) as n from message r
        join channel_member cm on cm.organisation_id = r.organisation_id and cm.channel_id = r.channel_id
                              and cm.${columns.member} = ? and cm.left_at is null

@@ -1,3 +1,4 @@
+import { preparedRows } from '../../db/prepared';
 import { z } from 'zod';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RequestScope } from '../../graphql/context';
@@ -193,7 +194,7 @@ const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
 
 /** Reads an organisation's messaging settings (defaults when it never saved any). */
 export async function loadMessagingSettings(em: EntityManager, organisationId: string): Promise<MessagingSettings> {
-  const [row] = await em.execute<Array<Record<string, unknown>>>(`select * from messaging_settings where organisation_id = ?`, [organisationId]);
+  const [row] = await preparedRows(em, 'select * from messaging_settings where organisation_id = ?', [organisationId]);
   if (!row) return { ...DEFAULT_SETTINGS };
   const settings = { updatedAt: new Date(row.updated_at as string) } as MessagingSettings;
   for (const [key, column, cast] of COLUMNS) {

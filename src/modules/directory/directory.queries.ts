@@ -1,0 +1,25 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { preparedRows } from '../../db/prepared';
+import { uuidArray } from '../../db/sql';
+import { Patient } from './patient.entity';
+
+/** Which end of a guardian link the given patients are at. */
+export type GuardianLinkEnd = 'guardian' | 'dependant';
+
+/**
+ * The active (not archived) patients at the other end of each patient's guardian links, in one
+ * statement: a dependant's guardians, or a guardian's dependants.
+ */
+export async function linkedPatients(em: EntityManager, organisationId: string, from: GuardianLinkEnd, patientIds: readonly string[]): Promise<Patient[][]> {
+  const [fromColumn, toColumn] = from === 'dependant' ? ['dependant_patient_id', 'guardian_patient_id'] : ['guardian_patient_id', 'dependant_patient_id'];
+  const rows = await preparedRows<Array<Record<string, unknown> & { linked_from: string }>>(
+    em,
+    `select l.${fromColumn} as linked_from, p.* from patient_guardian l
+       join patient p on p.organisation_id = l.organisation_id and p.id = l.${toColumn} and p.archived_at is null
+      where l.organisation_id = ? and l.${fromColumn} = any(?::uuid[])
+      order by l.created_at, p.id`,
+    [organisationId, uuidArray(patientIds)],
+  );
+  const linked = rows.map(({ linked_from, ...patient }) => ({ from: linked_from, patient: em.map(Patient, patient) }));
+  return patientIds.map((id) => linked.filter((link) => link.from === id).map((link) => link.patient));
+}
