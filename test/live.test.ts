@@ -287,12 +287,18 @@ describe('read state', () => {
     const readerInbox = await live(reader.token, InboxCountsDocument, {});
     const nurseInbox = await live(nurse.token, InboxCountsDocument, {});
 
-    await post(p1, first.id, 'one');
-    const two = await post(p1, first.id, 'two');
-    await post(p2, second.id, 'three');
-    await post(reader, second.id, 'my own message is never unread for me');
+    // An inbox event carries the counts as they are when it is delivered: each is awaited
+    // before the next message, so that it shows the count after its own message.
     const counts = [];
-    for (let i = 0; i < 4; i++) counts.push((await readerInbox.next()).data!.inboxEvents);
+    const delivered = async () => counts.push((await readerInbox.next()).data!.inboxEvents);
+    await post(p1, first.id, 'one');
+    await delivered();
+    const two = await post(p1, first.id, 'two');
+    await delivered();
+    await post(p2, second.id, 'three');
+    await delivered();
+    await post(reader, second.id, 'my own message is never unread for me');
+    await delivered();
     expect(counts.map((e) => [e.type, e.unreadCount, e.badgeCount])).toEqual([
       ['MESSAGE_SENT', 1, 1],
       ['MESSAGE_SENT', 2, 2],

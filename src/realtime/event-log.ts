@@ -54,11 +54,7 @@ export class EventLogTransaction {
    * `seq`), for a statement that writes what the sequence number is for in the same round trip.
    */
   nextSeqCte(channelId: string, activity = true): { sql: string; params: unknown[] } {
-    return {
-      sql: `reserved as (update channel set last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}, updated_at = now()
-                          where organisation_id = ? and id = ? returning last_seq as seq)`,
-      params: [this.organisationId, channelId],
-    };
+    return reservedSeqCte(this.organisationId, channelId, activity);
   }
 
   /** Reserves `count` consecutive sequence numbers of a channel; returns the first. */
@@ -150,6 +146,58 @@ export async function withEventLog<T>(
 }
 
 /** The pending events as one array per column (text array literals), for `unnest`. */
+/**
+ * A channel's next sequence number as a common table expression named `reserved` (one row, its
+ * `seq`; none when the channel is absent or fails `condition`, on channel `channel`): its row
+ * stays locked until commit.
+ */
+export function reservedSeqCte(organisationId: string, channelId: string, activity: boolean, condition?: string): { sql: string; params: unknown[] } {
+  return {
+    sql: `reserved as (update channel set last_seq = last_seq + 1${activity ? ', last_activity_at = now()' : ''}, updated_at = now()
+                        where organisation_id = ? and id = ?${condition ? ` and ${condition}` : ''} returning last_seq as seq)`,
+    params: [organisationId, channelId],
+  };
+}
+
+/**
+ * The tail of a change made in one statement, without a transaction around it: common table
+ * expressions that write one event per row of the CTE `source` (columns `channel_id`, `seq`,
+ * `id` of the message, `created_at`), take the organisation's next position (`counter`, whose
+ * row lock is held to the statement's commit, so positions follow commit order, as in
+ * `finish`), and write the operation's audit record when the change happened.
+ */
+export function eventTailCtes(
+  organisationId: string,
+  actor: PersonActor,
+  source: string,
+  event: { type: ChannelEventType; staffOnly: boolean },
+  audit: AuditRecord | undefined,
+): { sql: string; params: unknown[] } {
+  const audited = audit ? auditInsert([audit], `exists (select 1 from ${source})`) : undefined;
+  return {
+    sql: `counter as (
+       insert into event_position (organisation_id, last_position) select ?, 1 from ${source}
+       on conflict (organisation_id) do update set last_position = event_position.last_position + 1
+       returning last_position),
+     events as (
+       insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, actor_team_member_id, actor_patient_id, staff_only, subject_only, created_at)
+       select ?, s.channel_id, s.seq, counter.last_position, ?, s.id, ?, ?, ?, false, s.created_at from ${source} s, counter)
+     ${audited ? `, audited as (${audited.sql})` : ''}`,
+    params: [
+      organisationId,
+      organisationId,
+      event.type,
+      actor.kind === 'staff' ? actor.teamMemberId : null,
+      actor.kind === 'patient' ? actor.patientId : null,
+      event.staffOnly,
+      ...(audited?.params ?? []),
+    ],
+  };
+}
+
+/** Tells every process that the organisation's events up to `position` are committed. */
+export const publishPosition = (bus: EventBus, organisationId: string, position: number) => bus.publish({ kind: 'events', organisationId, position });
+
 function eventColumns(events: readonly PendingEvent[]): string[] {
   const column = (value: (event: PendingEvent) => string | number | boolean | null | undefined) => textArray(events.map((event) => {
     const v = value(event);

@@ -19,10 +19,13 @@ export interface AuditRecord {
 const COLUMNS = 'organisation_id, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code, occurred_at';
 const UNNEST = 'unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])';
 
-/** The statement (`?` placeholders) that writes audit records, whatever their number: alone, or as a part of a larger one. */
-export function auditInsert(records: readonly AuditRecord[]): { sql: string; params: string[] } {
+/**
+ * The statement (`?` placeholders) that writes audit records, whatever their number: alone, or
+ * as a part of a larger one (then only `when` a condition of it holds, if given).
+ */
+export function auditInsert(records: readonly AuditRecord[], when?: string): { sql: string; params: string[] } {
   const column = (key: keyof AuditRecord) => textArray(records.map((record) => { const value = record[key]; return value instanceof Date ? value.toISOString() : value; }));
-  return { sql: `insert into audit_event (${COLUMNS}) select * from ${UNNEST}`, params: [
+  return { sql: `insert into audit_event (${COLUMNS}) select * from ${UNNEST}${when ? ` where ${when}` : ''}`, params: [
     column('organisationId'),
     column('actorKind'),
     column('actorId'),

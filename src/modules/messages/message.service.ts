@@ -6,14 +6,14 @@ import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
-import { autoReply } from './auto-reply';
-import { lockChannelState } from '../channels/channel-state';
+import { autoReply, autoReplyText } from './auto-reply';
+import { channelState, lockChannelState } from '../channels/channel-state';
 import { messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
-import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
+import { eventTailCtes, publishPosition, reservedSeqCte, withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import type { Channel } from '../channels/channel.entity';
+import { ChannelKind, ChannelStatus, type Channel } from '../channels/channel.entity';
 import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
@@ -98,6 +98,14 @@ export class MessageService {
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
     try {
+      if (data.attachmentIds.length === 0 && !(await autoReplyText(this.deps.settings, actor, found.channel, false))) {
+        const message = await appendMessageAtOnce(this.scope, this.deps.bus, actor, draft);
+        if (message) return message;
+        // Not written: the channel closed to the patient meanwhile (or vanished); say which.
+        const state = await channelState(this.scope.em, actor.organisationId, channelId);
+        if (state) assertOpenToPatients(state);
+        throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
+      }
       return await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
         // Checked again under the channel's lock: a message never lands after the conversation closed.
         if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
@@ -235,26 +243,22 @@ export interface MessageDraft {
 }
 
 /**
- * Writes a message, its MESSAGE_SENT event (staff-only for an internal note) and its notification
- * outbox entry in the caller's transaction; a reply moves its thread's count and last reply time.
+ * The common table expressions that write a message: `written` (the row, at the sequence number
+ * of the CTE `reserved`), its notification outbox entry (notices are planned from it: committed
+ * with the message or not at all) and, for a reply, its thread's count and last reply time.
  */
-export async function appendMessage(log: EventLogTransaction, actor: PersonActor, draft: MessageDraft): Promise<Message> {
+function messageWriteCtes(actor: PersonActor, draft: MessageDraft, createdAt: Date): { sql: string; params: unknown[] } {
   const { organisationId } = actor;
-  // An internal note does not move the channel up in lists: a patient would see something happen.
-  const reserved = log.nextSeqCte(draft.channelId, !draft.internal);
-  // One statement, outside the ORM's unit of work: the sequence number, the message and its
-  // notification outbox entry (notices are planned from it: committed with the message or not at all).
-  const [row] = await preparedRows<Record<string, unknown>[]>(log.em,
-    `with ${reserved.sql},
-     written as (
+  const counters = draft.internal ? 'internal_reply_count = internal_reply_count + 1, last_internal_reply_at' : 'reply_count = reply_count + 1, last_reply_at';
+  return {
+    sql: `written as (
        insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,
                             parent_message_id, internal, idempotency_key, request_hash, created_at)
        select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?, ?, ? from reserved
        returning *),
      outbox as (insert into notification_outbox (organisation_id, message_id) select organisation_id, id from written)
-     select * from written`,
-    [
-      ...reserved.params,
+     ${draft.parentMessageId ? `, thread as (update message set ${counters} = now() where organisation_id = ? and id = ? and exists (select 1 from written))` : ''}`,
+    params: [
       organisationId,
       draft.channelId,
       draft.body,
@@ -265,21 +269,59 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
       draft.internal ?? false,
       draft.idempotencyKey ?? null,
       draft.requestHash ?? null,
-      new Date(),
+      createdAt,
+      ...(draft.parentMessageId ? [organisationId, draft.parentMessageId] : []),
     ],
-  );
+  };
+}
+
+/**
+ * Writes a message, its MESSAGE_SENT event (staff-only for an internal note) and its notification
+ * outbox entry in the caller's transaction; a reply moves its thread's count and last reply time.
+ */
+export async function appendMessage(log: EventLogTransaction, actor: PersonActor, draft: MessageDraft): Promise<Message> {
+  // An internal note does not move the channel up in lists: a patient would see something happen.
+  const reserved = log.nextSeqCte(draft.channelId, !draft.internal);
+  const write = messageWriteCtes(actor, draft, new Date());
+  // One statement, outside the ORM's unit of work: the sequence number, the message, its outbox entry.
+  const [row] = await preparedRows<Record<string, unknown>[]>(log.em, `with ${reserved.sql}, ${write.sql} select * from written`, [...reserved.params, ...write.params]);
   if (!row) throw new Error('channel vanished during its transaction');
   const message = messageFromRow(row);
-  if (draft.parentMessageId) {
-    await log.em.execute(
-      message.internal
-        ? 'update message set internal_reply_count = internal_reply_count + 1, last_internal_reply_at = now() where organisation_id = ? and id = ?'
-        : 'update message set reply_count = reply_count + 1, last_reply_at = now() where organisation_id = ? and id = ?',
-      [organisationId, draft.parentMessageId],
-    );
-  }
   await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, message.seq);
   return message;
+}
+
+/**
+ * A send that needs nothing else in its transaction (no attachments, no automatic reply) in a
+ * single statement, with no transaction around it: the sequence number, the message, its outbox
+ * entry, its event, the organisation's position and the audit record, then the notice. A
+ * patient's message lands only while the channel is open to them (checked on the channel's
+ * row, locked by the statement); undefined when it was not.
+ */
+async function appendMessageAtOnce(scope: RequestScope, bus: EventBus, actor: PersonActor, draft: MessageDraft): Promise<Message | undefined> {
+  const openToPatients = `(status <> '${ChannelStatus.CLOSED}' and (kind <> '${ChannelKind.CONVERSATION}' or patient_can_reply))`;
+  const reserved = reservedSeqCte(actor.organisationId, draft.channelId, !draft.internal, actor.kind === 'patient' ? openToPatients : undefined);
+  const write = messageWriteCtes(actor, draft, new Date());
+  const tail = eventTailCtes(actor.organisationId, actor, 'written', { type: ChannelEventType.MESSAGE_SENT, staffOnly: messagePolicy.eventsStaffOnly({ internal: Boolean(draft.internal) }) }, scope.audit.claim());
+  let rows: Array<Record<string, unknown> & { event_position: string }>;
+  try {
+    rows = await preparedRows(scope.em, `with ${reserved.sql}, ${write.sql}, ${tail.sql} select written.*, counter.last_position as event_position from written, counter`, [
+      ...reserved.params,
+      ...write.params,
+      ...tail.params,
+    ]);
+  } catch (error) {
+    scope.audit.rolledBack();
+    throw error;
+  }
+  if (rows.length === 0) {
+    scope.audit.rolledBack();
+    return undefined;
+  }
+  scope.audit.committed();
+  const { event_position: position, ...row } = rows[0];
+  await publishPosition(bus, actor.organisationId, Number(position));
+  return messageFromRow(row);
 }
 
 /** A unique index refused the row (through the ORM, or a plain statement's driver error). */
