@@ -319,9 +319,24 @@ async function rounds(fire: (k: number) => Promise<void>, receipts: number[][], 
   return { perSecond: Math.round((sizes.fanout * sizes.rounds) / (busy / 1000)), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+/** Node options for every server the memory bench measures: a full collection on SIGUSR2 before each reading. */
+const MEASURED_NODE_OPTIONS = `--expose-gc --require ${path.join(__dirname, 'collect-on-signal.js')}`;
+
+/** Resident memory of a measured server right after a full garbage collection. */
+async function collectedResident(pid: number): Promise<number> {
+  process.kill(pid, 'SIGUSR2');
+  await sleep(500);
+  return residentBytes(pid);
+}
+
+/**
+ * Resident memory per idle subscriber, each server measured the same way: a reading after a full
+ * collection, N subscriptions opened, one event delivered to every one of them (which confirms
+ * it is in place), and a reading after a full collection again.
+ */
 async function memory(databaseUrl: string) {
   const main = path.join(__dirname, '..', 'src', 'main.js');
-  const env = { ...benchEnvironment({ LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, WS_MAX_SUBSCRIPTIONS: '10' }) };
+  const env = { ...benchEnvironment({ LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, WS_MAX_SUBSCRIPTIONS: '10' }), NODE_OPTIONS: MEASURED_NODE_OPTIONS };
   const ours = await spawnNode(main, env, (line) => (line.includes('"msg":"listening"') ? (JSON.parse(line) as { url: string }).url : undefined));
   const url = ours.value;
   const wsUrl = url.replace('http', 'ws');
@@ -354,48 +369,53 @@ async function memory(databaseUrl: string) {
   cursor = await sendStep('warm-up');
   await confirmed([warm]);
   await sleep(1_000);
-  const before = await residentBytes(ours.child.pid!);
+  const before = await collectedResident(ours.child.pid!);
   const states: Array<ReturnType<typeof subscribeIdle>> = [];
   for (let opened = 0; opened < sizes.idle; opened += 100) {
-    const step = Array.from({ length: Math.min(100, sizes.idle - opened) }, () => subscribeIdle(cursor));
-    states.push(...step);
-    cursor = await sendStep(`step ${opened}`);
-    await confirmed(step);
+    states.push(...Array.from({ length: Math.min(100, sizes.idle - opened) }, () => subscribeIdle(cursor)));
+    await sleep(100);
   }
-  await sleep(2_000);
-  const after = await residentBytes(ours.child.pid!);
+  await sendStep('confirm');
+  await confirmed(states);
+  await sleep(1_000);
+  const after = await collectedResident(ours.child.pid!);
   await Promise.all([warm, ...states].map((state) => state.client.dispose()));
   ours.child.kill('SIGTERM');
 
-  const bare = await spawnNode(path.join(__dirname, 'bare-ws-server.js'), {}, (line) => (/^\d+$/.test(line) ? line : undefined));
+  const bare = await spawnNode(path.join(__dirname, 'bare-ws-server.js'), { NODE_OPTIONS: MEASURED_NODE_OPTIONS }, (line) => (/^\d+$/.test(line) ? line : undefined));
   await sleep(500);
-  const bareBefore = await residentBytes(bare.child.pid!);
+  const bareBefore = await collectedResident(bare.child.pid!);
   const sockets: WebSocket[] = [];
   for (let i = 0; i < sizes.idle; i++) {
     const socket = new WebSocket(`ws://127.0.0.1:${bare.value}`);
     await new Promise((resolve) => socket.once('open', resolve));
     sockets.push(socket);
   }
-  await sleep(2_000);
-  const bareAfter = await residentBytes(bare.child.pid!);
+  await sleep(1_000);
+  const bareAfter = await collectedResident(bare.child.pid!);
   for (const socket of sockets) socket.close();
   bare.child.kill('SIGTERM');
 
-  // The plain graphql-ws + PubSub server with as many idle subscriptions.
-  const plain = await spawnNode(path.join(__dirname, 'plain-graphql-ws-server.js'), {}, (line) => (/^\d+$/.test(line) ? line : undefined));
+  // The plain graphql-ws + PubSub server with as many idle subscriptions, confirmed by one published event (SIGUSR1).
+  const plain = await spawnNode(path.join(__dirname, 'plain-graphql-ws-server.js'), { NODE_OPTIONS: MEASURED_NODE_OPTIONS }, (line) => (/^\d+$/.test(line) ? line : undefined));
   await sleep(500);
-  const plainBefore = await residentBytes(plain.child.pid!);
-  const plainClients: Client[] = [];
+  const plainBefore = await collectedResident(plain.child.pid!);
+  const plainStates: Array<{ client: Client; received: number }> = [];
   let connected = 0;
   for (let i = 0; i < sizes.idle; i++) {
     const client = createClient({ url: `ws://127.0.0.1:${plain.value}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, on: { connected: () => void (connected += 1) } });
-    client.subscribe({ query: CHANNEL_EVENTS, variables: { c: 'idle' } }, { next: () => undefined, error: () => undefined, complete: () => undefined });
-    plainClients.push(client);
+    const state = { client, received: 0 };
+    client.subscribe({ query: CHANNEL_EVENTS, variables: { c: 'idle' } }, { next: () => void (state.received += 1), error: () => void (failed += 1), complete: () => undefined });
+    plainStates.push(state);
   }
   while (connected < sizes.idle) await sleep(20);
-  await sleep(2_000);
-  const plainAfter = await residentBytes(plain.child.pid!);
-  await Promise.all(plainClients.map((client) => client.dispose()));
+  // graphql-ws subscribes right after connecting: let the last subscriptions reach the PubSub.
+  await sleep(1_000);
+  plain.child.kill('SIGUSR1');
+  await confirmed(plainStates);
+  await sleep(1_000);
+  const plainAfter = await collectedResident(plain.child.pid!);
+  await Promise.all(plainStates.map((state) => state.client.dispose()));
   plain.child.kill('SIGTERM');
   return { ours: (after - before) / sizes.idle, bare: (bareAfter - bareBefore) / sizes.idle, plain: (plainAfter - plainBefore) / sizes.idle };
 }
@@ -406,11 +426,15 @@ async function main() {
   let failed = false;
   try {
     console.log(`sizes: ${JSON.stringify(sizes)}`);
+    const only = new Set((process.env.BENCH_ONLY ?? 'delivery,fanout,memory').split(','));
+    if (only.has('delivery')) {
     const delivery = await deliveryCheck(server);
     console.log(`\ndelivery check: ${delivery.sent} messages from ${sizes.senders} concurrent senders into ${sizes.channels} channels (${delivery.sendRate}/s), ${delivery.reconnects} random reconnects`);
     console.log(`  lost ${delivery.lost}, duplicated ${delivery.duplicated}, out of order ${delivery.outOfOrder}`);
     failed ||= delivery.lost + delivery.duplicated + delivery.outOfOrder > 0;
+    }
 
+    if (only.has('fanout')) {
     const fan = await fanOut(server);
     console.log(`\nfan-out: one message to ${sizes.fanout} subscribers of one group channel, ${sizes.rounds} rounds, payload ${fan.payloadBytes} bytes`);
     console.log(`  ours (commit → receipt): ${fan.ours.perSecond} deliveries/s, p50 ${fan.ours.p50.toFixed(1)} ms, p99 ${fan.ours.p99.toFixed(1)} ms`);
@@ -420,13 +444,16 @@ async function main() {
       `  ratio ours/bare: throughput ${(fan.ours.perSecond / fan.baseline.perSecond).toFixed(2)}, p50 ${(fan.ours.p50 / fan.baseline.p50).toFixed(1)}x, p99 ${(fan.ours.p99 / fan.baseline.p99).toFixed(1)}x`,
     );
     console.log(`  ratio ours/plain graphql-ws: throughput ${(fan.ours.perSecond / fan.peer.perSecond).toFixed(2)}, p50 ${(fan.ours.p50 / fan.peer.p50).toFixed(1)}x`);
+    }
 
+    if (only.has('memory')) {
     const mem = await memory(database.url);
     console.log(`\nmemory per idle subscriber (${sizes.idle} sockets, resident memory of the server process):`);
-    console.log(`  ours: ${(mem.ours / 1024).toFixed(1)} KiB (authenticated graphql-ws connection with one channelEvents subscription, each confirmed by a delivery)`);
+    console.log(`  ours: ${(mem.ours / 1024).toFixed(1)} KiB (authenticated graphql-ws connection with one channelEvents subscription; every server read after a full collection, with one event delivered to each subscriber)`);
     console.log(`  bare ws socket: ${(mem.bare / 1024).toFixed(1)} KiB`);
     console.log(`  plain graphql-ws + PubSub subscription: ${(mem.plain / 1024).toFixed(1)} KiB`);
     console.log(`  ratio ours/bare: ${(mem.ours / mem.bare).toFixed(1)}, ours/plain graphql-ws: ${(mem.ours / mem.plain).toFixed(2)}`);
+    }
   } finally {
     await server.close();
     await database.stop();

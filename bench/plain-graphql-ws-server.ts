@@ -52,6 +52,12 @@ export async function startPlainServer(): Promise<PlainServer> {
   };
 }
 
+/** What the memory bench publishes to confirm idle subscriptions (SIGUSR1 when run alone). */
+const SAMPLE_EVENT = { cursor: 'c', type: 'MESSAGE_SENT', message: { id: 'm', body: 'confirm', createdAt: new Date(0).toISOString(), author: { __typename: 'TeamMember', id: 't', name: 'Idle watcher' } } };
+
 if (require.main === module) {
-  void startPlainServer().then((server) => process.stdout.write(`${server.port}\n`));
+  void startPlainServer().then((server) => {
+    process.on('SIGUSR1', () => void server.publish('idle', SAMPLE_EVENT));
+    process.stdout.write(`${server.port}\n`);
+  });
 }

@@ -20,6 +20,7 @@ import {
   TeamMemberArchiveDocument,
   TypingDocument,
   TypingStartDocument,
+  type InboxCountsSubscription,
 } from './generated/graphql';
 
 let server: TestServer;
@@ -289,7 +290,7 @@ describe('read state', () => {
 
     // An inbox event carries the counts as they are when it is delivered: each is awaited
     // before the next message, so that it shows the count after its own message.
-    const counts = [];
+    const counts: Array<InboxCountsSubscription['inboxEvents']> = [];
     const delivered = async () => counts.push((await readerInbox.next()).data!.inboxEvents);
     await post(p1, first.id, 'one');
     await delivered();

@@ -40,8 +40,10 @@ export interface RequestScope {
   readonly logger: Logger;
   /** For subscriptions: aborted when their connection starts closing, so streams stop reading at once. */
   readonly connectionSignal?: AbortSignal;
-  /** Drops cached rows between events of a long-lived subscription (and the memory they hold). */
+  /** Drops cached rows and built services between events of a long-lived subscription (and the memory they hold). */
   reset(): void;
+  /** Like reset, but the rows handed over with `prime` stay: loaders built again start from them. */
+  release(): void;
   /** Rows a batch of events refers to: the loaders answer from them, once built, without a query. */
   prime(related: readonly RelatedRows[]): void;
   /** The audit record of the operation's change, written in the change's transaction. */
@@ -100,13 +102,18 @@ class OperationContext implements Context {
   }
 
   /**
-   * Forgets the EntityManager and loaders (built again when next used): a long-lived subscription
-   * whose events are executed by another subscriber of its group holds neither between events.
+   * Forgets the EntityManager, loaders and services (built again when next used): a long-lived
+   * subscription holds none of them between events.
    */
   reset(): void {
+    this.release();
+    this.primed = [];
+  }
+
+  release(): void {
     this.forked = undefined;
     this.batchLoaders = undefined;
-    this.primed = [];
+    this.built = undefined;
   }
 
   prime(related: readonly RelatedRows[]): void {

@@ -54,7 +54,10 @@ export class ChannelEventService {
     let lastVisibleSeq: number | undefined;
     // Rows loaded to set the stream up are not kept for its lifetime (memory per open subscriber).
     scope.reset();
-    const feed = await this.deps.live.acquireFeed(organisationId);
+    // The stream's callbacks hold the scope and these, not this service (and the services it reaches).
+    const { live } = this.deps;
+    const revalidateMs = this.deps.config.live.revalidateMs;
+    const feed = await live.acquireFeed(organisationId);
     const viewer = { kind: actor.kind, key: actorKey(actor) };
     return liveReader<number>({
       feed,
@@ -74,25 +77,14 @@ export class ChannelEventService {
         return eventPolicy.canSee(viewer, record) ? 'deliver' : 'skip';
       },
       authorize: async () => {
-        lastVisibleSeq = await this.authorize(membershipId);
+        lastVisibleSeq = await membershipEnd(scope, membershipId);
       },
       prepare: (events) => prepareBatch(scope, events),
       endError: revoked,
-      revalidateMs: this.deps.config.live.revalidateMs,
+      revalidateMs,
       connectionSignal: scope.connectionSignal,
-      release: () => this.deps.live.releaseFeed(organisationId),
+      release: () => live.releaseFeed(organisationId),
     });
-  }
-
-  /**
-   * Ends the stream unless the token is current and the person active; returns the sequence
-   * number of the membership's MEMBER_LEFT once it has ended (the member still gets that event).
-   */
-  private async authorize(membershipId: string): Promise<number | undefined> {
-    await assertStreamCaller(this.scope);
-    const membership = await this.scope.loaders.member.load(membershipId);
-    if (!membership) throw revoked();
-    return membership.leftSeq ?? undefined;
   }
 
   /** A resume position whose next event was removed by retention cannot be resumed. */
@@ -109,6 +101,18 @@ export class ChannelEventService {
   cursorOf(event: StreamEvent): string {
     return this.deps.cursors.encode({ channelId: event.record.channelId, seq: event.record.seq });
   }
+}
+
+/**
+ * Ends a channel's stream unless the token is current and the person active; returns the sequence
+ * number of the membership's MEMBER_LEFT once it has ended (the member still gets that event).
+ */
+async function membershipEnd(scope: RequestScope, membershipId: string): Promise<number | undefined> {
+  await assertStreamCaller(scope);
+  const membership = await scope.loaders.member.load(membershipId);
+  scope.release();
+  if (!membership) throw revoked();
+  return membership.leftSeq ?? undefined;
 }
 
 const revoked = () => apiError(ApiErrorCode.ACCESS_REVOKED, 'You are no longer a member of this channel.');
@@ -132,5 +136,7 @@ export async function assertStreamCaller(scope: RequestScope): Promise<void> {
   scope.reset();
   const person =
     actor.kind === 'staff' ? await scope.loaders.teamMember.load(actor.teamMemberId) : actor.kind === 'patient' ? await scope.loaders.patient.load(actor.patientId) : undefined;
+  // What the check loaded is not kept until the next one.
+  scope.reset();
   if (!person || person.archivedAt) throw unauthenticated();
 }

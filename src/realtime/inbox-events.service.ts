@@ -74,7 +74,10 @@ export class InboxEventService {
 
     // Rows loaded to set the stream up are not kept for its lifetime (memory per open subscriber).
     scope.reset();
-    const feed = await this.deps.live.acquireFeed(organisationId);
+    // The stream's callbacks hold the scope and these, not this service.
+    const { live } = this.deps;
+    const revalidateMs = this.deps.config.live.revalidateMs;
+    const feed = await live.acquireFeed(organisationId);
     // Registered before the first read, so every batch the feed reads from now on says whether this person was in it.
     feed.addInboxPerson(me);
     const viewer: Viewer = { kind: actor.kind, key: me };
@@ -114,11 +117,11 @@ export class InboxEventService {
       authorize: () => assertStreamCaller(scope),
       prepare: (events) => prepareBatch(scope, events),
       endError: () => unauthenticated(),
-      revalidateMs: this.deps.config.live.revalidateMs,
+      revalidateMs,
       connectionSignal: scope.connectionSignal,
       release: () => {
         feed.removeInboxPerson(me);
-        this.deps.live.releaseFeed(organisationId);
+        live.releaseFeed(organisationId);
       },
     });
     return mapStream(reader, (event) => {

@@ -128,7 +128,12 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
     const actor = context.actor;
     const executeOne = async (event: unknown) => {
       sharedExecutionStats.executed += 1;
-      return execute({ ...args, rootValue: event }) as Promise<ExecutionResult>;
+      try {
+        return (await execute({ ...args, rootValue: event })) as ExecutionResult;
+      } finally {
+        // An idle subscriber keeps no rows, loaders or services between events.
+        context.release();
+      }
     };
     const groupOf = (event: LoadedEvent): string | undefined => {
       if (!plan || !isPerson(actor) || !event?.record) return undefined;

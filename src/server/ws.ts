@@ -2,7 +2,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
-import { GraphQLError, getOperationAST, parse, validate, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { AppDeps } from '../graphql/context';
 import { createContext } from '../graphql/context';
 import { allValidationRules } from '../graphql/limits';
@@ -45,7 +45,7 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
  */
 export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator) {
   const { config, logger } = deps;
-  const rules = allValidationRules(config);
+  const documents = new CheckedDocuments(schema, allValidationRules(config));
   const states = new WeakMap<object, ConnectionState>();
   const socketStates = new WeakMap<WebSocket, ConnectionState>();
   /** Closes a socket from the server side: streams stop first, the peer gets `code`, and a peer that never answers is cut off. */
@@ -121,14 +121,9 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       },
       onSubscribe: (ctx, id, payload) => {
         const state = states.get(ctx.extra);
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [withCode(error instanceof GraphQLError ? error : new GraphQLError('Syntax error'), 'GRAPHQL_PARSE_FAILED')];
-        }
-        const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED'));
+        const checked = documents.check(payload.query);
+        if (checked.errors) return checked.errors;
+        const { document } = checked;
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [withCode(new GraphQLError('Unable to identify the operation.'), 'BAD_REQUEST')];
         if (operation.operation === 'mutation') return [withCode(new GraphQLError('Mutations go over HTTP POST.'), 'BAD_REQUEST')];
@@ -222,4 +217,45 @@ async function personArchived(deps: AppDeps, person: { organisationId: string; t
     [person.organisationId, person.teamMemberId ?? person.patientId],
   );
   return rows.length === 0 || rows[0].archived;
+}
+
+const MAX_KEPT_CHARS = 16_384;
+
+/**
+ * Parsed and validated subscription documents by query text: every subscriber of the same query
+ * shares one document (an AST is tens of kilobytes: per idle subscriber, that was most of its
+ * memory) and it is parsed and validated once. Bounded; the oldest text goes first.
+ */
+class CheckedDocuments {
+  private readonly known = new Map<string, { document: DocumentNode; errors?: undefined } | { document?: undefined; errors: GraphQLError[] }>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly rules: ValidationRule[],
+    private readonly max = 1_000,
+  ) {}
+
+  check(query: string) {
+    let checked = this.known.get(query);
+    if (!checked) {
+      checked = this.parseAndValidate(query);
+      // Long texts are checked every time rather than kept (at most max × MAX_KEPT_CHARS here).
+      if (query.length > MAX_KEPT_CHARS) return checked;
+      if (this.known.size >= this.max) this.known.delete(this.known.keys().next().value!);
+      this.known.set(query, checked);
+    }
+    return checked;
+  }
+
+  private parseAndValidate(query: string) {
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (error) {
+      return { errors: [withCode(error instanceof GraphQLError ? error : new GraphQLError('Syntax error'), 'GRAPHQL_PARSE_FAILED')] };
+    }
+    const errors = validate(this.schema, document, this.rules);
+    if (errors.length > 0) return { errors: errors.map((error) => withCode(error, 'GRAPHQL_VALIDATION_FAILED')) };
+    return { document };
+  }
 }
