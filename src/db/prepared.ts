@@ -71,3 +71,17 @@ export async function entitiesById<T extends object>(em: EntityManager, entity: 
   const rows = await preparedRows(em, `select * from "${tableName}" where organisation_id = ? and id = any(?::uuid[])`, [organisationId, uuidArray(ids)]);
   return rows.map((row) => em.map(entity, row));
 }
+
+const readers = new WeakMap<object, EntityManager>();
+
+/**
+ * An EntityManager for plain statements (preparedRows) on the pool, shared by every request:
+ * reads that map no entities need no per-request fork. Never in a transaction, and never used
+ * to load or map entities (its identity map would only grow).
+ */
+export function plainReader(em: EntityManager): EntityManager {
+  const root = em.getConnection();
+  let reader = readers.get(root);
+  if (!reader) readers.set(root, (reader = em.fork({ useContext: false, clear: true })));
+  return reader;
+}

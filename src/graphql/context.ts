@@ -8,6 +8,7 @@ import type { LiveHub } from '../realtime/live-hub';
 import type { FileStore } from '../modules/attachments/file-store';
 import { AuditTrail, type AuditLog } from '../modules/audit/audit-log';
 import { TENANT_FILTER } from '../db/tenant';
+import { plainReader } from '../db/prepared';
 import { createLoaders, type Loaders } from './loaders';
 import { primeLoaders, type RelatedRows } from '../realtime/event-batch';
 import { createServices, type Services } from './services';
@@ -36,6 +37,8 @@ export interface RequestScope {
   readonly actor?: Actor;
   /** A fork scoped to the actor's organisation; tenant-owned queries fail without one. */
   readonly em: EntityManager;
+  /** For plain statements (`preparedRows`) outside any transaction, without forking `em`. */
+  readonly db: EntityManager;
   readonly loaders: Loaders;
   readonly logger: Logger;
   /** For subscriptions: aborted when their connection starts closing, so streams stop reading at once. */
@@ -85,9 +88,13 @@ class OperationContext implements Context {
     return this.forked;
   }
 
+  get db(): EntityManager {
+    return plainReader(this.deps.orm.em);
+  }
+
   get loaders(): Loaders {
     if (!this.batchLoaders) {
-      this.batchLoaders = createLoaders(this.em, this.actor);
+      this.batchLoaders = createLoaders(this.db, () => this.em, this.actor);
       for (const related of this.primed) primeLoaders(this.batchLoaders, related);
     }
     return this.batchLoaders;

@@ -43,60 +43,64 @@ function pagedLoader<T>(load: (ids: readonly string[], page: KeysetPage) => Prom
 }
 
 /** One query per type per tick, whatever the list size. */
-export function createLoaders(em: EntityManager, actor: Actor | undefined) {
+/**
+ * `db` runs plain statements (no per-request EntityManager); `em` gives the operation's
+ * EntityManager, forked only when a loader maps rows into entities.
+ */
+export function createLoaders(db: EntityManager, em: () => EntityManager, actor: Actor | undefined) {
   const organisationId = actor && actor.kind !== 'operator' ? actor.organisationId : undefined;
   const scoped = <T extends Keyed>(entity: new () => T) =>
-    byIdLoader<T>((ids) => (organisationId ? entitiesById(em, entity, organisationId, ids) : Promise.resolve([])));
+    byIdLoader<T>((ids) => (organisationId ? entitiesById(em(), entity, organisationId, ids) : Promise.resolve([])));
   /** Patients at the other end of guardian links, active ones only, per patient id. */
   const linked = (from: GuardianLinkEnd) =>
-    new DataLoader<string, Patient[]>((ids) => (organisationId ? linkedPatients(em, organisationId, from, ids) : Promise.resolve(ids.map(() => []))));
+    new DataLoader<string, Patient[]>((ids) => (organisationId ? linkedPatients(em(), organisationId, from, ids) : Promise.resolve(ids.map(() => []))));
   const loaders = {
     /** Pages of messages read in the same statement as their channel (`channel(id) { messages }`), by messagePageKey. */
     readAhead: new Map<string, Message[]>(),
     teamMember: scoped(TeamMember),
     patient: scoped(Patient),
-    channel: byIdLoader<Channel>((ids) => (organisationId ? channelsById(em, organisationId, ids) : Promise.resolve([]))),
+    channel: byIdLoader<Channel>((ids) => (organisationId ? channelsById(db, organisationId, ids) : Promise.resolve([]))),
     message: scoped(Message),
     /** Membership rows by id, current or ended. */
-    member: byIdLoader<ChannelMember>((ids) => (organisationId ? membersById(em, organisationId, ids) : Promise.resolve([]))),
+    member: byIdLoader<ChannelMember>((ids) => (organisationId ? membersById(db, organisationId, ids) : Promise.resolve([]))),
     /** The active guardians of each patient id (empty for most). */
     guardians: linked('dependant'),
     /** The active dependants of each guardian patient id. */
     dependants: linked('guardian'),
     /** Earlier bodies of each message id, oldest first (staff-only data: the resolver decides who sees it). */
-    revisions: new DataLoader<string, MessageRevision[]>((messageIds) => (organisationId ? revisionsOf(em, organisationId, messageIds) : Promise.resolve(messageIds.map(() => [])))),
+    revisions: new DataLoader<string, MessageRevision[]>((messageIds) => (organisationId ? revisionsOf(db, organisationId, messageIds) : Promise.resolve(messageIds.map(() => [])))),
     /** The newest top-level message of each channel id that the caller may see. */
-    lastMessage: new DataLoader<string, Message | undefined>((channelIds) => lastMessages(em, actor, channelIds)),
+    lastMessage: new DataLoader<string, Message | undefined>((channelIds) => lastMessages(em(), actor, channelIds)),
     attachment: scoped(Attachment),
     /** The ready attachments of each message id, in upload order. */
     messageAttachments: new DataLoader<string, Attachment[]>(async (messageIds) => {
       if (!organisationId) return messageIds.map(() => []);
-      const rows = await em.find(Attachment, { organisationId, messageId: { $in: [...messageIds] }, status: AttachmentStatus.READY }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+      const rows = await em().find(Attachment, { organisationId, messageId: { $in: [...messageIds] }, status: AttachmentStatus.READY }, { orderBy: { createdAt: 'asc', id: 'asc' } });
       return messageIds.map((id) => rows.filter((row) => row.messageId === id));
     }),
     /** Who replied in each thread (top-level message id), first reply first, as person keys; internal replies for staff only. */
-    threadParticipants: new DataLoader<string, PersonIds[]>((messageIds) => threadParticipantsOf(em, actor, messageIds)),
+    threadParticipants: new DataLoader<string, PersonIds[]>((messageIds) => threadParticipantsOf(db, actor, messageIds)),
     /** The reactions of each message id, with whether the caller made each. */
-    reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(em, actor, messageIds)),
+    reactions: new DataLoader<string, ReactionSummary[]>((messageIds) => reactionSummaries(db, actor, messageIds)),
     /** The caller's unread messages per channel id (0 where not a member). */
-    unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts(em, actor, channelIds)),
+    unreadCount: new DataLoader<string, number>((channelIds) => unreadCounts(db, actor, channelIds)),
     /** The caller's unread replies per thread (top-level message id). */
-    unreadReplyCount: new DataLoader<string, number>((messageIds) => unreadReplyCounts(em, actor, messageIds)),
+    unreadReplyCount: new DataLoader<string, number>((messageIds) => unreadReplyCounts(db, actor, messageIds)),
     /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */
-    patientChannels: pagedLoader((patientIds, page) => channelsOfPatients(em, actor, patientIds, page)),
+    patientChannels: pagedLoader((patientIds, page) => channelsOfPatients(db, actor, patientIds, page)),
     /** Pages of the current members of each channel id, batched per page size and cursor. */
-    channelMembers: pagedLoader((channelIds, page) => membersOfChannels(em, actor, channelIds, page)),
+    channelMembers: pagedLoader((channelIds, page) => membersOfChannels(db, actor, channelIds, page)),
     /** The caller's own membership row per channel id. */
     myMembership: new DataLoader<string, ChannelMember | undefined>(async (channelIds) => {
       if (!isPerson(actor)) return channelIds.map(() => undefined);
-      const rows = await ownMembershipsOf(em, actor, channelIds);
+      const rows = await ownMembershipsOf(db, actor, channelIds);
       const byChannel = new Map(rows.map((row) => [row.channelId, row]));
       return channelIds.map((id) => byChannel.get(id));
     }),
     /** A channel with the caller's current membership of it, in one statement (what access checks need); primes both loaders. */
     channelAccess: new DataLoader<string, ChannelAccess>(async (channelIds) => {
       if (!isPerson(actor)) return channelIds.map(() => ({}));
-      const found = await channelsWithMemberships(em, actor, channelIds);
+      const found = await channelsWithMemberships(db, actor, channelIds);
       return found.map((access, index) => {
         loaders.channel.prime(channelIds[index], access.channel);
         loaders.myMembership.prime(channelIds[index], access.membership);

@@ -77,7 +77,7 @@ export class ChannelService {
     const query = messagePageQuery(this.deps.cursors, { id: channelId, organisationId: person.organisationId }, request, null);
     // A cursor of another channel is the page's own error to report, when it is read.
     if (!query) return;
-    const found = await channelWithPage(this.scope.em, person, channelId, query);
+    const found = await channelWithPage(this.scope.db, person, channelId, query);
     loaders.channelAccess.prime(channelId, { channel: found.channel, membership: found.membership });
     loaders.channel.prime(channelId, found.channel);
     loaders.myMembership.prime(channelId, found.membership);

@@ -157,7 +157,7 @@ export class MessageService {
     const query = messagePageQuery(cursors, channel, request, threadOf?.id ?? null);
     if (!query) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid for this channel.');
     // Read ahead with the channel (channel(id) { messages }) or read now.
-    const rows = this.scope.loaders.readAhead.get(messagePageKey(query)) ?? (await messagePage(this.scope.em, this.scope.actor, query));
+    const rows = this.scope.loaders.readAhead.get(messagePageKey(query)) ?? (await messagePage(this.scope.db, this.scope.actor, query));
     const more = rows.length > request.limit;
     const page = rows.slice(0, request.limit);
     if (!query.forward) page.reverse();

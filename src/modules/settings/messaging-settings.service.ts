@@ -214,7 +214,7 @@ export class MessagingSettingsService {
   current(): Promise<MessagingSettings> {
     const actor = this.scope.actor;
     if (!actor || actor.kind === 'operator') throw forbidden();
-    return (this.cached ??= loadMessagingSettings(this.scope.em, actor.organisationId));
+    return (this.cached ??= loadMessagingSettings(this.scope.db, actor.organisationId));
   }
 
   /** The settings as staff and services see them; patients learn what they may do from `me`. */
