@@ -35,3 +35,47 @@ export function plainRow<T>(row: Record<string, unknown>, kinds: { dates: readon
   for (const key of kinds.numbers ?? []) if (out[key] != null) out[key] = Number(out[key]);
   return out as T;
 }
+
+/** What `selectColumns` needs of the ORM: an entity's persisted properties and their columns. */
+interface MetadataSource {
+  getMetadata(): { find(entityName: string): { props: ReadonlyArray<{ name: string; fieldNames?: string[]; kind: string; persist?: boolean }> } | undefined };
+}
+
+const columnLists = new Map<string, ReadonlyArray<readonly [column: string, property: string]>>();
+
+/** An entity's columns and property names, from the ORM's metadata (so they follow the entity). */
+function columnsOf(source: MetadataSource, entity: { name: string }): ReadonlyArray<readonly [string, string]> {
+  let columns = columnLists.get(entity.name);
+  if (!columns) {
+    const meta = source.getMetadata().find(entity.name);
+    if (!meta) throw new Error(`no metadata for ${entity.name}`);
+    columns = meta.props.filter((prop) => prop.kind === 'scalar' && prop.persist !== false && prop.fieldNames?.length === 1).map((prop) => [prop.fieldNames![0], prop.name] as const);
+    columnLists.set(entity.name, columns);
+  }
+  return columns;
+}
+
+/**
+ * The select list of an entity's columns under the property names (`m.channel_id as "channelId"`):
+ * the driver then builds each row with the entity's keys, and the mapper converts in place
+ * (`typedRow`) instead of copying every row into a new object.
+ */
+export function selectColumns(source: MetadataSource, entity: { name: string }, alias: string): string {
+  const key = `${entity.name}|${alias}`;
+  let list = selectLists.get(key);
+  if (list === undefined) {
+    list = columnsOf(source, entity)
+      .map(([column, property]) => `${alias}.${column} as "${property}"`)
+      .join(', ');
+    selectLists.set(key, list);
+  }
+  return list;
+}
+const selectLists = new Map<string, string>();
+
+/** A row already keyed by property names (see selectColumns): timestamps to Dates and bigint counters to numbers, in place. */
+export function typedRow<T>(row: Record<string, unknown>, kinds: { dates: readonly string[]; numbers?: readonly string[] }): T {
+  for (const key of kinds.dates) row[key] = rowDate(row[key]);
+  for (const key of kinds.numbers ?? []) if (row[key] != null && typeof row[key] !== 'number') row[key] = Number(row[key]);
+  return row as T;
+}

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { buildSchemaSync } from 'type-graphql';
+import { buildSchemaSync, getMetadataStorage } from 'type-graphql';
 import { OrganisationResolver } from '../modules/organisations/organisation.graphql';
 import { MeResolver } from '../modules/directory/me.graphql';
 import { TeamMemberFieldResolver } from '../modules/directory/team-member.graphql';
@@ -67,7 +67,13 @@ const unusedPubSub = {
 
 /** The schema as the type-graphql classes declare it (the contract in schema.graphql). */
 export function buildContractSchema(): GraphQLSchema {
-  built ??= buildSchemaSync({ resolvers, validate: false, emitSchemaFile: false, pubSub: unusedPubSub });
+  if (!built) {
+    // No type-graphql middleware or auth checker is used (guard.ts wraps the operations), so a
+    // plain field needs no resolver of its own: GraphQL's default reads the property, without
+    // type-graphql's per-field wrapper (an allocation per field of every row of every page).
+    for (const type of getMetadataStorage().objectTypes) type.simpleResolvers ??= true;
+    built = buildSchemaSync({ resolvers, validate: false, emitSchemaFile: false, pubSub: unusedPubSub });
+  }
   return built;
 }
 

@@ -2,11 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
 import { timeIdCursor } from '../../common/cursor';
-import { plainRow, uuidArray } from '../../db/sql';
+import { plainRow, selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { channelPolicy, memberColumn } from '../../policy/channels';
-import type { Channel, ChannelMember } from './channel.entity';
+import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, type Channel, type ChannelMember } from './channel.entity';
 import type { Message } from '../messages/message.entity';
-import { messageFromRow, messagePageSql, type MessagePageQuery } from '../messages/message.queries';
+import { messageFromSelected, messagePageSql, type MessagePageQuery } from '../messages/message.queries';
 
 /** One keyset page of a list per parent (its channels, its members): up to `limit` after a (time, id) cursor. */
 export interface KeysetPage {
@@ -56,33 +56,41 @@ export async function membersOfChannels(em: EntityManager, actor: Actor | undefi
 
 
 /** A channel row as a Channel, without the ORM's unit of work (reads that only present or check channels). */
-export const channelFromRow = (row: Record<string, unknown>) =>
-  plainRow<Channel>(row, { dates: ['lastActivityAt', 'closedAt', 'unstaffedSince', 'createdAt', 'updatedAt'], numbers: ['lastSeq'] });
+const CHANNEL_KINDS = { dates: ['lastActivityAt', 'closedAt', 'unstaffedSince', 'createdAt', 'updatedAt'], numbers: ['lastSeq'] };
+const MEMBER_KINDS = { dates: ['joinedAt', 'leftAt', 'archivedAt', 'mutedAt', 'mutedUntil', 'lastReadAt'], numbers: ['joinedSeq', 'leftSeq', 'lastReadSeq'] };
+export const channelFromRow = (row: Record<string, unknown>) => plainRow<Channel>(row, CHANNEL_KINDS);
+const channelFromSelected = (row: Record<string, unknown>) => typedRow<Channel>(row, CHANNEL_KINDS);
 
 /** A membership row as a ChannelMember, without the ORM's unit of work. */
-export const memberFromRow = (row: Record<string, unknown>) =>
-  plainRow<ChannelMember>(row, { dates: ['joinedAt', 'leftAt', 'archivedAt', 'mutedAt', 'mutedUntil', 'lastReadAt'], numbers: ['joinedSeq', 'leftSeq', 'lastReadSeq'] });
+export const memberFromRow = (row: Record<string, unknown>) => plainRow<ChannelMember>(row, MEMBER_KINDS);
+const memberFromSelected = (row: Record<string, unknown>) => typedRow<ChannelMember>(row, MEMBER_KINDS);
 
 /** Channels by id, in one statement. */
 export async function channelsById(em: EntityManager, organisationId: string, ids: readonly string[]): Promise<Channel[]> {
-  const rows = await preparedRows<Record<string, unknown>[]>(em, 'select * from channel where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
-  return rows.map(channelFromRow);
+  const rows = await preparedRows<Record<string, unknown>[]>(em, `select ${selectColumns(em, ChannelEntity, 'c')} from channel c where c.organisation_id = ? and c.id = any(?::uuid[])`, [
+    organisationId,
+    uuidArray(ids),
+  ]);
+  return rows.map(channelFromSelected);
 }
 
 /** Memberships by id (current or ended), in one statement. */
 export async function membersById(em: EntityManager, organisationId: string, ids: readonly string[]): Promise<ChannelMember[]> {
-  const rows = await preparedRows<Record<string, unknown>[]>(em, 'select * from channel_member where organisation_id = ? and id = any(?::uuid[])', [organisationId, uuidArray(ids)]);
-  return rows.map(memberFromRow);
+  const rows = await preparedRows<Record<string, unknown>[]>(em, `select ${selectColumns(em, ChannelMemberEntity, 'm')} from channel_member m where m.organisation_id = ? and m.id = any(?::uuid[])`, [
+    organisationId,
+    uuidArray(ids),
+  ]);
+  return rows.map(memberFromSelected);
 }
 
 /** The person's current memberships of the given channels, in one statement. */
 export async function ownMembershipsOf(em: EntityManager, person: PersonActor, channelIds: readonly string[]): Promise<ChannelMember[]> {
   const { column, id } = memberColumn(person);
   const rows = await preparedRows<Record<string, unknown>[]>(em,
-    `select * from channel_member where organisation_id = ? and channel_id = any(?::uuid[]) and ${column} = ? and left_at is null`,
+    `select ${selectColumns(em, ChannelMemberEntity, 'm')} from channel_member m where m.organisation_id = ? and m.channel_id = any(?::uuid[]) and m.${column} = ? and m.left_at is null`,
     [person.organisationId, uuidArray(channelIds), id],
   );
-  return rows.map(memberFromRow);
+  return rows.map(memberFromSelected);
 }
 
 /** A channel (undefined where there is none) and the caller's current membership of it. */
@@ -96,16 +104,17 @@ export async function channelsWithMemberships(em: EntityManager, person: PersonA
   const { column, id } = memberColumn(person);
   const rows = await preparedRows<Array<{ id: string; channel: Record<string, unknown> | null; membership: Record<string, unknown> | null }>>(
     em,
-    `select i.id, row_to_json(c) as channel, row_to_json(m) as membership
-       from unnest(?::uuid[]) as i(id)
-       left join channel c on c.organisation_id = ? and c.id = i.id
-       left join channel_member m on m.organisation_id = c.organisation_id and m.channel_id = c.id and m.${column} = ? and m.left_at is null`,
-    [uuidArray(channelIds), person.organisationId, id],
+    `select i.id,
+            (select row_to_json(x) from (select ${selectColumns(em, ChannelEntity, 'c')} from channel c where c.organisation_id = ? and c.id = i.id) x) as channel,
+            (select row_to_json(x) from (select ${selectColumns(em, ChannelMemberEntity, 'm')} from channel_member m
+              where m.organisation_id = ? and m.channel_id = i.id and m.${column} = ? and m.left_at is null) x) as membership
+       from unnest(?::uuid[]) as i(id)`,
+    [person.organisationId, person.organisationId, id, uuidArray(channelIds)],
   );
   const byId = new Map(rows.map((row) => [row.id, row]));
   return channelIds.map((channelId) => {
     const row = byId.get(channelId);
-    return { channel: row?.channel ? channelFromRow(row.channel) : undefined, membership: row?.membership ? memberFromRow(row.membership) : undefined };
+    return { channel: row?.channel ? channelFromSelected(row.channel) : undefined, membership: row?.membership ? memberFromSelected(row.membership) : undefined };
   });
 }
 
@@ -122,17 +131,17 @@ export interface ChannelReadAhead extends ChannelAccess {
  */
 export async function channelWithPage(em: EntityManager, person: PersonActor, channelId: string, page: MessagePageQuery): Promise<ChannelReadAhead> {
   const { column, id } = memberColumn(person);
-  const membership = `select m.* from channel_member m where m.organisation_id = ? and m.channel_id = ? and m.${column} = ? and m.left_at is null`;
-  const messages = messagePageSql(person, page);
+  const membership = `select ${selectColumns(em, ChannelMemberEntity, 'm')} from channel_member m where m.organisation_id = ? and m.channel_id = ? and m.${column} = ? and m.left_at is null`;
+  const messages = messagePageSql(em, person, page);
   const [row] = await preparedRows<Array<{ channel: Record<string, unknown> | null; membership: Record<string, unknown> | null; messages: Record<string, unknown>[] | null }>>(em,
-    `select (select row_to_json(c) from channel c where c.organisation_id = ? and c.id = ?) as channel,
+    `select (select row_to_json(x) from (select ${selectColumns(em, ChannelEntity, 'c')} from channel c where c.organisation_id = ? and c.id = ?) x) as channel,
             (select row_to_json(m) from (${membership}) m) as membership,
             (select json_agg(p order by p.seq ${page.forward ? 'asc' : 'desc'}) from (${messages.sql}) p where exists (${membership})) as messages`,
     [person.organisationId, channelId, person.organisationId, channelId, id, ...messages.params, person.organisationId, channelId, id],
   );
   return {
-    channel: row.channel ? channelFromRow(row.channel) : undefined,
-    membership: row.membership ? memberFromRow(row.membership) : undefined,
-    messages: row.membership ? (row.messages ?? []).map(messageFromRow) : undefined,
+    channel: row.channel ? channelFromSelected(row.channel) : undefined,
+    membership: row.membership ? memberFromSelected(row.membership) : undefined,
+    messages: row.membership ? (row.messages ?? []).map(messageFromSelected) : undefined,
   };
 }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor } from '../../auth/actor';
-import { plainRow, uuidArray } from '../../db/sql';
+import { plainRow, selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { messagePolicy } from '../../policy/messages';
 import { Message } from './message.entity';
 import type { Channel } from '../channels/channel.entity';
@@ -70,11 +70,14 @@ export async function threadParticipantsOf(em: EntityManager, actor: Actor | und
  * A message row as a Message, without the ORM's unit of work: read paths that only present
  * messages (pages) skip hydration, change tracking and the identity map.
  */
-export const messageFromRow = (row: Record<string, unknown>) =>
-  plainRow<Message>(row, {
-    dates: ['lastReplyAt', 'lastInternalReplyAt', 'editedAt', 'deletedAt', 'createdAt'],
-    numbers: ['seq', 'replyCount', 'internalReplyCount'],
-  });
+const MESSAGE_KINDS = {
+  dates: ['lastReplyAt', 'lastInternalReplyAt', 'editedAt', 'deletedAt', 'createdAt'],
+  numbers: ['seq', 'replyCount', 'internalReplyCount'],
+};
+export const messageFromRow = (row: Record<string, unknown>) => plainRow<Message>(row, MESSAGE_KINDS);
+
+/** A row selected with `selectColumns(…, Message, …)` (already keyed by property), as a Message. */
+export const messageFromSelected = (row: Record<string, unknown>) => typedRow<Message>(row, MESSAGE_KINDS);
 
 export interface MessagePageQuery {
   organisationId: string;
@@ -104,9 +107,9 @@ export function messagePageQuery(cursors: CursorCodec, channel: Pick<Channel, 'i
 }
 
 /** The statement of a page (`?` placeholders), to run alone or inside a larger one. */
-export function messagePageSql(reader: Actor | undefined, query: MessagePageQuery): { sql: string; params: unknown[] } {
+export function messagePageSql(em: EntityManager, reader: Actor | undefined, query: MessagePageQuery): { sql: string; params: unknown[] } {
   return {
-    sql: `select m.* from message m
+    sql: `select ${selectColumns(em, Message, 'm')} from message m
       where m.organisation_id = ? and m.channel_id = ? and m.parent_message_id ${query.parentMessageId ? '= ?' : 'is null'}${messagePolicy.sql.andVisibleTo(reader, 'm')}
         ${query.boundary !== undefined ? `and m.seq ${query.forward ? '>' : '<'} ?` : ''}
       order by m.seq ${query.forward ? 'asc' : 'desc'} limit ?`,
@@ -120,7 +123,7 @@ export const messagePageKey = (query: MessagePageQuery) =>
 
 /** Up to `limit` messages of a channel or thread the reader may see, in sequence order from the boundary (keyset). */
 export async function messagePage(em: EntityManager, reader: Actor | undefined, query: MessagePageQuery): Promise<Message[]> {
-  const { sql, params } = messagePageSql(reader, query);
+  const { sql, params } = messagePageSql(em, reader, query);
   const rows = await preparedRows<Record<string, unknown>[]>(em, sql, params);
-  return rows.map(messageFromRow);
+  return rows.map(messageFromSelected);
 }
