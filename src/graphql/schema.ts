@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { isUnionType, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchemaSync, getMetadataStorage } from 'type-graphql';
 import { OrganisationResolver } from '../modules/organisations/organisation.graphql';
 import { MeResolver } from '../modules/directory/me.graphql';
@@ -73,8 +73,46 @@ export function buildContractSchema(): GraphQLSchema {
     // type-graphql's per-field wrapper (an allocation per field of every row of every page).
     for (const type of getMetadataStorage().objectTypes) type.simpleResolvers ??= true;
     built = buildSchemaSync({ resolvers, validate: false, emitSchemaFile: false, pubSub: unusedPubSub });
+    resolveUnionsSynchronously(built);
+    skipRootCopies();
   }
   return built;
+}
+
+/**
+ * Before every field resolver, type-graphql copies the parent object into a new instance of the
+ * type's class unless it already is one (so that the class's own methods and getters work on it):
+ * a copy of every message row or person for each field resolver of a page. A type class that
+ * declares fields only has nothing such a copy would add, so every object counts as one of its
+ * instances (for `instanceof`, which nothing else applies to these classes).
+ */
+function skipRootCopies(): void {
+  for (const { target } of getMetadataStorage().objectTypes) {
+    const ownMembers = Object.getOwnPropertyNames(target.prototype).filter((name) => name !== 'constructor');
+    if (ownMembers.length > 0 || Object.getPrototypeOf(target.prototype) !== Object.prototype) continue;
+    Object.defineProperty(target, Symbol.hasInstance, { value: (value: unknown) => typeof value === 'object' && value !== null });
+  }
+}
+
+/**
+ * type-graphql wraps every union's resolveType in an async function, so every author of every
+ * message on a page completes a promise later. Each union's own resolver is synchronous: called
+ * directly, with the class it returns turned into its GraphQL type name.
+ */
+function resolveUnionsSynchronously(schema: GraphQLSchema): void {
+  const storage = getMetadataStorage();
+  const typeNameOf = (target: unknown) => storage.objectTypes.find((type) => type.target === target)?.name;
+  for (const union of storage.unions) {
+    const type = schema.getType(union.name);
+    const own = union.resolveType;
+    if (!isUnionType(type) || !own) continue;
+    type.resolveType = (value, context, info, abstractType) => {
+      const resolved = own(value, context, info, abstractType);
+      if (resolved === undefined || typeof resolved === 'string') return resolved ?? undefined;
+      if (typeof resolved === 'function') return typeNameOf(resolved);
+      throw new Error(`union ${union.name}: its type resolver must be synchronous`);
+    };
+  }
 }
 
 /** The schema text committed as schema.graphql. */
