@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { openDatabase } from '../src/db/orm';
 import { preparedRows } from '../src/db/prepared';
 import { countStatements } from '../src/db/statement-count';
@@ -40,4 +40,12 @@ it('runs on the transaction connection inside a transaction (it sees what the tr
     await trx.execute(`insert into ${table} (id, label) values (3, 'three')`);
     expect(await preparedRows(trx, `select label from ${table} where id = ?`, [3])).toEqual([{ label: 'three' }]);
   });
+});
+
+it('denied: a statement on a transaction that has ended (its connection is back in the pool) fails instead of running elsewhere', async () => {
+  let finished: EntityManager | undefined;
+  await orm.em.fork().transactional(async (trx) => {
+    finished = trx;
+  });
+  await expect(preparedRows(finished!, `select 1 as one from ${table} limit ?`, [1])).rejects.toThrow('already ended');
 });

@@ -2,7 +2,9 @@ import { parse } from 'graphql';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, subscribe, type Subscription } from './support/client';
-import { GroupChannelCreateDocument, MessageSendDocument } from './generated/graphql';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { ChannelMarkReadDocument, GroupChannelCreateDocument, MessageSendDocument } from './generated/graphql';
 import { buildContractSchema } from '../src/graphql/schema';
 import { shareability, sharedExecutionStats } from '../src/realtime/shared-execution';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -96,4 +98,34 @@ it('a patient’s own message is theirs alone: the author gets their real name, 
   for (const message of rest) expect(message).toMatchObject({ id: sent.messageSend.message!.id, author: { __typename: 'Patient', realName: null } });
   expect(others).toHaveLength(3);
   await Promise.all(streams.map((stream) => stream.close()));
+});
+
+it('denied: subscribers of one document with two operations share nothing across operations, nor per-person fields (the plan is per operation)', async () => {
+  // One text, two operations; subscribers of the same text share one parsed document.
+  const text = `subscription Shared($c: ID!) { channelEvents(channelId: $c) { type } }
+    subscription PerPerson($c: ID!) { channelEvents(channelId: $c) { type channel { unreadCount myMembership { lastReadAt } } } }`;
+  const open = (person: Person, operationName: string) => {
+    const client = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${person.token}` }, retryAttempts: 0, lazy: true });
+    const received: any[] = [];
+    client.subscribe({ query: text, operationName, variables: { c: channelId } }, { next: (value) => void received.push(value), error: () => undefined, complete: () => undefined });
+    return { client, received };
+  };
+  await eventually(() => server.deps.live.streamCount === 0);
+  // The shareable operation is subscribed first, so its plan would be found first.
+  const first = open(staff[0], 'Shared');
+  await eventually(() => server.deps.live.streamCount === 1);
+  // Staff 1 has read everything so far; staff 2 has not.
+  const latest = await ok(server.url, manager.token, MessageSendDocument, { input: { channelId, body: 'Before the read mark' } });
+  await ok(server.url, staff[1].token, ChannelMarkReadDocument, { input: { channelId, messageId: latest.messageSend.message!.id } });
+  const reader = open(staff[1], 'PerPerson');
+  const unread = open(staff[2], 'PerPerson');
+  await eventually(() => server.deps.live.streamCount === 3);
+  await ok(server.url, manager.token, MessageSendDocument, { input: { channelId, body: 'After the read mark' } });
+  const sentEvent = (subscriber: { received: any[] }) => subscriber.received.find((value) => value.data?.channelEvents?.type === 'MESSAGE_SENT')?.data.channelEvents;
+  await eventually(() => [first, reader, unread].every((subscriber) => sentEvent(subscriber)));
+  expect(sentEvent(first)).toEqual({ type: 'MESSAGE_SENT' });
+  expect(sentEvent(reader).channel).toMatchObject({ unreadCount: 1, myMembership: { lastReadAt: expect.any(String) } });
+  expect(sentEvent(unread).channel.myMembership.lastReadAt).toBeNull();
+  expect(sentEvent(unread).channel.unreadCount).toBeGreaterThan(1);
+  await Promise.all([first, reader, unread].map((subscriber) => subscriber.client.dispose()));
 });

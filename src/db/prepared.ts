@@ -40,8 +40,11 @@ const isStalePlan = (error: unknown) => (error as { code?: string }).code === '0
  */
 export async function preparedRows<T extends unknown[] = Record<string, unknown>[]>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T> {
   const root = em.getConnection().getKnex() as unknown as Knex;
+  const transaction = em.isInTransaction() ? (em.getTransactionContext() as unknown as Knex & { isCompleted(): boolean }) : undefined;
+  // The ORM leaves a finished transaction on its fork: its connection is back in the pool.
+  if (transaction?.isCompleted()) throw new Error('statement on a transaction that has already ended');
   // A transaction's own client hands out its one connection and never releases it to the pool.
-  const knex = (em.isInTransaction() ? em.getTransactionContext() : root) as unknown as Knex;
+  const knex = transaction ?? root;
   const statement = prepare(sql);
   const values = params as unknown[];
   root.emit('query', { sql, bindings: values });

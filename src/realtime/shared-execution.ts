@@ -118,12 +118,17 @@ class RecentResults {
  */
 export function createSharedSubscribe(options: { maxResults?: number } = {}) {
   const recent = new RecentResults(options.maxResults ?? 2_000);
-  const plans = new WeakMap<ExecutionArgs['document'], Shareable | null>();
+  // Per document and operation: one document may hold several operations, and subscribers of the
+  // same text share one parsed document (ws.ts), each naming the operation it runs.
+  const plans = new WeakMap<ExecutionArgs['document'], Map<string, Shareable | null>>();
   return async function subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in source)) return source;
-    let plan = plans.get(args.document);
-    if (plan === undefined) plans.set(args.document, (plan = shareability(args.schema, args.document, args.operationName) ?? null));
+    let byOperation = plans.get(args.document);
+    if (!byOperation) plans.set(args.document, (byOperation = new Map()));
+    const operationKey = args.operationName ?? '';
+    let plan = byOperation.get(operationKey);
+    if (plan === undefined) byOperation.set(operationKey, (plan = shareability(args.schema, args.document, args.operationName) ?? null));
     const context = args.contextValue as Context;
     const actor = context.actor;
     const executeOne = async (event: unknown) => {

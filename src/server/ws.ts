@@ -219,30 +219,36 @@ async function personArchived(deps: AppDeps, person: { organisationId: string; t
   return rows.length === 0 || rows[0].archived;
 }
 
-const MAX_KEPT_CHARS = 16_384;
+/** At most this much query text is kept parsed (an AST is up to about 100 times its text). */
+const MAX_KEPT_CHARS = 256 * 1024;
 
 /**
  * Parsed and validated subscription documents by query text: every subscriber of the same query
  * shares one document (an AST is tens of kilobytes: per idle subscriber, that was most of its
- * memory) and it is parsed and validated once. Bounded; the oldest text goes first.
+ * memory) and it is parsed and validated once. Only valid documents are kept, the oldest going
+ * first beyond MAX_KEPT_CHARS of text in all; a refused text is checked afresh every time.
  */
 class CheckedDocuments {
-  private readonly known = new Map<string, { document: DocumentNode; errors?: undefined } | { document?: undefined; errors: GraphQLError[] }>();
+  private readonly known = new Map<string, DocumentNode>();
+  private keptChars = 0;
 
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly rules: ValidationRule[],
-    private readonly max = 1_000,
   ) {}
 
-  check(query: string) {
-    let checked = this.known.get(query);
-    if (!checked) {
-      checked = this.parseAndValidate(query);
-      // Long texts are checked every time rather than kept (at most max × MAX_KEPT_CHARS here).
-      if (query.length > MAX_KEPT_CHARS) return checked;
-      if (this.known.size >= this.max) this.known.delete(this.known.keys().next().value!);
-      this.known.set(query, checked);
+  check(query: string): { document: DocumentNode; errors?: undefined } | { document?: undefined; errors: GraphQLError[] } {
+    const known = this.known.get(query);
+    if (known) return { document: known };
+    const checked = this.parseAndValidate(query);
+    if (checked.document && query.length <= MAX_KEPT_CHARS / 16) {
+      this.known.set(query, checked.document);
+      this.keptChars += query.length;
+      for (const [text] of this.known) {
+        if (this.keptChars <= MAX_KEPT_CHARS) break;
+        this.known.delete(text);
+        this.keptChars -= text.length;
+      }
     }
     return checked;
   }
