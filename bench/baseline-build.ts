@@ -3,6 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
 
 const run = promisify(execFile);
 const ROOT = path.join(__dirname, '..', '..');
@@ -22,4 +23,21 @@ export async function buildCommit(commit: string): Promise<{ main: string }> {
   await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
   await run(process.execPath, [path.join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: dir });
   return { main };
+}
+
+/**
+ * PostGraphile 4 (the page-read peer) installed from its own lockfile (bench/postgraphile) beside
+ * this checkout: it needs graphql 15, and sharing the application's node_modules (graphql 16)
+ * left it with two graphql instances, answering every query with an error. Returns its folder.
+ */
+export async function installPostGraphile(): Promise<string> {
+  const source = path.join(ROOT, 'bench', 'postgraphile');
+  const lock = await fs.readFile(path.join(source, 'package-lock.json'));
+  const dir = path.join(os.tmpdir(), `care-messaging-postgraphile-${createHash('sha256').update(lock).digest('hex').slice(0, 12)}`);
+  if (await fs.stat(path.join(dir, 'node_modules', 'postgraphile')).then(() => true, () => false)) return dir;
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) await fs.copyFile(path.join(source, file), path.join(dir, file));
+  await run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+  return dir;
 }

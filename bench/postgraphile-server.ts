@@ -1,5 +1,11 @@
 import http from 'node:http';
-import { postgraphile } from 'postgraphile';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+// Installed apart, with its own graphql (see installPostGraphile); POSTGRAPHILE_DIR names the folder.
+const { postgraphile } = createRequire(path.join(process.env.POSTGRAPHILE_DIR!, 'package.json'))('postgraphile') as {
+  postgraphile: (database: string, schema: string, options: Record<string, unknown>) => http.RequestListener;
+};
 
 /**
  * The peer for page reads: PostGraphile 4 over the same database and tables, as a plain HTTP

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import { Client as PgClient } from 'pg';
 import { addPatient, addStaff, benchDatabase, benchEnvironment, createBenchOrganisation, graphql, intFromEnv, sleep, spawnNode } from './support';
-import { buildCommit } from './baseline-build';
+import { buildCommit, installPostGraphile } from './baseline-build';
 
 /**
  * The cost of a request, each figure a ratio against a baseline started here in the same run
@@ -61,6 +61,16 @@ async function load(url: string, requests: Array<{ body: string; headers?: Recor
     ],
   });
   return { perSecond: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+}
+
+/**
+ * Sends one of the requests and checks its answer before anything is measured: a baseline that
+ * answers with an error (a misinstalled peer does, with HTTP 200) would be measured as fast.
+ */
+async function expectAnswer(url: string, request: { body: string; headers?: Record<string, string> }, check: (data: Record<string, any>) => boolean, what: string) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...request.headers }, body: request.body });
+  const answer = (await response.json()) as { data?: Record<string, any>; errors?: unknown[] };
+  if (!response.ok || answer.errors?.length || !answer.data || !check(answer.data)) throw new Error(`${what} did not answer as expected: ${JSON.stringify(answer).slice(0, 500)}`);
 }
 
 const freePort = () =>
@@ -138,12 +148,16 @@ async function main() {
     const seeded = await seed(ours.url, db.url);
     const bare = await spawnNode(path.join(__dirname, 'bare-apollo-server.js'), {}, (line) => (line.startsWith('http') ? line.trim() : undefined));
     children.push(bare.child);
-    const peer = await spawnNode(path.join(__dirname, 'postgraphile-server.js'), { DATABASE_URL: db.url }, (line) => (line.startsWith('http') ? line.trim() : undefined));
+    const peer = await spawnNode(path.join(__dirname, 'postgraphile-server.js'), { DATABASE_URL: db.url, POSTGRAPHILE_DIR: await installPostGraphile() }, (line) =>
+      line.startsWith('http') ? line.trim() : undefined,
+    );
     children.push(peer.child);
     const auth = { authorization: `Bearer ${seeded.staff.token}` };
 
     const measured: Load[] = [];
     if (ONLY.has('typename')) {
+      await expectAnswer(ours.url, { body: TYPENAME, headers: auth }, (data) => data.__typename === 'Query', 'our server');
+      await expectAnswer(bare.value, { body: TYPENAME }, (data) => data.__typename === 'Query', 'bare Apollo Server');
       // Warm both sides (JIT, pools, caches) before measuring.
       await load(ours.url, [{ body: TYPENAME, headers: auth }]);
       const typenameOurs = await load(ours.url, [{ body: TYPENAME, headers: auth }]);
@@ -156,6 +170,8 @@ async function main() {
       const pageBody = JSON.stringify({ query: PAGE, variables: { c: seeded.pageChannel } });
       const peerBody = JSON.stringify({ query: PEER_PAGE, variables: { c: seeded.pageChannel, o: seeded.org.id } });
       const patientAuth = { authorization: `Bearer ${seeded.patient.token}` };
+      await expectAnswer(ours.url, { body: pageBody, headers: patientAuth }, (data) => data.channel?.messages?.edges?.length === 50, 'our server');
+      await expectAnswer(peer.value, { body: peerBody }, (data) => data.allMessages?.nodes?.length === 50, 'PostGraphile');
       await load(ours.url, [{ body: pageBody, headers: patientAuth }]);
       await load(peer.value, [{ body: peerBody }]);
       const pageOurs = await load(ours.url, [{ body: pageBody, headers: patientAuth }]);
@@ -180,6 +196,8 @@ const stopAndWait = (child: ChildProcess) =>
   });
 
 async function compareSends(ours: { url: string }, seeded: Awaited<ReturnType<typeof seed>>, measured: Load[], children: ChildProcess[], databases: Array<{ stop(): Promise<void> }>) {
+    const sent = (data: Record<string, any>) => Boolean(data.messageSend?.message?.id) && data.messageSend.userErrors.length === 0;
+    await expectAnswer(ours.url, sendRequests(seeded.staff.token, seeded.sendChannels)[0], sent, 'our server');
     const sendOurs = await load(ours.url, sendRequests(seeded.staff.token, seeded.sendChannels));
     let sendThen: Load | undefined;
     const built = COMPARE_COMMIT === 'none' ? undefined : await buildCommit(COMPARE_COMMIT).catch((error: Error) => {
@@ -192,6 +210,7 @@ async function compareSends(ours: { url: string }, seeded: Awaited<ReturnType<ty
       const then = await startServerProcess(built.main, thenDb.url);
       children.push(then.child);
       const thenSeed = await seed(then.url, thenDb.url);
+      await expectAnswer(then.url, sendRequests(thenSeed.staff.token, thenSeed.sendChannels)[0], sent, COMPARE_COMMIT);
       sendThen = await load(then.url, sendRequests(thenSeed.staff.token, thenSeed.sendChannels));
       then.child.kill();
     }

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { TeamMember } from '../modules/directory/team-member.entity';
 import { Patient } from '../modules/directory/patient.entity';
-import { linkedPatients, type GuardianLinkEnd } from '../modules/directory/directory.queries';
+import { linkedPatients, patientsWithGuardians, type GuardianLinkEnd, type PatientWithGuardians } from '../modules/directory/directory.queries';
 import { entitiesById } from '../db/prepared';
 import type { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import { isPerson, type Actor } from '../auth/actor';
@@ -105,6 +105,16 @@ export function createLoaders(db: EntityManager, em: () => EntityManager, actor:
         loaders.channel.prime(channelIds[index], access.channel);
         loaders.myMembership.prime(channelIds[index], access.membership);
         return access;
+      });
+    }),
+    /** A patient with their active guardians, in one statement; primes `patient` and `guardians`. */
+    patientWithGuardians: new DataLoader<string, PatientWithGuardians>(async (patientIds) => {
+      if (!organisationId) return patientIds.map(() => ({ guardians: [] }));
+      const found = await patientsWithGuardians(em(), organisationId, patientIds);
+      return found.map((entry, index) => {
+        loaders.patient.prime(patientIds[index], entry.patient);
+        loaders.guardians.prime(patientIds[index], entry.guardians);
+        return entry;
       });
     }),
     /** After the caller joined or left a channel: their membership is read again when next asked for. */

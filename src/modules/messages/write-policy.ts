@@ -41,11 +41,7 @@ export async function authorizeWrite(
   }
   // An internal note never reaches the patient: their preconditions do not apply to it.
   if (!internal && channel.patientId && channelPolicy.reachesPatient(channel.kind)) {
-    const [settings, patient, guardians] = await Promise.all([
-      settingsService.current(),
-      scope.loaders.patient.load(channel.patientId),
-      scope.loaders.guardians.load(channel.patientId),
-    ]);
+    const [settings, { patient, guardians }] = await Promise.all([settingsService.current(), scope.loaders.patientWithGuardians.load(channel.patientId)]);
     if (patient) {
       const blockers = patientBlockers(patient, guardians, settings);
       if (blockers.length > 0) throw notMessageable(actor, blockers, 'input.channelId');
