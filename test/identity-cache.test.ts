@@ -1,7 +1,7 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request } from './support/client';
-import { AuditEventsDocument, MeDocument, TeamMemberArchiveDocument, TeamMemberUpsertDocument } from './generated/graphql';
+import { AuditEventsDocument, MeDocument, MessagingSettingsDocument, MessagingSettingsUpdateDocument, TeamMemberArchiveDocument, TeamMemberUpsertDocument } from './generated/graphql';
 import { countStatements } from '../src/db/statement-count';
 
 /**
@@ -65,4 +65,21 @@ it('denied: a token verified and cached is refused once it expires', async () =>
   expect(errorCodes(await request(server.url, brief, MeDocument, {}))).toEqual([]);
   await new Promise((resolve) => setTimeout(resolve, 2_100));
   expect(errorCodes(await request(server.url, brief, MeDocument, {}))).toEqual(['UNAUTHENTICATED']);
+});
+
+describe('messaging settings', () => {
+  const read = (at: TestServer, person: Person) => ok(at.url, person.token, MessagingSettingsDocument, {});
+  const settingsReads = (at: TestServer, run: () => Promise<unknown>) => countStatements(at.orm, run, (sql) => sql.includes('from messaging_settings'));
+
+  it('are read once and then kept; a change shows at once in this process and, through the bus, in the other', async () => {
+    const admin = await org.addStaff('Ada Admin', ['MESSAGING_ADMIN']);
+    await read(server, admin);
+    await read(other, admin);
+    expect(await settingsReads(server, () => read(server, admin))).toBe(0);
+    const before = (await read(other, admin)).messagingSettings.patientUploadsAllowed;
+    const update = await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { patientUploadsAllowed: !before } });
+    expect(update.messagingSettingsUpdate.userErrors).toEqual([]);
+    expect((await read(server, admin)).messagingSettings.patientUploadsAllowed).toBe(!before);
+    await eventually(async () => (await read(other, admin)).messagingSettings.patientUploadsAllowed === !before, 2_000);
+  });
 });

@@ -7,6 +7,7 @@ import type { EventBus } from '../realtime/bus';
 import type { LiveHub } from '../realtime/live-hub';
 import type { FileStore } from '../modules/attachments/file-store';
 import { AuditTrail, type AuditLog } from '../modules/audit/audit-log';
+import type { SettingsCache } from '../modules/settings/settings-cache';
 import { TENANT_FILTER } from '../db/tenant';
 import { plainReader } from '../db/prepared';
 import { createLoaders, type Loaders } from './loaders';
@@ -26,6 +27,8 @@ export interface AppDeps {
   logger: Logger;
   /** Audit records of reads and of attempts that changed nothing, written in batches. */
   auditLog: AuditLog;
+  /** Each organisation's messaging settings, kept briefly by this process. */
+  settingsCache: SettingsCache;
 }
 
 /**

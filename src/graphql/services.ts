@@ -51,7 +51,7 @@ export interface Services {
  * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
-  const { bus, config, cursors, live, orm, files, auditLog } = app;
+  const { bus, config, cursors, live, orm, files, auditLog, settingsCache } = app;
   const services = {} as Services;
   const provide = <K extends keyof Services>(name: K, build: () => Services[K]) => {
     let built: Services[K] | undefined;
@@ -64,7 +64,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
     return out;
   };
   provide('organisations', () => new OrganisationService(scope));
-  provide('messagingSettings', () => new MessagingSettingsService(scope));
+  provide('messagingSettings', () => new MessagingSettingsService(scope, { cache: settingsCache, bus }));
   provide('audit', () => new AuditService(scope, { auditLog }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));

@@ -23,6 +23,7 @@ import { buildExecutableSchema } from '../graphql/schema';
 import type { AppDeps } from '../graphql/context';
 import { createHttpApp } from './http';
 import { AuditLog } from '../modules/audit/audit-log';
+import { SettingsCache } from '../modules/settings/settings-cache';
 import { attachWebSocketServer } from './ws';
 
 export interface RunningServer {
@@ -72,6 +73,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     files: config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir),
     logger,
     auditLog,
+    settingsCache: new SettingsCache(config.auth.cacheTtlMs),
   };
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger);
   const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger) : undefined;
@@ -86,7 +88,11 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   // Archived people and changed permissions leave the cache at once, in every process.
   const stopIdentityNotices = bus.subscribe((notice) => {
     if (notice.kind === 'revoke' || notice.kind === 'identity') identities.invalidate(notice);
-    else if (notice.kind === 'resync') identities.clear();
+    else if (notice.kind === 'settings') deps.settingsCache.invalidate(notice.organisationId);
+    else if (notice.kind === 'resync') {
+      identities.clear();
+      deps.settingsCache.clear();
+    }
   });
   const authenticator = new Authenticator(orm, verifier, identities);
   const { handle, apollo } = await createHttpApp(deps, schema, authenticator, readiness);

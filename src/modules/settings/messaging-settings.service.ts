@@ -12,6 +12,8 @@ import { TeamMember } from '../directory/team-member.entity';
 import { assertActivePeople } from '../directory/active-people';
 import { entitlementBlockers } from './messageability';
 import { ATTACHMENT_TYPES } from '../attachments/file-types';
+import type { SettingsCache } from './settings-cache';
+import type { EventBus } from '../../realtime/bus';
 
 export const WEEKDAYS = ['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY', 'SUNDAY'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -208,13 +210,16 @@ export async function loadMessagingSettings(em: EntityManager, organisationId: s
 export class MessagingSettingsService {
   private cached?: Promise<MessagingSettings>;
 
-  constructor(private readonly scope: RequestScope) {}
+  constructor(
+    private readonly scope: RequestScope,
+    private readonly deps: { cache: SettingsCache; bus: EventBus },
+  ) {}
 
-  /** The caller's organisation's settings, read once per operation. */
+  /** The caller's organisation's settings, read once per operation (from the process's cache). */
   current(): Promise<MessagingSettings> {
     const actor = this.scope.actor;
     if (!actor || actor.kind === 'operator') throw forbidden();
-    return (this.cached ??= loadMessagingSettings(this.scope.db, actor.organisationId));
+    return (this.cached ??= this.deps.cache.get(actor.organisationId, () => loadMessagingSettings(this.scope.db, actor.organisationId)));
   }
 
   /** The settings as staff and services see them; patients learn what they may do from `me`. */
@@ -231,7 +236,7 @@ export class MessagingSettingsService {
     if (!can(actor, 'manageSettings')) throw new UserError(UserErrorCode.FORBIDDEN, 'Messaging settings need the Messaging Admin permission.');
     const data = parseInput(updateInput, input);
     const { organisationId } = actor;
-    return auditedTransaction(this.scope, async (em) => {
+    const updated = await auditedTransaction(this.scope, async (em) => {
       // The row is locked while the change is merged in: two admins saving at once both count.
       await em.execute('insert into messaging_settings (organisation_id) values (?) on conflict do nothing', [organisationId]);
       await em.execute('select 1 from messaging_settings where organisation_id = ? for update', [organisationId]);
@@ -240,6 +245,10 @@ export class MessagingSettingsService {
       this.cached = undefined;
       return loadMessagingSettings(em, organisationId);
     });
+    // Committed: this process forgets the old settings at once, the others when the notice arrives.
+    this.deps.cache.invalidate(organisationId);
+    await this.deps.bus.publish({ kind: 'settings', organisationId });
+    return updated;
   }
 
   private async save(em: EntityManager, teamMemberId: string, organisationId: string, merged: MessagingSettings, data: z.output<typeof updateInput>): Promise<void> {

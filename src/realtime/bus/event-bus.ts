@@ -23,6 +23,12 @@ export interface IdentityNotice {
   patientId?: string;
 }
 
+/** An organisation's messaging settings changed: processes drop what they cached of them. */
+export interface SettingsNotice {
+  kind: 'settings';
+  organisationId: string;
+}
+
 /** Someone is typing; ephemeral, never stored. */
 export interface TypingNotice {
   kind: 'typing';
@@ -36,7 +42,7 @@ export interface TypingNotice {
 }
 
 /** What crosses the bus. Never message content: ids and positions only. */
-export type BusNotice = EventsNotice | RevokeNotice | IdentityNotice | TypingNotice;
+export type BusNotice = EventsNotice | RevokeNotice | IdentityNotice | SettingsNotice | TypingNotice;
 
 /**
  * Delivered locally, never published: the bus may have missed notices (its connection dropped
@@ -106,7 +112,7 @@ export function parseNotice(text: string): BusNotice | undefined {
     const value = JSON.parse(text) as BusNotice;
     if (typeof value !== 'object' || value === null || typeof value.organisationId !== 'string') return undefined;
     if (value.kind === 'events' && typeof value.position === 'number') return value;
-    if (value.kind === 'revoke' || value.kind === 'identity' || value.kind === 'typing') return value;
+    if (value.kind === 'revoke' || value.kind === 'identity' || value.kind === 'settings' || value.kind === 'typing') return value;
     return undefined;
   } catch {
     return undefined;
