@@ -2,6 +2,8 @@ import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, request, subscribe } from './support/client';
 import { actions, codes } from './support/actions';
+import { assertOpenToPatients, openToPatientsSql } from '../src/modules/messages/write-policy';
+import { channelState } from '../src/modules/channels/channel-state';
 import {
   ChannelActivateDocument,
   ChannelEventsDocument,
@@ -135,6 +137,21 @@ describe('staff-started conversations', () => {
       expect(codes(await send(patient, channelId, 'Thanks for reopening'))).toEqual([]);
     } finally {
       await Promise.all([stream.close(), inbox.close()]);
+    }
+  });
+
+  it('the condition a one-statement send checks on the locked channel row agrees with the check before it: open allowed; closed and replies-off denied', async () => {
+    const open = (await start(clinician, { patientId: patient.id, title: 'Row open', body: 'Hello.', patientCanReply: true })).channel!.id;
+    const quiet = (await start(clinician, { patientId: patient.id, title: 'Row quiet', body: 'Hello.', patientCanReply: false })).channel!.id;
+    const closed = (await start(clinician, { patientId: patient.id, title: 'Row closed', body: 'Hello.', patientCanReply: true })).channel!.id;
+    await ok(server.url, clinician.token, ConversationCloseDocument, { input: { channelId: closed } });
+    const db = server.orm.em.fork();
+    for (const [channelId, code] of [[open, undefined], [quiet, 'REPLIES_NOT_ALLOWED'], [closed, 'CHANNEL_CLOSED']] as const) {
+      const passes = await db.execute(`select 1 from channel where id = ? and ${openToPatientsSql}`, [channelId]);
+      expect(passes.length).toBe(code ? 0 : 1);
+      const state = (await channelState(db, org.id, channelId))!;
+      if (code) expect(() => assertOpenToPatients(state)).toThrow(expect.objectContaining({ code }));
+      else expect(() => assertOpenToPatients(state)).not.toThrow();
     }
   });
 

@@ -13,28 +13,7 @@ export function textArray(values: readonly (string | null)[]): string {
 }
 
 /** A timestamp column of a plain row as a Date (null stays null). */
-export const rowDate = (value: unknown): Date | null => (value == null ? null : value instanceof Date ? value : new Date(value as string));
-
-const camelNames = new Map<string, string>();
-const camel = (column: string) => {
-  let name = camelNames.get(column);
-  if (name === undefined) camelNames.set(column, (name = column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())));
-  return name;
-};
-
-/**
- * A row of `select *` as a plain object with the entity's property names (snake_case columns to
- * camelCase), timestamps as Dates and bigint counters as numbers: for reads that only present or
- * check rows, without the ORM's hydration. Plain, not the entity's class: its prototype carries
- * the ORM's property accessors, which would run on every field.
- */
-export function plainRow<T>(row: Record<string, unknown>, kinds: { dates: readonly string[]; numbers?: readonly string[] }): T {
-  const out: Record<string, unknown> = {};
-  for (const column in row) out[camel(column)] = row[column];
-  for (const key of kinds.dates) out[key] = rowDate(out[key]);
-  for (const key of kinds.numbers ?? []) if (out[key] != null) out[key] = Number(out[key]);
-  return out as T;
-}
+const rowDate = (value: unknown): Date | null => (value == null ? null : value instanceof Date ? value : new Date(value as string));
 
 /** What `selectColumns` needs of the ORM: an entity's persisted properties and their columns. */
 interface MetadataSource {
@@ -42,6 +21,7 @@ interface MetadataSource {
 }
 
 const columnLists = new Map<string, ReadonlyArray<readonly [column: string, property: string]>>();
+const selectLists = new Map<string, string>();
 
 /** An entity's columns and property names, from the ORM's metadata (so they follow the entity). */
 function columnsOf(source: MetadataSource, entity: { name: string }): ReadonlyArray<readonly [string, string]> {
@@ -71,7 +51,6 @@ export function selectColumns(source: MetadataSource, entity: { name: string }, 
   }
   return list;
 }
-const selectLists = new Map<string, string>();
 
 /** A row already keyed by property names (see selectColumns): timestamps to Dates and bigint counters to numbers, in place. */
 export function typedRow<T>(row: Record<string, unknown>, kinds: { dates: readonly string[]; numbers?: readonly string[] }): T {

@@ -42,9 +42,8 @@ function pagedLoader<T>(load: (ids: readonly string[], page: KeysetPage) => Prom
   };
 }
 
-/** One query per type per tick, whatever the list size. */
 /**
- * `db` runs plain statements (no per-request EntityManager); `em` gives the operation's
+ * One query per type per tick, whatever the list size. `db` runs plain statements (no per-request EntityManager); `em` gives the operation's
  * EntityManager, forked only when a loader maps rows into entities.
  */
 export function createLoaders(db: EntityManager, em: () => EntityManager, actor: Actor | undefined) {

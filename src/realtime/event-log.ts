@@ -78,9 +78,9 @@ export class EventLogTransaction {
   /**
    * Writes the collected events with the transaction's position, in one statement that takes the
    * organisation's counter (its row lock, held until commit, is what orders positions by commit):
-   * it runs last in the transaction, so the lock is held for as short a time as possible.
+   * it runs last in the transaction, so the lock is held for as short a time as possible. The
+   * operation's audit record, if given, is written in the same statement.
    */
-  /** Writes the events (and the operation's audit record, if given) in one statement. */
   async finish(audit?: AuditRecord): Promise<void> {
     if (this.pending.length === 0) {
       if (audit) await insertAuditRecords(this.em, [audit]);
@@ -145,7 +145,6 @@ export async function withEventLog<T>(
   return result;
 }
 
-/** The pending events as one array per column (text array literals), for `unnest`. */
 /**
  * A channel's next sequence number as a common table expression named `reserved` (one row, its
  * `seq`; none when the channel is absent or fails `condition`, on channel `channel`): its row
@@ -198,6 +197,7 @@ export function eventTailCtes(
 /** Tells every process that the organisation's events up to `position` are committed. */
 export const publishPosition = (bus: EventBus, organisationId: string, position: number) => bus.publish({ kind: 'events', organisationId, position });
 
+/** The pending events as one array per column (text array literals), for `unnest`. */
 function eventColumns(events: readonly PendingEvent[]): string[] {
   const column = (value: (event: PendingEvent) => string | number | boolean | null | undefined) => textArray(events.map((event) => {
     const v = value(event);

@@ -77,7 +77,7 @@ export function answerError(error: unknown, res: ServerResponse, logger: Logger,
   else res.destroy();
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end(JSON.stringify(body));

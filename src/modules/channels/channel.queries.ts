@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
 import { timeIdCursor } from '../../common/cursor';
-import { plainRow, selectColumns, typedRow, uuidArray } from '../../db/sql';
+import { selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { channelPolicy, memberColumn } from '../../policy/channels';
 import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, type Channel, type ChannelMember } from './channel.entity';
 import type { Message } from '../messages/message.entity';
@@ -24,14 +24,14 @@ export async function channelsOfPatients(em: EntityManager, actor: Actor | undef
   const visible = channelPolicy.sql.visible(actor, 'c');
   const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select c.* from unnest(?::uuid[]) as p(id) cross join lateral (
-       select c.* from channel c
+       select ${selectColumns(em, ChannelEntity, 'c')} from channel c
         where c.organisation_id = ? and c.patient_id = p.id and ${visible.sql}
           ${page.after ? "and (date_trunc('milliseconds', c.created_at), c.id) > (?::timestamptz, ?::uuid)" : ''}
         order by date_trunc('milliseconds', c.created_at), c.id
         limit ?) c`,
     [uuidArray(patientIds), actor.organisationId, ...visible.params, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
   );
-  const channels = rows.map(channelFromRow);
+  const channels = rows.map(channelFromSelected);
   return patientIds.map((id) => channels.filter((channel) => channel.patientId === id));
 }
 
@@ -43,26 +43,28 @@ export async function membersOfChannels(em: EntityManager, actor: Actor | undefi
   if (!actor || actor.kind === 'operator') return channelIds.map(() => []);
   const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
-       select m.* from channel_member m
+       select ${selectColumns(em, ChannelMemberEntity, 'm')} from channel_member m
         where m.organisation_id = ? and m.channel_id = c.id and m.left_at is null
           ${page.after ? 'and (m.joined_at, m.id) > (?::timestamptz, ?::uuid)' : ''}
         order by m.joined_at, m.id
         limit ?) m`,
     [uuidArray(channelIds), actor.organisationId, ...(page.after ? [page.after.at.toISOString(), page.after.id] : []), page.limit + 1],
   );
-  const members = rows.map(memberFromRow);
+  const members = rows.map(memberFromSelected);
   return channelIds.map((id) => members.filter((member) => member.channelId === id));
 }
 
 
-/** A channel row as a Channel, without the ORM's unit of work (reads that only present or check channels). */
 const CHANNEL_KINDS = { dates: ['lastActivityAt', 'closedAt', 'unstaffedSince', 'createdAt', 'updatedAt'], numbers: ['lastSeq'] };
 const MEMBER_KINDS = { dates: ['joinedAt', 'leftAt', 'archivedAt', 'mutedAt', 'mutedUntil', 'lastReadAt'], numbers: ['joinedSeq', 'leftSeq', 'lastReadSeq'] };
-export const channelFromRow = (row: Record<string, unknown>) => plainRow<Channel>(row, CHANNEL_KINDS);
-const channelFromSelected = (row: Record<string, unknown>) => typedRow<Channel>(row, CHANNEL_KINDS);
 
-/** A membership row as a ChannelMember, without the ORM's unit of work. */
-export const memberFromRow = (row: Record<string, unknown>) => plainRow<ChannelMember>(row, MEMBER_KINDS);
+/**
+ * A channel row selected with `selectColumns(…, Channel, …)` as a Channel, without the ORM's unit
+ * of work (reads that only present or check channels).
+ */
+export const channelFromSelected = (row: Record<string, unknown>) => typedRow<Channel>(row, CHANNEL_KINDS);
+
+/** A membership row selected with `selectColumns(…, ChannelMember, …)` as a ChannelMember. */
 const memberFromSelected = (row: Record<string, unknown>) => typedRow<ChannelMember>(row, MEMBER_KINDS);
 
 /** Channels by id, in one statement. */

@@ -9,7 +9,9 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
 import { channelPolicy } from '../../policy/channels';
-import { channelFromRow, channelWithPage } from './channel.queries';
+import { channelFromSelected, channelWithPage } from './channel.queries';
+import { preparedRows } from '../../db/prepared';
+import { selectColumns } from '../../db/sql';
 import { messagePageKey, messagePageQuery } from '../messages/message.queries';
 import type { PageRequest } from '../../common/pagination';
 import type { CursorCodec } from '../../common/cursor';
@@ -117,15 +119,16 @@ export class ChannelService {
       conditions.push('(c.last_activity_at, c.id) < (?::timestamptz, ?::uuid)');
       params.push(cursor.at.toISOString(), cursor.id);
     }
-    const rows = await this.scope.em.execute<Record<string, unknown>[]>(
-      `select c.* from channel c
+    const rows = await preparedRows<Record<string, unknown>[]>(
+      this.scope.db,
+      `select ${selectColumns(this.scope.db, Channel, 'c')} from channel c
          join channel_member m on m.organisation_id = c.organisation_id and m.channel_id = c.id
         where ${conditions.join(' and ')}
         order by c.last_activity_at desc, c.id desc
         limit ?`,
       [...params, limit + 1],
     );
-    const channels = rows.slice(0, limit).map(channelFromRow);
+    const channels = rows.slice(0, limit).map(channelFromSelected);
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.lastActivityAt, channel.id), {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
@@ -200,13 +203,14 @@ export class ChannelService {
     if (!can(actor, 'listUnstaffedChannels')) throw forbidden();
     const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
-    const rows = await this.scope.em.execute<Record<string, unknown>[]>(
-      `select * from channel where organisation_id = ? and unstaffed_since is not null
-         ${cursor ? 'and (unstaffed_since, id) > (?::timestamptz, ?::uuid)' : ''}
-       order by unstaffed_since, id limit ?`,
+    const rows = await preparedRows<Record<string, unknown>[]>(
+      this.scope.db,
+      `select ${selectColumns(this.scope.db, Channel, 'c')} from channel c where c.organisation_id = ? and c.unstaffed_since is not null
+         ${cursor ? 'and (c.unstaffed_since, c.id) > (?::timestamptz, ?::uuid)' : ''}
+       order by c.unstaffed_since, c.id limit ?`,
       [actor.organisationId, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
     );
-    const channels = rows.slice(0, limit).map(channelFromRow);
+    const channels = rows.slice(0, limit).map(channelFromSelected);
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 

@@ -6,6 +6,9 @@ import { Patient } from './patient.entity';
 /** Which end of a guardian link the given patients are at. */
 export type GuardianLinkEnd = 'guardian' | 'dependant';
 
+/** The active (not archived) patient `p` at the `to` end of guardian link `l`. */
+const activeLinked = (p: string, toColumn: string) => `join patient ${p} on ${p}.organisation_id = l.organisation_id and ${p}.id = l.${toColumn} and ${p}.archived_at is null`;
+
 /**
  * The active (not archived) patients at the other end of each patient's guardian links, in one
  * statement: a dependant's guardians, or a guardian's dependants.
@@ -14,8 +17,7 @@ export async function linkedPatients(em: EntityManager, organisationId: string, 
   const [fromColumn, toColumn] = from === 'dependant' ? ['dependant_patient_id', 'guardian_patient_id'] : ['guardian_patient_id', 'dependant_patient_id'];
   const rows = await preparedRows<Array<Record<string, unknown> & { linked_from: string }>>(
     em,
-    `select l.${fromColumn} as linked_from, p.* from patient_guardian l
-       join patient p on p.organisation_id = l.organisation_id and p.id = l.${toColumn} and p.archived_at is null
+    `select l.${fromColumn} as linked_from, p.* from patient_guardian l ${activeLinked('p', toColumn)}
       where l.organisation_id = ? and l.${fromColumn} = any(?::uuid[])
       order by l.created_at, p.id`,
     [organisationId, uuidArray(patientIds)],
@@ -37,8 +39,7 @@ export interface PatientWithGuardians {
 export async function patientsWithGuardians(em: EntityManager, organisationId: string, patientIds: readonly string[]): Promise<PatientWithGuardians[]> {
   const rows = await preparedRows<Array<Record<string, unknown> & { guardians_of_patient: Record<string, unknown>[] }>>(
     em,
-    `select p.*, (select coalesce(json_agg(g order by l.created_at, g.id), '[]') from patient_guardian l
-                   join patient g on g.organisation_id = l.organisation_id and g.id = l.guardian_patient_id and g.archived_at is null
+    `select p.*, (select coalesce(json_agg(g order by l.created_at, g.id), '[]') from patient_guardian l ${activeLinked('g', 'guardian_patient_id')}
                   where l.organisation_id = p.organisation_id and l.dependant_patient_id = p.id) as guardians_of_patient
        from patient p where p.organisation_id = ? and p.id = any(?::uuid[])`,
     [organisationId, uuidArray(patientIds)],

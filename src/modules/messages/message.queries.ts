@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor } from '../../auth/actor';
-import { plainRow, selectColumns, typedRow, uuidArray } from '../../db/sql';
+import { selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { messagePolicy } from '../../policy/messages';
 import { Message } from './message.entity';
 import type { Channel } from '../channels/channel.entity';
@@ -66,17 +66,16 @@ export async function threadParticipantsOf(em: EntityManager, actor: Actor | und
 }
 
 
-/**
- * A message row as a Message, without the ORM's unit of work: read paths that only present
- * messages (pages) skip hydration, change tracking and the identity map.
- */
 const MESSAGE_KINDS = {
   dates: ['lastReplyAt', 'lastInternalReplyAt', 'editedAt', 'deletedAt', 'createdAt'],
   numbers: ['seq', 'replyCount', 'internalReplyCount'],
 };
-export const messageFromRow = (row: Record<string, unknown>) => plainRow<Message>(row, MESSAGE_KINDS);
 
-/** A row selected with `selectColumns(…, Message, …)` (already keyed by property), as a Message. */
+/**
+ * A message row selected with `selectColumns(…, Message, …)` as a Message, without the ORM's unit
+ * of work: read paths that only present messages (pages) skip hydration, change tracking and the
+ * identity map.
+ */
 export const messageFromSelected = (row: Record<string, unknown>) => typedRow<Message>(row, MESSAGE_KINDS);
 
 export interface MessagePageQuery {

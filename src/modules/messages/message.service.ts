@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
 import { requirePerson, type PersonActor } from '../../auth/actor';
-import { assertOpenToPatients, authorizeWrite } from './write-policy';
+import { assertOpenToPatients, authorizeWrite, openToPatientsSql } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
 import { autoReply, autoReplyText } from './auto-reply';
 import { channelState, lockChannelState } from '../channels/channel-state';
@@ -13,12 +13,13 @@ import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { eventTailCtes, publishPosition, reservedSeqCte, withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { ChannelKind, ChannelStatus, type Channel } from '../channels/channel.entity';
+import type { Channel } from '../channels/channel.entity';
 import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
-import { messageFromRow, messagePage, messagePageKey, messagePageQuery } from './message.queries';
+import { messageFromSelected, messagePage, messagePageKey, messagePageQuery } from './message.queries';
+import { selectColumns } from '../../db/sql';
 import type { ChannelService } from '../channels/channel.service';
 import type { Config } from '../../config';
 import type { CursorCodec } from '../../common/cursor';
@@ -102,7 +103,7 @@ export class MessageService {
         const message = await appendMessageAtOnce(this.scope, this.deps.bus, actor, draft);
         if (message) return message;
         // Not written: the channel closed to the patient meanwhile (or vanished); say which.
-        const state = await channelState(this.scope.em, actor.organisationId, channelId);
+        const state = await channelState(this.scope.db, actor.organisationId, channelId);
         if (state) assertOpenToPatients(state);
         throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
       }
@@ -284,9 +285,12 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
   const reserved = log.nextSeqCte(draft.channelId, !draft.internal);
   const write = messageWriteCtes(actor, draft, new Date());
   // One statement, outside the ORM's unit of work: the sequence number, the message, its outbox entry.
-  const [row] = await preparedRows<Record<string, unknown>[]>(log.em, `with ${reserved.sql}, ${write.sql} select * from written`, [...reserved.params, ...write.params]);
+  const [row] = await preparedRows<Record<string, unknown>[]>(log.em, `with ${reserved.sql}, ${write.sql} select ${selectColumns(log.em, Message, 'written')} from written`, [
+    ...reserved.params,
+    ...write.params,
+  ]);
   if (!row) throw new Error('channel vanished during its transaction');
-  const message = messageFromRow(row);
+  const message = messageFromSelected(row);
   await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, message.seq);
   return message;
 }
@@ -299,13 +303,12 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
  * row, locked by the statement); undefined when it was not.
  */
 async function appendMessageAtOnce(scope: RequestScope, bus: EventBus, actor: PersonActor, draft: MessageDraft): Promise<Message | undefined> {
-  const openToPatients = `(status <> '${ChannelStatus.CLOSED}' and (kind <> '${ChannelKind.CONVERSATION}' or patient_can_reply))`;
-  const reserved = reservedSeqCte(actor.organisationId, draft.channelId, !draft.internal, actor.kind === 'patient' ? openToPatients : undefined);
+  const reserved = reservedSeqCte(actor.organisationId, draft.channelId, !draft.internal, actor.kind === 'patient' ? openToPatientsSql : undefined);
   const write = messageWriteCtes(actor, draft, new Date());
   const tail = eventTailCtes(actor.organisationId, actor, 'written', { type: ChannelEventType.MESSAGE_SENT, staffOnly: messagePolicy.eventsStaffOnly({ internal: Boolean(draft.internal) }) }, scope.audit.claim());
   let rows: Array<Record<string, unknown> & { event_position: string }>;
   try {
-    rows = await preparedRows(scope.em, `with ${reserved.sql}, ${write.sql}, ${tail.sql} select written.*, counter.last_position as event_position from written, counter`, [
+    rows = await preparedRows(scope.db, `with ${reserved.sql}, ${write.sql}, ${tail.sql} select ${selectColumns(scope.db, Message, 'written')}, counter.last_position as event_position from written, counter`, [
       ...reserved.params,
       ...write.params,
       ...tail.params,
@@ -321,7 +324,7 @@ async function appendMessageAtOnce(scope: RequestScope, bus: EventBus, actor: Pe
   scope.audit.committed();
   const { event_position: position, ...row } = rows[0];
   await publishPosition(bus, actor.organisationId, Number(position));
-  return messageFromRow(row);
+  return messageFromSelected(row);
 }
 
 /** A unique index refused the row (through the ORM, or a plain statement's driver error). */

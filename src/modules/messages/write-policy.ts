@@ -50,6 +50,9 @@ export async function authorizeWrite(
   return { onBehalfOfPatientId };
 }
 
+/** `assertOpenToPatients` as a condition on the channel row (unqualified columns), for a write that checks it on the row it locks. */
+export const openToPatientsSql = `(status <> '${ChannelStatus.CLOSED}' and (kind <> '${ChannelKind.CONVERSATION}' or patient_can_reply))`;
+
 /** Patients write only in open channels, and in a conversation only while replies are allowed. */
 export function assertOpenToPatients(channel: Pick<ChannelState, 'kind' | 'status' | 'patientCanReply'>): void {
   if (channel.status === ChannelStatus.CLOSED) throw new UserError(UserErrorCode.CHANNEL_CLOSED, 'This conversation is closed.', 'input.channelId');
