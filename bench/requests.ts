@@ -195,27 +195,35 @@ const stopAndWait = (child: ChildProcess) =>
     child.kill('SIGTERM');
   });
 
+/**
+ * `messageSend` against the commit before this work, each warmed first and measured while the
+ * other is idle: the baseline first (then stopped), ours after it.
+ */
 async function compareSends(ours: { url: string }, seeded: Awaited<ReturnType<typeof seed>>, measured: Load[], children: ChildProcess[], databases: Array<{ stop(): Promise<void> }>) {
-    const sent = (data: Record<string, any>) => Boolean(data.messageSend?.message?.id) && data.messageSend.userErrors.length === 0;
-    await expectAnswer(ours.url, sendRequests(seeded.staff.token, seeded.sendChannels)[0], sent, 'our server');
-    const sendOurs = await load(ours.url, sendRequests(seeded.staff.token, seeded.sendChannels));
-    let sendThen: Load | undefined;
-    const built = COMPARE_COMMIT === 'none' ? undefined : await buildCommit(COMPARE_COMMIT).catch((error: Error) => {
-      console.log(`messageSend comparison skipped: ${COMPARE_COMMIT} could not be built here (${error.message.split('\n')[0]})`);
-      return undefined;
-    });
-    if (built) {
-      const thenDb = await benchDatabase();
-      databases.push(thenDb);
-      const then = await startServerProcess(built.main, thenDb.url);
-      children.push(then.child);
-      const thenSeed = await seed(then.url, thenDb.url);
-      await expectAnswer(then.url, sendRequests(thenSeed.staff.token, thenSeed.sendChannels)[0], sent, COMPARE_COMMIT);
-      sendThen = await load(then.url, sendRequests(thenSeed.staff.token, thenSeed.sendChannels));
-      then.child.kill();
-    }
-    console.log(sendThen ? row(`messageSend into ${sizes.sendChannels} channels`, sendOurs, sendThen, `${COMPARE_COMMIT}:`) : `messageSend: ${sendOurs.perSecond} req/s`);
-    measured.push(sendOurs);
+  const sent = (data: Record<string, any>) => Boolean(data.messageSend?.message?.id) && data.messageSend.userErrors.length === 0;
+  let sendThen: Load | undefined;
+  const built = COMPARE_COMMIT === 'none' ? undefined : await buildCommit(COMPARE_COMMIT).catch((error: Error) => {
+    console.log(`messageSend comparison skipped: ${COMPARE_COMMIT} could not be built here (${error.message.split('\n')[0]})`);
+    return undefined;
+  });
+  if (built) {
+    const thenDb = await benchDatabase();
+    databases.push(thenDb);
+    const then = await startServerProcess(built.main, thenDb.url);
+    children.push(then.child);
+    const thenSeed = await seed(then.url, thenDb.url);
+    const thenRequests = sendRequests(thenSeed.staff.token, thenSeed.sendChannels);
+    await expectAnswer(then.url, thenRequests[0], sent, COMPARE_COMMIT);
+    await load(then.url, thenRequests);
+    sendThen = await load(then.url, thenRequests);
+    then.child.kill();
+  }
+  const ourRequests = sendRequests(seeded.staff.token, seeded.sendChannels);
+  await expectAnswer(ours.url, ourRequests[0], sent, 'our server');
+  await load(ours.url, ourRequests);
+  const sendOurs = await load(ours.url, ourRequests);
+  console.log(sendThen ? row(`messageSend into ${sizes.sendChannels} channels`, sendOurs, sendThen, `${COMPARE_COMMIT}:`) : `messageSend: ${sendOurs.perSecond} req/s`);
+  measured.push(sendOurs);
 }
 
 main().then(

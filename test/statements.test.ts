@@ -3,12 +3,14 @@ import { createOrganisation } from './support/fixtures';
 import { ok } from './support/client';
 import { ChannelListWithDetailsDocument, GroupChannelCreateDocument, MessageSendDocument } from './generated/graphql';
 import { countStatements, notAuditBatch } from '../src/db/statement-count';
+import { actions } from './support/actions';
 
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
 });
 afterAll(() => server.close());
+const { activate } = actions(() => server);
 
 /** Counts the SQL statements the server runs while `work` runs (this file's server does nothing else meanwhile). */
 const statementsDuring = (work: () => Promise<unknown>) => countStatements(server.deps.orm, work, notAuditBatch);
@@ -59,4 +61,18 @@ it('channels(first: 10) and channels(first: 100) with lastMessage, unreadCount a
     // The list and one batch per field: a handful, not one per channel.
     expect(ten).toBeLessThan(16);
   }
+});
+
+it("a team member's message to a patient takes two statements: the channel, membership and patient in one, the write in the other", async () => {
+  const org = await createOrganisation(server);
+  const clinician = await org.addStaff('Cora Clinician');
+  const patient = await org.addPatient('Pat Reachable');
+  const { id: channelId } = await activate(clinician, patient.id);
+  // The first send also reads the caller's identity and the organisation's settings, then kept.
+  await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: 'First' } });
+  const statements = await statementsDuring(async () => {
+    const sent = await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId, body: 'Second' } });
+    expect(sent.messageSend.userErrors).toEqual([]);
+  });
+  expect(statements).toBe(2);
 });

@@ -28,6 +28,9 @@ export const requiredText = (label: string, max: number) =>
     .pipe(z.string().min(1, `${label} must not be empty.`).max(max, `${label} must be at most ${max} characters.`));
 
 export const uuid = (label: string) => z.string().uuid(`${label} is not a valid id.`);
+const anyUuid = uuid('id');
+/** Whether a value is an id `uuid` accepts (one shared schema: this runs on every lookup by id). */
+export const isUuid = (value: unknown): value is string => anyUuid.safeParse(value).success;
 export const email = z.string().trim().toLowerCase().email('Not a valid email address.').max(320).nullish();
 export const phone = z
   .string()

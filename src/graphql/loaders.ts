@@ -106,16 +106,10 @@ export function createLoaders(db: EntityManager, em: () => EntityManager, actor:
         return access;
       });
     }),
-    /** A patient with their active guardians, in one statement; primes `patient` and `guardians`. */
-    patientWithGuardians: new DataLoader<string, PatientWithGuardians>(async (patientIds) => {
-      if (!organisationId) return patientIds.map(() => ({ guardians: [] }));
-      const found = await patientsWithGuardians(em(), organisationId, patientIds);
-      return found.map((entry, index) => {
-        loaders.patient.prime(patientIds[index], entry.patient);
-        loaders.guardians.prime(patientIds[index], entry.guardians);
-        return entry;
-      });
-    }),
+    /** A patient with their active guardians, in one statement, as plain rows (what a message to a patient is checked against; not for the API). */
+    patientWithGuardians: new DataLoader<string, PatientWithGuardians>(async (patientIds) =>
+      organisationId ? patientsWithGuardians(db, organisationId, patientIds) : patientIds.map(() => ({ guardians: [] })),
+    ),
     /** After the caller joined or left a channel: their membership is read again when next asked for. */
     forgetMembership(channelId: string): void {
       loaders.myMembership.clear(channelId);

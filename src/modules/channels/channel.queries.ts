@@ -7,6 +7,7 @@ import { channelPolicy, memberColumn } from '../../policy/channels';
 import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, type Channel, type ChannelMember } from './channel.entity';
 import type { Message } from '../messages/message.entity';
 import { messageFromSelected, messagePageSql, type MessagePageQuery } from '../messages/message.queries';
+import { patientsWithGuardiansSelect, patientWithGuardiansFromSelected, type PatientWithGuardians } from '../directory/directory.queries';
 
 /** One keyset page of a list per parent (its channels, its members): up to `limit` after a (time, id) cursor. */
 export interface KeysetPage {
@@ -145,5 +146,34 @@ export async function channelWithPage(em: EntityManager, person: PersonActor, ch
     channel: row.channel ? channelFromSelected(row.channel) : undefined,
     membership: row.membership ? memberFromSelected(row.membership) : undefined,
     messages: row.membership ? (row.messages ?? []).map(messageFromSelected) : undefined,
+  };
+}
+
+/** A channel, the caller's current membership of it, and its patient with their guardians. */
+export interface ChannelWithPatient extends ChannelAccess {
+  /** Read only where the channel has a patient and the caller a current membership. */
+  patient?: PatientWithGuardians;
+}
+
+/**
+ * What a team member's message to a patient channel is checked against, in one statement: the
+ * channel, the caller's current membership and the patient with their guardians (the messaging
+ * preconditions). The patient is read only for a member, and goes to the write policy, not to the API.
+ */
+export async function channelWithPatient(em: EntityManager, person: PersonActor, channelId: string): Promise<ChannelWithPatient> {
+  const { column, id } = memberColumn(person);
+  const membership = `select ${selectColumns(em, ChannelMemberEntity, 'm')} from channel_member m where m.organisation_id = ? and m.channel_id = ? and m.${column} = ? and m.left_at is null`;
+  const [row] = await preparedRows<Array<{ channel: Record<string, unknown> | null; membership: Record<string, unknown> | null; patient: Record<string, unknown> | null }>>(em,
+    `select (select row_to_json(x) from (select ${selectColumns(em, ChannelEntity, 'c')} from channel c where c.organisation_id = ? and c.id = ?) x) as channel,
+            (select row_to_json(m) from (${membership}) m) as membership,
+            (select row_to_json(x) from (${patientsWithGuardiansSelect(em)}
+               where p.organisation_id = ? and p.id = (select c.patient_id from channel c where c.organisation_id = ? and c.id = ?)
+                 and exists (${membership})) x) as patient`,
+    [person.organisationId, channelId, person.organisationId, channelId, id, person.organisationId, person.organisationId, channelId, person.organisationId, channelId, id],
+  );
+  return {
+    channel: row.channel ? channelFromSelected(row.channel) : undefined,
+    membership: row.membership ? memberFromSelected(row.membership) : undefined,
+    patient: row.patient ? patientWithGuardiansFromSelected(row.patient) : undefined,
   };
 }

@@ -2,14 +2,14 @@ import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
 import { isPerson, requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
 import { ApiErrorCode, UserError, UserErrorCode, apiError, forbidden } from '../../errors';
-import { parseInput, uuid } from '../../common/validation';
+import { isUuid, parseInput, uuid } from '../../common/validation';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { timeIdCursor } from '../../common/cursor';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
 import { channelPolicy } from '../../policy/channels';
-import { channelFromSelected, channelWithPage } from './channel.queries';
+import { channelFromSelected, channelWithPage, channelWithPatient } from './channel.queries';
 import { preparedRows } from '../../db/prepared';
 import { selectColumns } from '../../db/sql';
 import { messagePageKey, messagePageQuery } from '../messages/message.queries';
@@ -63,7 +63,7 @@ export class ChannelService {
   async findVisible(channelId: string, pageAhead?: PageRequest): Promise<VisibleChannel | undefined> {
     const actor = this.scope.actor;
     if (!isPerson(actor)) return undefined;
-    if (!uuid('id').safeParse(channelId).success) return undefined;
+    if (!isUuid(channelId)) return undefined;
     if (pageAhead) await this.readAhead(actor, channelId, pageAhead);
     const { channel, membership } = await this.scope.loaders.channelAccess.load(channelId);
     if (!channel) return undefined;
@@ -93,6 +93,23 @@ export class ChannelService {
     return channelPolicy.canParticipate(this.scope.actor, visible.channel, visible.membership) ? (visible as Required<VisibleChannel>) : undefined;
   }
 
+  /**
+   * `findParticipating` for a write: a team member's message to a patient channel is checked
+   * against the patient and their guardians, read in the same statement as the channel.
+   */
+  async findParticipatingToWrite(channelId: string): Promise<Required<VisibleChannel> | undefined> {
+    const actor = this.scope.actor;
+    if (actor?.kind === 'staff' && isUuid(channelId)) {
+      const { loaders } = this.scope;
+      const found = await channelWithPatient(this.scope.db, actor, channelId);
+      loaders.channelAccess.prime(channelId, { channel: found.channel, membership: found.membership });
+      loaders.channel.prime(channelId, found.channel);
+      loaders.myMembership.prime(channelId, found.membership);
+      if (found.channel?.patientId && found.membership) loaders.patientWithGuardians.prime(found.channel.patientId, found.patient ?? { guardians: [] });
+    }
+    return this.findParticipating(channelId);
+  }
+
   /** The caller's channels, most recent activity first. */
   async listMine(filter: ChannelFilter, limit: number, after?: string) {
     const actor = this.person();
@@ -111,7 +128,7 @@ export class ChannelService {
       params.push(filter.kind);
     }
     if (filter.patientId) {
-      if (!uuid('id').safeParse(filter.patientId).success) return connectionOf<Channel>([], () => '');
+      if (!isUuid(filter.patientId)) return connectionOf<Channel>([], () => '');
       conditions.push('c.patient_id = ?');
       params.push(filter.patientId);
     }

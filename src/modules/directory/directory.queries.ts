@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { preparedRows } from '../../db/prepared';
-import { uuidArray } from '../../db/sql';
+import { selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { Patient } from './patient.entity';
 
 /** Which end of a guardian link the given patients are at. */
@@ -33,19 +33,31 @@ export interface PatientWithGuardians {
 }
 
 /**
+ * Patients (`p`) each with their active guardians (column "guardiansOfPatient", JSON), as plain
+ * rows under the entity's property names: add the where clause.
+ */
+export const patientsWithGuardiansSelect = (em: EntityManager) =>
+  `select ${selectColumns(em, Patient, 'p')},
+          (select coalesce(json_agg((select g_row from (select ${selectColumns(em, Patient, 'g')}) g_row) order by l.created_at, g.id), '[]')
+             from patient_guardian l ${activeLinked('g', 'guardian_patient_id')}
+            where l.organisation_id = p.organisation_id and l.dependant_patient_id = p.id) as "guardiansOfPatient"
+     from patient p`;
+
+/** A row of `patientsWithGuardiansSelect`: plain objects, not ORM entities (only the messaging preconditions are checked against them). */
+export function patientWithGuardiansFromSelected({ guardiansOfPatient, ...patient }: Record<string, unknown>): PatientWithGuardians {
+  return { patient: patientFromSelected(patient), guardians: (guardiansOfPatient as Record<string, unknown>[]).map(patientFromSelected) };
+}
+
+/**
  * Patients by id, each with their active guardians, in one statement (what a message to a patient
  * is checked against: see write-policy.ts).
  */
 export async function patientsWithGuardians(em: EntityManager, organisationId: string, patientIds: readonly string[]): Promise<PatientWithGuardians[]> {
-  const rows = await preparedRows<Array<Record<string, unknown> & { guardians_of_patient: Record<string, unknown>[] }>>(
-    em,
-    `select p.*, (select coalesce(json_agg(g order by l.created_at, g.id), '[]') from patient_guardian l ${activeLinked('g', 'guardian_patient_id')}
-                  where l.organisation_id = p.organisation_id and l.dependant_patient_id = p.id) as guardians_of_patient
-       from patient p where p.organisation_id = ? and p.id = any(?::uuid[])`,
-    [organisationId, uuidArray(patientIds)],
-  );
-  const found = new Map(
-    rows.map(({ guardians_of_patient, ...patient }) => [patient.id as string, { patient: em.map(Patient, patient), guardians: guardians_of_patient.map((guardian) => em.map(Patient, guardian)) }]),
-  );
+  const rows = await preparedRows<Array<Record<string, unknown>>>(em, `${patientsWithGuardiansSelect(em)} where p.organisation_id = ? and p.id = any(?::uuid[])`, [organisationId, uuidArray(patientIds)]);
+  const found = new Map(rows.map((row) => [row.id as string, patientWithGuardiansFromSelected(row)]));
   return patientIds.map((id) => found.get(id) ?? { guardians: [] });
 }
+
+const PATIENT_KINDS = { dates: ['archivedAt', 'createdAt', 'updatedAt'] };
+/** A patient row selected with `selectColumns` (dates in JSON arrive as text): a plain object, not an ORM entity. */
+const patientFromSelected = (row: Record<string, unknown>) => typedRow<Patient>(row, PATIENT_KINDS);

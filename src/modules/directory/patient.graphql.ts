@@ -1,12 +1,11 @@
 import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { peoplePolicy, type DependantsOf } from '../../policy/people';
-import { uuid } from '../../common/validation';
+import { isUuid } from '../../common/validation';
 import { MessagingBlocker, patientBlockers } from '../settings/messageability';
 import { Patient } from './patient.entity';
 import { PatientType } from './directory.types';
 
-const isUuid = (value: string) => uuid('id').safeParse(value).success;
 
 /** The people policy's guardian lookup, through the request's loader. */
 const dependantsOf = ({ loaders }: Context): DependantsOf => (guardianPatientId) => loaders.dependants.load(guardianPatientId);

@@ -8,7 +8,7 @@ import { assertOpenToPatients, authorizeWrite, openToPatientsSql } from './write
 import { AttachmentService } from '../attachments/attachment.service';
 import { autoReply, autoReplyText } from './auto-reply';
 import { channelState, lockChannelState } from '../channels/channel-state';
-import { messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
+import { isUuid, messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
 import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { eventTailCtes, publishPosition, reservedSeqCte, withEventLog, type EventLogTransaction } from '../../realtime/event-log';
@@ -78,7 +78,7 @@ export class MessageService {
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
       if (original) return this.replay(original, data);
     }
-    const found = await this.deps.channels.findParticipating(channelId);
+    const found = await this.deps.channels.findParticipatingToWrite(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const parent = data.parentMessageId ? await this.threadParent(actor, channelId, data.parentMessageId) : undefined;
     // A reply to an internal note stays internal.
@@ -208,7 +208,7 @@ export class MessageService {
   }
 
   async findVisible(messageId: string): Promise<Message | undefined> {
-    if (!uuid('id').safeParse(messageId).success) return undefined;
+    if (!isUuid(messageId)) return undefined;
     const message = await this.scope.loaders.message.load(messageId);
     if (!message) return undefined;
     if (!messagePolicy.canSee(this.scope.actor, message)) return undefined;

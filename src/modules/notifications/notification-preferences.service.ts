@@ -4,7 +4,7 @@ import type { RequestScope } from '../../graphql/context';
 import { auditedTransaction } from '../audit/audit-log';
 import { requirePerson, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
-import { parseInput, requiredText, uuid } from '../../common/validation';
+import { isUuid, parseInput, requiredText, uuid } from '../../common/validation';
 import { Patient, PatientGuardian } from '../directory/patient.entity';
 import { personColumns, type PersonRef } from '../messages/read-state.queries';
 import type { Config } from '../../config';
@@ -227,7 +227,7 @@ export class NotificationPreferencesService {
   /** Whose preferences: the caller's own, or a patient's for staff and for the patient's guardians. */
   private async target(actor: PersonActor, patientId: string | null | undefined): Promise<PersonRef | undefined> {
     if (!patientId || (actor.kind === 'patient' && patientId === actor.patientId)) return actor;
-    if (!uuid('id').safeParse(patientId).success) return undefined;
+    if (!isUuid(patientId)) return undefined;
     const { organisationId } = actor;
     if (actor.kind === 'staff') return (await this.scope.em.count(Patient, { organisationId, id: patientId })) > 0 ? { kind: 'patient', patientId } : undefined;
     const guardian = await this.scope.em.count(PatientGuardian, { organisationId, guardianPatientId: actor.patientId, dependantPatientId: patientId });

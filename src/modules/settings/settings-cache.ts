@@ -15,15 +15,16 @@ export class SettingsCache {
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** The kept settings are frozen and shared by every request of the organisation: read them, never change them. */
   async get(organisationId: string, load: () => Promise<MessagingSettings>, now = Date.now()): Promise<MessagingSettings> {
     const entry = this.entries.get(organisationId);
-    if (entry && entry.until > now) return structuredClone(entry.settings);
+    if (entry && entry.until > now) return entry.settings;
     const epoch = this.epoch;
     const settings = await load();
     if (this.ttlMs > 0 && epoch === this.epoch) {
       if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
       this.entries.delete(organisationId);
-      this.entries.set(organisationId, { settings: structuredClone(settings), until: now + this.ttlMs });
+      this.entries.set(organisationId, { settings: deepFreeze(structuredClone(settings)), until: now + this.ttlMs });
     }
     return settings;
   }
@@ -37,4 +38,12 @@ export class SettingsCache {
     this.epoch += 1;
     this.entries.clear();
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
