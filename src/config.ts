@@ -39,6 +39,7 @@ const environmentSchema = z.object({
   EVENT_RETENTION_DAYS: z.coerce.number().positive().default(30),
   LIVE_REVALIDATE_MS: z.coerce.number().int().positive().default(60_000),
   LIVE_FEED_BUFFER: z.coerce.number().int().positive().default(2_000),
+  LIVE_FEED_MEMORY_MB: z.coerce.number().positive().default(64),
   LIVE_POLL_MS: z.coerce.number().int().positive().default(5_000),
   WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().positive().default(100),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
@@ -136,8 +137,10 @@ export interface Config {
     retentionDays: number;
     /** How often a long-lived stream re-checks the caller's access in the database. */
     revalidateMs: number;
-    /** Recent events each process keeps per organisation for caught-up subscribers. */
+    /** Recent events each process keeps per organisation for caught-up subscribers, at most. */
     feedBuffer: number;
+    /** Bytes all organisations' feeds may keep together in one process (the least recently active give way first). */
+    feedMemoryBytes: number;
     /** How often feeds check the database for events whose bus notice was lost. */
     pollMs: number;
     maxSubscriptionsPerSocket: number;
@@ -246,6 +249,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.EVENT_RETENTION_DAYS,
       revalidateMs: e.LIVE_REVALIDATE_MS,
       feedBuffer: e.LIVE_FEED_BUFFER,
+      feedMemoryBytes: Math.round(e.LIVE_FEED_MEMORY_MB * 1024 * 1024),
       pollMs: e.LIVE_POLL_MS,
       maxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { uuidArray } from './sql';
+import { detachedEntity, selectColumns, uuidArray } from './sql';
 
 /** What this module needs of a pooled `pg` client. */
 interface PgClient {
@@ -73,6 +73,14 @@ export async function entitiesById<T extends object>(em: EntityManager, entity: 
   const { tableName } = em.getMetadata().get(entity.name);
   const rows = await preparedRows(em, `select * from "${tableName}" where organisation_id = ? and id = any(?::uuid[])`, [organisationId, uuidArray(ids)]);
   return rows.map((row) => em.map(entity, row));
+}
+
+/** Rows of an entity's table by id, as detached instances (see `detachedEntity`): no EntityManager keeps them. */
+export async function detachedById<T extends object>(em: EntityManager, entity: new () => T, organisationId: string, ids: readonly string[]): Promise<T[]> {
+  if (ids.length === 0) return [];
+  const { tableName } = em.getMetadata().get(entity.name);
+  const rows = await preparedRows(em, `select ${selectColumns(em, entity, 't')} from "${tableName}" t where t.organisation_id = ? and t.id = any(?::uuid[])`, [organisationId, uuidArray(ids)]);
+  return rows.map((row) => detachedEntity(em, entity, row));
 }
 
 const readers = new WeakMap<object, EntityManager>();

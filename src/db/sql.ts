@@ -17,7 +17,9 @@ const rowDate = (value: unknown): Date | null => (value == null ? null : value i
 
 /** What `selectColumns` needs of the ORM: an entity's persisted properties and their columns. */
 interface MetadataSource {
-  getMetadata(): { find(entityName: string): { props: ReadonlyArray<{ name: string; fieldNames?: string[]; kind: string; persist?: boolean }> } | undefined };
+  getMetadata(): {
+    find(entityName: string): { props: ReadonlyArray<{ name: string; fieldNames?: string[]; kind: string; persist?: boolean; runtimeType?: string; columnTypes?: string[] }> } | undefined;
+  };
 }
 
 const columnLists = new Map<string, ReadonlyArray<readonly [column: string, property: string]>>();
@@ -57,4 +59,25 @@ export function typedRow<T>(row: Record<string, unknown>, kinds: { dates: readon
   for (const key of kinds.dates) row[key] = rowDate(row[key]);
   for (const key of kinds.numbers ?? []) if (row[key] != null && typeof row[key] !== 'number') row[key] = Number(row[key]);
   return row as T;
+}
+
+const detachedKinds = new Map<string, { dates: string[]; numbers: string[] }>();
+
+/**
+ * A row selected with `selectColumns` as an instance of its entity class that no EntityManager
+ * tracks (no identity map, no change-tracking snapshot): timestamps and bigint counters converted
+ * in place, the entity's prototype set (so `instanceof` holds). For rows kept long or shared,
+ * such as the live feed's; never to be persisted.
+ */
+export function detachedEntity<T extends object>(source: MetadataSource, entity: new () => T, row: Record<string, unknown>): T {
+  let kinds = detachedKinds.get(entity.name);
+  if (!kinds) {
+    const props = source.getMetadata().find(entity.name)?.props.filter((prop) => prop.kind === 'scalar' && prop.persist !== false) ?? [];
+    kinds = {
+      dates: props.filter((prop) => prop.runtimeType === 'Date').map((prop) => prop.name),
+      numbers: props.filter((prop) => prop.columnTypes?.[0] === 'bigint').map((prop) => prop.name),
+    };
+    detachedKinds.set(entity.name, kinds);
+  }
+  return Object.setPrototypeOf(typedRow<T>(row, kinds), entity.prototype) as T;
 }

@@ -63,7 +63,7 @@ export class ChannelEventService {
       feed,
       start: afterSeq,
       fromDatabase: (seq, limit) =>
-        loadEvents(scope.em, organisationId, 'select * from channel_event where organisation_id = ? and channel_id = ? and seq > ? order by seq limit ?', [
+        loadEvents(scope.db, organisationId, 'organisation_id = ? and channel_id = ? and seq > ? order by seq limit ?', [
           organisationId,
           channelId,
           seq,

@@ -1,4 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { detachedById, preparedRows } from '../db/prepared';
+import { detachedEntity, selectColumns } from '../db/sql';
 import { ChannelEventRecord } from './channel-event.entity';
 import { Message } from '../modules/messages/message.entity';
 import { TeamMember } from '../modules/directory/team-member.entity';
@@ -44,6 +46,8 @@ export interface LoadedEvent {
   audienceFor?: ReadonlySet<string>;
   /** ...and which of them were members of the channel at this event. */
   audience?: ReadonlySet<string>;
+  /** The people the event names (`peopleOf`), once asked for. */
+  people?: EventPeople;
 }
 
 export const keyOf = (record: ChannelEventRecord): EventKey => ({ position: record.position, channelId: record.channelId, seq: record.seq });
@@ -55,32 +59,31 @@ export const actorKey = (actor: PersonActor): string =>
 
 /**
  * Loads the rows that events refer to (messages, channels, memberships and the people behind
- * them) in one query per type, whatever the batch size.
+ * them) in one query per type, whatever the batch size, as detached rows: the live feed keeps
+ * them, and an EntityManager's identity map and snapshots would cost many times the rows.
  */
 export async function loadRelated(em: EntityManager, organisationId: string, records: ChannelEventRecord[]): Promise<RelatedRows> {
   const unique = (values: Array<string | null | undefined>) => [...new Set(values.filter((value): value is string => Boolean(value)))];
-  const messageIds = unique(records.map((record) => record.messageId));
-  const memberIds = unique(records.map((record) => record.memberId));
-  const channelIds = unique(records.map((record) => record.channelId));
   const [messages, members, channels] = await Promise.all([
-    messageIds.length ? em.find(Message, { organisationId, id: { $in: messageIds } }) : [],
-    memberIds.length ? em.find(ChannelMember, { organisationId, id: { $in: memberIds } }) : [],
-    em.find(Channel, { organisationId, id: { $in: channelIds } }),
+    detachedById(em, Message, organisationId, unique(records.map((record) => record.messageId))),
+    detachedById(em, ChannelMember, organisationId, unique(records.map((record) => record.memberId))),
+    detachedById(em, Channel, organisationId, unique(records.map((record) => record.channelId))),
   ]);
-  const teamMemberIds = unique([...messages.map((m) => m.authorTeamMemberId), ...members.map((m) => m.teamMemberId)]);
-  const patientIds = unique([...messages.map((m) => m.authorPatientId), ...members.map((m) => m.patientId), ...channels.map((c) => c.patientId)]);
   const [teamMembers, patients] = await Promise.all([
-    teamMemberIds.length ? em.find(TeamMember, { organisationId, id: { $in: teamMemberIds } }) : [],
-    patientIds.length ? em.find(Patient, { organisationId, id: { $in: patientIds } }) : [],
+    detachedById(em, TeamMember, organisationId, unique([...messages.map((m) => m.authorTeamMemberId), ...members.map((m) => m.teamMemberId)])),
+    detachedById(em, Patient, organisationId, unique([...messages.map((m) => m.authorPatientId), ...members.map((m) => m.patientId), ...channels.map((c) => c.patientId)])),
   ]);
   return { messages, channels, members, teamMembers, patients };
 }
 
-/** Reads events with their related rows. */
-export async function loadEvents(em: EntityManager, organisationId: string, sql: string, params: unknown[]): Promise<LoadedEvent[]> {
-  const rows = await em.execute<Record<string, unknown>[]>(sql, params);
-  const records = rows.map((row) => em.map(ChannelEventRecord, row));
-  if (records.length === 0) return [];
+/**
+ * Reads the events that `condition` (the rest of the statement after `where`, on channel_event:
+ * filter, order and limit) selects, with their related rows.
+ */
+export async function loadEvents(em: EntityManager, organisationId: string, condition: string, params: unknown[]): Promise<LoadedEvent[]> {
+  const rows = await preparedRows(em, `select ${selectColumns(em, ChannelEventRecord, 'e')} from channel_event e where ${condition}`, params);
+  if (rows.length === 0) return [];
+  const records = rows.map((row) => detachedEntity(em, ChannelEventRecord, row));
   const related = await loadRelated(em, organisationId, records);
   return records.map((record) => ({ record, key: keyOf(record), related }));
 }
@@ -100,6 +103,11 @@ export function primeLoaders(loaders: Loaders, related: RelatedRows): void {
  * subscriber's visibility class for the event turns on these (policy/visibility-class.ts).
  */
 export function peopleOf(event: LoadedEvent): EventPeople {
+  // Asked once per subscriber an event reaches: worked out once per event.
+  return (event.people ??= namedPeople(event));
+}
+
+function namedPeople(event: LoadedEvent): EventPeople {
   const { record, related } = event;
   const keys = new Set<string>();
   const add = (teamMemberId?: string | null, patientId?: string | null) => {

@@ -87,10 +87,9 @@ export class InboxEventService {
       start,
       fromDatabase: (cursor, limit) =>
         loadEvents(
-          scope.em,
+          scope.db,
           organisationId,
-          `select e.* from channel_event e
-            where e.organisation_id = ? and (e.position, e.channel_id, e.seq) > (?, ?::uuid, ?)
+          `e.organisation_id = ? and (e.position, e.channel_id, e.seq) > (?, ?::uuid, ?)
               and (e.type in ('MESSAGE_SENT', 'CHANNEL_UPDATED', 'CHANNEL_CLOSED') or e.subject_${column} = ?)${eventPolicy.sql.andVisibleTo(actor, 'e')}
               and exists (select 1 from channel_member m
                            where m.organisation_id = e.organisation_id and m.channel_id = e.channel_id and m.${column} = ?

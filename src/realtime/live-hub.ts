@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { TENANT_FILTER } from '../db/tenant';
 import type { BusNotice, EventBus, ResyncNotice, TypingNotice } from './bus';
 import { OrgFeed } from './org-feed';
+import { FeedMemory, type FeedMemoryStats } from './feed-memory';
 import { personKey } from './event-batch';
 import { uuidArray } from '../db/sql';
 
@@ -12,6 +13,10 @@ export interface LiveHubOptions {
   logger: Logger;
   feedBufferSize: number;
   feedFetchSize: number;
+  /** The budget shared by every organisation's feed in this process. */
+  feedMemoryBytes: number;
+  /** How often the feeds' memory is logged (debug level); default 15 s. */
+  statsLogMs?: number;
   /** How often feeds ask the database for events whose notice was lost. */
   pollMs: number;
   /** How often open connections of archived people are looked for (in case a revoke notice was lost). */
@@ -36,10 +41,17 @@ export class LiveHub {
   private readonly typing = new Map<string, Set<TypingListener>>();
   private readonly stopListening: () => void;
   private readonly timers: NodeJS.Timeout[];
+  private readonly memory: FeedMemory;
+  private loggedEvictions = 0;
 
   constructor(private readonly options: LiveHubOptions) {
+    this.memory = new FeedMemory(options.feedMemoryBytes);
     this.stopListening = options.bus.subscribe((notice) => this.onNotice(notice));
-    this.timers = [setInterval(() => this.pollFeeds(), options.pollMs), setInterval(() => void this.sweepArchived(), options.sweepMs)];
+    this.timers = [
+      setInterval(() => this.pollFeeds(), options.pollMs),
+      setInterval(() => void this.sweepArchived(), options.sweepMs),
+      setInterval(() => this.logMemory(), options.statsLogMs ?? 15_000),
+    ];
     for (const timer of this.timers) timer.unref();
   }
 
@@ -124,6 +136,18 @@ export class LiveHub {
     return count;
   }
 
+  /** What the organisations' feeds in this process hold, against the budget. */
+  feedMemory(): FeedMemoryStats {
+    return this.memory.stats();
+  }
+
+  private logMemory(): void {
+    const stats = this.memory.stats();
+    if (stats.feeds === 0 && stats.evictions === this.loggedEvictions) return;
+    this.options.logger.debug({ ...stats, evictionsSinceLast: stats.evictions - this.loggedEvictions }, 'live feed memory');
+    this.loggedEvictions = stats.evictions;
+  }
+
   /** Open typing streams of a channel in this process. */
   typingStreamCount(channelId: string): number {
     return this.typing.get(channelId)?.size ?? 0;
@@ -150,7 +174,7 @@ export class LiveHub {
     };
     const rows = await fork().execute<Array<{ last_position: string }>>('select last_position from event_position where organisation_id = ?', [organisationId]);
     return new OrgFeed(
-      { organisationId, fork, logger: this.options.logger, bufferSize: this.options.feedBufferSize, fetchSize: this.options.feedFetchSize },
+      { organisationId, fork, logger: this.options.logger, bufferSize: this.options.feedBufferSize, fetchSize: this.options.feedFetchSize, memory: this.memory },
       rows.length ? Number(rows[0].last_position) : 0,
     );
   }

@@ -2,7 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { channelPolicy } from '../policy/channels';
 import { uuidArray } from '../db/sql';
-import { compareKeys, endOfPosition, loadEvents, personKey, type EventKey, type LoadedEvent } from './event-batch';
+import { compareKeys, endOfPosition, loadEvents, peopleOf, personKey, type EventKey, type LoadedEvent } from './event-batch';
+import { estimateBytes, type FeedMemory, type TrimmableFeed } from './feed-memory';
+import { FeedCompaction } from './feed-compaction';
 
 export interface OrgFeedOptions {
   organisationId: string;
@@ -12,6 +14,8 @@ export interface OrgFeedOptions {
   /** Most events kept in memory for readers that are a little behind. */
   bufferSize: number;
   fetchSize: number;
+  /** The process's budget for every feed's buffer, in bytes: it may take this feed's oldest events. */
+  memory: FeedMemory;
 }
 
 /**
@@ -20,16 +24,22 @@ export interface OrgFeedOptions {
  * organisation in this process. Subscribers that are caught up take events from here instead of
  * querying the database each; those further behind read the database themselves.
  */
-export class OrgFeed {
+export class OrgFeed implements TrimmableFeed {
   /** Everything up to this key has been read from the log. */
   head: EventKey;
   /** Lowest key the buffer can answer from: events after it are all present. */
   private floor: EventKey;
   private readonly recent: LoadedEvent[] = [];
+  /** The estimated size of each event in `recent`, in the same order. */
+  private readonly sizes: number[] = [];
+  bufferedBytes = 0;
   private readonly byChannel = new Map<string, LoadedEvent[]>();
   private readonly waiters = new Set<() => void>();
   /** People with an open inbox stream here, and how many streams each. */
   private readonly inboxPeople = new Map<string, number>();
+  /** A copy of `inboxPeople`'s keys shared by every batch read until it changes. */
+  private inboxSnapshot?: ReadonlySet<string>;
+  private readonly compaction = new FeedCompaction();
   private latestNotified = 0;
   private fetching?: Promise<void>;
   private fetchAgain = false;
@@ -105,19 +115,48 @@ export class OrgFeed {
   }
 
   addInboxPerson(key: string): void {
-    this.inboxPeople.set(key, (this.inboxPeople.get(key) ?? 0) + 1);
+    const count = this.inboxPeople.get(key) ?? 0;
+    if (count === 0) this.inboxSnapshot = undefined;
+    this.inboxPeople.set(key, count + 1);
   }
 
   removeInboxPerson(key: string): void {
     const count = (this.inboxPeople.get(key) ?? 1) - 1;
-    if (count <= 0) this.inboxPeople.delete(key);
-    else this.inboxPeople.set(key, count);
+    if (count <= 0) {
+      this.inboxPeople.delete(key);
+      this.inboxSnapshot = undefined;
+    } else this.inboxPeople.set(key, count);
   }
 
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.options.memory.forget(this);
+    this.recent.length = 0;
+    this.sizes.length = 0;
+    this.byChannel.clear();
+    this.bufferedBytes = 0;
     this.wakeAll();
+  }
+
+  /** Drops the oldest events until `bytes` are freed (or none is left): readers behind them read the database. */
+  dropOldest(bytes: number): number {
+    let freed = 0;
+    let count = 0;
+    while (count < this.recent.length && freed < bytes) freed += this.sizes[count++];
+    this.drop(count);
+    return count;
+  }
+
+  private drop(count: number): void {
+    if (count <= 0) return;
+    for (const dropped of this.recent.splice(0, count)) {
+      const channel = this.byChannel.get(dropped.key.channelId)!;
+      channel.shift();
+      if (channel.length === 0) this.byChannel.delete(dropped.key.channelId);
+      this.floor = dropped.key;
+    }
+    for (const size of this.sizes.splice(0, count)) this.bufferedBytes -= size;
   }
 
   private wakeAll(): void {
@@ -163,14 +202,11 @@ export class OrgFeed {
     const events = await loadEvents(
       em,
       organisationId,
-      `select * from channel_event
-        where organisation_id = ? and (position, channel_id, seq) > (?, ?::uuid, ?)
-        order by position, channel_id, seq
-        limit ?`,
+      'organisation_id = ? and (position, channel_id, seq) > (?, ?::uuid, ?) order by position, channel_id, seq limit ?',
       [organisationId, position, channelId, seq, fetchSize],
     );
     // People who open an inbox after this point are not covered by this batch; their readers take it from the database.
-    const people = new Set(this.inboxPeople.keys());
+    const people = (this.inboxSnapshot ??= new Set(this.inboxPeople.keys()));
     if (events.length > 0 && people.size > 0) await this.markAudience(em, events, people);
     return events;
   }
@@ -210,23 +246,28 @@ export class OrgFeed {
 
   private append(batch: LoadedEvent[]): void {
     if (batch.length === 0) return;
+    // What the batch holds (its shared rows counted once), shared out evenly among its events.
+    for (const event of batch) peopleOf(event);
+    // Rows kept from earlier batches, and the shared inbox snapshot, were counted when they came.
+    const seen = this.compaction.compact(batch);
+    if (this.inboxSnapshot) seen.add(this.inboxSnapshot);
+    let batchBytes = 0;
+    for (const event of batch) batchBytes += estimateBytes(event, seen);
+    const eventBytes = batchBytes / batch.length;
     for (const event of batch) {
       this.recent.push(event);
+      this.sizes.push(eventBytes);
       const channel = this.byChannel.get(event.key.channelId);
       if (channel) channel.push(event);
       else this.byChannel.set(event.key.channelId, [event]);
     }
+    this.bufferedBytes += batchBytes;
     this.head = batch[batch.length - 1].key;
     this.latestNotified = Math.max(this.latestNotified, this.head.position);
-    const excess = this.recent.length - this.options.bufferSize;
-    if (excess > 0) {
-      for (const dropped of this.recent.splice(0, excess)) {
-        const channel = this.byChannel.get(dropped.key.channelId)!;
-        channel.shift();
-        if (channel.length === 0) this.byChannel.delete(dropped.key.channelId);
-        this.floor = dropped.key;
-      }
-    }
+    const before = this.bufferedBytes;
+    this.drop(this.recent.length - this.options.bufferSize);
+    this.options.memory.released(before - this.bufferedBytes);
+    this.options.memory.added(this, batchBytes);
     this.wakeAll();
   }
 }

@@ -52,6 +52,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     logger,
     feedBufferSize: config.live.feedBuffer,
     feedFetchSize: 500,
+    feedMemoryBytes: config.live.feedMemoryBytes,
     pollMs: config.live.pollMs,
     sweepMs: Math.max(1_000, config.live.revalidateMs),
   });
