@@ -11,7 +11,7 @@ import { addPatient, addStaff, benchDatabase, benchEnvironment, createBenchOrgan
  * BENCH_SOAK_ORGS organisations (50), each with a care-team channel and four live subscribers
  * (the patient's and the clinician's channel stream, and each one's inbox), and a clinician in each
  * sending one message at a time, BENCH_SOAK_RATE messages a second in all (100), for
- * BENCH_SOAK_SECONDS (180), with the feeds' budget at BENCH_SOAK_BUDGET_MB (16: small enough to
+ * BENCH_SOAK_SECONDS (180), with the feeds' budget at BENCH_SOAK_BUDGET_MB (8: small enough to
  * be reached well before the end).
  *
  * Figures:
@@ -28,7 +28,7 @@ const sizes = {
   orgs: intFromEnv('BENCH_SOAK_ORGS', 50),
   rate: intFromEnv('BENCH_SOAK_RATE', 100),
   seconds: intFromEnv('BENCH_SOAK_SECONDS', 180),
-  budgetMb: intFromEnv('BENCH_SOAK_BUDGET_MB', 16),
+  budgetMb: intFromEnv('BENCH_SOAK_BUDGET_MB', 8),
 };
 /**
  * Messages per organisation in each of the two rounds that measure memory per buffered event:

@@ -4,6 +4,9 @@ import { eventually, ok, subscribe } from './support/client';
 import { actions } from './support/actions';
 import { ChannelEventsDocument, InboxEventsDocument, TeamMemberUpsertDocument } from './generated/graphql';
 import { FeedMemory, type TrimmableFeed } from '../src/realtime/feed-memory';
+import { FeedCompaction } from '../src/realtime/feed-compaction';
+import type { LoadedEvent } from '../src/realtime/event-batch';
+import { randomUUID } from 'node:crypto';
 
 /** About 20 KB for every organisation's feed together: a handful of events, then the budget trims. */
 const BUDGET_MB = '0.02';
@@ -147,5 +150,45 @@ describe('FeedMemory', () => {
     memory.added(feed, 1_000);
     expect(feed.events).toBe(10);
     expect(memory.stats()).toMatchObject({ bufferedBytes: 1_000, evictedEvents: 0, evictions: 0 });
+  });
+});
+
+describe('FeedCompaction', () => {
+  /** A one-event batch naming a channel and a patient seen for the first time. */
+  const batchNamingSomeoneNew = (position: number): LoadedEvent[] => {
+    const channelId = randomUUID();
+    const patientId = randomUUID();
+    const record = { organisationId: 'org', channelId, seq: 1, position, type: 'MESSAGE_SENT', staffOnly: false, subjectOnly: false };
+    const related = {
+      messages: [],
+      members: [],
+      channels: [{ organisationId: 'org', id: channelId, kind: 'CARE_TEAM', patientId }],
+      teamMembers: [],
+      patients: [{ organisationId: 'org', id: patientId, name: `Patient ${position}` }],
+    };
+    return [{ record, key: { position, channelId, seq: 1 }, related, people: { keys: new Set([`p:${patientId}`]) } } as unknown as LoadedEvent];
+  };
+
+  it('keeps its tables a small multiple of what the buffer holds, however many people the events name', () => {
+    const compaction = new FeedCompaction();
+    for (let position = 1; position <= 5_000; position++) {
+      compaction.compact(batchNamingSomeoneNew(position));
+      // The feed holds its newest 28 events (the budget evicts the rest).
+      compaction.bound(28);
+    }
+    expect(compaction.largestTable).toBeLessThanOrEqual(256 + 4 * 28);
+  });
+
+  it('shares one row per person between batches, brought up to date when it changes', () => {
+    const compaction = new FeedCompaction();
+    const first = batchNamingSomeoneNew(1);
+    const second = batchNamingSomeoneNew(2);
+    const patient = first[0].related.patients[0];
+    second[0].related.patients = [{ ...patient, name: 'Renamed' } as typeof patient];
+    compaction.compact(first);
+    const reused = compaction.compact(second);
+    expect(second[0].related.patients[0]).toBe(first[0].related.patients[0]);
+    expect(reused.has(first[0].related.patients[0])).toBe(true);
+    expect(first[0].related.patients[0].name).toBe('Renamed');
   });
 });

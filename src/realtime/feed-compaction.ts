@@ -24,8 +24,16 @@ const REPEATING = new Set([
   'type',
 ]);
 
-/** Beyond this many distinct values a feed starts its table afresh (interning only saves memory). */
-const MAX_VALUES = 20_000;
+/**
+ * The tables may hold entries no buffered event refers to any more (their events were evicted):
+ * each is started afresh once it holds more than this many entries per buffered event (plus a
+ * floor), so they stay a small multiple of what the buffer holds. Starting afresh changes no
+ * answer: events keep the rows and values they have; new ones are kept again.
+ */
+const ENTRIES_PER_EVENT = 4;
+const ENTRIES_FLOOR = 256;
+/** Audience sets larger than this are not shared by content (sorting them would cost more than it saves). */
+const SHARED_SET_MAX = 64;
 
 type Row = Record<string, unknown> & { id: string };
 
@@ -36,14 +44,24 @@ type Row = Record<string, unknown> & { id: string };
  */
 export class FeedCompaction {
   private readonly values = new Map<string, string>();
-  /** Channel, team member and patient rows by id (ids are uuids: no two tables share one). */
+  /** Channel, team member and patient rows by table and id. */
   private readonly shared = new Map<string, Row>();
   private readonly keySets = new Map<string, ReadonlySet<string>>();
 
-  /** Compacts a batch in place, before the feed buffers it; returns the rows it took from earlier batches (counted there). */
+  /** Entries in the largest table. */
+  get largestTable(): number {
+    return Math.max(this.values.size, this.shared.size, this.keySets.size);
+  }
+
+  /** Starts afresh any table grown past its share of `bufferedEvents` (see ENTRIES_PER_EVENT). */
+  bound(bufferedEvents: number): void {
+    const most = ENTRIES_FLOOR + ENTRIES_PER_EVENT * bufferedEvents;
+    for (const table of [this.values, this.shared, this.keySets]) if (table.size > most) table.clear();
+  }
+
+  /** Compacts a batch in place, before the feed buffers it; returns the rows and sets it took from earlier batches (counted there). */
   compact(batch: readonly LoadedEvent[]): Set<object> {
     const reused = new Set<object>();
-    if (this.values.size > MAX_VALUES) this.values.clear();
     const related = new Set<RelatedRows>();
     for (const event of batch) {
       this.internFields(event.record as unknown as Record<string, unknown>);
@@ -52,13 +70,11 @@ export class FeedCompaction {
       if (event.people) event.people = { keys: this.internKeys(event.people.keys, reused) };
       if (event.audience) event.audience = this.internKeys(event.audience, reused);
     }
-    if (this.shared.size > MAX_VALUES) this.shared.clear();
-    if (this.keySets.size > MAX_VALUES) this.keySets.clear();
     for (const rows of related) {
       for (const list of [rows.messages, rows.members] as unknown as Row[][]) for (const row of list) this.internFields(row);
-      rows.channels = this.sharedRows(rows.channels as unknown as Row[], reused) as unknown as RelatedRows['channels'];
-      rows.teamMembers = this.sharedRows(rows.teamMembers as unknown as Row[], reused) as unknown as RelatedRows['teamMembers'];
-      rows.patients = this.sharedRows(rows.patients as unknown as Row[], reused) as unknown as RelatedRows['patients'];
+      rows.channels = this.sharedRows('c', rows.channels as unknown as Row[], reused) as unknown as RelatedRows['channels'];
+      rows.teamMembers = this.sharedRows('t', rows.teamMembers as unknown as Row[], reused) as unknown as RelatedRows['teamMembers'];
+      rows.patients = this.sharedRows('p', rows.patients as unknown as Row[], reused) as unknown as RelatedRows['patients'];
       if (rows.members.length === 0) rows.members = NONE as RelatedRows['members'];
       if (rows.messages.length === 0) rows.messages = NONE as RelatedRows['messages'];
     }
@@ -67,6 +83,7 @@ export class FeedCompaction {
 
   /** One set per distinct content: the same people are named, and in the audience, event after event. */
   private internKeys(keys: ReadonlySet<string>, reused: Set<object>): ReadonlySet<string> {
+    if (keys.size > SHARED_SET_MAX) return keys;
     const content = [...keys].sort().join(' ');
     let set = this.keySets.get(content);
     if (set) reused.add(set);
@@ -89,13 +106,14 @@ export class FeedCompaction {
   }
 
   /** The rows, each replaced by the one kept from an earlier batch, brought up to date with it. */
-  private sharedRows(rows: Row[], reused: Set<object>): Row[] {
+  private sharedRows(table: string, rows: Row[], reused: Set<object>): Row[] {
     return rows.map((row) => {
       this.internFields(row);
-      const kept = this.shared.get(row.id);
+      const key = `${table}:${row.id}`;
+      const kept = this.shared.get(key);
       if (!kept) {
         row.id = this.intern(row.id);
-        this.shared.set(row.id, row);
+        this.shared.set(key, row);
         return row;
       }
       reused.add(kept);

@@ -39,6 +39,8 @@ export class OrgFeed implements TrimmableFeed {
   private readonly inboxPeople = new Map<string, number>();
   /** A copy of `inboxPeople`'s keys shared by every batch read until it changes. */
   private inboxSnapshot?: ReadonlySet<string>;
+  /** Whether the snapshot's size is in `bufferedBytes` already (charged with the first batch that refers to it). */
+  private inboxSnapshotCharged = false;
   private readonly compaction = new FeedCompaction();
   private latestNotified = 0;
   private fetching?: Promise<void>;
@@ -116,7 +118,7 @@ export class OrgFeed implements TrimmableFeed {
 
   addInboxPerson(key: string): void {
     const count = this.inboxPeople.get(key) ?? 0;
-    if (count === 0) this.inboxSnapshot = undefined;
+    if (count === 0) this.forgetInboxSnapshot();
     this.inboxPeople.set(key, count + 1);
   }
 
@@ -124,8 +126,13 @@ export class OrgFeed implements TrimmableFeed {
     const count = (this.inboxPeople.get(key) ?? 1) - 1;
     if (count <= 0) {
       this.inboxPeople.delete(key);
-      this.inboxSnapshot = undefined;
+      this.forgetInboxSnapshot();
     } else this.inboxPeople.set(key, count);
+  }
+
+  private forgetInboxSnapshot(): void {
+    this.inboxSnapshot = undefined;
+    this.inboxSnapshotCharged = false;
   }
 
   close(): void {
@@ -157,6 +164,7 @@ export class OrgFeed implements TrimmableFeed {
       this.floor = dropped.key;
     }
     for (const size of this.sizes.splice(0, count)) this.bufferedBytes -= size;
+    this.compaction.bound(this.recent.length);
   }
 
   private wakeAll(): void {
@@ -248,15 +256,16 @@ export class OrgFeed implements TrimmableFeed {
     if (batch.length === 0) return;
     // What the batch holds (its shared rows counted once), shared out evenly among its events.
     for (const event of batch) peopleOf(event);
-    // Rows kept from earlier batches, and the shared inbox snapshot, were counted when they came.
+    // Rows and sets kept from earlier batches, and an inbox snapshot already charged, were counted when they came.
     const seen = this.compaction.compact(batch);
-    if (this.inboxSnapshot) seen.add(this.inboxSnapshot);
+    if (this.inboxSnapshot && this.inboxSnapshotCharged) seen.add(this.inboxSnapshot);
+    this.inboxSnapshotCharged = Boolean(this.inboxSnapshot);
     let batchBytes = 0;
     for (const event of batch) batchBytes += estimateBytes(event, seen);
-    const eventBytes = batchBytes / batch.length;
-    for (const event of batch) {
+    const eventBytes = Math.floor(batchBytes / batch.length);
+    for (const [index, event] of batch.entries()) {
       this.recent.push(event);
-      this.sizes.push(eventBytes);
+      this.sizes.push(index === 0 ? batchBytes - eventBytes * (batch.length - 1) : eventBytes);
       const channel = this.byChannel.get(event.key.channelId);
       if (channel) channel.push(event);
       else this.byChannel.set(event.key.channelId, [event]);
