@@ -9,6 +9,7 @@ import { Migration20261123200000MessageFeatures } from './Migration2026112320000
 import { Migration20261123210000Attachments } from './Migration20261123210000Attachments';
 import { Migration20261123220000TemplatesAndAutoReplies } from './Migration20261123220000TemplatesAndAutoReplies';
 import { Migration20261123230000Notifications } from './Migration20261123230000Notifications';
+import { Migration20261202120000PatientStartedConversations } from './Migration20261202120000PatientStartedConversations';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123210000Attachments', class: Migration20261123210000Attachments },
   { name: 'Migration20261123220000TemplatesAndAutoReplies', class: Migration20261123220000TemplatesAndAutoReplies },
   { name: 'Migration20261123230000Notifications', class: Migration20261123230000Notifications },
+  { name: 'Migration20261202120000PatientStartedConversations', class: Migration20261202120000PatientStartedConversations },
 ];

@@ -26,7 +26,7 @@ import { errorCodes, request, subscribe, type HttpResult, type Subscription } fr
  *
  * foreignStaff's token is valid for their own organisation: operations that name no id (me,
  * channels, badgeCount, messagingSettings, activationRules, auditEvents, unstaffedChannels,
- * inboxEvents) answer them about their own organisation, which is ALLOWED, and every cell also
+ * incomingConversations, inboxEvents) answer them about their own organisation, which is ALLOWED, and every cell also
  * fails if the answer mentions any of this organisation's ids (see `hiddenFrom`).
  */
 
@@ -209,6 +209,11 @@ beforeAll(async () => {
       // The foreign organisation has an unstaffed channel of its own (its only team member archived).
       await perform(foreignHelper.token, 'channelActivate', { patientId: foreignPatient.id, kind: 'CARE_TEAM' });
       await perform(foreignOrg.serviceToken, 'teamMemberArchive', { teamMemberId: foreignHelper.id });
+      // ...and a conversation its patient started, waiting for an answer.
+      await perform(foreignStaff.token, 'messagingSettingsUpdate', { patientsCanStartConversations: true });
+      await perform(foreignPatient.token, 'conversationStart', { title: 'Elsewhere', body: 'A question for my own clinic' });
+      // Off again: the messagingSettings row tells the two organisations apart by this setting.
+      await perform(foreignStaff.token, 'messagingSettingsUpdate', { patientsCanStartConversations: false });
     })(),
   ]);
 
@@ -426,6 +431,14 @@ const ROWS: Row[] = [
     items: edgesOf,
     check: (actor, value) =>
       actor === 'admin' && !edgesOf(value).some((edge) => edge.node.id === w.unstaffedId) ? 'the unstaffed conversation is not listed' : undefined,
+  }),
+
+  // Staff. Every team member here answers patients (all respond, the default), so each lists the
+  // conversation the patient started; foreignStaff lists their own organisation's, none of this one's.
+  queryRow('incomingConversations', [...STAFF, 'foreignStaff'], '{ incomingConversations(first: 100) { edges { node { channel { id } } } } }', {
+    items: edgesOf,
+    check: (actor, value) =>
+      actor !== 'foreignStaff' && !edgesOf(value).some((edge) => (edge.node as unknown as { channel: { id: string } }).channel.id === w.unstaffedId) ? 'the patient-started conversation is not listed' : undefined,
   }),
 
   // Notifications: everyone's own preferences and devices; a patient's preferences for staff of

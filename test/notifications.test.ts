@@ -316,6 +316,18 @@ describe('the role group and digests', () => {
     expect(smtp.to(staffAddress(reception))).toHaveLength(1);
   });
 
+  it('denied: the role group is not told of a reply in a conversation a team member started (it could not open it); its members are', async () => {
+    const c = await clinic({ staffNotificationDelayMinutes: 5 });
+    const reception = await c.org.addStaff('Reception', [], ['Appointment Reminder Admin']);
+    const started = await ok(server.url, c.clinician.token, ConversationStartDocument, { input: { patientId: c.patient.id, title: 'Your results', body: 'All normal.' } });
+    expect(started.conversationStart.userErrors).toEqual([]);
+    await post(c.patient.token, started.conversationStart.channel!.id, 'Thank you!');
+    await settled(c.org.id);
+    await timePasses(c.org.id);
+    expect(smtp.to(staffAddress(reception))).toHaveLength(0);
+    expect(smtp.to(staffAddress(c.clinician)).length).toBeGreaterThan(0);
+  });
+
   it('a digest collects the day into one email at the digest hour', async () => {
     const c = await clinic({ notificationDigestHour: 7, timeZone: 'Europe/London' });
     await preferences(c.clinician.token, { email: 'DIGEST' });

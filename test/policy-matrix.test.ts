@@ -65,6 +65,7 @@ const staffActor = (org: { id: string }, person: Person, permissions: Permission
   organisationId: org.id,
   teamMemberId: person.id,
   permissions,
+  roles: [],
   expiresAt: Number.MAX_SAFE_INTEGER,
 });
 const patientActor = (org: { id: string }, person: Person): Actor => ({ kind: 'patient', organisationId: org.id, patientId: person.id, expiresAt: Number.MAX_SAFE_INTEGER });

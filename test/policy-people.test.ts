@@ -45,14 +45,14 @@ const otherPatient = patient('Oscar Other');
 const namedPatient = Object.assign(patient('Alice Smith', 'Ali'), { id: thePatient.id });
 
 const VIEWERS = {
-  staff: { kind: 'staff', organisationId: ORGANISATION, teamMemberId: member.id, permissions: [], expiresAt: 0 },
+  staff: { kind: 'staff', organisationId: ORGANISATION, teamMemberId: member.id, permissions: [], roles: [], expiresAt: 0 },
   patient: { kind: 'patient', organisationId: ORGANISATION, patientId: thePatient.id, expiresAt: 0 },
   otherPatient: { kind: 'patient', organisationId: ORGANISATION, patientId: otherPatient.id, expiresAt: 0 },
   guardian: { kind: 'patient', organisationId: ORGANISATION, patientId: theGuardian.id, expiresAt: 0 },
   service: { kind: 'service', organisationId: ORGANISATION, clientId: 'partner', expiresAt: 0 },
   operator: { kind: 'operator', operatorId: 'op', expiresAt: 0 },
   none: undefined,
-  foreignStaff: { kind: 'staff', organisationId: OTHER_ORGANISATION, teamMemberId: randomUUID(), permissions: ['MESSAGING_MANAGEMENT', 'MESSAGING_ADMIN'], expiresAt: 0 },
+  foreignStaff: { kind: 'staff', organisationId: OTHER_ORGANISATION, teamMemberId: randomUUID(), permissions: ['MESSAGING_MANAGEMENT', 'MESSAGING_ADMIN'], roles: [], expiresAt: 0 },
   foreignGuardian: { kind: 'patient', organisationId: OTHER_ORGANISATION, patientId: randomUUID(), expiresAt: 0 },
 } satisfies Record<string, Actor | undefined>;
 type Viewer = keyof typeof VIEWERS;

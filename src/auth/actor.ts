@@ -3,7 +3,7 @@ import { forbidden, unauthenticated } from '../errors';
 
 /** Who is calling. Organisation-bound actors carry the organisation's id; operators carry none. */
 export type Actor =
-  | { kind: 'staff'; organisationId: string; teamMemberId: string; permissions: readonly Permission[]; expiresAt: number }
+  | { kind: 'staff'; organisationId: string; teamMemberId: string; permissions: readonly Permission[]; roles: readonly string[]; expiresAt: number }
   | { kind: 'patient'; organisationId: string; patientId: string; expiresAt: number }
   | { kind: 'service'; organisationId: string; clientId: string; expiresAt: number }
   | { kind: 'operator'; operatorId: string; expiresAt: number };

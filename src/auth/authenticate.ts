@@ -84,7 +84,7 @@ export class Authenticator {
       case 'staff': {
         const member = await em.findOne(TeamMember, { organisationId, externalId: sub }, scoped);
         if (!member || member.archivedAt) throw new AuthenticationError('unknown team member');
-        return { kind: 'staff', organisationId, teamMemberId: member.id, permissions: member.permissions };
+        return { kind: 'staff', organisationId, teamMemberId: member.id, permissions: member.permissions, roles: member.roles };
       }
       case 'patient': {
         const patient = await em.findOne(Patient, { organisationId, externalId: sub }, scoped);

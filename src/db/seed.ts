@@ -43,7 +43,7 @@ export async function seedDemo(deps: AppDeps): Promise<boolean> {
   const grace = await service.upsertTeamMember({
     externalId: 'admin-grace', name: 'Grace Okafor', email: 'grace.okafor@demo.example', roles: ['Practice Manager'], permissions: ['MESSAGING_ADMIN'],
   });
-  await as({ kind: 'staff', organisationId: organisation.id, teamMemberId: grace.id, permissions: grace.permissions, expiresAt }).messagingSettings.update({
+  await as({ kind: 'staff', organisationId: organisation.id, teamMemberId: grace.id, permissions: grace.permissions, roles: grace.roles, expiresAt }).messagingSettings.update({
     patientsCanStartConversations: true,
     // Notices go out at once in the demo, so mail lands in the mail folder (or SMTP) while you watch.
     staffNotificationDelayMinutes: 0,
@@ -57,7 +57,7 @@ export async function seedDemo(deps: AppDeps): Promise<boolean> {
     externalId: 'patient-sofia', name: 'Sofia Marin', email: 'sofia@patients.example', phone: '+44 7700 900123', guardianOfPatientIds: [leo.id],
   });
 
-  const staff = as({ kind: 'staff', organisationId: organisation.id, teamMemberId: clinician.id, permissions: clinician.permissions, expiresAt });
+  const staff = as({ kind: 'staff', organisationId: organisation.id, teamMemberId: clinician.id, permissions: clinician.permissions, roles: clinician.roles, expiresAt });
   const careTeam = await staff.channels.activate({ patientId: oliver.id, kind: ChannelKind.CARE_TEAM });
   await staff.messages.send({ channelId: careTeam.id, body: 'Hello Oliver, this is **Dr Hart**. How are you feeling after your appointment?' });
   const staffChannel = await staff.channels.activate({ patientId: oliver.id, kind: ChannelKind.STAFF });

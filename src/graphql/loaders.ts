@@ -86,7 +86,9 @@ export function createLoaders(db: EntityManager, em: () => EntityManager, actor:
     /** The caller's unread replies per thread (top-level message id). */
     unreadReplyCount: new DataLoader<string, number>((messageIds) => unreadReplyCounts(db, actor, messageIds)),
     /** Pages of the channels about each patient id that the caller may see on the patient's profile, batched per page size and cursor. */
-    patientChannels: pagedLoader((patientIds, page) => channelsOfPatients(db, actor, patientIds, page)),
+    patientChannels: pagedLoader((patientIds, page) => channelsOfPatients(db, actor, patientIds, page, false)),
+    /** The same for a team member who answers patients: with the conversations patients started. */
+    patientChannelsAnswering: pagedLoader((patientIds, page) => channelsOfPatients(db, actor, patientIds, page, true)),
     /** Pages of the current members of each channel id, batched per page size and cursor. */
     channelMembers: pagedLoader((channelIds, page) => membersOfChannels(db, actor, channelIds, page)),
     /** The caller's own membership row per channel id. */

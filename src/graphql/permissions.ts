@@ -39,6 +39,7 @@ export const permissionMap = {
     messagingSettings: isStaffOrService,
     // MESSAGING_ADMIN is checked by the service.
     unstaffedChannels: isStaff,
+    incomingConversations: isStaff,
     messageTemplates: isStaff,
     notificationPreferences: isPerson,
     webPushPublicKey: isPerson,
@@ -105,6 +106,9 @@ export const permissionMap = {
   ChannelMembership: allow,
   ChannelEdge: allow,
   ChannelConnection: allow,
+  IncomingConversation: allow,
+  IncomingConversationEdge: allow,
+  IncomingConversationConnection: allow,
   ChannelMemberEdge: allow,
   ChannelMemberConnection: allow,
   Message: allow,

@@ -11,7 +11,7 @@ import { ChannelResolver } from '../modules/channels/channel.graphql';
 import { ChannelMemberFieldResolver, ChannelMembershipFieldResolver, ChannelMembershipResolver } from '../modules/channels/channel-membership.graphql';
 import { MessageChannelFieldResolver } from '../modules/channels/message-channel.graphql';
 import { PatientChannelsFieldResolver } from '../modules/channels/patient-channels.graphql';
-import { ConversationResolver } from '../modules/channels/conversation.graphql';
+import { ConversationResolver, IncomingConversationResolver } from '../modules/channels/conversation.graphql';
 import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
 import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
 import { MessageTemplateResolver } from '../modules/templates/template.graphql';
@@ -47,6 +47,7 @@ const resolvers = [
   ActivationRuleResolver,
   PatientChannelsFieldResolver,
   ConversationResolver,
+  IncomingConversationResolver,
   MessagingSettingsResolver,
   AttachmentResolver,
   MessageTemplateResolver,

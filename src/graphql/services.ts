@@ -70,7 +70,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('notificationTemplates', () => new NotificationTemplateService(scope));
   provide('templates', () => new TemplateService(scope, deps({ config }, { organisations: 'organisations' })));
   provide('attachments', () => new AttachmentService(scope, deps({ config, cursors }, { settings: 'messagingSettings' })));
-  provide('channels', () => new ChannelService(scope, { bus, cursors }));
+  provide('channels', () => new ChannelService(scope, deps({ bus, cursors }, { settings: 'messagingSettings' })));
   provide('channelMemberships', () => new ChannelMembershipService(scope, deps({ bus }, { channels: 'channels' })));
   provide('directory', () => new DirectoryService(scope, deps({ bus }, { activationRules: 'activationRules' })));
   provide('messages', () => new MessageService(scope, deps({ bus, cursors, config }, { channels: 'channels', attachments: 'attachments', templates: 'templates', settings: 'messagingSettings' })));

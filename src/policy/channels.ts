@@ -38,13 +38,18 @@ export function memberColumn(person: Pick<PersonActor, 'kind'> & { teamMemberId?
   return person.kind === 'staff' ? { column: 'team_member_id', id: person.teamMemberId! } : { column: 'patient_id', id: person.patientId! };
 }
 
+/** What the channel rules read of a channel row. */
+export type ChannelFacts = Pick<Channel, 'kind' | 'organisationId'> & { startedByPatient?: boolean };
+
 /**
- * Conversations are addressed to chosen team members (or the organisation's responders): besides
- * their members, only messaging admins find and join them, to staff one left without a responder.
+ * Conversations are addressed to chosen team members: besides their members, messaging admins
+ * find and join them (to staff one left without a responder), and a conversation a patient
+ * started is also found by those who answer patients (`answers`: responders.ts).
  */
-function findableBy(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>): boolean {
+function findableBy(actor: Actor | undefined, channel: ChannelFacts, answers: boolean): boolean {
   if (actor?.kind !== 'staff' || actor.organisationId !== channel.organisationId) return false;
-  return JOINABLE_BY_STAFF.has(channel.kind) || (channel.kind === ChannelKind.CONVERSATION && can(actor, 'findAnyConversation'));
+  if (JOINABLE_BY_STAFF.has(channel.kind)) return true;
+  return channel.kind === ChannelKind.CONVERSATION && (can(actor, 'findAnyConversation') || (answers && channel.startedByPatient === true));
 }
 
 export const channelPolicy = {
@@ -52,24 +57,32 @@ export const channelPolicy = {
    * May the caller know this channel exists (query it by id, see it on a patient's profile)?
    * `membership` is the caller's own current membership row of the channel, if any.
    */
-  canSee(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>, membership: ChannelMember | undefined): boolean {
+  canSee(actor: Actor | undefined, channel: ChannelFacts, membership: ChannelMember | undefined, answers = false): boolean {
     if (!actor || actor.kind === 'operator' || actor.kind === 'service') return false;
     if (actor.organisationId !== channel.organisationId) return false;
     if (actor.kind === 'patient') return membership !== undefined && PATIENT_VISIBLE_KINDS.has(channel.kind);
-    return membership !== undefined || findableBy(actor, channel);
+    return membership !== undefined || findableBy(actor, channel, answers);
   },
 
   /**
    * May the caller read its messages, follow its events and write in it? (Unread counts need no
    * check: they are counted over the caller's own membership rows.)
    */
-  canParticipate(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>, membership: ChannelMember | undefined): boolean {
+  canParticipate(actor: Actor | undefined, channel: ChannelFacts, membership: ChannelMember | undefined): boolean {
     return membership !== undefined && channelPolicy.canSee(actor, channel, membership);
   },
 
   /** May the caller join it by themself (channelJoin)? */
-  canJoin(actor: Actor | undefined, channel: Pick<Channel, 'kind' | 'organisationId'>): boolean {
-    return findableBy(actor, channel);
+  canJoin(actor: Actor | undefined, channel: ChannelFacts, answers = false): boolean {
+    return findableBy(actor, channel, answers);
+  },
+
+  /**
+   * May a team member who is not (yet) a member open a conversation a patient started, reading
+   * its messages to answer it? Those who may join it: they become a member when they answer.
+   */
+  canOpenToAnswer(actor: Actor | undefined, channel: ChannelFacts, answers: boolean): boolean {
+    return channel.kind === ChannelKind.CONVERSATION && channel.startedByPatient === true && findableBy(actor, channel, answers);
   },
 
   /** Whether a channel is left without staff (`unstaffedSince`) is staff-only. */
@@ -83,6 +96,14 @@ export const channelPolicy = {
 
   /** Do messages in it reach its patient (so the patient's messaging preconditions, auto replies and new-patient-message notices apply)? */
   reachesPatient: (kind: ChannelKind) => PATIENT_SIDE_KINDS.has(kind),
+
+  /**
+   * Is the new-patient-message role group (or the selected responders) told of a patient's message
+   * in it? Only where they may open it: the patient channels any team member joins, and the
+   * conversations a patient started (one a team member started is its members' to answer).
+   */
+  tellsResponders: (channel: { kind: ChannelKind; startedByPatient: boolean }) =>
+    PATIENT_SIDE_KINDS.has(channel.kind) && (channel.kind !== ChannelKind.CONVERSATION || channel.startedByPatient),
 
   /** Must it keep at least one team member? */
   keepsTeamMember: (kind: ChannelKind) => PATIENT_CHANNEL_KINDS.has(kind),
@@ -110,14 +131,18 @@ export const channelPolicy = {
      * patients, membership of a kind they may see. The organisation is the caller's condition
      * (`c.organisation_id = ?`), as in every tenant query.
      */
-    visible(actor: PersonActor, channel: string): SqlFragment {
+    visible(actor: PersonActor, channel: string, answers = false): SqlFragment {
       const { column, id } = memberColumn(actor);
       const member = `exists (select 1 from channel_member vm where vm.organisation_id = ${channel}.organisation_id and vm.channel_id = ${channel}.id
                               and vm.${column} = ? and vm.left_at is null)`;
       if (actor.kind === 'patient') return { sql: `(${kindIn(PATIENT_VISIBLE_KINDS, channel)} and ${member})`, params: [id] };
       const findable = can(actor, 'findAnyConversation') ? new Set([...JOINABLE_BY_STAFF, ChannelKind.CONVERSATION]) : JOINABLE_BY_STAFF;
-      return { sql: `(${kindIn(findable, channel)} or ${member})`, params: [id] };
+      const answered = answers ? ` or (${channelPolicy.sql.patientStarted(channel)})` : '';
+      return { sql: `(${kindIn(findable, channel)} or ${member}${answered})`, params: [id] };
     },
+
+    /** Conversations a patient started (what responders answer). */
+    patientStarted: (channel: string) => `${channel}.kind = '${ChannelKind.CONVERSATION}' and ${channel}.started_by_patient`,
 
     /** Channels that must keep a team member (restaffing). */
     keepsTeamMember: (channel: string) => kindIn(PATIENT_CHANNEL_KINDS, channel),

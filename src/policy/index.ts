@@ -7,7 +7,8 @@
  * - `events.ts`    which live events and typing notices reach a subscriber;
  * - `people.ts`    which fields of a person another actor may see;
  * - `permissions.ts` `can(actor, action)`: abilities that need a permission;
- * - `visibility-class.ts` the class of a subscriber for an event (one execution per class).
+ * - `visibility-class.ts` the class of a subscriber for an event (one execution per class);
+ * - `responders.ts` who answers patient-started conversations (the settings' responders or role group).
  *
  * Nothing outside this folder spells a channel kind or an internal-note filter in SQL
  * (test/policy-boundaries.test.ts fails if something does).
@@ -18,3 +19,4 @@ export * from './events';
 export * from './people';
 export * from './permissions';
 export * from './visibility-class';
+export * from './responders';

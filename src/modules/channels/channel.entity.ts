@@ -18,7 +18,7 @@ export enum ChannelStatus {
 @Entity({ tableName: 'channel' })
 @TenantScoped()
 export class Channel extends TenantRecord {
-  [OptionalProps]?: 'id' | 'title' | 'directKey' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'patientCanReply' | 'closedAt' | 'closedByTeamMemberId' | 'unstaffedSince' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'title' | 'directKey' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'startedByPatient' | 'patientCanReply' | 'closedAt' | 'closedByTeamMemberId' | 'unstaffedSince' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   kind!: ChannelKind;
@@ -45,6 +45,10 @@ export class Channel extends TenantRecord {
 
   @Property({ type: 'uuid', nullable: true })
   createdByTeamMemberId?: string | null;
+
+  /** Conversations: a patient (or a guardian) started it, so the organisation's responders may answer it. */
+  @Property({ type: 'boolean' })
+  startedByPatient: boolean = false;
 
   /** Conversations: whether the patient may write (set when it starts, changed by staff). */
   @Property({ type: 'boolean' })

@@ -108,11 +108,12 @@ export class ChannelResolver {
   }
 
   @FieldResolver(() => MessageConnection, {
-    description: 'Messages in sequence order: `first`/`after` pages forward from the oldest, `last`/`before` back from the newest. Members only; empty otherwise.',
+    description:
+      'Messages in sequence order: `first`/`after` pages forward from the oldest, `last`/`before` back from the newest. Members, and those who answer a conversation a patient started (they become members when they answer); empty otherwise.',
   })
   async messages(@Root() channel: Channel, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
     const request = pageRequest(page);
-    if (!(await context.services.channels.findParticipating(channel.id))) return connectionOf([], () => '');
+    if (!(await context.services.channels.findOpenable(channel.id))) return connectionOf([], () => '');
     return context.services.messages.page(channel, request);
   }
 }

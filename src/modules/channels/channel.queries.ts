@@ -4,7 +4,8 @@ import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
 import { timeIdCursor } from '../../common/cursor';
 import { selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { channelPolicy, memberColumn } from '../../policy/channels';
-import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, type Channel, type ChannelMember } from './channel.entity';
+import { messagePolicy } from '../../policy/messages';
+import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, ChannelStatus, type Channel, type ChannelMember } from './channel.entity';
 import type { Message } from '../messages/message.entity';
 import { messageFromSelected, messagePageSql, type MessagePageQuery } from '../messages/message.queries';
 import { patientsWithGuardiansSelect, patientWithGuardiansFromSelected, type PatientWithGuardians } from '../directory/directory.queries';
@@ -20,9 +21,9 @@ export interface KeysetPage {
  * caller may see (the channel policy's `visible`). Each list holds up to `limit + 1` channels
  * (the extra one says there is more).
  */
-export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: KeysetPage): Promise<Channel[][]> {
+export async function channelsOfPatients(em: EntityManager, actor: Actor | undefined, patientIds: readonly string[], page: KeysetPage, answers: boolean): Promise<Channel[][]> {
   if (!isPerson(actor)) return patientIds.map(() => []);
-  const visible = channelPolicy.sql.visible(actor, 'c');
+  const visible = channelPolicy.sql.visible(actor, 'c', answers);
   const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select c.* from unnest(?::uuid[]) as p(id) cross join lateral (
        select ${selectColumns(em, ChannelEntity, 'c')} from channel c
@@ -176,4 +177,35 @@ export async function channelWithPatient(em: EntityManager, person: PersonActor,
     membership: row.membership ? memberFromSelected(row.membership) : undefined,
     patient: row.patient ? patientWithGuardiansFromSelected(row.patient) : undefined,
   };
+}
+
+/** A conversation a patient started that waits for a team member's first answer. */
+export interface IncomingConversation {
+  channel: Channel;
+  /** When the patient started it. */
+  waitingSince: Date;
+}
+
+/**
+ * Conversations patients started that are open and have no answer from a team member yet (only
+ * what the patient sees counts: not an automatic reply, not a note for staff), newest first, keyset paged: all of them for
+ * those who answer patients (`everyone`), otherwise those the caller is a member of.
+ */
+export async function incomingConversations(em: EntityManager, staff: PersonActor, everyone: boolean, after: { at: Date; id: string } | undefined, limit: number): Promise<IncomingConversation[]> {
+  const { column, id } = memberColumn(staff);
+  const rows = await preparedRows<Record<string, unknown>[]>(em,
+    `select ${selectColumns(em, ChannelEntity, 'c')} from channel c
+      where c.organisation_id = ? and ${channelPolicy.sql.patientStarted('c')} and c.status = '${ChannelStatus.ACTIVE}'
+        and not exists (select 1 from message m where m.organisation_id = c.organisation_id and m.channel_id = c.id
+                         and m.author_team_member_id is not null and ${messagePolicy.sql.seenByPatients('m')} and m.deleted_at is null)
+        ${everyone ? '' : `and exists (select 1 from channel_member cm where cm.organisation_id = c.organisation_id and cm.channel_id = c.id and cm.${column} = ? and cm.left_at is null)`}
+        ${after ? "and (date_trunc('milliseconds', c.created_at), c.id) < (?::timestamptz, ?::uuid)" : ''}
+      order by date_trunc('milliseconds', c.created_at) desc, c.id desc
+      limit ?`,
+    [staff.organisationId, ...(everyone ? [] : [id]), ...(after ? [after.at.toISOString(), after.id] : []), limit],
+  );
+  return rows.map((row) => {
+    const channel = channelFromSelected(row);
+    return { channel, waitingSince: channel.createdAt };
+  });
 }

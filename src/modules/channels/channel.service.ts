@@ -9,7 +9,8 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
 import { channelPolicy } from '../../policy/channels';
-import { channelFromSelected, channelWithPage, channelWithPatient } from './channel.queries';
+import { answersPatients } from '../../policy/responders';
+import { channelFromSelected, channelWithPage, channelWithPatient, incomingConversations, type IncomingConversation } from './channel.queries';
 import { preparedRows } from '../../db/prepared';
 import { selectColumns } from '../../db/sql';
 import { messagePageKey, messagePageQuery } from '../messages/message.queries';
@@ -18,6 +19,7 @@ import type { CursorCodec } from '../../common/cursor';
 import { can } from '../../policy/permissions';
 import { addMembers, patientAndGuardians } from './membership';
 import type { EventBus } from '../../realtime/bus';
+import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 
 const activateInput = z.object({
   patientId: uuid('The patient id'),
@@ -46,10 +48,25 @@ export interface VisibleChannel {
 export interface ChannelServiceDeps {
   bus: EventBus;
   cursors: CursorCodec;
+  settings: MessagingSettingsService;
 }
 
 export class ChannelService {
+  private answering?: Promise<boolean>;
+
   constructor(private readonly scope: RequestScope, private readonly deps: ChannelServiceDeps) {}
+
+  /** Does the caller answer patient-started conversations (the messaging settings' responders or role group)? Once per operation. */
+  answersPatients(): Promise<boolean> {
+    const actor = this.scope.actor;
+    if (actor?.kind !== 'staff') return Promise.resolve(false);
+    return (this.answering ??= this.deps.settings.current().then((settings) => answersPatients(actor, settings)));
+  }
+
+  /** Whether what a non-member may do with a channel turns on the responders (a conversation a patient started). */
+  private turnsOnResponders(channel: Channel, membership: ChannelMember | undefined): boolean {
+    return this.scope.actor?.kind === 'staff' && !membership && channel.kind === ChannelKind.CONVERSATION && channel.startedByPatient;
+  }
 
   private person(): PersonActor {
     return requirePerson(this.scope.actor);
@@ -67,7 +84,20 @@ export class ChannelService {
     if (pageAhead) await this.readAhead(actor, channelId, pageAhead);
     const { channel, membership } = await this.scope.loaders.channelAccess.load(channelId);
     if (!channel) return undefined;
-    return channelPolicy.canSee(actor, channel, membership) ? { channel, membership } : undefined;
+    const answers = this.turnsOnResponders(channel, membership) && (await this.answersPatients());
+    return channelPolicy.canSee(actor, channel, membership, answers) ? { channel, membership } : undefined;
+  }
+
+  /**
+   * The channel if the caller may read it: a member who may take part, or a team member who may
+   * open a conversation a patient started to answer it (see `channelPolicy.canOpenToAnswer`).
+   */
+  async findOpenable(channelId: string): Promise<VisibleChannel | undefined> {
+    const participating = await this.findParticipating(channelId);
+    if (participating) return participating;
+    const visible = await this.findVisible(channelId);
+    if (!visible || !this.turnsOnResponders(visible.channel, visible.membership)) return undefined;
+    return channelPolicy.canOpenToAnswer(this.scope.actor, visible.channel, await this.answersPatients()) ? visible : undefined;
   }
 
   /**
@@ -180,7 +210,8 @@ export class ChannelService {
     const actor = this.staff();
     const { channelId } = parseInput(channelInput, input);
     const visible = await this.findVisible(channelId);
-    if (!visible || !channelPolicy.canJoin(actor, visible.channel)) {
+    const answers = visible !== undefined && this.turnsOnResponders(visible.channel, visible.membership) && (await this.answersPatients());
+    if (!visible || !channelPolicy.canJoin(actor, visible.channel, answers)) {
       throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     }
     if (visible.membership) return visible.channel;
@@ -229,6 +260,20 @@ export class ChannelService {
     );
     const channels = rows.slice(0, limit).map(channelFromSelected);
     return connectionOf(channels, (channel) => timeIdCursor.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+  }
+
+  /**
+   * Conversations patients started that wait for a team member's first answer, newest first:
+   * every one for those who answer patients and messaging admins, otherwise those the caller is
+   * a member of. Staff only.
+   */
+  async listIncoming(limit: number, after?: string): Promise<Connection<IncomingConversation>> {
+    const actor = this.staff();
+    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    if (after !== undefined && !cursor) throw invalidCursor();
+    const everyone = can(actor, 'findAnyConversation') || (await this.answersPatients());
+    const rows = await incomingConversations(this.scope.db, actor, everyone, cursor, limit + 1);
+    return connectionOf(rows.slice(0, limit), (row) => timeIdCursor.encode(row.waitingSince, row.channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /** Members in joining order; the pages of every channel of a list come from one query. */

@@ -1,6 +1,9 @@
-import { Arg, Ctx, Field, ID, InputType, Mutation, ObjectType, Resolver } from 'type-graphql';
+import { Arg, Args, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
-import { MutationPayload } from '../../common/graphql-types';
+import { MutationPayload, connectionType } from '../../common/graphql-types';
+import { ForwardPageArgs, pageRequest } from '../../common/pagination';
+import { PatientType } from '../directory/directory.types';
+import type { IncomingConversation } from './channel.queries';
 import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
 import { MessageType } from '../messages/message.graphql';
 import type { Message } from '../messages/message.entity';
@@ -66,6 +69,38 @@ export class ConversationChangePayload extends MutationPayload {
 
 @ObjectType({ description: 'Result of conversationClose.' })
 export class ConversationClosePayload extends ConversationChangePayload {}
+
+@ObjectType('IncomingConversation', { description: 'A conversation a patient started that waits for a team member’s first answer.' })
+export class IncomingConversationType {
+  @Field(() => ChannelType, { description: 'The conversation: open it, and answer with messageSend (the first to answer becomes a member).' })
+  channel!: Channel;
+
+  @Field(() => Date, { description: 'When the patient started it.' })
+  waitingSince!: Date;
+}
+
+const IncomingConversationConnection = connectionType('IncomingConversation', IncomingConversationType, 'conversation waiting for an answer');
+
+@Resolver(() => IncomingConversationType)
+export class IncomingConversationResolver {
+  @Query(() => IncomingConversationConnection, {
+    description:
+      'Conversations patients started that no team member has answered yet (only what the patient sees counts: not automatic replies, not notes for staff), newest first: every one for those who answer patients (every team member where all respond, otherwise the selected responders) and messaging admins; for anyone else, those they are a member of. Staff only.',
+  })
+  incomingConversations(@Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() context: Context) {
+    return context.services.channels.listIncoming(pageRequest(page).limit, page.after ?? undefined);
+  }
+
+  @FieldResolver(() => PatientType, { nullable: true, description: 'The patient who is waiting (staff see their real name).' })
+  patient(@Root() incoming: IncomingConversation, @Ctx() { loaders }: Context) {
+    return incoming.channel.patientId ? loaders.patient.load(incoming.channel.patientId) : null;
+  }
+
+  @FieldResolver(() => Int, { description: 'How long they have waited, in whole minutes, as of this read.' })
+  waitingMinutes(@Root() incoming: IncomingConversation): number {
+    return Math.max(0, Math.floor((Date.now() - incoming.waitingSince.getTime()) / 60_000));
+  }
+}
 
 @Resolver()
 export class ConversationResolver {

@@ -97,6 +97,7 @@ export class ConversationService {
         title: data.title,
         patientCanReply: actor.kind === 'patient' ? true : (data.patientCanReply ?? settings.patientCanReplyDefault),
         createdByTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
+        startedByPatient: actor.kind === 'patient',
         unstaffedSince: plan.staff.length === 0 ? new Date() : null,
       });
       await log.em.flush();

@@ -27,11 +27,11 @@ export class MessageChannelFieldResolver {
   }
 
   @FieldResolver(() => MessageConnection, {
-    description: 'The replies in its thread, in order (`first`/`after` forward, `last`/`before` back); internal replies for staff only. Members only; empty otherwise.',
+    description: 'The replies in its thread, in order (`first`/`after` forward, `last`/`before` back); internal replies for staff only. Members, and those who answer a conversation a patient started; empty otherwise.',
   })
   async replies(@Root() message: Message, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
     const request = pageRequest(page);
-    const found = await context.services.channels.findParticipating(message.channelId);
+    const found = await context.services.channels.findOpenable(message.channelId);
     if (!found || message.parentMessageId) return connectionOf([], () => '');
     return context.services.messages.page(found.channel, request, message);
   }

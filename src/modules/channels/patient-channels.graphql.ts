@@ -13,13 +13,14 @@ import { ChannelConnection } from './channel.types';
 export class PatientChannelsFieldResolver {
   @FieldResolver(() => ChannelConnection, {
     description:
-      "The patient's channels in activation order, for the buttons of their profile: staff see every kind but conversations they are not in (messaging admins see those too), with myMembership null where they have not joined (Activate, Join or Open); a patient or guardian sees only those they take part in.",
+      "The patient's channels in activation order, for the buttons of their profile: staff see every kind but conversations they are not in (messaging admins see those too, and those who answer patients the conversations patients started), with myMembership null where they have not joined (Activate, Join or Open); a patient or guardian sees only those they take part in.",
   })
-  async channels(@Root() patient: Patient, @Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() { loaders }: Context) {
+  async channels(@Root() patient: Patient, @Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() { loaders, services }: Context) {
     const { limit } = pageRequest(page);
     const after = page.after != null ? timeIdCursor.decode(page.after) : undefined;
     if (page.after != null && !after) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
-    const rows = await loaders.patientChannels.page({ limit, after }).load(patient.id);
+    const lists = (await services.channels.answersPatients()) ? loaders.patientChannelsAnswering : loaders.patientChannels;
+    const rows = await lists.page({ limit, after }).load(patient.id);
     return connectionOf(rows.slice(0, limit), patientChannelCursor, { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 }

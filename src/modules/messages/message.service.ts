@@ -78,7 +78,7 @@ export class MessageService {
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
       if (original) return this.replay(original, data);
     }
-    const found = await this.deps.channels.findParticipatingToWrite(channelId);
+    const found = (await this.deps.channels.findParticipatingToWrite(channelId)) ?? (await this.joinToAnswer(channelId));
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const parent = data.parentMessageId ? await this.threadParent(actor, channelId, data.parentMessageId) : undefined;
     // A reply to an internal note stays internal.
@@ -123,6 +123,17 @@ export class MessageService {
       if (!original) throw error;
       return this.replay(original, data);
     }
+  }
+
+  /**
+   * A team member who answers a conversation a patient started becomes one of its members: the
+   * first to answer joins (MEMBER_JOINED) and then writes as a member. Undefined for anyone else.
+   */
+  private async joinToAnswer(channelId: string) {
+    const openable = await this.deps.channels.findOpenable(channelId);
+    if (!openable || openable.membership) return undefined;
+    await this.deps.channels.join({ channelId });
+    return this.deps.channels.findParticipatingToWrite(channelId);
   }
 
   private findBySenderKey(actor: PersonActor, idempotencyKey: string): Promise<Message | null> {
@@ -212,7 +223,7 @@ export class MessageService {
     const message = await this.scope.loaders.message.load(messageId);
     if (!message) return undefined;
     if (!messagePolicy.canSee(this.scope.actor, message)) return undefined;
-    const channel = await this.deps.channels.findParticipating(message.channelId);
+    const channel = await this.deps.channels.findOpenable(message.channelId);
     return channel ? message : undefined;
   }
 }

@@ -25,6 +25,7 @@ interface SentMessage {
   seq: string;
   channel_id: string;
   channel_kind: ChannelKind;
+  started_by_patient: boolean;
   author_team_member_id: string | null;
   author_patient_id: string | null;
   on_behalf_of_patient_id: string | null;
@@ -72,7 +73,7 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
   let settings = settingsCache.get(organisationId);
   if (!settings) settingsCache.set(organisationId, (settings = await loadMessagingSettings(em, organisationId)));
   const [message] = await em.execute<SentMessage[]>(
-    `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, m.author_team_member_id, m.author_patient_id,
+    `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, c.started_by_patient, m.author_team_member_id, m.author_patient_id,
             m.on_behalf_of_patient_id, m.internal, m.deleted_at is not null as deleted, m.created_at
        from message m join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
       where m.organisation_id = ? and m.id = ?`,
@@ -109,7 +110,7 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
     if (member.push && member.has_push) add(member, 'MESSAGE', 'PUSH');
     if (patientSide && member.sms && member.phone && settings.smsNotificationsEnabled && config.sms) add(member, 'MESSAGE', 'SMS');
   }
-  if (message.author_patient_id && messagePolicy.canSee({ kind: 'patient' }, message) && channelPolicy.reachesPatient(message.channel_kind)) {
+  if (message.author_patient_id && messagePolicy.canSee({ kind: 'patient' }, message) && channelPolicy.tellsResponders({ kind: message.channel_kind, startedByPatient: message.started_by_patient })) {
     for (const person of await newPatientMessageRecipients(em, settings, message)) {
       if (person.email_address && person.email_mode !== 'OFF') add(person, 'NEW_PATIENT_MESSAGE', 'EMAIL');
       if (person.push && person.has_push) add(person, 'NEW_PATIENT_MESSAGE', 'PUSH');
