@@ -4,6 +4,8 @@ import { ok } from './support/client';
 import { actions, codes } from './support/actions';
 import {
   ChannelJoinDocument,
+  ConversationCloseDocument,
+  ReactionAddDocument,
   ConversationAsResponderDocument,
   ConversationStartDocument,
   IncomingConversationsDocument,
@@ -132,6 +134,27 @@ describe('who answers a patient-started conversation', () => {
     await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { responderTeamMemberIds: [first.id] } });
     await expectShutOut(later, channelId, patient.id);
     expect((await open(first, channelId)).channel!.myMembership).not.toBeNull();
+  });
+
+  it('denied: opening to answer is not taking part: no reactions, no internal notes, no join from a refused send, nothing once it is closed', async () => {
+    const { org, admin, outsider, patient } = await clinic({ allStaffRespond: true });
+    const channelId = await patientStarts(patient);
+    const patientMessageId = (await open(outsider, channelId)).channel!.messages.edges[0].node.id;
+
+    expect(codes((await ok(server.url, outsider.token, ReactionAddDocument, { input: { messageId: patientMessageId, emoji: '👍' } })).reactionAdd)).toEqual(['NOT_FOUND']);
+    expect(codes(await send(outsider, channelId, 'A note for colleagues', { internal: true }))).toEqual(['FORBIDDEN']);
+    expect(codes(await send(outsider, channelId, 'In a thread', { parentMessageId: '00000000-0000-4000-8000-000000000000' }))).toEqual(['NOT_FOUND']);
+    // Refused sends joined nobody and left no trace.
+    const seen = (await open(outsider, channelId)).channel!;
+    expect(seen.myMembership).toBeNull();
+    expect(seen.messages.edges).toHaveLength(1);
+
+    const closer = await org.addStaff('Clara Closer');
+    await ok(server.url, admin.token, ChannelJoinDocument, { input: { channelId } });
+    await ok(server.url, closer.token, ChannelJoinDocument, { input: { channelId } });
+    expect((await ok(server.url, closer.token, ConversationCloseDocument, { input: { channelId } })).conversationClose.userErrors).toEqual([]);
+    await expectShutOut(outsider, channelId, patient.id);
+    expect(await incomingIds(admin)).not.toContain(channelId);
   });
 
   it('denied: patients cannot list the incoming conversations', async () => {

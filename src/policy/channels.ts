@@ -1,5 +1,5 @@
 import type { Actor, PersonActor } from '../auth/actor';
-import { ChannelKind, type Channel, type ChannelMember } from '../modules/channels/channel.entity';
+import { ChannelKind, ChannelStatus, type Channel, type ChannelMember } from '../modules/channels/channel.entity';
 import { can } from './permissions';
 
 /**
@@ -39,7 +39,10 @@ export function memberColumn(person: Pick<PersonActor, 'kind'> & { teamMemberId?
 }
 
 /** What the channel rules read of a channel row. */
-export type ChannelFacts = Pick<Channel, 'kind' | 'organisationId'> & { startedByPatient?: boolean };
+export type ChannelFacts = Pick<Channel, 'kind' | 'organisationId'> & { startedByPatient?: boolean; status?: ChannelStatus };
+
+/** A conversation a patient started that is still open: what responders who are not members may find, open and answer. */
+const openToAnswer = (channel: ChannelFacts) => channel.kind === ChannelKind.CONVERSATION && channel.startedByPatient === true && channel.status === ChannelStatus.ACTIVE;
 
 /**
  * Conversations are addressed to chosen team members: besides their members, messaging admins
@@ -49,7 +52,7 @@ export type ChannelFacts = Pick<Channel, 'kind' | 'organisationId'> & { startedB
 function findableBy(actor: Actor | undefined, channel: ChannelFacts, answers: boolean): boolean {
   if (actor?.kind !== 'staff' || actor.organisationId !== channel.organisationId) return false;
   if (JOINABLE_BY_STAFF.has(channel.kind)) return true;
-  return channel.kind === ChannelKind.CONVERSATION && (can(actor, 'findAnyConversation') || (answers && channel.startedByPatient === true));
+  return channel.kind === ChannelKind.CONVERSATION && (can(actor, 'findAnyConversation') || (answers && openToAnswer(channel)));
 }
 
 export const channelPolicy = {
@@ -82,7 +85,7 @@ export const channelPolicy = {
    * its messages to answer it? Those who may join it: they become a member when they answer.
    */
   canOpenToAnswer(actor: Actor | undefined, channel: ChannelFacts, answers: boolean): boolean {
-    return channel.kind === ChannelKind.CONVERSATION && channel.startedByPatient === true && findableBy(actor, channel, answers);
+    return openToAnswer(channel) && findableBy(actor, channel, answers);
   },
 
   /** Whether a channel is left without staff (`unstaffedSince`) is staff-only. */
@@ -141,8 +144,8 @@ export const channelPolicy = {
       return { sql: `(${kindIn(findable, channel)} or ${member}${answered})`, params: [id] };
     },
 
-    /** Conversations a patient started (what responders answer). */
-    patientStarted: (channel: string) => `${channel}.kind = '${ChannelKind.CONVERSATION}' and ${channel}.started_by_patient`,
+    /** Conversations a patient started that are open (what responders who are not members find and answer). */
+    patientStarted: (channel: string) => `${channel}.kind = '${ChannelKind.CONVERSATION}' and ${channel}.started_by_patient and ${channel}.status = '${ChannelStatus.ACTIVE}'`,
 
     /** Channels that must keep a team member (restaffing). */
     keepsTeamMember: (channel: string) => kindIn(PATIENT_CHANNEL_KINDS, channel),

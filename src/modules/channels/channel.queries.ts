@@ -5,7 +5,7 @@ import { timeIdCursor } from '../../common/cursor';
 import { selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { channelPolicy, memberColumn } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
-import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, ChannelStatus, type Channel, type ChannelMember } from './channel.entity';
+import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, type Channel, type ChannelMember } from './channel.entity';
 import type { Message } from '../messages/message.entity';
 import { messageFromSelected, messagePageSql, type MessagePageQuery } from '../messages/message.queries';
 import { patientsWithGuardiansSelect, patientWithGuardiansFromSelected, type PatientWithGuardians } from '../directory/directory.queries';
@@ -195,7 +195,7 @@ export async function incomingConversations(em: EntityManager, staff: PersonActo
   const { column, id } = memberColumn(staff);
   const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select ${selectColumns(em, ChannelEntity, 'c')} from channel c
-      where c.organisation_id = ? and ${channelPolicy.sql.patientStarted('c')} and c.status = '${ChannelStatus.ACTIVE}'
+      where c.organisation_id = ? and ${channelPolicy.sql.patientStarted('c')}
         and not exists (select 1 from message m where m.organisation_id = c.organisation_id and m.channel_id = c.id
                          and m.author_team_member_id is not null and ${messagePolicy.sql.seenByPatients('m')} and m.deleted_at is null)
         ${everyone ? '' : `and exists (select 1 from channel_member cm where cm.organisation_id = c.organisation_id and cm.channel_id = c.id and cm.${column} = ? and cm.left_at is null)`}

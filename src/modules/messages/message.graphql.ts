@@ -133,7 +133,7 @@ export class MessageSendPayload extends MutationPayload {
 export class MessageResolver {
   @Query(() => MessageType, { nullable: true, description: 'A message by id; null when it does not exist or the caller may not see it. Staff and patients.' })
   message(@Arg('id', () => ID, { description: 'The message id.' }) id: string, @Ctx() context: Context) {
-    return context.services.messages.findVisible(id).then((message) => message ?? null);
+    return context.services.messages.findReadable(id).then((message) => message ?? null);
   }
 
   @Mutation(() => MessageSendPayload, { description: "Posts a message in a channel the caller is a member of. Staff and patients (and guardians in their dependants' channels). Patients: CHANNEL_CLOSED, REPLIES_NOT_ALLOWED; staff writing to a patient: PATIENT_NOT_MESSAGEABLE." })

@@ -3,7 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
-import { requirePerson, type PersonActor } from '../../auth/actor';
+import { requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite, openToPatientsSql } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
 import { autoReply, autoReplyText } from './auto-reply';
@@ -13,7 +13,8 @@ import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { eventTailCtes, publishPosition, reservedSeqCte, withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import type { Channel } from '../channels/channel.entity';
+import { ChannelStatus, type Channel } from '../channels/channel.entity';
+import { addMembers } from '../channels/membership';
 import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
@@ -78,12 +79,18 @@ export class MessageService {
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
       if (original) return this.replay(original, data);
     }
-    const found = (await this.deps.channels.findParticipatingToWrite(channelId)) ?? (await this.joinToAnswer(channelId));
+    const participating = await this.deps.channels.findParticipatingToWrite(channelId);
+    // Not a member: a team member who answers a conversation a patient started joins as they answer.
+    const answering = participating ? undefined : await this.deps.channels.findOpenable(channelId);
+    const found = participating ?? answering;
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const parent = data.parentMessageId ? await this.threadParent(actor, channelId, data.parentMessageId) : undefined;
     // A reply to an internal note stays internal.
     const internal = Boolean(data.internal) || Boolean(parent?.internal);
     if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
+    if (internal && answering) {
+      throw new UserError(UserErrorCode.FORBIDDEN, 'Answer the patient (or join the conversation) first: internal notes are for its members.', 'input.internal');
+    }
     if (internal && !channelPolicy.holdsInternalNotes(found.channel.kind)) {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'Internal notes are for channels with patients in them; everything here is staff-only already.', 'input.internal');
     }
@@ -99,7 +106,7 @@ export class MessageService {
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
     try {
-      if (data.attachmentIds.length === 0 && !(await autoReplyText(this.deps.settings, actor, found.channel, false))) {
+      if (!answering && data.attachmentIds.length === 0 && !(await autoReplyText(this.deps.settings, actor, found.channel, false))) {
         const message = await appendMessageAtOnce(this.scope, this.deps.bus, actor, draft);
         if (message) return message;
         // Not written: the channel closed to the patient meanwhile (or vanished); say which.
@@ -107,14 +114,18 @@ export class MessageService {
         if (state) assertOpenToPatients(state);
         throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
       }
-      return await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
+      const sent = await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
         // Checked again under the channel's lock: a message never lands after the conversation closed.
         if (actor.kind === 'patient') assertOpenToPatients(await lockChannelState(log, actor.organisationId, channelId));
+        // Everything checked: the one who answers joins in the same transaction as their answer.
+        if (answering) await joinToAnswer(log, requireStaff(actor), channelId);
         const message = await appendMessage(log, actor, draft);
         await AttachmentService.attach(log, actor.organisationId, message.id, data.attachmentIds);
         await autoReply(this.deps.settings, log, actor, found.channel, false);
         return message;
       });
+      if (answering) this.scope.loaders.forgetMembership(channelId);
+      return sent;
     } catch (error) {
       // The same key sent twice at once: the loser returns what the winner wrote.
       if (!isUniqueViolation(error) || !data.idempotencyKey) throw error;
@@ -123,17 +134,6 @@ export class MessageService {
       if (!original) throw error;
       return this.replay(original, data);
     }
-  }
-
-  /**
-   * A team member who answers a conversation a patient started becomes one of its members: the
-   * first to answer joins (MEMBER_JOINED) and then writes as a member. Undefined for anyone else.
-   */
-  private async joinToAnswer(channelId: string) {
-    const openable = await this.deps.channels.findOpenable(channelId);
-    if (!openable || openable.membership) return undefined;
-    await this.deps.channels.join({ channelId });
-    return this.deps.channels.findParticipatingToWrite(channelId);
   }
 
   private findBySenderKey(actor: PersonActor, idempotencyKey: string): Promise<Message | null> {
@@ -218,13 +218,22 @@ export class MessageService {
     return connectionOf(messages, (message) => timeIdCursor.encode(message.createdAt, message.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
-  async findVisible(messageId: string): Promise<Message | undefined> {
+  /** A message in a channel the caller takes part in (what reactions, edits and deletes act on). */
+  findVisible(messageId: string): Promise<Message | undefined> {
+    return this.findIn(messageId, (channelId) => this.deps.channels.findParticipating(channelId));
+  }
+
+  /** A message the caller may read: also one of a conversation they may open to answer (`message(id)`). */
+  findReadable(messageId: string): Promise<Message | undefined> {
+    return this.findIn(messageId, (channelId) => this.deps.channels.findOpenable(channelId));
+  }
+
+  private async findIn(messageId: string, channelFor: (channelId: string) => Promise<unknown>): Promise<Message | undefined> {
     if (!isUuid(messageId)) return undefined;
     const message = await this.scope.loaders.message.load(messageId);
     if (!message) return undefined;
     if (!messagePolicy.canSee(this.scope.actor, message)) return undefined;
-    const channel = await this.deps.channels.findOpenable(message.channelId);
-    return channel ? message : undefined;
+    return (await channelFor(message.channelId)) ? message : undefined;
   }
 }
 
@@ -340,3 +349,13 @@ async function appendMessageAtOnce(scope: RequestScope, bus: EventBus, actor: Pe
 
 /** A unique index refused the row (through the ORM, or a plain statement's driver error). */
 const isUniqueViolation = (error: unknown) => error instanceof UniqueConstraintViolationException || (error as { code?: string } | null)?.code === '23505';
+
+/**
+ * A team member who answers a conversation a patient started becomes one of its members
+ * (MEMBER_JOINED) in the transaction of their answer, while it is open (checked under its lock).
+ */
+async function joinToAnswer(log: EventLogTransaction, staff: StaffActor, channelId: string): Promise<void> {
+  const state = await lockChannelState(log, staff.organisationId, channelId);
+  if (state.status === ChannelStatus.CLOSED) throw new UserError(UserErrorCode.CHANNEL_CLOSED, 'This conversation is closed.', 'input.channelId');
+  await addMembers(log, staff.organisationId, channelId, [{ teamMemberId: staff.teamMemberId }]);
+}

@@ -19,11 +19,11 @@ export async function authorizeWrite(
   settingsService: MessagingSettingsService,
   actor: PersonActor,
   channel: Channel,
-  membership: ChannelMember,
+  membership: Pick<ChannelMember, 'guardianOfPatientId'> | undefined,
   requestedOnBehalfOf: string | null | undefined,
   internal = false,
 ): Promise<{ onBehalfOfPatientId: string | null }> {
-  const onBehalfOfPatientId = membership.guardianOfPatientId ?? null;
+  const onBehalfOfPatientId = membership?.guardianOfPatientId ?? null;
   if (requestedOnBehalfOf && requestedOnBehalfOf !== onBehalfOfPatientId) {
     throw new UserError(UserErrorCode.INVALID_INPUT, "A guardian writes on behalf of a dependant only in that dependant's channels.", 'input.onBehalfOfPatientId');
   }
