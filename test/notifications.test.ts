@@ -328,6 +328,25 @@ describe('the role group and digests', () => {
     expect(smtp.to(staffAddress(c.clinician)).length).toBeGreaterThan(0);
   });
 
+  it('denied: a new-patient-message notice whose recipient can no longer open the conversation is not sent', async () => {
+    const c = await clinic({ staffNotificationDelayMinutes: 5 });
+    const first = await c.org.addStaff('First Responder');
+    const later = await c.org.addStaff('Later Responder');
+    const responders = (ids: string[]) => ok(server.url, c.admin.token, MessagingSettingsUpdateDocument, { input: { patientsCanStartConversations: true, allStaffRespond: false, responderTeamMemberIds: ids } });
+    await responders([first.id]);
+    const started = await ok(server.url, c.patient.token, ConversationStartDocument, { input: { patientId: c.patient.id, title: 'A question', body: 'Please call me' } });
+    const channelId = started.conversationStart.channel!.id;
+    await responders([later.id]);
+    await post(c.patient.token, channelId, 'Is anyone there?');
+    await settled(c.org.id);
+    // The later responder was told; by the time the notice is due they answer patients no more.
+    expect((await noticesOf(c.org.id, later.id)).map((notice) => notice.kind)).toContain('NEW_PATIENT_MESSAGE');
+    await responders([first.id]);
+    await timePasses(c.org.id);
+    expect(smtp.to(staffAddress(later))).toHaveLength(0);
+    expect((await noticesOf(c.org.id, later.id)).filter((notice) => notice.kind === 'NEW_PATIENT_MESSAGE').every((notice) => notice.status === 'SUPPRESSED' && notice.reason === 'NO_ACCESS')).toBe(true);
+  });
+
   it('a digest collects the day into one email at the digest hour', async () => {
     const c = await clinic({ notificationDigestHour: 7, timeZone: 'Europe/London' });
     await preferences(c.clinician.token, { email: 'DIGEST' });

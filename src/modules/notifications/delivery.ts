@@ -8,6 +8,11 @@ import { loadNotificationTemplates, NotificationTemplateKind, renderNotice, type
 import { DeliveryError, type PushTarget, type Transports } from './transports';
 import type { NoticeKind, NoticeTransport } from './planner';
 import { messagePolicy } from '../../policy/messages';
+import { channelPolicy } from '../../policy/channels';
+import { answersPatients } from '../../policy/responders';
+import type { StaffActor } from '../../auth/actor';
+import type { ChannelKind, ChannelStatus } from '../channels/channel.entity';
+import type { Permission } from '../directory/team-member.entity';
 
 interface ClaimedNotice {
   organisation_id: string;
@@ -34,6 +39,11 @@ interface RecipientState {
   member: boolean;
   archived: boolean;
   muted: boolean;
+  /** The channel, as the channel policy reads it (null for a digest). */
+  channel_kind: ChannelKind | null;
+  started_by_patient: boolean | null;
+  channel_status: ChannelStatus | null;
+  permissions: Permission[] | null;
 }
 
 /** Why a notice was not sent (stored as its reason). */
@@ -142,6 +152,24 @@ export class NoticeDelivery {
     );
   }
 
+  /**
+   * Whether the team member told of a patient's message can open its channel now: the responders
+   * may have changed since the notice was planned, and its link must not lead to nothing.
+   */
+  private canStillOpen(notice: ClaimedNotice, state: RecipientState, settings: MessagingSettings): boolean {
+    if (state.member || !notice.team_member_id || !state.channel_kind) return true;
+    const staff: StaffActor = {
+      kind: 'staff',
+      organisationId: notice.organisation_id,
+      teamMemberId: notice.team_member_id,
+      permissions: state.permissions ?? [],
+      roles: [],
+      expiresAt: Number.MAX_SAFE_INTEGER,
+    };
+    const channel = { kind: state.channel_kind, organisationId: notice.organisation_id, startedByPatient: state.started_by_patient ?? false, status: state.channel_status ?? undefined };
+    return channelPolicy.canSee(staff, channel, undefined, answersPatients(staff, settings));
+  }
+
   /** Sends the notice, or says why it should not be sent. */
   private async attempt(em: EntityManager, notice: ClaimedNotice): Promise<Suppression | undefined> {
     const state = await this.recipientState(em, notice);
@@ -162,6 +190,7 @@ export class NoticeDelivery {
   private suppression(notice: ClaimedNotice, state: RecipientState, settings: MessagingSettings): Suppression | undefined {
     if (state.person_archived) return 'RECIPIENT_ARCHIVED';
     if (state.portal_access === false) return 'NO_ACCESS';
+    if (notice.kind === 'NEW_PATIENT_MESSAGE' && !this.canStillOpen(notice, state, settings)) return 'NO_ACCESS';
     if (notice.kind === 'MESSAGE') {
       if (!state.member) return 'LEFT';
       if (state.archived) return 'ARCHIVED';
@@ -243,8 +272,10 @@ export class NoticeDelivery {
               coalesce(tm.email, p.email) as email_address, p.phone, p.portal_access,
               coalesce(np.email, 'IMMEDIATE') as email_mode, coalesce(np.push, true) as push, coalesce(np.sms, true) as sms,
               cm.id is not null as member, cm.archived_at is not null as archived,
-              coalesce(cm.muted_at is not null and (cm.muted_until is null or cm.muted_until > now()), false) as muted
+              coalesce(cm.muted_at is not null and (cm.muted_until is null or cm.muted_until > now()), false) as muted,
+              c.kind as channel_kind, c.started_by_patient, c.status as channel_status, tm.permissions
          from organisation o
+         left join channel c on c.organisation_id = o.id and c.id = ?
          left join team_member tm on tm.organisation_id = o.id and tm.id = ?
          left join patient p on p.organisation_id = o.id and p.id = ?
          left join notification_preference np on np.organisation_id = o.id and (np.team_member_id = ? or np.patient_id = ?)
@@ -252,6 +283,7 @@ export class NoticeDelivery {
                and (cm.team_member_id = ? or cm.patient_id = ?)
         where o.id = ?`,
       [
+        notice.channel_id,
         notice.team_member_id,
         notice.patient_id,
         notice.team_member_id,
