@@ -410,6 +410,14 @@ const ROWS: Row[] = [
   // staffMM and admin are not members, but any team member may find a patient's conversation (to join it).
   // A conversation is addressed: staffMM is not in it and cannot find it; a messaging admin can (to staff one left unanswered).
   queryRow('channel', ['staff', 'admin', 'patient', 'guardian'], CHANNEL_BY_ID, { target: 'CONVERSATION', variables: byId(() => w.conversationId) }),
+  // A conversation the patient started: every team member answers patients here (all respond, the
+  // default), so each finds it and reads it to answer (responders.ts); the patient and guardian are in it.
+  queryRow('channel', [...STAFF, 'patient', 'guardian'], CHANNEL_BY_ID, { target: 'CONVERSATION a patient started', variables: byId(() => w.unstaffedId) }),
+  queryRow('channel', [...STAFF, 'patient', 'guardian'], 'query ($id: ID!) { channel(id: $id) { messages(last: 5) { edges { node { id } } } } }', {
+    target: 'its messages',
+    variables: byId(() => w.unstaffedId),
+    items: (value) => (value as { messages: Connection }).messages.edges,
+  }),
   queryRow('message', MEMBERS, 'query ($id: ID!) { message(id: $id) { id } }', { target: 'in CARE_TEAM', variables: byId(() => w.careMessageId) }),
   // Search answers everyone with a person's token about their own channels: only members find the CARE_TEAM message.
   queryRow('messageTemplates', [...STAFF, 'foreignStaff'], '{ messageTemplates { id } }', { target: 'their organisation’s' }),
