@@ -336,6 +336,8 @@ describe('the role group and digests', () => {
     await responders([first.id]);
     const started = await ok(server.url, c.patient.token, ConversationStartDocument, { input: { patientId: c.patient.id, title: 'A question', body: 'Please call me' } });
     const channelId = started.conversationStart.channel!.id;
+    // Its first message planned under the first responders, before they change.
+    await settled(c.org.id);
     await responders([later.id]);
     await post(c.patient.token, channelId, 'Is anyone there?');
     await settled(c.org.id);

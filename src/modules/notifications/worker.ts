@@ -74,9 +74,11 @@ export class NotificationWorker {
 
   /** Plans each outbox entry in its own transaction (it leaves the outbox with its notices written). */
   private async planOutbox(): Promise<number> {
-    const settings = new Map<string, MessagingSettings>();
     let handled = 0;
     while (handled < PLAN_BATCH && !this.stopped) {
+      // Read afresh for each message: who is told depends on the settings as they are when it is
+      // planned (the responders may have changed while a round went on).
+      const settings = new Map<string, MessagingSettings>();
       let entry: { organisation_id: string; message_id: string } | undefined;
       try {
         const done = await this.orm.em.fork().transactional(async (em) => {
