@@ -125,6 +125,8 @@ interface World {
   groupId: string;
   /** A conversation the patient started that nobody responds to yet. */
   unstaffedId: string;
+  /** A second conversation the patient started, answered by the messageSend row (answering joins, so it is kept apart from the rest). */
+  answerableId: string;
   /** Per caller, ids they must never see, with a name for the report. */
   hidden: Record<ActorName, Map<string, string>>;
 }
@@ -189,7 +191,7 @@ beforeAll(async () => {
   // The guardian comes after the channels: linking them adds them to the CARE_TEAM channel, not the STAFF one.
   const guardian = await org.addPatient('Gina Guardian', { guardianOfPatientIds: [patient.id] });
 
-  const [careMessageId, [conversationId, unstaffedId], groupId] = await Promise.all([
+  const [careMessageId, [conversationId, unstaffedId, answerableId], groupId] = await Promise.all([
     (async () => {
       await Promise.all([staffMM, admin, colleague].map((person) => perform(person.token, 'channelJoin', { channelId: careChannelId })));
       return idIn(await perform(staff.token, 'messageSend', { channelId: careChannelId, body: 'Hello from your care team' }), 'message');
@@ -201,7 +203,8 @@ beforeAll(async () => {
       const started = idIn(await perform(staff.token, 'conversationStart', { patientId: patient.id, title: 'Results', body: 'Your results are in' }), 'channel');
       // Started by the patient with no allocation clinician: nobody responds, so it is unstaffed.
       const unstaffed = idIn(await perform(patient.token, 'conversationStart', { title: 'A question', body: 'May I ask something?' }), 'channel');
-      return [started, unstaffed];
+      const answerable = idIn(await perform(patient.token, 'conversationStart', { title: 'Another question', body: 'And one more thing?' }), 'channel');
+      return [started, unstaffed, answerable];
     })(),
     (async () =>
       idIn(await perform(staffMM.token, 'groupChannelCreate', { title: 'Tuesday group', teamMemberIds: [staff.id, admin.id], patientIds: [patient.id] }), 'channel'))(),
@@ -223,6 +226,7 @@ beforeAll(async () => {
     [conversationId, 'the conversation'],
     [groupId, 'the GROUP channel'],
     [unstaffedId, 'the unstaffed conversation'],
+    [answerableId, 'the conversation to answer'],
     [careMessageId, 'the message'],
     [patient.id, 'the patient'],
     [guardian.id, 'the guardian'],
@@ -236,6 +240,7 @@ beforeAll(async () => {
     conversationId,
     groupId,
     unstaffedId,
+    answerableId,
     tokens: {
       operator: await server.token({ role: 'operator', sub: 'matrix-operator' }),
       service: org.serviceToken,
@@ -515,6 +520,9 @@ const ROWS: Row[] = [
   mutationRow('channelUnmute', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
   mutationRow('channelMarkRead', MEMBERS, () => ({ channelId: care(), messageId: w.careMessageId }), 'CARE_TEAM'),
   mutationRow('messageSend', MEMBERS, () => ({ channelId: care(), ...message }), 'CARE_TEAM'),
+  // Every team member answers patients here (all respond): answering a conversation the patient
+  // started joins them; the patient and guardian are in it; nobody else reaches it.
+  mutationRow('messageSend', MEMBERS, () => ({ channelId: w.answerableId, ...message }), 'CONVERSATION a patient started'),
   mutationRow('typingStart', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
   // A fresh message by the `staff` actor each time: its author and MESSAGING_MANAGEMENT may change it; the admin (no MM) and patients may not.
   mutationRow('messageEdit', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage(), body: 'edited' }), "staff's message"),
