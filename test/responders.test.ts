@@ -1,8 +1,9 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { ok } from './support/client';
+import { ok, subscribe } from './support/client';
 import { actions, codes } from './support/actions';
 import {
+  ChannelEventsDocument,
   ChannelJoinDocument,
   ConversationCloseDocument,
   ReactionAddDocument,
@@ -155,6 +156,23 @@ describe('who answers a patient-started conversation', () => {
     expect((await ok(server.url, closer.token, ConversationCloseDocument, { input: { channelId } })).conversationClose.userErrors).toEqual([]);
     await expectShutOut(outsider, channelId, patient.id);
     expect(await incomingIds(admin)).not.toContain(channelId);
+  });
+
+  it('over the WebSocket: a responder follows the conversation once their answer made them a member, not before (NOT_FOUND)', async () => {
+    const { outsider, patient } = await clinic({ allStaffRespond: true });
+    const channelId = await patientStarts(patient);
+    const before = subscribe(server.wsUrl, outsider.token, ChannelEventsDocument, { channelId });
+    await before.ended;
+    const refusal = await before.next(0);
+    expect(refusal.data ?? null).toBeNull();
+    expect(refusal.errors?.map((error) => error.extensions?.code)).toEqual(['NOT_FOUND']);
+
+    const answer = await send(outsider, channelId, 'Happy to help.');
+    expect(answer.userErrors).toEqual([]);
+    const after = subscribe(server.wsUrl, outsider.token, ChannelEventsDocument, { channelId, after: answer.message!.cursor });
+    await send(patient, channelId, 'Thank you!');
+    expect((await after.next()).data!.channelEvents.message!.body).toBe('Thank you!');
+    await after.close();
   });
 
   it('denied: patients cannot list the incoming conversations', async () => {

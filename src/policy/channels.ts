@@ -88,6 +88,11 @@ export const channelPolicy = {
     return openToAnswer(channel) && findableBy(actor, channel, answers);
   },
 
+  /** Whether the caller's access to it turns on whether they answer patients (worth reading the settings for). */
+  turnsOnResponders(actor: Actor | undefined, channel: ChannelFacts, membership: ChannelMember | undefined): boolean {
+    return actor?.kind === 'staff' && membership === undefined && openToAnswer(channel);
+  },
+
   /** Whether a channel is left without staff (`unstaffedSince`) is staff-only. */
   seesStaffing: (actor: Actor | undefined) => actor?.kind === 'staff',
 

@@ -63,11 +63,6 @@ export class ChannelService {
     return (this.answering ??= this.deps.settings.current().then((settings) => answersPatients(actor, settings)));
   }
 
-  /** Whether what a non-member may do with a channel turns on the responders (a conversation a patient started). */
-  private turnsOnResponders(channel: Channel, membership: ChannelMember | undefined): boolean {
-    return this.scope.actor?.kind === 'staff' && !membership && channel.kind === ChannelKind.CONVERSATION && channel.startedByPatient;
-  }
-
   private person(): PersonActor {
     return requirePerson(this.scope.actor);
   }
@@ -84,7 +79,7 @@ export class ChannelService {
     if (pageAhead) await this.readAhead(actor, channelId, pageAhead);
     const { channel, membership } = await this.scope.loaders.channelAccess.load(channelId);
     if (!channel) return undefined;
-    const answers = this.turnsOnResponders(channel, membership) && (await this.answersPatients());
+    const answers = channelPolicy.turnsOnResponders(actor, channel, membership) && (await this.answersPatients());
     return channelPolicy.canSee(actor, channel, membership, answers) ? { channel, membership } : undefined;
   }
 
@@ -96,7 +91,7 @@ export class ChannelService {
     const participating = await this.findParticipating(channelId);
     if (participating) return participating;
     const visible = await this.findVisible(channelId);
-    if (!visible || !this.turnsOnResponders(visible.channel, visible.membership)) return undefined;
+    if (!visible || !channelPolicy.turnsOnResponders(this.scope.actor, visible.channel, visible.membership)) return undefined;
     return channelPolicy.canOpenToAnswer(this.scope.actor, visible.channel, await this.answersPatients()) ? visible : undefined;
   }
 
@@ -210,7 +205,7 @@ export class ChannelService {
     const actor = this.staff();
     const { channelId } = parseInput(channelInput, input);
     const visible = await this.findVisible(channelId);
-    const answers = visible !== undefined && this.turnsOnResponders(visible.channel, visible.membership) && (await this.answersPatients());
+    const answers = visible !== undefined && channelPolicy.turnsOnResponders(actor, visible.channel, visible.membership) && (await this.answersPatients());
     if (!visible || !channelPolicy.canJoin(actor, visible.channel, answers)) {
       throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     }
