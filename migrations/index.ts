@@ -10,6 +10,7 @@ import { Migration20261123210000Attachments } from './Migration20261123210000Att
 import { Migration20261123220000TemplatesAndAutoReplies } from './Migration20261123220000TemplatesAndAutoReplies';
 import { Migration20261123230000Notifications } from './Migration20261123230000Notifications';
 import { Migration20261202120000PatientStartedConversations } from './Migration20261202120000PatientStartedConversations';
+import { Migration20261202160000AddressedNotes } from './Migration20261202160000AddressedNotes';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -24,4 +25,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123220000TemplatesAndAutoReplies', class: Migration20261123220000TemplatesAndAutoReplies },
   { name: 'Migration20261123230000Notifications', class: Migration20261123230000Notifications },
   { name: 'Migration20261202120000PatientStartedConversations', class: Migration20261202120000PatientStartedConversations },
+  { name: 'Migration20261202160000AddressedNotes', class: Migration20261202160000AddressedNotes },
 ];

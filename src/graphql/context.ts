@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { Actor } from '../auth/actor';
+import type { Actor, StaffActor } from '../auth/actor';
 import type { Config } from '../config';
 import type { CursorCodec } from '../common/cursor';
 import type { EventBus } from '../realtime/bus';
@@ -54,6 +54,11 @@ export interface RequestScope {
   prime(related: readonly RelatedRows[]): void;
   /** The audit record of the operation's change, written in the change's transaction. */
   readonly audit: AuditTrail;
+  /**
+   * A long-lived subscription's team member as the directory says they are now: their role
+   * groups and permissions decide what they are shown (notes addressed to role groups).
+   */
+  refreshStaff(current: Pick<StaffActor, 'roles' | 'permissions'>): void;
 }
 
 /** Everything one operation works with: the request scope, its services and the application's collaborators. */
@@ -77,10 +82,23 @@ class OperationContext implements Context {
 
   constructor(
     readonly deps: AppDeps,
-    readonly actor: Actor | undefined,
+    private caller: Actor | undefined,
     readonly requestId: string,
     readonly connectionSignal?: AbortSignal,
   ) {}
+
+  get actor(): Actor | undefined {
+    return this.caller;
+  }
+
+  refreshStaff(current: Pick<StaffActor, 'roles' | 'permissions'>): void {
+    if (this.caller?.kind !== 'staff') return;
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((value, index) => value === b[index]);
+    if (same(this.caller.roles, current.roles) && same(this.caller.permissions, current.permissions)) return;
+    this.caller = { ...this.caller, roles: [...current.roles], permissions: [...current.permissions] };
+    // Loaders and services were built for the caller as they were.
+    this.release();
+  }
 
   get em(): EntityManager {
     if (!this.forked) {

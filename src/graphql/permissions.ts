@@ -40,6 +40,7 @@ export const permissionMap = {
     // MESSAGING_ADMIN is checked by the service.
     unstaffedChannels: isStaff,
     incomingConversations: isStaff,
+    roleGroups: isStaffOrService,
     messageTemplates: isStaff,
     notificationPreferences: isPerson,
     webPushPublicKey: isPerson,

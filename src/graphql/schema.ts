@@ -3,7 +3,7 @@ import { isUnionType, lexicographicSortSchema, printSchema, type GraphQLSchema }
 import { buildSchemaSync, getMetadataStorage } from 'type-graphql';
 import { OrganisationResolver } from '../modules/organisations/organisation.graphql';
 import { MeResolver } from '../modules/directory/me.graphql';
-import { TeamMemberFieldResolver } from '../modules/directory/team-member.graphql';
+import { RoleGroupResolver, TeamMemberFieldResolver } from '../modules/directory/team-member.graphql';
 import { PatientResolver } from '../modules/directory/patient.graphql';
 import { DirectorySyncResolver } from '../modules/directory/directory-sync.graphql';
 import { ProfileResolver } from '../modules/directory/profile.graphql';
@@ -30,6 +30,7 @@ const resolvers = [
   OrganisationResolver,
   MeResolver,
   TeamMemberFieldResolver,
+  RoleGroupResolver,
   PatientResolver,
   DirectorySyncResolver,
   ProfileResolver,

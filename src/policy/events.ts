@@ -21,10 +21,14 @@ export interface Viewer extends Reader {
  * notes) never reach patients, and an event about one member's own state (read marks,
  * archiving, muting) reaches only that member.
  */
+/** What decides who is told of an event. */
+export type VisibleEvent = Pick<ChannelEventRecord, 'staffOnly' | 'subjectOnly' | 'subjectTeamMemberId' | 'subjectPatientId' | 'audienceRoles' | 'audienceTeamMemberId'>;
+
 export const eventPolicy = {
-  canSee(viewer: Viewer, record: Pick<ChannelEventRecord, 'staffOnly' | 'subjectOnly' | 'subjectTeamMemberId' | 'subjectPatientId'>): boolean {
+  canSee(viewer: Viewer, record: VisibleEvent): boolean {
     if (record.subjectOnly && subjectKey(record) !== viewer.key) return false;
-    return !record.staffOnly || messagePolicy.seesInternalNotes(viewer);
+    if (!record.staffOnly) return true;
+    return messagePolicy.seesInternalNotes(viewer) && messagePolicy.inAudience(viewer, record.audienceRoles, record.audienceTeamMemberId);
   },
 
   /** Typing notices: never one's own, and typing an internal note only to staff. */
@@ -35,14 +39,21 @@ export const eventPolicy = {
 
   sql: {
     /**
-     * For a reader who is not staff, on event alias `e`: staff-only events left out (as `canSee`),
-     * and events of channels of kinds they may never see (the in-memory path gets this from the
-     * feed's audience, which only ever holds patients of those kinds). Append to a condition.
+     * On event alias `e`, as `canSee` (the subject rule aside): for a reader who is not staff,
+     * staff-only events left out, and events of channels of kinds they may never see (the
+     * in-memory path gets this from the feed's audience, which only ever holds patients of those
+     * kinds); for a team member, events about notes addressed to role groups they are not in
+     * (their roles as they are in the database now). Append to a condition; the parameters go where it goes.
      */
-    andVisibleTo(reader: Reader, event: string): string {
-      if (messagePolicy.seesInternalNotes(reader)) return '';
-      return ` and not ${event}.staff_only and exists (select 1 from channel vc where vc.organisation_id = ${event}.organisation_id and vc.id = ${event}.channel_id
-                                                     and ${channelPolicy.sql.kindsVisibleTo(reader, 'vc')})`;
+    visibleTo(reader: Reader, event: string): { sql: string; params: unknown[] } {
+      if (messagePolicy.seesInternalNotes(reader)) {
+        return messagePolicy.sql.andInAudience(reader, { roles: `${event}.audience_roles`, author: `${event}.audience_team_member_id`, organisation: `${event}.organisation_id` });
+      }
+      return {
+        sql: ` and not ${event}.staff_only and exists (select 1 from channel vc where vc.organisation_id = ${event}.organisation_id and vc.id = ${event}.channel_id
+                                                     and ${channelPolicy.sql.kindsVisibleTo(reader, 'vc')})`,
+        params: [],
+      };
     },
   },
 };

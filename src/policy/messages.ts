@@ -1,35 +1,80 @@
-import type { Message } from '../modules/messages/message.entity';
+import { permissionFor } from './permissions';
+import { textArray } from '../db/sql';
 
 /**
- * Internal notes: staff-only messages in channels with patients. The one place that decides who
- * sees them, as predicates and as SQL fragments used by lists, threads, counts, lastMessage,
- * search, reactions, events, typing and notifications alike.
+ * Internal notes: staff-only messages in channels with patients, optionally addressed to role
+ * groups. The one place that decides who sees them, as predicates and as SQL fragments used by
+ * lists, threads, counts, lastMessage, search, reactions, events, typing and notifications alike.
  */
 
-/** Anyone who reads messages: an actor or a notice's recipient (only the kind matters here). */
+/**
+ * Anyone who reads messages: an actor, a live subscriber or a notice's recipient. The kind says
+ * whether they see internal notes at all; a team member's id, role groups and permissions say
+ * whether they are in an addressed note's audience (SQL reads those from the team member's row).
+ */
 export interface Reader {
   kind: string;
+  teamMemberId?: string;
+  roles?: readonly string[];
+  permissions?: readonly string[];
 }
+
+/** What decides a message's audience. */
+export interface NoteFacts {
+  internal: boolean;
+  /** An internal note addressed to role groups (a thread's replies share its first message's). */
+  audienceRoles?: readonly string[] | null;
+  authorTeamMemberId?: string | null;
+}
+
+/** Who is told of events about a message: everyone in the channel, all staff, or an addressed note's audience. */
+export interface EventAudience {
+  staffOnly: boolean;
+  audienceRoles: string[] | null;
+  audienceTeamMemberId: string | null;
+}
+
+const isAddressed = (roles: readonly string[] | null | undefined): roles is readonly string[] => Boolean(roles?.length);
+
+/** The permission that shows every addressed note (as an SQL literal: a constant of ours, not input). */
+const READS_ADDRESSED = permissionFor('readAddressedNotes');
 
 export const messagePolicy = {
   /** Does this reader see internal notes (and internal replies, revisions, internal typing)? */
   seesInternalNotes: (reader: Reader | undefined) => reader?.kind === 'staff',
 
-  /** May this reader see this message, as far as its kind goes (channel access is the channel policy's)? */
-  canSee: (reader: Reader | undefined, message: Pick<Message, 'internal'>) => !message.internal || messagePolicy.seesInternalNotes(reader),
+  /**
+   * Is this team member in the audience of a note addressed to `roles`: they hold one of the
+   * roles, wrote it, or are a messaging admin? Everyone is in the audience of a note addressed to no one.
+   */
+  inAudience(reader: Reader | undefined, roles: readonly string[] | null | undefined, authorTeamMemberId: string | null | undefined): boolean {
+    if (!isAddressed(roles)) return true;
+    if (reader?.kind !== 'staff') return false;
+    if (reader.teamMemberId !== undefined && reader.teamMemberId === authorTeamMemberId) return true;
+    if (reader.permissions?.includes(READS_ADDRESSED)) return true;
+    return roles.some((role) => reader.roles?.includes(role));
+  },
+
+  /** May this reader see this message, as far as its audience goes (channel access is the channel policy's)? */
+  canSee: (reader: Reader | undefined, message: NoteFacts) =>
+    !message.internal || (messagePolicy.seesInternalNotes(reader) && messagePolicy.inAudience(reader, message.audienceRoles, message.authorTeamMemberId)),
 
   /** May this reader write an internal note (or type one)? */
   canWriteInternal: (reader: Reader | undefined) => messagePolicy.seesInternalNotes(reader),
 
-  /** Are the events about this message (sent, edited, deleted, reactions) for staff only? */
-  eventsStaffOnly: (message: Pick<Message, 'internal'>) => message.internal,
+  /** The audience of the events about this message (sent, edited, deleted, reactions). */
+  eventAudience: (message: NoteFacts): EventAudience => ({
+    staffOnly: message.internal,
+    audienceRoles: message.internal && isAddressed(message.audienceRoles) ? [...message.audienceRoles] : null,
+    audienceTeamMemberId: message.internal && isAddressed(message.audienceRoles) ? (message.authorTeamMemberId ?? null) : null,
+  }),
 
-  /** Replies in a thread this reader can see. */
-  replyCount: (reader: Reader | undefined, message: Pick<Message, 'replyCount' | 'internalReplyCount'>) =>
+  /** Replies in a thread this reader can see (a thread's replies share its first message's audience). */
+  replyCount: (reader: Reader | undefined, message: { replyCount: number; internalReplyCount: number }) =>
     message.replyCount + (messagePolicy.seesInternalNotes(reader) ? message.internalReplyCount : 0),
 
   /** When a thread last got a reply this reader can see. */
-  lastReplyAt(reader: Reader | undefined, message: Pick<Message, 'lastReplyAt' | 'lastInternalReplyAt'>): Date | null {
+  lastReplyAt(reader: Reader | undefined, message: { lastReplyAt?: Date | null; lastInternalReplyAt?: Date | null }): Date | null {
     const times = [message.lastReplyAt, messagePolicy.seesInternalNotes(reader) ? message.lastInternalReplyAt : null].filter((time): time is Date => time != null);
     return times.length ? new Date(Math.max(...times.map((time) => time.getTime()))) : null;
   },
@@ -37,17 +82,44 @@ export const messagePolicy = {
   /** Earlier bodies of an edited message are staff-only. */
   seesRevisions: (reader: Reader | undefined) => messagePolicy.seesInternalNotes(reader),
 
-  /** A MikroORM filter on messages for this reader: internal notes left out unless staff. */
-  where: (reader: Reader | undefined): { internal?: false } => (messagePolicy.seesInternalNotes(reader) ? {} : { internal: false }),
-
   sql: {
-    /** `and not m.internal` unless the reader is staff: append to a condition on message alias `m`. */
-    andVisibleTo: (reader: Reader | undefined, message: string) => (messagePolicy.seesInternalNotes(reader) ? '' : ` and not ${message}.internal`),
+    /**
+     * The condition (with its parameters, in order) that leaves out on message alias `m` what
+     * this reader may not see: internal notes unless staff, and notes addressed to role groups
+     * the team member is not in (their roles and permissions as they are in the database now).
+     * Append to a condition; place the parameters where the fragment goes.
+     */
+    visibleTo(reader: Reader | undefined, message: string): { sql: string; params: unknown[] } {
+      if (!messagePolicy.seesInternalNotes(reader)) return { sql: ` and not ${message}.internal`, params: [] };
+      return messagePolicy.sql.andInAudience(reader, { roles: `${message}.audience_roles`, author: `${message}.author_team_member_id`, organisation: `${message}.organisation_id` });
+    },
+
+    /** `inAudience` for a team member, on the columns of an addressed note's roles and author (null roles: not addressed). Append to a condition. */
+    andInAudience(reader: Reader | undefined, columns: { roles: string; author: string; organisation: string }): { sql: string; params: unknown[] } {
+      if (!reader?.teamMemberId) return { sql: ` and ${columns.roles} is null`, params: [] };
+      return {
+        sql: ` and (${columns.roles} is null or exists (
+                 select 1 from team_member na where na.organisation_id = ${columns.organisation} and na.id = ?::uuid
+                    and (na.id = ${columns.author} or '${READS_ADDRESSED}' = any(na.permissions) or na.roles && ${columns.roles})))`,
+        params: [reader.teamMemberId],
+      };
+    },
 
     /** Messages everyone in the channel sees (what patients read and what waits for staff). */
     seenByPatients: (message: string) => `not ${message}.internal`,
 
-    /** Who of a channel's members (alias `cm`) is told of a message: everyone, or staff only for an internal note. */
-    andNoticeAudience: (message: Pick<Message, 'internal'>, member: string) => (message.internal ? ` and ${member}.team_member_id is not null` : ''),
+    /**
+     * Who of a channel's members (alias `cm`, their team member row `tm`) is told of a message:
+     * everyone, staff only for an internal note, and for an addressed note only those in its audience.
+     */
+    andNoticeAudience(message: NoteFacts, member: string, teamMember: string): { sql: string; params: unknown[] } {
+      if (!message.internal) return { sql: '', params: [] };
+      if (!isAddressed(message.audienceRoles)) return { sql: ` and ${member}.team_member_id is not null`, params: [] };
+      return {
+        sql: ` and ${member}.team_member_id is not null
+               and (${teamMember}.id = ?::uuid or '${READS_ADDRESSED}' = any(${teamMember}.permissions) or ${teamMember}.roles && ?::text[])`,
+        params: [message.authorTeamMemberId ?? null, textArray(message.audienceRoles)],
+      };
+    },
   },
 };

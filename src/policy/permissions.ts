@@ -18,6 +18,7 @@ const NEEDS: Record<StaffAction, Permission> = {
   readAudit: 'MESSAGING_ADMIN',
   listUnstaffedChannels: 'MESSAGING_ADMIN',
   findAnyConversation: 'MESSAGING_ADMIN',
+  readAddressedNotes: 'MESSAGING_ADMIN',
 };
 
 export type StaffAction =
@@ -42,7 +43,12 @@ export type StaffAction =
   /** unstaffedChannels */
   | 'listUnstaffedChannels'
   /** find and join conversations one is not in (to staff one left without a responder) */
-  | 'findAnyConversation';
+  | 'findAnyConversation'
+  /** read internal notes addressed to role groups one is not in */
+  | 'readAddressedNotes';
+
+/** The permission an action needs (for SQL that decides it for a reader who is not the caller). */
+export const permissionFor = (action: StaffAction): Permission => NEEDS[action];
 
 /** May the caller do this? Only team members holding the action's permission may. */
 export function can(actor: Actor | undefined, action: StaffAction): boolean {

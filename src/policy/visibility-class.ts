@@ -1,5 +1,4 @@
-import type { ChannelEventRecord } from '../realtime/channel-event.entity';
-import { eventPolicy, type Viewer } from './events';
+import { eventPolicy, type Viewer, type VisibleEvent } from './events';
 import { messagePolicy } from './messages';
 
 /**
@@ -17,7 +16,8 @@ import { messagePolicy } from './messages';
  *   dependants is: they see display names and no staff-only data.
  * - `person:<key>`: the viewer, or a dependant they act for, is named in the event (its author,
  *   the patient it was written for, its subject, the channel's patient): they may see details of
- *   themself that others may not (real name, contact details, what `me` tells them).
+ *   themself that others may not (real name, contact details, what `me` tells them); and any
+ *   viewer of an event about a note addressed to role groups.
  *
  * Undefined: the viewer is not told of the event at all.
  */
@@ -35,12 +35,13 @@ export interface ClassifiedViewer extends Viewer {
 
 export function visibilityClassOf(
   viewer: ClassifiedViewer,
-  record: Pick<ChannelEventRecord, 'staffOnly' | 'subjectOnly' | 'subjectTeamMemberId' | 'subjectPatientId'>,
+  record: VisibleEvent,
   people: EventPeople,
 ): VisibilityClass | undefined {
   if (!eventPolicy.canSee(viewer, record)) return undefined;
   const named = people.keys.has(viewer.key) || [...(viewer.dependantKeys ?? [])].some((key) => people.keys.has(key));
-  if (named || record.subjectOnly) return `person:${viewer.key}`;
+  // A note addressed to role groups: who is in its audience is a question of each viewer's roles.
+  if (named || record.subjectOnly || record.audienceRoles?.length) return `person:${viewer.key}`;
   return messagePolicy.seesInternalNotes(viewer) ? 'staff' : 'patient';
 }
 
@@ -54,7 +55,7 @@ export const CLASS_INVARIANT_FIELDS: Record<string, ReadonlySet<string>> = {
   ChannelEvent: new Set(['cursor', 'type', 'createdAt', 'message', 'member', 'channel']),
   Channel: new Set(['id', 'kind', 'title', 'status', 'createdAt', 'lastActivityAt', 'patientCanReply', 'closedAt', 'unstaffedSince', 'patient']),
   // Not `parent`: its author is not among the people the event names (their details differ per viewer).
-  Message: new Set(['id', 'body', 'html', 'links', 'internal', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'author', 'onBehalfOf', 'channel', 'attachments']),
+  Message: new Set(['id', 'body', 'html', 'links', 'internal', 'audienceRoles', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'author', 'onBehalfOf', 'channel', 'attachments']),
   TeamMember: new Set(['id', 'name', 'displayName', 'externalId', 'email', 'permissions', 'roles', 'archived', 'canStartConversation', 'canUploadAttachments']),
   Patient: new Set(['id', 'name', 'displayName', 'avatarUrl', 'externalId', 'email', 'phone', 'portalAccess', 'messagingEnabled', 'category', 'messagingBlockers', 'canStartConversation', 'canUploadAttachments']),
   ChannelMember: new Set(['id', 'joinedAt', 'teamMember', 'patient', 'guardianOf']),

@@ -20,7 +20,7 @@ export enum ChannelEventType {
 @Entity({ tableName: 'channel_event' })
 @TenantScoped()
 export class ChannelEventRecord {
-  [OptionalProps]?: 'messageId' | 'memberId' | 'actorTeamMemberId' | 'actorPatientId' | 'staffOnly' | 'subjectTeamMemberId' | 'subjectPatientId' | 'subjectOnly' | 'createdAt';
+  [OptionalProps]?: 'messageId' | 'memberId' | 'actorTeamMemberId' | 'actorPatientId' | 'staffOnly' | 'audienceRoles' | 'audienceTeamMemberId' | 'subjectTeamMemberId' | 'subjectPatientId' | 'subjectOnly' | 'createdAt';
   [PrimaryKeyProp]?: ['organisationId', 'channelId', 'seq'];
 
   @PrimaryKey({ type: 'uuid' })
@@ -42,6 +42,14 @@ export class ChannelEventRecord {
   /** Only team members may see it (an internal note, for instance). */
   @Property({ type: 'boolean' })
   staffOnly: boolean = false;
+
+  /** About a note addressed to role groups: only team members in them, the note's author and messaging admins are told. */
+  @Property({ type: 'text[]', nullable: true })
+  audienceRoles?: string[] | null;
+
+  /** The addressed note's author. */
+  @Property({ type: 'uuid', nullable: true })
+  audienceTeamMemberId?: string | null;
 
   /** The person a membership event is about. */
   @Property({ type: 'uuid', nullable: true })

@@ -2,7 +2,7 @@ import type { RequestScope } from '../graphql/context';
 import { apiError, ApiErrorCode, notFound, unauthenticated } from '../errors';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
-import { actorKey, loadEvents, type LoadedEvent } from './event-batch';
+import { loadEvents, viewerOf, type LoadedEvent } from './event-batch';
 import { eventPolicy } from '../policy/events';
 import { liveReader } from './live-reader';
 import type { ChannelService } from '../modules/channels/channel.service';
@@ -58,7 +58,8 @@ export class ChannelEventService {
     const { live } = this.deps;
     const revalidateMs = this.deps.config.live.revalidateMs;
     const feed = await live.acquireFeed(organisationId);
-    const viewer = { kind: actor.kind, key: actorKey(actor) };
+    // Taken again at each check of the caller: their role groups decide which notes they are told of.
+    let viewer = viewerOf(actor);
     return liveReader<number>({
       feed,
       start: afterSeq,
@@ -78,6 +79,7 @@ export class ChannelEventService {
       },
       authorize: async () => {
         lastVisibleSeq = await membershipEnd(scope, membershipId);
+        viewer = viewerOf(requirePerson(scope.actor));
       },
       prepare: (events) => prepareBatch(scope, events),
       endError: revoked,
@@ -128,15 +130,17 @@ export function prepareBatch(scope: RequestScope, events: LoadedEvent[]): void {
 
 /**
  * Ends a long-lived stream unless the token is still current and the person still active (not
- * archived); drops the rows cached for the previous batch first, so they are read afresh.
+ * archived); a team member's role groups and permissions are taken as they are now. Drops the
+ * rows cached for the previous batch first, so they are read afresh.
  */
 export async function assertStreamCaller(scope: RequestScope): Promise<void> {
   const { actor } = scope;
   if (!actor || actor.expiresAt <= Date.now()) throw unauthenticated();
   scope.reset();
-  const person =
-    actor.kind === 'staff' ? await scope.loaders.teamMember.load(actor.teamMemberId) : actor.kind === 'patient' ? await scope.loaders.patient.load(actor.patientId) : undefined;
+  const member = actor.kind === 'staff' ? await scope.loaders.teamMember.load(actor.teamMemberId) : undefined;
+  const person = actor.kind === 'patient' ? await scope.loaders.patient.load(actor.patientId) : member;
   // What the check loaded is not kept until the next one.
   scope.reset();
   if (!person || person.archivedAt) throw unauthenticated();
+  if (member) scope.refreshStaff(member);
 }

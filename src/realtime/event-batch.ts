@@ -8,7 +8,7 @@ import { Patient } from '../modules/directory/patient.entity';
 import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import type { Loaders } from '../graphql/loaders';
 import { personIdOf, type PersonActor } from '../auth/actor';
-import { personKey, subjectKey } from '../policy/events';
+import { personKey, subjectKey, type Viewer } from '../policy/events';
 import type { EventPeople } from '../policy/visibility-class';
 
 /** An event's place in its organisation's log: commit order, then channel, then sequence. */
@@ -56,6 +56,12 @@ export { personKey, subjectKey };
 
 export const actorKey = (actor: PersonActor): string =>
   personKey(personIdOf(actor));
+
+/** A subscriber as the event policy sees them: their kind and key, and a team member's role groups and permissions. */
+export const viewerOf = (actor: PersonActor): Viewer =>
+  actor.kind === 'staff'
+    ? { kind: actor.kind, key: actorKey(actor), teamMemberId: actor.teamMemberId, roles: actor.roles, permissions: actor.permissions }
+    : { kind: actor.kind, key: actorKey(actor) };
 
 /**
  * Loads the rows that events refer to (messages, channels, memberships and the people behind

@@ -3,6 +3,7 @@ import type { ChannelEventType } from './channel-event.entity';
 import type { EventBus } from './bus';
 import type { PersonActor } from '../auth/actor';
 import { textArray } from '../db/sql';
+import type { EventAudience } from '../policy/messages';
 import { auditedTransaction, auditInsert, insertAuditRecords, type AuditedScope, type AuditRecord } from '../modules/audit/audit-log';
 import { preparedRows } from '../db/prepared';
 
@@ -13,6 +14,9 @@ export interface AppendEvent {
   memberId?: string;
   /** Only team members may see it. */
   staffOnly?: boolean;
+  /** About a note addressed to role groups: only its audience is told (see messagePolicy.eventAudience). */
+  audienceRoles?: string[] | null;
+  audienceTeamMemberId?: string | null;
   /** The person a membership or read event is about. */
   subject?: { teamMemberId?: string | null; patientId?: string | null };
   /** Only the subject is told. */
@@ -97,11 +101,11 @@ export class EventLogTransaction {
          returning last_position),
        written as (
          insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, member_id,
-           actor_team_member_id, actor_patient_id, staff_only, subject_team_member_id, subject_patient_id, subject_only, created_at)
+           actor_team_member_id, actor_patient_id, staff_only, audience_roles, audience_team_member_id, subject_team_member_id, subject_patient_id, subject_only, created_at)
          select ?, e.channel_id, e.seq, counter.last_position, e.type, e.message_id, e.member_id, ?, ?, e.staff_only,
-                e.subject_team_member_id, e.subject_patient_id, e.subject_only, e.created_at
-           from counter, unnest(?::uuid[], ?::bigint[], ?::text[], ?::uuid[], ?::uuid[], ?::boolean[], ?::uuid[], ?::uuid[], ?::boolean[], ?::timestamptz[])
-                as e(channel_id, seq, type, message_id, member_id, staff_only, subject_team_member_id, subject_patient_id, subject_only, created_at))
+                e.audience_roles::text[], e.audience_team_member_id, e.subject_team_member_id, e.subject_patient_id, e.subject_only, e.created_at
+           from counter, unnest(?::uuid[], ?::bigint[], ?::text[], ?::uuid[], ?::uuid[], ?::boolean[], ?::text[], ?::uuid[], ?::uuid[], ?::uuid[], ?::boolean[], ?::timestamptz[])
+                as e(channel_id, seq, type, message_id, member_id, staff_only, audience_roles, audience_team_member_id, subject_team_member_id, subject_patient_id, subject_only, created_at))
        ${audited ? `, audited as (${audited.sql})` : ''}
        select last_position as position from counter`,
       [
@@ -169,7 +173,7 @@ export function eventTailCtes(
   organisationId: string,
   actor: PersonActor,
   source: string,
-  event: { type: ChannelEventType; staffOnly: boolean },
+  event: { type: ChannelEventType } & EventAudience,
   audit: AuditRecord | undefined,
 ): { sql: string; params: unknown[] } {
   const audited = audit ? auditInsert([audit], `exists (select 1 from ${source})`) : undefined;
@@ -179,8 +183,9 @@ export function eventTailCtes(
        on conflict (organisation_id) do update set last_position = event_position.last_position + 1
        returning last_position),
      events as (
-       insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, actor_team_member_id, actor_patient_id, staff_only, subject_only, created_at)
-       select ?, s.channel_id, s.seq, counter.last_position, ?, s.id, ?, ?, ?, false, s.created_at from ${source} s, counter)
+       insert into channel_event (organisation_id, channel_id, seq, position, type, message_id, actor_team_member_id, actor_patient_id, staff_only,
+                                  audience_roles, audience_team_member_id, subject_only, created_at)
+       select ?, s.channel_id, s.seq, counter.last_position, ?, s.id, ?, ?, ?, ?::text[], ?::uuid, false, s.created_at from ${source} s, counter)
      ${audited ? `, audited as (${audited.sql})` : ''}`,
     params: [
       organisationId,
@@ -189,6 +194,8 @@ export function eventTailCtes(
       actor.kind === 'staff' ? actor.teamMemberId : null,
       actor.kind === 'patient' ? actor.patientId : null,
       event.staffOnly,
+      event.audienceRoles ? textArray(event.audienceRoles) : null,
+      event.audienceTeamMemberId,
       ...(audited?.params ?? []),
     ],
   };
@@ -210,6 +217,9 @@ function eventColumns(events: readonly PendingEvent[]): string[] {
     column((event) => event.messageId),
     column((event) => event.memberId),
     column((event) => event.staffOnly ?? false),
+    // An array literal in a text element, cast back to text[] by the insert.
+    column((event) => (event.audienceRoles ? textArray(event.audienceRoles) : null)),
+    column((event) => event.audienceTeamMemberId),
     column((event) => event.subject?.teamMemberId),
     column((event) => event.subject?.patientId),
     column((event) => event.subjectOnly ?? false),

@@ -2,7 +2,7 @@ import type { RequestScope } from '../graphql/context';
 import { apiError, ApiErrorCode, unauthenticated } from '../errors';
 import { requirePerson, type PersonActor } from '../auth/actor';
 import { ChannelEventType } from './channel-event.entity';
-import { actorKey, compareKeys, endOfPosition, loadEvents, subjectKey, type EventKey, type LoadedEvent } from './event-batch';
+import { actorKey, compareKeys, endOfPosition, loadEvents, subjectKey, viewerOf, type EventKey, type LoadedEvent } from './event-batch';
 import { liveReader } from './live-reader';
 import { mapStream } from './iterators';
 import { eventPolicy, type Viewer } from '../policy/events';
@@ -80,7 +80,9 @@ export class InboxEventService {
     const feed = await live.acquireFeed(organisationId);
     // Registered before the first read, so every batch the feed reads from now on says whether this person was in it.
     feed.addInboxPerson(me);
-    const viewer: Viewer = { kind: actor.kind, key: me };
+    // Taken again at each check of the caller: their role groups decide which notes they are told of.
+    let viewer = viewerOf(actor);
+    const visible = eventPolicy.sql.visibleTo(actor, 'e');
     const { column, id: personId } = memberColumn(actor);
     const reader = liveReader<EventKey>({
       feed,
@@ -90,13 +92,13 @@ export class InboxEventService {
           scope.db,
           organisationId,
           `e.organisation_id = ? and (e.position, e.channel_id, e.seq) > (?, ?::uuid, ?)
-              and (e.type in ('MESSAGE_SENT', 'CHANNEL_UPDATED', 'CHANNEL_CLOSED') or e.subject_${column} = ?)${eventPolicy.sql.andVisibleTo(actor, 'e')}
+              and (e.type in ('MESSAGE_SENT', 'CHANNEL_UPDATED', 'CHANNEL_CLOSED') or e.subject_${column} = ?)${visible.sql}
               and exists (select 1 from channel_member m
                            where m.organisation_id = e.organisation_id and m.channel_id = e.channel_id and m.${column} = ?
                              and m.joined_seq <= e.seq and (m.left_seq is null or e.seq <= m.left_seq))
             order by e.position, e.channel_id, e.seq
             limit ?`,
-          [organisationId, cursor.position, cursor.channelId, cursor.seq, personId, personId, limit],
+          [organisationId, cursor.position, cursor.channelId, cursor.seq, personId, ...visible.params, personId, limit],
         ),
       fromFeed: (cursor, covered) => {
         const taken = feed.eventsAfter(covered);
@@ -113,7 +115,10 @@ export class InboxEventService {
         if (event.audience && !event.audience.has(me)) return 'skip';
         return itemType(event, viewer) ? 'deliver' : 'skip';
       },
-      authorize: () => assertStreamCaller(scope),
+      authorize: async () => {
+        await assertStreamCaller(scope);
+        viewer = viewerOf(requirePerson(scope.actor));
+      },
       prepare: (events) => prepareBatch(scope, events),
       endError: () => unauthenticated(),
       revalidateMs,

@@ -192,6 +192,10 @@ export class LiveHub {
       case 'revoke':
         this.revoke(notice);
         return;
+      case 'identity':
+        // A person's role groups or permissions changed: the organisation's streams check their callers again before their next event.
+        void this.feeds.get(notice.organisationId)?.feed.then((feed) => feed.revalidate(), () => undefined);
+        return;
       case 'typing':
         for (const listener of [...(this.typing.get(notice.channelId) ?? [])]) listener(notice);
         return;

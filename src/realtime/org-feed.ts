@@ -78,6 +78,12 @@ export class OrgFeed implements TrimmableFeed {
     if (rows.length) this.notify(Number(rows[0].last_position));
   }
 
+  /** Every reader checks its caller again (who they are may have changed) before it delivers more. */
+  revalidate(): void {
+    this.generation += 1;
+    this.wakeAll();
+  }
+
   /** Notices may have been missed: read whatever the log holds beyond the head. */
   resync(): void {
     this.generation += 1;

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from '../graphql/context';
 import { isPerson } from '../auth/actor';
 import { CLASS_INVARIANT_FIELDS, possibleDependants, visibilityClassOf } from '../policy/visibility-class';
-import { actorKey, peopleOf, type LoadedEvent } from './event-batch';
+import { peopleOf, viewerOf, type LoadedEvent } from './event-batch';
 
 /**
  * Execute once per event and visibility class: subscribers of a channel's events who asked for
@@ -130,7 +130,6 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
     let plan = byOperation.get(operationKey);
     if (plan === undefined) byOperation.set(operationKey, (plan = shareability(args.schema, args.document, args.operationName) ?? null));
     const context = args.contextValue as Context;
-    const actor = context.actor;
     const executeOne = async (event: unknown) => {
       sharedExecutionStats.executed += 1;
       try {
@@ -141,9 +140,11 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
       }
     };
     const groupOf = (event: LoadedEvent): string | undefined => {
-      if (!plan || !isPerson(actor) || !event?.record) return undefined;
+      // The caller as they are now (a stream takes their role groups afresh at each check).
+      const current = context.actor;
+      if (!plan || !isPerson(current) || !event?.record) return undefined;
       const people = peopleOf(event);
-      const viewer = { kind: actor.kind, key: actorKey(actor), dependantKeys: actor.kind === 'patient' ? possibleDependants(people) : undefined };
+      const viewer = { ...viewerOf(current), dependantKeys: current.kind === 'patient' ? possibleDependants(people) : undefined };
       const visibility = visibilityClassOf(viewer, event.record, people);
       if (!visibility || visibility.startsWith('person:')) return undefined;
       const given = args.variableValues ?? {};
@@ -151,7 +152,7 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
       // The event object itself, not its position: only subscribers handed the very same event
       // (the shared feed's, during its fan-out) share; an event read again from the database is
       // executed afresh (it may have been edited or deleted since).
-      return `${actor.organisationId}|${eventSerial(event)}|${visibility}|${plan.documentKey}|${variables}`;
+      return `${current.organisationId}|${eventSerial(event)}|${visibility}|${plan.documentKey}|${variables}`;
     };
     const iterator = (source as AsyncIterableIterator<unknown>)[Symbol.asyncIterator]();
     const shared: AsyncIterableIterator<ExecutionResult> = {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { preparedRows } from '../../db/prepared';
-import { selectColumns, typedRow, uuidArray } from '../../db/sql';
+import { selectColumns, textArray, typedRow, uuidArray } from '../../db/sql';
 import { Patient } from './patient.entity';
 
 /** Which end of a guardian link the given patients are at. */
@@ -61,3 +61,17 @@ export async function patientsWithGuardians(em: EntityManager, organisationId: s
 const PATIENT_KINDS = { dates: ['archivedAt', 'createdAt', 'updatedAt'] };
 /** A patient row selected with `selectColumns` (dates in JSON arrive as text): a plain object, not an ORM entity. */
 const patientFromSelected = (row: Record<string, unknown>) => typedRow<Patient>(row, PATIENT_KINDS);
+
+/**
+ * The role groups active (not archived) team members of an organisation hold, sorted; with
+ * `only`, just those of them (whether each is held by someone).
+ */
+export async function heldRoleGroups(em: EntityManager, organisationId: string, only?: readonly string[]): Promise<string[]> {
+  const rows = await preparedRows<Array<{ role: string }>>(em,
+    `select distinct role from team_member tm cross join unnest(tm.roles) as role
+      where tm.organisation_id = ? and tm.archived_at is null${only ? ' and role = any(?::text[])' : ''}
+      order by role`,
+    [organisationId, ...(only ? [textArray(only)] : [])],
+  );
+  return rows.map((row) => row.role);
+}

@@ -11,6 +11,7 @@ import { withEventLog, type EventLogTransaction } from '../../realtime/event-log
 import { addMembers, endMemberships } from '../channels/membership';
 import { restaffPatientChannels } from '../channels/staffing';
 import { uuidArray } from '../../db/sql';
+import { heldRoleGroups } from './directory.queries';
 import { channelPolicy } from '../../policy/channels';
 import { Attachment, AttachmentPurpose, AttachmentStatus } from '../attachments/attachment.entity';
 import type { ActivationRuleService } from '../channels/activation-rules.service';
@@ -64,6 +65,13 @@ export class DirectoryService {
     const actor = this.scope.actor;
     if (actor?.kind !== 'service') throw forbidden();
     return actor;
+  }
+
+  /** The role groups the organisation's active team members hold (staff and services). */
+  roleGroups(): Promise<string[]> {
+    const actor = this.scope.actor;
+    if (actor?.kind !== 'staff' && actor?.kind !== 'service') throw forbidden();
+    return heldRoleGroups(this.scope.db, actor.organisationId);
   }
 
   async upsertTeamMember(input: unknown): Promise<TeamMember> {

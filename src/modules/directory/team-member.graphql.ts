@@ -1,4 +1,4 @@
-import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../../graphql/context';
 import { peoplePolicy } from '../../policy/people';
 import type { Permission, TeamMember } from './team-member.entity';
@@ -45,5 +45,14 @@ export class TeamMemberFieldResolver {
   @FieldResolver(() => Boolean, { nullable: true, description: 'Whether they may attach files to messages. Only on `me`; null for anyone else.' })
   canUploadAttachments(@Root() member: TeamMember, @Ctx() { actor, services }: Context): Promise<boolean> | null {
     return peoplePolicy.isSelf(actor, member) ? services.messagingSettings.canUploadAttachments(actor) : null;
+  }
+}
+
+/** The organisation's role groups: what internal notes can be addressed to. */
+@Resolver()
+export class RoleGroupResolver {
+  @Query(() => [String], { description: 'The role groups active team members hold, sorted (what an internal note can be addressed to with `audienceRoles`). Staff and services.' })
+  roleGroups(@Ctx() { services }: Context): Promise<string[]> {
+    return services.directory.roleGroups();
   }
 }

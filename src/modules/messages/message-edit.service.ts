@@ -100,7 +100,7 @@ export class MessageEditService {
       // Edits and deletes do not move the channel up in lists.
       const seq = await log.nextSeq(message.channelId, false);
       await log.append(
-        { channelId: message.channelId, type: change.deleted ? ChannelEventType.MESSAGE_DELETED : ChannelEventType.MESSAGE_EDITED, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) },
+        { channelId: message.channelId, type: change.deleted ? ChannelEventType.MESSAGE_DELETED : ChannelEventType.MESSAGE_EDITED, messageId: message.id, ...messagePolicy.eventAudience(message) },
         seq,
       );
     });

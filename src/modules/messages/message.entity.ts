@@ -5,7 +5,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 @TenantScoped()
 export class Message extends TenantRecord {
   [OptionalProps]?:
-    | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal'
+    | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal' | 'audienceRoles'
     | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'system' | 'createdAt';
 
   @Property({ type: 'uuid' })
@@ -47,6 +47,10 @@ export class Message extends TenantRecord {
   /** An internal note: staff only, never shown to patients or guardians. */
   @Property({ type: 'boolean' })
   internal: boolean = false;
+
+  /** An internal note addressed to role groups: only team members in them (and its author, and messaging admins) see it. */
+  @Property({ type: 'text[]', nullable: true })
+  audienceRoles?: string[] | null;
 
   @Property({ type: 'datetime', nullable: true })
   editedAt?: Date | null;

@@ -50,6 +50,13 @@ export class MessageSendInput {
   @Field(() => Boolean, { nullable: true, description: 'An internal note: staff only, never shown to patients or guardians. Staff, in channels with patients. A reply to an internal note is internal.' })
   internal?: boolean | null;
 
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'Address the internal note to these role groups (see `roleGroups`): only team members in them, its author and messaging admins (MESSAGING_ADMIN) see it, on every route. Left out, a note is for all staff. Needs `internal: true` and a first message of a thread: a reply shares its thread\'s audience.',
+  })
+  audienceRoles?: string[] | null;
+
   @Field(() => String, {
     nullable: true,
     description: 'Makes the send safe to retry: the same key from the same sender returns the original message; with different content, IDEMPOTENCY_KEY_REUSED.',
@@ -196,6 +203,11 @@ export class MessageResolver {
   @FieldResolver(() => Boolean, { description: 'An internal note (only staff ever see these).' })
   internal(@Root() message: Message): boolean {
     return message.internal;
+  }
+
+  @FieldResolver(() => [String], { nullable: true, description: 'The role groups an internal note is addressed to (only they, its author and messaging admins see it); null for a note to all staff and for every other message.' })
+  audienceRoles(@Root() message: Message): string[] | null {
+    return message.audienceRoles?.length ? message.audienceRoles : null;
   }
 
   @FieldResolver(() => MessageType, { nullable: true, description: 'The message this one replies to, in its thread; null for a top-level message.' })

@@ -11,12 +11,13 @@ import type { PageRequest } from '../../common/pagination';
 /** The newest top-level message of each channel that the caller may see (internal notes for staff only), in one query. */
 export async function lastMessages(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[]): Promise<Array<Message | undefined>> {
   if (!isPerson(actor)) return channelIds.map(() => undefined);
+  const visible = messagePolicy.sql.visibleTo(actor, 'm');
   const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select m.* from unnest(?::uuid[]) as c(id) cross join lateral (
        select m.* from message m
-        where m.organisation_id = ? and m.channel_id = c.id and m.parent_message_id is null${messagePolicy.sql.andVisibleTo(actor, 'm')}
+        where m.organisation_id = ? and m.channel_id = c.id and m.parent_message_id is null${visible.sql}
         order by m.seq desc limit 1) m`,
-    [uuidArray(channelIds), actor.organisationId],
+    [uuidArray(channelIds), actor.organisationId, ...visible.params],
   );
   const messages = rows.map((row) => em.map(Message, row));
   return channelIds.map((id) => messages.find((message) => message.channelId === id));
@@ -53,12 +54,13 @@ export interface PersonIds {
 /** Who replied in each thread (top-level message id) that the caller can see, first reply first; internal replies for staff only. */
 export async function threadParticipantsOf(em: EntityManager, actor: Actor | undefined, messageIds: readonly string[]): Promise<PersonIds[][]> {
   if (!isPerson(actor)) return messageIds.map(() => []);
+  const visible = messagePolicy.sql.visibleTo(actor, 'm');
   const rows = await preparedRows<Array<{ parent_message_id: string; author_team_member_id: string | null; author_patient_id: string | null }>>(em,
     `select m.parent_message_id, m.author_team_member_id, m.author_patient_id from message m
-      where m.organisation_id = ? and m.parent_message_id = any(?::uuid[]) and not m.system${messagePolicy.sql.andVisibleTo(actor, 'm')}
+      where m.organisation_id = ? and m.parent_message_id = any(?::uuid[]) and not m.system${visible.sql}
       group by m.parent_message_id, m.author_team_member_id, m.author_patient_id
       order by m.parent_message_id, min(m.seq)`,
-    [actor.organisationId, uuidArray(messageIds)],
+    [actor.organisationId, uuidArray(messageIds), ...visible.params],
   );
   return messageIds.map((id) =>
     rows.filter((row) => row.parent_message_id === id).map((row) => ({ teamMemberId: row.author_team_member_id, patientId: row.author_patient_id })),
@@ -107,12 +109,20 @@ export function messagePageQuery(cursors: CursorCodec, channel: Pick<Channel, 'i
 
 /** The statement of a page (`?` placeholders), to run alone or inside a larger one. */
 export function messagePageSql(em: EntityManager, reader: Actor | undefined, query: MessagePageQuery): { sql: string; params: unknown[] } {
+  const visible = messagePolicy.sql.visibleTo(reader, 'm');
   return {
     sql: `select ${selectColumns(em, Message, 'm')} from message m
-      where m.organisation_id = ? and m.channel_id = ? and m.parent_message_id ${query.parentMessageId ? '= ?' : 'is null'}${messagePolicy.sql.andVisibleTo(reader, 'm')}
+      where m.organisation_id = ? and m.channel_id = ? and m.parent_message_id ${query.parentMessageId ? '= ?' : 'is null'}${visible.sql}
         ${query.boundary !== undefined ? `and m.seq ${query.forward ? '>' : '<'} ?` : ''}
       order by m.seq ${query.forward ? 'asc' : 'desc'} limit ?`,
-    params: [query.organisationId, query.channelId, ...(query.parentMessageId ? [query.parentMessageId] : []), ...(query.boundary !== undefined ? [query.boundary] : []), query.limit],
+    params: [
+      query.organisationId,
+      query.channelId,
+      ...(query.parentMessageId ? [query.parentMessageId] : []),
+      ...visible.params,
+      ...(query.boundary !== undefined ? [query.boundary] : []),
+      query.limit,
+    ],
   };
 }
 

@@ -20,7 +20,7 @@ import { messagePolicy } from '../../policy/messages';
 import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
 import { messageFromSelected, messagePage, messagePageKey, messagePageQuery } from './message.queries';
-import { selectColumns } from '../../db/sql';
+import { selectColumns, textArray } from '../../db/sql';
 import type { ChannelService } from '../channels/channel.service';
 import type { Config } from '../../config';
 import type { CursorCodec } from '../../common/cursor';
@@ -28,6 +28,7 @@ import type { EventBus } from '../../realtime/bus';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 import type { TemplateService } from '../templates/template.service';
 import { preparedRows } from '../../db/prepared';
+import { heldRoleGroups } from '../directory/directory.queries';
 
 /** What MessageService works with besides the request. */
 export interface MessageServiceDeps {
@@ -53,6 +54,12 @@ const sendInput = perConfig((config: Config) =>
         .transform((ids) => [...new Set(ids ?? [])]),
       parentMessageId: uuid('The parent message id').nullish(),
       internal: z.boolean().nullish(),
+      audienceRoles: z
+        .array(requiredText('A role group', 100))
+        .min(1, 'Name at least one role group, or leave audienceRoles out for a note to all staff.')
+        .max(20, 'At most 20 role groups.')
+        .nullish()
+        .transform((roles) => (roles ? [...new Set(roles)].sort() : null)),
       onBehalfOfPatientId: uuid('The dependant id').nullish(),
       idempotencyKey: requiredText('The idempotency key', 200).nullish(),
     })
@@ -88,6 +95,7 @@ export class MessageService {
     // A reply to an internal note stays internal.
     const internal = Boolean(data.internal) || Boolean(parent?.internal);
     if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
+    const audienceRoles = await this.noteAudience(data.audienceRoles ?? null, internal, parent);
     if (internal && answering) {
       throw new UserError(UserErrorCode.FORBIDDEN, 'Answer the patient (or join the conversation) first: internal notes are for its members.', 'input.internal');
     }
@@ -102,6 +110,7 @@ export class MessageService {
       onBehalfOfPatientId: attribution.onBehalfOfPatientId,
       parentMessageId: parent?.id ?? null,
       internal,
+      audienceRoles,
       idempotencyKey: data.idempotencyKey ?? null,
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
@@ -134,6 +143,24 @@ export class MessageService {
       if (!original) throw error;
       return this.replay(original, data);
     }
+  }
+
+  /**
+   * The role groups an internal note is addressed to: those asked for on a thread's first
+   * message, each held by an active team member; a reply shares its thread's (null: all staff).
+   */
+  private async noteAudience(asked: string[] | null, internal: boolean, parent: Message | undefined): Promise<string[] | null> {
+    const inherited = parent?.audienceRoles?.length ? [...parent.audienceRoles].sort() : null;
+    if (!asked) return inherited;
+    if (!internal) throw new UserError(UserErrorCode.INVALID_INPUT, 'Only an internal note is addressed to role groups: set internal: true.', 'input.audienceRoles');
+    if (parent) {
+      if (inherited && asked.join('\u0000') === inherited.join('\u0000')) return inherited;
+      throw new UserError(UserErrorCode.INVALID_INPUT, "A reply goes to its thread's audience: leave audienceRoles out.", 'input.audienceRoles');
+    }
+    const held = new Set(await heldRoleGroups(this.scope.em, requireStaff(this.scope.actor).organisationId, asked));
+    const unknown = asked.filter((role) => !held.has(role));
+    if (unknown.length) throw new UserError(UserErrorCode.INVALID_INPUT, `No active team member has the role group ${unknown.map((role) => JSON.stringify(role)).join(', ')}.`, 'input.audienceRoles');
+    return asked;
   }
 
   private findBySenderKey(actor: PersonActor, idempotencyKey: string): Promise<Message | null> {
@@ -195,11 +222,12 @@ export class MessageService {
     const [{ tree }] = await this.scope.em.execute<Array<{ tree: string }>>("select querytree(websearch_to_tsquery('english', ?)) as tree", [text]);
     if (tree === 'T' || tree === '') throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for at least one word (not only excluded or very common words).');
     const mine = channelPolicy.sql.ownMemberships(actor, 'c', 'cm');
+    const visible = messagePolicy.sql.visibleTo(actor, 'm');
     const rows = await preparedRows<Record<string, unknown>[]>(this.scope.em,
       `select m.* from message m
          join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
          join channel_member cm on cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id and ${mine.sql} and cm.left_at is null
-        where m.organisation_id = ? and m.deleted_at is null${messagePolicy.sql.andVisibleTo(actor, 'm')}
+        where m.organisation_id = ? and m.deleted_at is null${visible.sql}
           and to_tsvector('english', m.body) @@ websearch_to_tsquery('english', ?)
           ${channelId != null ? 'and m.channel_id = ?' : ''}
           ${cursor ? "and (date_trunc('milliseconds', m.created_at), m.id) < (?::timestamptz, ?::uuid)" : ''}
@@ -208,6 +236,7 @@ export class MessageService {
       [
         ...mine.params,
         actor.organisationId,
+        ...visible.params,
         text,
         ...(channelId != null ? [channelId] : []),
         ...(cursor ? [cursor.at.toISOString(), cursor.id] : []),
@@ -242,6 +271,7 @@ type SendData = {
   body: string;
   parentMessageId?: string | null;
   internal?: boolean | null;
+  audienceRoles?: string[] | null;
   onBehalfOfPatientId?: string | null;
   attachmentIds: string[];
   templateId?: string | null;
@@ -249,7 +279,7 @@ type SendData = {
 
 /** What identifies a send's content for its idempotency key. */
 function requestHash(data: SendData): string {
-  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort(), data.templateId ?? ''];
+  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.audienceRoles ?? [], data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort(), data.templateId ?? ''];
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
 }
 
@@ -259,6 +289,8 @@ export interface MessageDraft {
   onBehalfOfPatientId: string | null;
   parentMessageId?: string | null;
   internal?: boolean;
+  /** An internal note addressed to role groups (sorted, distinct). */
+  audienceRoles?: string[] | null;
   idempotencyKey?: string | null;
   requestHash?: string | null;
 }
@@ -274,8 +306,8 @@ function messageWriteCtes(actor: PersonActor, draft: MessageDraft, createdAt: Da
   return {
     sql: `written as (
        insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,
-                            parent_message_id, internal, idempotency_key, request_hash, created_at)
-       select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?, ?, ? from reserved
+                            parent_message_id, internal, audience_roles, idempotency_key, request_hash, created_at)
+       select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?::text[], ?, ?, ? from reserved
        returning *),
      outbox as (insert into notification_outbox (organisation_id, message_id) select organisation_id, id from written)
      ${draft.parentMessageId ? `, thread as (update message set ${counters} = now() where organisation_id = ? and id = ? and exists (select 1 from written))` : ''}`,
@@ -288,6 +320,7 @@ function messageWriteCtes(actor: PersonActor, draft: MessageDraft, createdAt: Da
       draft.onBehalfOfPatientId,
       draft.parentMessageId ?? null,
       draft.internal ?? false,
+      draft.audienceRoles?.length ? textArray(draft.audienceRoles) : null,
       draft.idempotencyKey ?? null,
       draft.requestHash ?? null,
       createdAt,
@@ -311,7 +344,7 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
   ]);
   if (!row) throw new Error('channel vanished during its transaction');
   const message = messageFromSelected(row);
-  await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, message.seq);
+  await log.append({ channelId: draft.channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id, ...messagePolicy.eventAudience(message) }, message.seq);
   return message;
 }
 
@@ -325,7 +358,7 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
 async function appendMessageAtOnce(scope: RequestScope, bus: EventBus, actor: PersonActor, draft: MessageDraft): Promise<Message | undefined> {
   const reserved = reservedSeqCte(actor.organisationId, draft.channelId, !draft.internal, actor.kind === 'patient' ? openToPatientsSql : undefined);
   const write = messageWriteCtes(actor, draft, new Date());
-  const tail = eventTailCtes(actor.organisationId, actor, 'written', { type: ChannelEventType.MESSAGE_SENT, staffOnly: messagePolicy.eventsStaffOnly({ internal: Boolean(draft.internal) }) }, scope.audit.claim());
+  const tail = eventTailCtes(actor.organisationId, actor, 'written', { type: ChannelEventType.MESSAGE_SENT, ...messagePolicy.eventAudience({ internal: Boolean(draft.internal), audienceRoles: draft.audienceRoles, authorTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null }) }, scope.audit.claim());
   let rows: Array<Record<string, unknown> & { event_position: string }>;
   try {
     rows = await preparedRows(scope.db, `with ${reserved.sql}, ${write.sql}, ${tail.sql} select ${selectColumns(scope.db, Message, 'written')}, counter.last_position as event_position from written, counter`, [

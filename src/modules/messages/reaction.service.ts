@@ -90,7 +90,7 @@ export class ReactionService {
           );
       if (changed.length === 0) return;
       const seq = await log.nextSeq(message.channelId, false);
-      await log.append({ channelId: message.channelId, type: ChannelEventType.REACTION_CHANGED, messageId: message.id, staffOnly: messagePolicy.eventsStaffOnly(message) }, seq);
+      await log.append({ channelId: message.channelId, type: ChannelEventType.REACTION_CHANGED, messageId: message.id, ...messagePolicy.eventAudience(message) }, seq);
     });
     this.scope.loaders.reactions.clear(message.id);
     const summaries = await this.scope.loaders.reactions.load(message.id);

@@ -37,8 +37,8 @@ export class ReadStateService {
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const { organisationId } = actor;
-    const message = await this.scope.em.findOne(Message, { organisationId, id: messageId, channelId, ...messagePolicy.where(actor) });
-    if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.messageId');
+    const message = await this.scope.em.findOne(Message, { organisationId, id: messageId, channelId });
+    if (!message || !messagePolicy.canSee(actor, message)) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.messageId');
     const who = personIdOf(actor);
     await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       const moved = await log.em.execute<Array<{ id: string }>>(

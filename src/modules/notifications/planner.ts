@@ -30,6 +30,7 @@ interface SentMessage {
   author_patient_id: string | null;
   on_behalf_of_patient_id: string | null;
   internal: boolean;
+  audience_roles: string[] | null;
   deleted: boolean;
   created_at: string;
 }
@@ -74,12 +75,13 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
   if (!settings) settingsCache.set(organisationId, (settings = await loadMessagingSettings(em, organisationId)));
   const [message] = await em.execute<SentMessage[]>(
     `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, c.started_by_patient, m.author_team_member_id, m.author_patient_id,
-            m.on_behalf_of_patient_id, m.internal, m.deleted_at is not null as deleted, m.created_at
+            m.on_behalf_of_patient_id, m.internal, m.audience_roles, m.deleted_at is not null as deleted, m.created_at
        from message m join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
       where m.organisation_id = ? and m.id = ?`,
     [organisationId, messageId],
   );
   if (!message || message.deleted) return 0;
+  const audience = messagePolicy.sql.andNoticeAudience({ internal: message.internal, audienceRoles: message.audience_roles, authorTeamMemberId: message.author_team_member_id }, 'cm', 'tm');
   const members = await em.execute<Candidate[]>(
     `select ${candidateColumns('cm', 'cm.team_member_id', 'cm.patient_id')}
        from channel_member cm ${candidateJoins('cm', 'cm.team_member_id', 'cm.patient_id')}
@@ -87,8 +89,8 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
         and cm.archived_at is null and (cm.muted_at is null or cm.muted_until <= now())
         and tm.archived_at is null and p.archived_at is null and (p.id is null or p.portal_access)
         and coalesce(cm.team_member_id, cm.patient_id) <> all(?::uuid[])
-        ${messagePolicy.sql.andNoticeAudience(message, 'cm')}`,
-    [organisationId, message.channel_id, message.seq, uuidArray(notToTell(message))],
+        ${audience.sql}`,
+    [organisationId, message.channel_id, message.seq, uuidArray(notToTell(message)), ...audience.params],
   );
   // Delays count from when the message was sent, however long planning waited.
   const sentAt = new Date(message.created_at).getTime();
