@@ -127,6 +127,8 @@ interface World {
   unstaffedId: string;
   /** A second conversation the patient started, answered by the messageSend row (answering joins, so it is kept apart from the rest). */
   answerableId: string;
+  /** An internal note in the CARE_TEAM channel addressed to "Billing", which only staffMM holds (the admin sees every note). */
+  addressedNoteId: string;
   /** Per caller, ids they must never see, with a name for the report. */
   hidden: Record<ActorName, Map<string, string>>;
 }
@@ -177,7 +179,7 @@ beforeAll(async () => {
   const [org, foreignOrg] = await Promise.all([createOrganisation(server), createOrganisation(server)]);
   const [staff, staffMM, admin, colleague, patient, otherPatient, foreignStaff, foreignHelper, foreignPatient] = await Promise.all([
     org.addStaff('Sam Staff'),
-    org.addStaff('Mia Manager', ['MESSAGING_MANAGEMENT']),
+    org.addStaff('Mia Manager', ['MESSAGING_MANAGEMENT'], ['Clinician', 'Billing']),
     org.addStaff('Ada Admin', ['MESSAGING_ADMIN']),
     org.addStaff('Cole Colleague'),
     org.addPatient('Pat Patient'),
@@ -220,6 +222,8 @@ beforeAll(async () => {
     })(),
   ]);
 
+  const addressedNoteId = idIn(await perform(colleague.token, 'messageSend', { channelId: careChannelId, body: 'Billing only', internal: true, audienceRoles: ['Billing'] }), 'message');
+
   const ours = new Map([
     [careChannelId, 'the CARE_TEAM channel'],
     [staffChannelId, 'the STAFF channel'],
@@ -228,6 +232,7 @@ beforeAll(async () => {
     [unstaffedId, 'the unstaffed conversation'],
     [answerableId, 'the conversation to answer'],
     [careMessageId, 'the message'],
+    [addressedNoteId, 'the note addressed to Billing'],
     [patient.id, 'the patient'],
     [guardian.id, 'the guardian'],
   ]);
@@ -241,6 +246,7 @@ beforeAll(async () => {
     groupId,
     unstaffedId,
     answerableId,
+    addressedNoteId,
     tokens: {
       operator: await server.token({ role: 'operator', sub: 'matrix-operator' }),
       service: org.serviceToken,
@@ -256,11 +262,15 @@ beforeAll(async () => {
     hidden: {
       operator: new Map(),
       service: new Map(),
-      staff: new Map(),
+      staff: new Map([[addressedNoteId, 'the note addressed to Billing']]),
       staffMM: new Map(),
       admin: new Map(),
-      patient: new Map([[staffChannelId, 'the STAFF channel']]),
+      patient: new Map([
+        [staffChannelId, 'the STAFF channel'],
+        [addressedNoteId, 'the note addressed to Billing'],
+      ]),
       guardian: new Map([
+        [addressedNoteId, 'the note addressed to Billing'],
         [staffChannelId, 'the STAFF channel'],
         [groupId, 'the GROUP channel'],
       ]),
@@ -424,6 +434,10 @@ const ROWS: Row[] = [
     items: (value) => (value as { messages: Connection }).messages.edges,
   }),
   queryRow('message', MEMBERS, 'query ($id: ID!) { message(id: $id) { id } }', { target: 'in CARE_TEAM', variables: byId(() => w.careMessageId) }),
+  // Its role group (staffMM), its author (not an actor) and messaging admins; other staff get what a random id gets.
+  queryRow('message', ['staffMM', 'admin'], 'query ($id: ID!) { message(id: $id) { id } }', { target: 'note addressed to Billing', variables: byId(() => w.addressedNoteId) }),
+  // What notes can be addressed to; foreignStaff gets their own organisation's.
+  queryRow('roleGroups', [...STAFF, 'service', 'foreignStaff'], '{ roleGroups }'),
   // Search answers everyone with a person's token about their own channels: only members find the CARE_TEAM message.
   queryRow('messageTemplates', [...STAFF, 'foreignStaff'], '{ messageTemplates { id } }', { target: 'their organisation’s' }),
   queryRow('messageSearch', MEMBERS, '{ messageSearch(query: "hello care team") { edges { node { id } } } }', { target: 'the CARE_TEAM message', items: edgesOf }),
@@ -523,11 +537,14 @@ const ROWS: Row[] = [
   // Every team member answers patients here (all respond): answering a conversation the patient
   // started joins them; the patient and guardian are in it; nobody else reaches it.
   mutationRow('messageSend', MEMBERS, () => ({ channelId: w.answerableId, ...message }), 'CONVERSATION a patient started'),
+  // Any team member of the channel addresses a note to a role group someone holds; patients write no notes (FORBIDDEN).
+  mutationRow('messageSend', STAFF, () => ({ channelId: care(), body: 'matrix note', internal: true, audienceRoles: ['Billing'] }), 'CARE_TEAM note addressed to Billing'),
   mutationRow('typingStart', MEMBERS, () => ({ channelId: care() }), 'CARE_TEAM'),
   // A fresh message by the `staff` actor each time: its author and MESSAGING_MANAGEMENT may change it; the admin (no MM) and patients may not.
   mutationRow('messageEdit', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage(), body: 'edited' }), "staff's message"),
   mutationRow('messageDelete', ['staff', 'staffMM'], async () => ({ messageId: await freshStaffMessage() }), "staff's message"),
   mutationRow('reactionAdd', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
+  mutationRow('reactionAdd', ['staffMM', 'admin'], () => ({ messageId: w.addressedNoteId, emoji: '👍' }), 'note addressed to Billing'),
   mutationRow('reactionRemove', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
   // Staff upload anywhere (foreignStaff into their own organisation); patients only where the settings allow it (not here).
   // Templates: messaging admins manage them (foreignStaff creates in their own organisation, finds none of this one's).

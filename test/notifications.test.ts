@@ -208,6 +208,20 @@ describe('who is told of a message', () => {
     expect(await noticesOf(c.org.id, c.patient.id)).toEqual([]);
   });
 
+  it('tells of a note addressed to a role group only the members in that group (and messaging admins); denied: other staff of the channel', async () => {
+    const c = await clinic();
+    const biller = await c.org.addStaff('Bea Biller', [], ['Billing']);
+    const colleague = await c.org.addStaff('Colleague');
+    const admin = await c.org.addStaff('Mia Manager', ['MESSAGING_ADMIN']);
+    for (const person of [biller, colleague, admin]) await join(person, c.channelId);
+    await post(c.clinician.token, c.channelId, 'Billing: invoice overdue', { internal: true, audienceRoles: ['Billing'] });
+    await settled(c.org.id);
+    expect(smtp.to(staffAddress(biller))).toHaveLength(1);
+    expect(smtp.to(staffAddress(admin))).toHaveLength(1);
+    expect(await noticesOf(c.org.id, colleague.id)).toEqual([]);
+    expect(await noticesOf(c.org.id, c.patient.id)).toEqual([]);
+  });
+
   it('follows preferences: email off, push off, a patient email on staff replies turned off by the organisation', async () => {
     const c = await clinic({ patientEmailOnStaffReply: false });
     const quiet = await c.org.addStaff('Quiet Colleague');

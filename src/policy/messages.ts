@@ -22,9 +22,10 @@ export interface Reader {
 /** What decides a message's audience. */
 export interface NoteFacts {
   internal: boolean;
-  /** An internal note addressed to role groups (a thread's replies share its first message's). */
+  /** An internal note addressed to role groups (a thread's replies share its first message's)... */
   audienceRoles?: readonly string[] | null;
-  authorTeamMemberId?: string | null;
+  /** ...and who wrote that first note. */
+  audienceTeamMemberId?: string | null;
 }
 
 /** Who is told of events about a message: everyone in the channel, all staff, or an addressed note's audience. */
@@ -47,17 +48,17 @@ export const messagePolicy = {
    * Is this team member in the audience of a note addressed to `roles`: they hold one of the
    * roles, wrote it, or are a messaging admin? Everyone is in the audience of a note addressed to no one.
    */
-  inAudience(reader: Reader | undefined, roles: readonly string[] | null | undefined, authorTeamMemberId: string | null | undefined): boolean {
+  inAudience(reader: Reader | undefined, roles: readonly string[] | null | undefined, noteAuthorId: string | null | undefined): boolean {
     if (!isAddressed(roles)) return true;
     if (reader?.kind !== 'staff') return false;
-    if (reader.teamMemberId !== undefined && reader.teamMemberId === authorTeamMemberId) return true;
+    if (reader.teamMemberId !== undefined && reader.teamMemberId === noteAuthorId) return true;
     if (reader.permissions?.includes(READS_ADDRESSED)) return true;
     return roles.some((role) => reader.roles?.includes(role));
   },
 
   /** May this reader see this message, as far as its audience goes (channel access is the channel policy's)? */
   canSee: (reader: Reader | undefined, message: NoteFacts) =>
-    !message.internal || (messagePolicy.seesInternalNotes(reader) && messagePolicy.inAudience(reader, message.audienceRoles, message.authorTeamMemberId)),
+    !message.internal || (messagePolicy.seesInternalNotes(reader) && messagePolicy.inAudience(reader, message.audienceRoles, message.audienceTeamMemberId)),
 
   /** May this reader write an internal note (or type one)? */
   canWriteInternal: (reader: Reader | undefined) => messagePolicy.seesInternalNotes(reader),
@@ -66,7 +67,7 @@ export const messagePolicy = {
   eventAudience: (message: NoteFacts): EventAudience => ({
     staffOnly: message.internal,
     audienceRoles: message.internal && isAddressed(message.audienceRoles) ? [...message.audienceRoles] : null,
-    audienceTeamMemberId: message.internal && isAddressed(message.audienceRoles) ? (message.authorTeamMemberId ?? null) : null,
+    audienceTeamMemberId: message.internal && isAddressed(message.audienceRoles) ? (message.audienceTeamMemberId ?? null) : null,
   }),
 
   /** Replies in a thread this reader can see (a thread's replies share its first message's audience). */
@@ -91,7 +92,7 @@ export const messagePolicy = {
      */
     visibleTo(reader: Reader | undefined, message: string): { sql: string; params: unknown[] } {
       if (!messagePolicy.seesInternalNotes(reader)) return { sql: ` and not ${message}.internal`, params: [] };
-      return messagePolicy.sql.andInAudience(reader, { roles: `${message}.audience_roles`, author: `${message}.author_team_member_id`, organisation: `${message}.organisation_id` });
+      return messagePolicy.sql.andInAudience(reader, { roles: `${message}.audience_roles`, author: `${message}.audience_team_member_id`, organisation: `${message}.organisation_id` });
     },
 
     /** `inAudience` for a team member, on the columns of an addressed note's roles and author (null roles: not addressed). Append to a condition. */
@@ -118,7 +119,7 @@ export const messagePolicy = {
       return {
         sql: ` and ${member}.team_member_id is not null
                and (${teamMember}.id = ?::uuid or '${READS_ADDRESSED}' = any(${teamMember}.permissions) or ${teamMember}.roles && ?::text[])`,
-        params: [message.authorTeamMemberId ?? null, textArray(message.audienceRoles)],
+        params: [message.audienceTeamMemberId ?? null, textArray(message.audienceRoles)],
       };
     },
   },

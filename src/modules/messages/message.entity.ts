@@ -5,7 +5,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 @TenantScoped()
 export class Message extends TenantRecord {
   [OptionalProps]?:
-    | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal' | 'audienceRoles'
+    | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal' | 'audienceRoles' | 'audienceTeamMemberId'
     | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'system' | 'createdAt';
 
   @Property({ type: 'uuid' })
@@ -51,6 +51,10 @@ export class Message extends TenantRecord {
   /** An internal note addressed to role groups: only team members in them (and its author, and messaging admins) see it. */
   @Property({ type: 'text[]', nullable: true })
   audienceRoles?: string[] | null;
+
+  /** Who wrote an addressed thread's first note: in the audience of the whole thread, whatever their roles. */
+  @Property({ type: 'uuid', nullable: true })
+  audienceTeamMemberId?: string | null;
 
   @Property({ type: 'datetime', nullable: true })
   editedAt?: Date | null;

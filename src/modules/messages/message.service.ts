@@ -96,6 +96,7 @@ export class MessageService {
     const internal = Boolean(data.internal) || Boolean(parent?.internal);
     if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
     const audienceRoles = await this.noteAudience(data.audienceRoles ?? null, internal, parent);
+    const audienceTeamMemberId = !audienceRoles ? null : parent ? (parent.audienceTeamMemberId ?? null) : requireStaff(actor).teamMemberId;
     if (internal && answering) {
       throw new UserError(UserErrorCode.FORBIDDEN, 'Answer the patient (or join the conversation) first: internal notes are for its members.', 'input.internal');
     }
@@ -111,6 +112,7 @@ export class MessageService {
       parentMessageId: parent?.id ?? null,
       internal,
       audienceRoles,
+      audienceTeamMemberId,
       idempotencyKey: data.idempotencyKey ?? null,
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
@@ -289,8 +291,9 @@ export interface MessageDraft {
   onBehalfOfPatientId: string | null;
   parentMessageId?: string | null;
   internal?: boolean;
-  /** An internal note addressed to role groups (sorted, distinct). */
+  /** An internal note addressed to role groups (sorted, distinct), and who wrote the thread's first note. */
   audienceRoles?: string[] | null;
+  audienceTeamMemberId?: string | null;
   idempotencyKey?: string | null;
   requestHash?: string | null;
 }
@@ -306,8 +309,8 @@ function messageWriteCtes(actor: PersonActor, draft: MessageDraft, createdAt: Da
   return {
     sql: `written as (
        insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,
-                            parent_message_id, internal, audience_roles, idempotency_key, request_hash, created_at)
-       select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?::text[], ?, ?, ? from reserved
+                            parent_message_id, internal, audience_roles, audience_team_member_id, idempotency_key, request_hash, created_at)
+       select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?::text[], ?::uuid, ?, ?, ? from reserved
        returning *),
      outbox as (insert into notification_outbox (organisation_id, message_id) select organisation_id, id from written)
      ${draft.parentMessageId ? `, thread as (update message set ${counters} = now() where organisation_id = ? and id = ? and exists (select 1 from written))` : ''}`,
@@ -321,6 +324,7 @@ function messageWriteCtes(actor: PersonActor, draft: MessageDraft, createdAt: Da
       draft.parentMessageId ?? null,
       draft.internal ?? false,
       draft.audienceRoles?.length ? textArray(draft.audienceRoles) : null,
+      draft.audienceRoles?.length ? (draft.audienceTeamMemberId ?? null) : null,
       draft.idempotencyKey ?? null,
       draft.requestHash ?? null,
       createdAt,
@@ -358,7 +362,7 @@ export async function appendMessage(log: EventLogTransaction, actor: PersonActor
 async function appendMessageAtOnce(scope: RequestScope, bus: EventBus, actor: PersonActor, draft: MessageDraft): Promise<Message | undefined> {
   const reserved = reservedSeqCte(actor.organisationId, draft.channelId, !draft.internal, actor.kind === 'patient' ? openToPatientsSql : undefined);
   const write = messageWriteCtes(actor, draft, new Date());
-  const tail = eventTailCtes(actor.organisationId, actor, 'written', { type: ChannelEventType.MESSAGE_SENT, ...messagePolicy.eventAudience({ internal: Boolean(draft.internal), audienceRoles: draft.audienceRoles, authorTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null }) }, scope.audit.claim());
+  const tail = eventTailCtes(actor.organisationId, actor, 'written', { type: ChannelEventType.MESSAGE_SENT, ...messagePolicy.eventAudience({ internal: Boolean(draft.internal), audienceRoles: draft.audienceRoles, audienceTeamMemberId: draft.audienceTeamMemberId }) }, scope.audit.claim());
   let rows: Array<Record<string, unknown> & { event_position: string }>;
   try {
     rows = await preparedRows(scope.db, `with ${reserved.sql}, ${write.sql}, ${tail.sql} select ${selectColumns(scope.db, Message, 'written')}, counter.last_position as event_position from written, counter`, [

@@ -31,6 +31,7 @@ interface SentMessage {
   on_behalf_of_patient_id: string | null;
   internal: boolean;
   audience_roles: string[] | null;
+  audience_team_member_id: string | null;
   deleted: boolean;
   created_at: string;
 }
@@ -75,13 +76,13 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
   if (!settings) settingsCache.set(organisationId, (settings = await loadMessagingSettings(em, organisationId)));
   const [message] = await em.execute<SentMessage[]>(
     `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, c.started_by_patient, m.author_team_member_id, m.author_patient_id,
-            m.on_behalf_of_patient_id, m.internal, m.audience_roles, m.deleted_at is not null as deleted, m.created_at
+            m.on_behalf_of_patient_id, m.internal, m.audience_roles, m.audience_team_member_id, m.deleted_at is not null as deleted, m.created_at
        from message m join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
       where m.organisation_id = ? and m.id = ?`,
     [organisationId, messageId],
   );
   if (!message || message.deleted) return 0;
-  const audience = messagePolicy.sql.andNoticeAudience({ internal: message.internal, audienceRoles: message.audience_roles, authorTeamMemberId: message.author_team_member_id }, 'cm', 'tm');
+  const audience = messagePolicy.sql.andNoticeAudience({ internal: message.internal, audienceRoles: message.audience_roles, audienceTeamMemberId: message.audience_team_member_id }, 'cm', 'tm');
   const members = await em.execute<Candidate[]>(
     `select ${candidateColumns('cm', 'cm.team_member_id', 'cm.patient_id')}
        from channel_member cm ${candidateJoins('cm', 'cm.team_member_id', 'cm.patient_id')}
