@@ -18,6 +18,7 @@ import {
   ChannelUnarchiveDocument,
   ChannelUnmuteDocument,
   ConversationStartDocument,
+  TeamMemberArchiveDocument,
   MessageSendDocument,
   MessagingSettingsUpdateDocument,
   NotificationPreferencesUpdateDocument,
@@ -340,6 +341,23 @@ describe('the role group and digests', () => {
     await timePasses(c.org.id);
     expect(smtp.to(staffAddress(reception))).toHaveLength(0);
     expect(smtp.to(staffAddress(c.clinician)).length).toBeGreaterThan(0);
+  });
+
+  it("a patient's reply in a conversation a team member started, left without staff, tells the messaging admins (who find and join it); denied: the role group", async () => {
+    const c = await clinic({ staffNotificationDelayMinutes: 5 });
+    const reception = await c.org.addStaff('Reception', [], ['Appointment Reminder Admin']);
+    const starter = await c.org.addStaff('Leaving Clinician');
+    const started = await ok(server.url, starter.token, ConversationStartDocument, { input: { patientId: c.patient.id, title: 'Your results', body: 'All normal.' } });
+    const channelId = started.conversationStart.channel!.id;
+    const archived = await ok(server.url, c.org.serviceToken, TeamMemberArchiveDocument, { input: { teamMemberId: starter.id } });
+    expect(archived.teamMemberArchive.userErrors).toEqual([]);
+    await post(c.patient.token, channelId, 'Thank you! One more question though.');
+    await settled(c.org.id);
+    await timePasses(c.org.id);
+    expect(smtp.to(staffAddress(c.admin))).toHaveLength(1);
+    expect((await noticesOf(c.org.id, c.admin.id)).map((notice) => [notice.kind, notice.status])).toContainEqual(['NEW_PATIENT_MESSAGE', 'SENT']);
+    expect(smtp.to(staffAddress(reception))).toHaveLength(0);
+    expect(smtp.to(staffAddress(c.clinician))).toHaveLength(0);
   });
 
   it('denied: a new-patient-message notice whose recipient can no longer open the conversation is not sent', async () => {

@@ -113,6 +113,13 @@ export const channelPolicy = {
   tellsResponders: (channel: { kind: ChannelKind; startedByPatient: boolean }) =>
     PATIENT_SIDE_KINDS.has(channel.kind) && (channel.kind !== ChannelKind.CONVERSATION || channel.startedByPatient),
 
+  /**
+   * Are the messaging admins told of a patient's new message in it? Where nobody else would be: a
+   * conversation a team member started that has been left without staff (admins find and join it).
+   */
+  tellsAdmins: (channel: { kind: ChannelKind; startedByPatient: boolean; unstaffed: boolean }) =>
+    channel.unstaffed && PATIENT_SIDE_KINDS.has(channel.kind) && !channelPolicy.tellsResponders(channel),
+
   /** Must it keep at least one team member? */
   keepsTeamMember: (kind: ChannelKind) => PATIENT_CHANNEL_KINDS.has(kind),
 

@@ -4,6 +4,7 @@ import { uuidArray } from '../../db/sql';
 import { ChannelKind } from '../channels/channel.entity';
 import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
+import { permissionFor } from '../../policy/permissions';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
 
 export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'DIGEST';
@@ -26,6 +27,7 @@ interface SentMessage {
   channel_id: string;
   channel_kind: ChannelKind;
   started_by_patient: boolean;
+  unstaffed: boolean;
   author_team_member_id: string | null;
   author_patient_id: string | null;
   on_behalf_of_patient_id: string | null;
@@ -75,7 +77,7 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
   let settings = settingsCache.get(organisationId);
   if (!settings) settingsCache.set(organisationId, (settings = await loadMessagingSettings(em, organisationId)));
   const [message] = await em.execute<SentMessage[]>(
-    `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, c.started_by_patient, m.author_team_member_id, m.author_patient_id,
+    `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, c.started_by_patient, c.unstaffed_since is not null as unstaffed, m.author_team_member_id, m.author_patient_id,
             m.on_behalf_of_patient_id, m.internal, m.audience_roles, m.audience_team_member_id, m.deleted_at is not null as deleted, m.created_at
        from message m join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
       where m.organisation_id = ? and m.id = ?`,
@@ -113,8 +115,10 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
     if (member.push && member.has_push) add(member, 'MESSAGE', 'PUSH');
     if (patientSide && member.sms && member.phone && settings.smsNotificationsEnabled && config.sms) add(member, 'MESSAGE', 'SMS');
   }
-  if (message.author_patient_id && messagePolicy.canSee({ kind: 'patient' }, message) && channelPolicy.tellsResponders({ kind: message.channel_kind, startedByPatient: message.started_by_patient })) {
-    for (const person of await newPatientMessageRecipients(em, settings, message)) {
+  const channel = { kind: message.channel_kind, startedByPatient: message.started_by_patient, unstaffed: message.unstaffed };
+  const tellsResponders = channelPolicy.tellsResponders(channel);
+  if (message.author_patient_id && messagePolicy.canSee({ kind: 'patient' }, message) && (tellsResponders || channelPolicy.tellsAdmins(channel))) {
+    for (const person of await newPatientMessageRecipients(em, settings, message, tellsResponders)) {
       if (person.email_address && person.email_mode !== 'OFF') add(person, 'NEW_PATIENT_MESSAGE', 'EMAIL');
       if (person.push && person.has_push) add(person, 'NEW_PATIENT_MESSAGE', 'PUSH');
     }
@@ -138,18 +142,24 @@ const notToTell = (message: SentMessage) => [message.author_team_member_id, mess
 
 /**
  * Who hears of a patient's new message besides the channel's members: a conversation's chosen
- * responders where the organisation names them, otherwise the role group in the settings.
+ * responders where the organisation names them, otherwise the role group in the settings; where
+ * it does not go to them (a staff-started conversation left without staff), the messaging admins.
  */
-function newPatientMessageRecipients(em: EntityManager, settings: MessagingSettings, message: SentMessage): Promise<Candidate[]> {
+function newPatientMessageRecipients(em: EntityManager, settings: MessagingSettings, message: SentMessage, toResponders: boolean): Promise<Candidate[]> {
   const responders = message.channel_kind === ChannelKind.CONVERSATION && !settings.allStaffRespond && settings.responderIds.length > 0;
+  const who = !toResponders
+    ? { sql: '? = any(tm.permissions)', param: permissionFor('findAnyConversation') }
+    : responders
+      ? { sql: 'tm.id = any(?::uuid[])', param: uuidArray(settings.responderIds) }
+      : { sql: '? = any(tm.roles)', param: settings.newPatientMessageRoleGroup };
   return em.execute<Candidate[]>(
     `select ${candidateColumns('tm', 'tm.id', 'null::uuid')}
        from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
       where tm.organisation_id = ? and tm.archived_at is null
-        and ${responders ? 'tm.id = any(?::uuid[])' : '? = any(tm.roles)'}
+        and ${who.sql}
         and not exists (select 1 from channel_member cm where cm.organisation_id = tm.organisation_id and cm.channel_id = ?
                          and cm.team_member_id = tm.id and cm.left_at is null)`,
-    [message.organisation_id, responders ? uuidArray(settings.responderIds) : settings.newPatientMessageRoleGroup, message.channel_id],
+    [message.organisation_id, who.param, message.channel_id],
   );
 }
 
