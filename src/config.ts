@@ -32,6 +32,8 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(10),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().nonnegative().default(15),
   GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10000),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(5000),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().nonnegative().default(50),
   MESSAGE_BODY_MAX_CHARS: z.coerce.number().int().positive().default(20_000),
   SEED_DEMO: booleanFromEnv.optional(),
   EVENT_BUS: z.enum(['in-process', 'postgres', 'redis']).optional(),
@@ -97,7 +99,7 @@ export interface Config {
   /** WebSocket and CORS origin allow-list; undefined means any origin (development). */
   allowedOrigins?: string[];
   tls?: { certFile: string; keyFile: string };
-  limits: { bodyBytes: number; maxDepth: number; maxAliases: number; maxCost: number; messageBodyChars: number };
+  limits: { bodyBytes: number; maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number; messageBodyChars: number };
   seedDemo: boolean;
   files: {
     /** Local file store (the default store). */
@@ -209,6 +211,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxCost: e.GRAPHQL_MAX_COST,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
       messageBodyChars: e.MESSAGE_BODY_MAX_CHARS,
     },
     seedDemo: e.SEED_DEMO ?? !production,

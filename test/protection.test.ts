@@ -15,10 +15,10 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-async function post(body: unknown, headers: Record<string, string> = {}) {
+async function post(body: unknown, headers: Record<string, string> = {}, options: { anonymous?: boolean } = {}) {
   const response = await fetch(server.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${staff.token}`, ...headers },
+    headers: { 'content-type': 'application/json', ...(options.anonymous ? {} : { authorization: `Bearer ${staff.token}` }), ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
@@ -27,6 +27,11 @@ async function post(body: unknown, headers: Record<string, string> = {}) {
 
 const deepQuery = `{ channels { edges { node { messages { edges { node { channel { messages { edges { node { channel { id } } } } } } } } } } } }`;
 const aliasQuery = `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: me { __typename }`).join(' ')} }`;
+/** The documents of the abuse report: 30,000 repeated directives, 30,000 unused variables (each about half a megabyte). */
+const directiveFlood = `{ __typename ${'@include(if: true) '.repeat(30_000)}}`;
+const variableFlood = `query (${Array.from({ length: 30_000 }, (_, i) => `$v${i}: Int`).join(' ')}) { __typename }`;
+/** `n` directives, one per sibling inline fragment: each is valid where it stands. */
+const directives = (n: number, field = '__typename') => `... @include(if: true) { ${field} } `.repeat(n);
 
 describe('limits on HTTP', () => {
   it('allowed: an ordinary query', async () => {
@@ -79,6 +84,27 @@ describe('limits on HTTP', () => {
     expect(response.status).toBe(400);
   });
 
+  it('denied before any work, with no token: documents past the token limit stop parsing (30,000 directives, 30,000 variables)', async () => {
+    for (const query of [directiveFlood, variableFlood]) {
+      const { status, body } = await post({ query }, {}, { anonymous: true });
+      expect(status).toBe(400);
+      expect(body.errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_PARSE_FAILED' }, message: expect.stringMatching(/5000 tokens/) })]);
+    }
+  });
+
+  it('allowed: directives up to the limit; denied: more (a clear validation error)', async () => {
+    expect((await post({ query: `{ ${directives(50)} }` })).body).toEqual({ data: { __typename: 'Query' } });
+    const { status, body } = await post({ query: `{ ${directives(51)} }` });
+    expect(status).toBe(400);
+    expect(body.errors?.[0]).toMatchObject({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' }, message: expect.stringMatching(/directives limit of 50/i) });
+  });
+
+  it('denied: a variable of the wrong type is the client\'s mistake: 400 BAD_USER_INPUT naming the variable, not a 500', async () => {
+    const { status, body } = await post({ query: 'query ($n: Int) { channels(first: $n) { edges { cursor } } }', variables: { n: 'abc' } });
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(/Variable "\$n"/) })]);
+  });
+
   it('denied: malformed JSON gets a clear 400', async () => {
     const { status, body } = await post('{"query": ');
     expect(status).toBe(400);
@@ -87,19 +113,20 @@ describe('limits on HTTP', () => {
 });
 
 describe('limits on WebSocket', () => {
-  /** Sends one raw graphql-ws subscribe and returns the server's first answer to it. */
-  function rawSubscribe(query: string): Promise<{ type: string; payload?: unknown }> {
+  /** Sends one raw graphql-ws subscribe and returns the server's first answer to it (or how the socket closed). */
+  function rawSubscribe(query: string, variables?: Record<string, unknown>): Promise<{ type: string; payload?: unknown }> {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
       socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${staff.token}` } })));
       socket.on('message', (data) => {
         const message = JSON.parse(String(data)) as { type: string; payload?: unknown };
-        if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+        if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables } }));
         else if (message.type !== 'ping' && message.type !== 'pong') {
           socket.close();
           resolve(message);
         }
       });
+      socket.on('close', (code) => resolve({ type: `closed ${code}` }));
       socket.on('error', reject);
     });
   }
@@ -125,11 +152,40 @@ describe('limits on WebSocket', () => {
     expect(answer.payload).toEqual([expect.objectContaining({ extensions: { code: 'QUERY_TOO_COMPLEX' } })]);
   });
 
+  it('denied: a document past the token limit, or too many directives, is an error message on an open socket', async () => {
+    const flood = await rawSubscribe(`subscription { typing(channelId: "${channelId}") { channelId ${'@include(if: true) '.repeat(30_000)}} }`);
+    expect(flood).toEqual({ type: 'error', id: '1', payload: [expect.objectContaining({ extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] });
+    const many = await rawSubscribe(`subscription { typing(channelId: "${channelId}") { ${directives(51, 'channelId')} } }`);
+    expect(many).toMatchObject({ type: 'error', payload: [expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })] });
+  });
+
+  it('denied: a variable of the wrong type is an error message (BAD_USER_INPUT), not a 4500 close', async () => {
+    const answer = await rawSubscribe('subscription ($id: ID!, $n: Int) { channelEvents(channelId: $id) { channel { messages(first: $n) { edges { cursor } } } } }', { id: channelId, n: 'abc' });
+    expect(answer).toMatchObject({ type: 'error', payload: [expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT' } })] });
+  });
+
   it('denied: too many aliases', async () => {
     const aliases = Array.from({ length: 20 }, (_, i) => `a${i}: type`).join(' ');
     const answer = await rawSubscribe(`subscription { channelEvents(channelId: "${channelId}") { ${aliases} } }`);
     expect(answer.type).toBe('error');
     expect(JSON.stringify(answer.payload)).toMatch(/alias/i);
+  });
+});
+
+describe('in production', () => {
+  it('GET /graphql without an operation answers a short JSON hint (404), no landing page with third-party scripts; operations still run', async () => {
+    const production = await startTestServer({ NODE_ENV: 'production' });
+    try {
+      const page = await fetch(production.url, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(404);
+      expect(page.headers.get('content-type')).toMatch(/application\/json/);
+      const text = await page.text();
+      expect(text).not.toMatch(/<script|cdn|apollo/i);
+      const query = await fetch(production.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+      expect(await query.json()).toEqual({ data: { __typename: 'Query' } });
+    } finally {
+      await production.close();
+    }
   });
 });
 

@@ -19,6 +19,21 @@ const estimators = [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })
 const known = new WeakMap<DocumentNode, Map<string, number>>();
 const KNOWN_PER_DOCUMENT = 100;
 
+/**
+ * The error for an operation over the cost limit, or for variables that do not fit their types
+ * (the cost is counted with them: BAD_USER_INPUT, as execution would say); undefined when it is fine.
+ */
+export function checkCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, maxCost: number): GraphQLError | undefined {
+  let cost: number;
+  try {
+    cost = operationCost(schema, document, variables, operationName);
+  } catch (error) {
+    if (!(error instanceof GraphQLError)) throw error;
+    return new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: ApiErrorCode.BAD_USER_INPUT, http: { status: 400 } } });
+  }
+  return costError(cost, maxCost);
+}
+
 export function operationCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number {
   // Only page sizes (numbers) and @include/@skip conditions (booleans) change a cost.
   const shaping = Object.entries(variables ?? {}).filter(([, value]) => typeof value === 'number' || typeof value === 'boolean' || value === null);

@@ -1,6 +1,7 @@
 import { GraphQLError, NoSchemaIntrospectionCustomRule, ValidationContext, specifiedRules, type ValidationRule } from 'graphql';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import type { Config } from '../config';
 
 /** Validation rules added to GraphQL's own, for HTTP and WebSocket alike (cost is in cost.ts: it needs variables). */
@@ -10,6 +11,7 @@ export function limitRules(limits: Config['limits']): ValidationRule[] {
   return [
     maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...report }),
     maxAliasesRule({ n: limits.maxAliases, exposeLimits: true, ...report }),
+    maxDirectivesRule({ n: limits.maxDirectives, exposeLimits: true, ...report }),
   ] as ValidationRule[];
 }
 
@@ -17,6 +19,12 @@ export function limitRules(limits: Config['limits']): ValidationRule[] {
 export function extraValidationRules(config: Pick<Config, 'limits' | 'sandbox'>): ValidationRule[] {
   return [...limitRules(config.limits), ...(config.sandbox ? [] : [NoSchemaIntrospectionCustomRule])];
 }
+
+/**
+ * How documents are parsed on both transports: parsing stops at the token limit, so an oversized
+ * document (thousands of directives, variables or fields) costs next to nothing before it is refused.
+ */
+export const parseOptions = (limits: Config['limits']) => ({ maxTokens: limits.maxTokens });
 
 export function allValidationRules(config: Pick<Config, 'limits' | 'sandbox'>): ValidationRule[] {
   return [...specifiedRules, ...extraValidationRules(config)];

@@ -54,6 +54,10 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
   };
 
   return (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+    // Without the Sandbox there is no page to show: a browser opening the URL gets a short JSON hint.
+    if (!config.sandbox && req.method === 'GET' && !/[?&]query=/.test(req.url!)) {
+      return sendJson(res, 404, { errors: [{ message: 'This is a GraphQL API: POST operations as JSON to this URL.', extensions: { code: 'NOT_FOUND' } }] });
+    }
     const fail = (error: unknown) => answerError(error, res, logger, requestId);
     allowCors(req, res, (corsError) => {
       if (corsError) return fail(corsError);

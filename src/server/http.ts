@@ -2,13 +2,13 @@ import express from 'express';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import type { AppDeps, Context } from '../graphql/context';
-import { extraValidationRules } from '../graphql/limits';
+import { extraValidationRules, parseOptions } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
-import { costError, operationCost } from '../graphql/cost';
+import { checkCost } from '../graphql/cost';
 import type { Authenticator } from '../auth/authenticate';
 import { answerError, graphqlHttpHandler } from './graphql-http';
 import { openDownload, receiveUpload } from '../modules/attachments/attachment.service';
@@ -36,6 +36,7 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
     // No "Did you mean …" field suggestions when the schema is not public.
     hideSchemaDetailsFromClientErrors: !config.sandbox,
     validationRules: extraValidationRules(config),
+    parseOptions: parseOptions(config.limits),
     formatError: (formatted, error) => maskError(formatted, error, logger),
     plugins: [
       // The schema gives no cache hints, so there is nothing to collect: without this, Apollo
@@ -46,15 +47,14 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
         async requestDidStart() {
           return {
             async didResolveOperation({ request, document, schema: operationSchema }) {
-              const error = costError(operationCost(operationSchema, document, request.variables, request.operationName), config.limits.maxCost);
+              const error = checkCost(operationSchema, document, request.variables, request.operationName, config.limits.maxCost);
               if (error) throw error;
             },
           };
         },
       },
-      config.sandbox
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
-        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
+      // In production no landing page: Apollo's loads scripts and fonts from third-party CDNs and names the server.
+      config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await apollo.start();

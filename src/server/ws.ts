@@ -2,13 +2,13 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
-import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import type { AppDeps } from '../graphql/context';
 import { createContext } from '../graphql/context';
-import { allValidationRules } from '../graphql/limits';
+import { allValidationRules, parseOptions } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
 import { createSharedSubscribe } from '../realtime/shared-execution';
-import { costError, operationCost } from '../graphql/cost';
+import { checkCost } from '../graphql/cost';
 import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import type { Actor } from '../auth/actor';
 import { requestIdOf } from './http';
@@ -45,7 +45,7 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
  */
 export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator) {
   const { config, logger } = deps;
-  const documents = new CheckedDocuments(schema, allValidationRules(config));
+  const documents = new CheckedDocuments(schema, allValidationRules(config), parseOptions(config.limits));
   const states = new WeakMap<object, ConnectionState>();
   const socketStates = new WeakMap<WebSocket, ConnectionState>();
   /** Closes a socket from the server side: streams stop first, the peer gets `code`, and a peer that never answers is cut off. */
@@ -127,7 +127,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [withCode(new GraphQLError('Unable to identify the operation.'), 'BAD_REQUEST')];
         if (operation.operation === 'mutation') return [withCode(new GraphQLError('Mutations go over HTTP POST.'), 'BAD_REQUEST')];
-        const tooCostly = costError(operationCost(schema, document, payload.variables ?? undefined, payload.operationName), config.limits.maxCost);
+        const tooCostly = checkCost(schema, document, payload.variables ?? undefined, payload.operationName, config.limits.maxCost);
         if (tooCostly) return [tooCostly];
         if (state && state.operations.size >= config.live.maxSubscriptionsPerSocket) {
           return [withCode(new GraphQLError(`At most ${config.live.maxSubscriptionsPerSocket} subscriptions per connection.`), 'TOO_MANY_SUBSCRIPTIONS')];
@@ -235,6 +235,7 @@ class CheckedDocuments {
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly rules: ValidationRule[],
+    private readonly parseOptions: ParseOptions,
   ) {}
 
   check(query: string): { document: DocumentNode; errors?: undefined } | { document?: undefined; errors: GraphQLError[] } {
@@ -256,7 +257,7 @@ class CheckedDocuments {
   private parseAndValidate(query: string) {
     let document: DocumentNode;
     try {
-      document = parse(query);
+      document = parse(query, this.parseOptions);
     } catch (error) {
       return { errors: [withCode(error instanceof GraphQLError ? error : new GraphQLError('Syntax error'), 'GRAPHQL_PARSE_FAILED')] };
     }
