@@ -21,6 +21,8 @@ const environmentSchema = z.object({
   AUTH_JWKS_URL: optionalText.pipe(z.string().url().optional()),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,
+  AUTH_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().positive().default(86_400),
+  AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(600).default(60),
   AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   CURSOR_SECRET: optionalText.pipe(z.string().min(32).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
@@ -90,7 +92,7 @@ export interface Config {
   databaseUrl?: string;
   dataDir: string;
   /** `cacheTtlMs`: how long a verified identity is reused (0: looked up on every request). */
-  auth: { jwtSecret?: string; jwksUrl?: string; issuer?: string; audience?: string; cacheTtlMs: number };
+  auth: { jwtSecret?: string; jwksUrl?: string; issuer?: string; audience?: string; cacheTtlMs: number; maxTokenAgeSeconds: number; clockToleranceSeconds: number };
   /** Key material for opaque cursors; derived from the JWT secret when not given. */
   cursorSecret?: string;
   logLevel: NonNullable<Environment['LOG_LEVEL']>;
@@ -200,7 +202,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.DATA_DIR),
-    auth: { jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE, cacheTtlMs: e.AUTH_CACHE_TTL_MS },
+    auth: { jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE, cacheTtlMs: e.AUTH_CACHE_TTL_MS,
+      maxTokenAgeSeconds: e.AUTH_MAX_TOKEN_AGE_SECONDS, clockToleranceSeconds: e.AUTH_CLOCK_TOLERANCE_SECONDS },
     cursorSecret: e.CURSOR_SECRET,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
     sandbox: e.SANDBOX ?? !production,

@@ -1,3 +1,6 @@
+import WebSocket from 'ws';
+import { createClient } from 'graphql-ws';
+import { print } from 'graphql';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request, subscribe } from './support/client';
@@ -5,6 +8,7 @@ import { actions, codes } from './support/actions';
 import {
   ChannelEventsDocument,
   ChannelJoinDocument,
+  ChannelMarkReadDocument,
   InboxEventsDocument,
   MessageDeleteDocument,
   MessageSearchDocument,
@@ -135,6 +139,33 @@ describe('internal notes addressed to role groups', () => {
       for (const stream of streams) await stream.expectSilence(200);
     } finally {
       await Promise.all(streams.map((stream) => stream.close()));
+    }
+  });
+
+  it('denied: once out of the role group, a replayed read mark of the note and a query over an already open socket show nothing of it', async () => {
+    const t = await team();
+    const before = await post(t.author, t.channelId, 'Morning all');
+    const note = await post(t.author, t.channelId, 'Billing: invoice 4417 is overdue', { internal: true, audienceRoles: ['Billing'] });
+    expect((await ok(server.url, t.billing.token, ChannelMarkReadDocument, { input: { channelId: t.channelId, messageId: note.id } })).channelMarkRead.userErrors).toEqual([]);
+    const socket = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${t.billing.token}` }, retryAttempts: 0, lazy: false });
+    const overSocket = async () => {
+      for await (const result of socket.iterate({ query: print(NoteThreadDocument), variables: { id: note.id } })) return result as { data?: { message: { body: string } | null } };
+      throw new Error('no result');
+    };
+    try {
+      expect((await overSocket()).data?.message?.body).toBe('Billing: invoice 4417 is overdue');
+      await ok(server.url, t.org.serviceToken, TeamMemberUpsertDocument, { input: { externalId: t.billing.externalId, name: 'Bill Billing', roles: ['Reception'] } });
+      expect((await overSocket()).data?.message).toBeNull();
+
+      const replay = subscribe(server.wsUrl, t.billing.token, ChannelEventsDocument, { channelId: t.channelId, after: before.cursor });
+      try {
+        // The note's own event is not theirs any more; their read mark still is, without the note.
+        expect((await replay.next()).data?.channelEvents).toMatchObject({ type: 'READ_MARKED', message: null });
+      } finally {
+        await replay.close();
+      }
+    } finally {
+      await socket.dispose();
     }
   });
 

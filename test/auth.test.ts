@@ -19,6 +19,10 @@ afterAll(() => server.close());
 const hs256 = (claims: Record<string, unknown>, secret = TEST_JWT_SECRET, exp: number | string = '1h') =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(exp).sign(new TextEncoder().encode(secret));
 
+const now = () => Math.floor(Date.now() / 1000);
+/** An HS256 token with exactly these claims (nothing added). */
+const signed = (claims: Record<string, unknown>, secret = TEST_JWT_SECRET) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+
 describe('tokens over HTTP', () => {
   it('allowed: a valid staff token', async () => {
     const result = await request(server.url, staff.token, MeDocument);
@@ -26,13 +30,19 @@ describe('tokens over HTTP', () => {
   });
 
   const rejected: Array<[string, () => Promise<string>]> = [
-    ['expired', () => hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, TEST_JWT_SECRET, Math.floor(Date.now() / 1000) - 10)],
+    // The clock tolerance is for issuers whose clocks run ahead: expiry is to the second.
+    ['expired ten seconds ago', () => hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, TEST_JWT_SECRET, Math.floor(Date.now() / 1000) - 10)],
     ['unsigned (alg none)', async () => new UnsecuredJWT({ role: 'staff', org: org.slug, sub: staff.externalId }).setExpirationTime('1h').encode()],
     ['signed with another secret', () => hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, 'another-secret-that-is-long-enough-0123456789')],
     ['for an unknown person', () => hs256({ role: 'staff', org: org.slug, sub: 'nobody' })],
     ['for an unknown organisation', () => hs256({ role: 'staff', org: 'no-such-org', sub: staff.externalId })],
     ['without exp', () => new SignJWT({ role: 'staff', org: org.slug, sub: staff.externalId }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(TEST_JWT_SECRET))],
     ['with an unknown role', () => hs256({ role: 'admin', org: org.slug, sub: staff.externalId })],
+    ['living far beyond the maximum age (exp: 1e300)', () => signed({ role: 'staff', org: org.slug, sub: staff.externalId, exp: 1e300, iat: now() })],
+    ['living 25 hours (the maximum is 24)', () => signed({ role: 'staff', org: org.slug, sub: staff.externalId, iat: now(), exp: now() + 25 * 3600 })],
+    ['issued an hour in the future', () => signed({ role: 'staff', org: org.slug, sub: staff.externalId, iat: now() + 3600, exp: now() + 7200 })],
+    ['not valid for another hour (nbf)', () => signed({ role: 'staff', org: org.slug, sub: staff.externalId, iat: now(), nbf: now() + 3600, exp: now() + 7200 })],
+    ['without iat', () => signed({ role: 'staff', org: org.slug, sub: staff.externalId, exp: now() + 3600 })],
     ['garbage', async () => 'not-a-token'],
   ];
 
@@ -41,6 +51,27 @@ describe('tokens over HTTP', () => {
     expect(result.status).toBe(401);
     expect(errorCodes(result)).toEqual(['UNAUTHENTICATED']);
     expect(result.data ?? null).toBeNull();
+  });
+
+  it('allowed: clocks that disagree by less than the tolerance (iat 30 s ahead), and a token living the full maximum age', async () => {
+    for (const claims of [{ iat: now() + 30, exp: now() + 3600 }, { iat: now(), exp: now() + 24 * 3600 }]) {
+      const result = await request(server.url, await signed({ role: 'staff', org: org.slug, sub: staff.externalId, ...claims }), MeDocument);
+      expect(result.data?.me).toMatchObject({ id: staff.id });
+    }
+  });
+
+  it('with an issuer and audience configured for HS256: allowed when they match; denied when missing or different', async () => {
+    const strict = await startTestServer({ AUTH_ISSUER: 'https://idp.clinic.example', AUTH_AUDIENCE: 'care-messaging' });
+    try {
+      const claims = { role: 'staff', org: org.slug, sub: staff.externalId, iat: now(), exp: now() + 3600 };
+      const matching = await signed({ ...claims, iss: 'https://idp.clinic.example', aud: 'care-messaging' });
+      expect((await request(strict.url, matching, MeDocument)).data?.me).toMatchObject({ id: staff.id });
+      for (const token of [await signed(claims), await signed({ ...claims, iss: 'https://evil.example', aud: 'care-messaging' }), await signed({ ...claims, iss: 'https://idp.clinic.example', aud: 'other-app' })]) {
+        expect(errorCodes(await request(strict.url, token, MeDocument))).toEqual(['UNAUTHENTICATED']);
+      }
+    } finally {
+      await strict.close();
+    }
   });
 
   it('denied: a token of an archived team member', async () => {

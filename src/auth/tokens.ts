@@ -5,8 +5,8 @@ export const TOKEN_ROLES = ['staff', 'patient', 'service', 'operator'] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 const claimsSchema = z.discriminatedUnion('role', [
-  z.object({ role: z.literal('operator'), sub: z.string().min(1), exp: z.number() }),
-  z.object({ role: z.enum(['staff', 'patient', 'service']), org: z.string().min(1), sub: z.string().min(1), exp: z.number() }),
+  z.object({ role: z.literal('operator'), sub: z.string().min(1), exp: z.number(), iat: z.number() }),
+  z.object({ role: z.enum(['staff', 'patient', 'service']), org: z.string().min(1), sub: z.string().min(1), exp: z.number(), iat: z.number() }),
 ]);
 
 export type TokenClaims = z.infer<typeof claimsSchema>;
@@ -22,6 +22,10 @@ export interface VerifierOptions {
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
+  /** The longest a token may live (from `iat` to `exp`) and the oldest it may be, in seconds. */
+  maxTokenAgeSeconds: number;
+  /** How far clocks may disagree: `iat` and `nbf` this far in the future still pass. */
+  clockToleranceSeconds: number;
 }
 
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
@@ -36,7 +40,15 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     async verify(token) {
       let payload: JWTPayload;
       try {
-        const verifyOptions = { algorithms, issuer: options.issuer, audience: options.audience, requiredClaims: ['exp'] };
+        // jose refuses an `iat` or `nbf` in the future (beyond the tolerance) and a token older than the maximum age.
+        const verifyOptions = {
+          algorithms,
+          issuer: options.issuer,
+          audience: options.audience,
+          requiredClaims: ['exp', 'iat'],
+          maxTokenAge: options.maxTokenAgeSeconds,
+          clockTolerance: options.clockToleranceSeconds,
+        };
         payload =
           typeof key === 'function'
             ? (await jwtVerify(token, key, verifyOptions)).payload
@@ -47,6 +59,10 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       }
       const claims = claimsSchema.safeParse(payload);
       if (!claims.success) throw new InvalidTokenError('ERR_CLAIMS_INVALID');
+      // Expiry is this server's clock's to judge, to the second (the tolerance is for clocks that run ahead of ours).
+      if (claims.data.exp * 1000 <= Date.now()) throw new InvalidTokenError('ERR_JWT_EXPIRED');
+      // A token that would outlive the maximum age (`exp: 1e300`) is refused, not trusted until then.
+      if (claims.data.exp - claims.data.iat > options.maxTokenAgeSeconds + options.clockToleranceSeconds) throw new InvalidTokenError('ERR_LIFETIME_TOO_LONG');
       return claims.data;
     },
   };

@@ -4,6 +4,8 @@ import { ChannelMemberType, ChannelType } from '../modules/channels/channel.type
 import { MessageType } from '../modules/messages/message.graphql';
 import { ChannelEventType } from './channel-event.entity';
 import type { StreamEvent } from './channel-events.service';
+import { messagePolicy } from '../policy/messages';
+import type { Message } from '../modules/messages/message.entity';
 
 registerEnumType(ChannelEventType, {
   name: 'ChannelEventType',
@@ -64,12 +66,22 @@ export class ChannelEventResolver {
   }
 
   @FieldResolver(() => MessageType, { nullable: true, description: 'The message concerned (message events).' })
-  message(@Root() event: StreamEvent, @Ctx() { loaders }: Context) {
-    return event.record.messageId ? loaders.message.load(event.record.messageId) : null;
+  message(@Root() event: StreamEvent, @Ctx() context: Context) {
+    return visibleMessage(context, event.record.messageId);
   }
 
   @FieldResolver(() => ChannelMemberType, { nullable: true, description: 'The membership concerned (member events).' })
   member(@Root() event: StreamEvent, @Ctx() { loaders }: Context) {
     return event.record.memberId ? loaders.member.load(event.record.memberId) : null;
   }
+}
+
+/**
+ * An event's message, if the subscriber may see it now: an event reaching them (their own read
+ * mark, say) does not show a note whose audience they have since left.
+ */
+export async function visibleMessage({ loaders, actor }: Pick<Context, 'loaders' | 'actor'>, messageId: string | null | undefined): Promise<Message | null> {
+  if (!messageId) return null;
+  const message = await loaders.message.load(messageId);
+  return message && messagePolicy.canSee(actor, message) ? message : null;
 }

@@ -3,6 +3,7 @@ import type { Context } from '../graphql/context';
 import { ChannelType } from '../modules/channels/channel.types';
 import { MessageType } from '../modules/messages/message.graphql';
 import { InboxEventType, type InboxItem } from './inbox-events.service';
+import { visibleMessage } from './channel-event.graphql';
 
 registerEnumType(InboxEventType, {
   name: 'InboxEventType',
@@ -73,8 +74,8 @@ export class InboxEventResolver {
   }
 
   @FieldResolver(() => MessageType, { nullable: true, description: 'The new message (MESSAGE_SENT), or the newest message read (READ_STATE_CHANGED).' })
-  message(@Root() item: InboxItem, @Ctx() { loaders }: Context) {
-    return item.event.record.messageId ? loaders.message.load(item.event.record.messageId) : null;
+  message(@Root() item: InboxItem, @Ctx() context: Context) {
+    return visibleMessage(context, item.event.record.messageId);
   }
 }
 

@@ -61,7 +61,14 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   logger.info({ eventBus: bus.name }, 'event bus ready');
 
   const secret = resolveJwtSecret(config);
-  const verifier = createTokenVerifier({ secret, jwksUrl: config.auth.jwksUrl, issuer: config.auth.issuer, audience: config.auth.audience });
+  const verifier = createTokenVerifier({
+    secret,
+    jwksUrl: config.auth.jwksUrl,
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
+    clockToleranceSeconds: config.auth.clockToleranceSeconds,
+  });
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
   const auditLog = new AuditLog(orm, logger);

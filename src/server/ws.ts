@@ -19,6 +19,8 @@ import type { Context } from '../graphql/context';
 
 interface ConnectionState {
   actor?: Actor;
+  /** The connection's token: each operation takes the caller as the directory says they are now (roles, permissions). */
+  token?: string;
   connectionId: string;
   expiryTimer?: NodeJS.Timeout;
   /** Ids of the operations running on this socket. */
@@ -80,6 +82,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         }
         try {
           state.actor = await authenticator.authenticate(token);
+          state.token = token;
         } catch (error) {
           if (!(error instanceof AuthenticationError)) {
             // Never let graphql-ws put an internal message into the close reason.
@@ -119,7 +122,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       onComplete: (ctx, id) => {
         states.get(ctx.extra)?.operations.delete(id);
       },
-      onSubscribe: (ctx, id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const state = states.get(ctx.extra);
         const checked = documents.check(payload.query);
         if (checked.errors) return checked.errors;
@@ -129,6 +132,15 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         if (operation.operation === 'mutation') return [withCode(new GraphQLError('Mutations go over HTTP POST.'), 'BAD_REQUEST')];
         const tooCostly = checkCost(schema, document, payload.variables ?? undefined, payload.operationName, config.limits.maxCost);
         if (tooCostly) return [tooCostly];
+        if (state?.token) {
+          // Role groups and permissions may have changed since the connection opened (the identity cache follows the directory).
+          try {
+            state.actor = await authenticator.authenticate(state.token);
+          } catch (error) {
+            if (!(error instanceof AuthenticationError)) throw error;
+            return [withCode(new GraphQLError('The token is no longer valid; connect again with a new one.'), 'UNAUTHENTICATED')];
+          }
+        }
         if (state && state.operations.size >= config.live.maxSubscriptionsPerSocket) {
           return [withCode(new GraphQLError(`At most ${config.live.maxSubscriptionsPerSocket} subscriptions per connection.`), 'TOO_MANY_SUBSCRIPTIONS')];
         }

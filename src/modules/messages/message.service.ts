@@ -281,7 +281,7 @@ type SendData = {
 
 /** What identifies a send's content for its idempotency key. */
 function requestHash(data: SendData): string {
-  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', data.audienceRoles ?? [], data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort(), data.templateId ?? ''];
+  const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', ...(data.audienceRoles ? [data.audienceRoles] : []), data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort(), data.templateId ?? ''];
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
 }
 
