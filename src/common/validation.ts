@@ -6,6 +6,8 @@ import { UserError, UserErrorCode, UserErrors } from '../errors';
  * field; a refinement may carry its own code in `params.code` (e.g. BODY_TOO_LONG).
  */
 export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output<S> {
+  const unsafe = unsafeTextIn(input);
+  if (unsafe) throw new UserError(UserErrorCode.INVALID_INPUT, 'Text must not contain control characters and must be valid UTF-8.', ['input', ...unsafe].join('.'));
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   throw new UserErrors(
@@ -14,6 +16,30 @@ export function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z
       return new UserError(code, issue.message, ['input', ...issue.path].join('.'));
     }),
   );
+}
+
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * The path of the first string in an operation's arguments that no text field accepts: NUL and
+ * other control characters (tab, line feed and carriage return aside), or unpaired surrogates
+ * (not UTF-8). PostgreSQL refuses some of them on insert, logs and terminals misread the rest.
+ */
+export function unsafeTextIn(value: unknown, path: string[] = []): string[] | undefined {
+  if (typeof value === 'string') return UNSAFE_CHARACTERS.test(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index += 1) {
+      const found = unsafeTextIn(value[index], [...path, String(index)]);
+      if (found) return found;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = unsafeTextIn(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 /** PostgreSQL text cannot hold NUL; refuse it as bad input instead of failing on insert. */

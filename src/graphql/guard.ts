@@ -3,7 +3,8 @@ import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import type { Context } from './context';
 import { permissionMap, type Rule } from './permissions';
 import { auditRootField } from '../modules/audit/audit-recorder';
-import { ApiErrorCode, EXPOSED_CODES, apiError } from '../errors';
+import { ApiErrorCode, EXPOSED_CODES, UserErrorCode, apiError } from '../errors';
+import { unsafeTextIn } from '../common/validation';
 
 const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
 type RootName = (typeof ROOTS)[number];
@@ -31,6 +32,13 @@ export function guardSchema(schema: GraphQLSchema, onInternalError: (error: unkn
     const guarded: GraphQLFieldResolver<unknown, Context> = async (source, args, context, info) => {
       const refused = rule(context);
       if (refused !== true) throw refused;
+      const unsafe = unsafeTextIn(args);
+      if (unsafe) {
+        const message = `\`${unsafe.join('.')}\` contains a control character or is not valid UTF-8 text.`;
+        // Every mutation answers a payload: the refusal is one of its userErrors, naming the field.
+        if (rootName === 'Mutation') return { userErrors: [{ code: UserErrorCode.INVALID_INPUT, field: unsafe.join('.'), message }] };
+        throw apiError(ApiErrorCode.BAD_USER_INPUT, message);
+      }
       try {
         return await resolve(source, args, context, info);
       } catch (error) {

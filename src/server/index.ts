@@ -2,7 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { loggedError } from '../common/log-redaction';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
 import { openDatabase } from '../db/orm';
@@ -34,11 +35,14 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function createLogger(config: Config): Logger {
-  return pino({
+/** The process's logger: errors logged through it never carry SQL parameters or quoted values (log-redaction.ts). */
+export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  const options = {
     level: config.logLevel,
     redact: { paths: ['req.headers.authorization', '*.authorization', '*.body', 'body'], censor: '[redacted]' },
-  });
+    serializers: { err: loggedError, error: loggedError },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Connects to the database, applies migrations and serves HTTP and WebSocket on one port. */

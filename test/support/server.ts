@@ -2,7 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config';
-import { startServer, type RunningServer } from '../../src/server';
+import type { DestinationStream } from 'pino';
+import { createLogger, startServer, type RunningServer } from '../../src/server';
 import { signToken, type TokenRequest } from '../../src/auth/tokens';
 import type { EventBus } from '../../src/realtime/bus';
 
@@ -16,7 +17,7 @@ export interface TestServer extends RunningServer {
  * The real server on a random port, against the run's PostgreSQL (or `options.databaseUrl`, a
  * database of the file's own). One per test file.
  */
-export async function startTestServer(overrides: Record<string, string> = {}, bus?: EventBus, options: { databaseUrl?: string } = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, string> = {}, bus?: EventBus, options: { databaseUrl?: string; logs?: DestinationStream } = {}): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is set by the global setup');
   const config = loadConfig({
@@ -33,6 +34,6 @@ export async function startTestServer(overrides: Record<string, string> = {}, bu
     NOTIFICATION_WORKER: 'false',
     ...overrides,
   });
-  const server = await startServer(config, databaseUrl, undefined, bus);
+  const server = await startServer(config, databaseUrl, options.logs ? createLogger(config, options.logs) : undefined, bus);
   return { ...server, token: (request) => signToken(TEST_JWT_SECRET, request) };
 }
