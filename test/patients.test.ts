@@ -212,6 +212,60 @@ describe('display names', () => {
   });
 });
 
+describe('display names that cannot impersonate', () => {
+  // One organisation for the table: its clinicians, a role group, and a patient trying names.
+  let patient: Person;
+  beforeAll(async () => {
+    const clinic = await createOrganisation(server);
+    await clinic.addStaff('Amelia Hart', [], ['Clinician']);
+    await clinic.addStaff('Ace Poe', [], ['Billing']);
+    patient = await clinic.addPatient('Pat Tester');
+  });
+  const setName = (displayName: string) => ok(server.url, patient.token, ProfileUpdateDocument, { input: { displayName } });
+
+  it.each([
+    ['a plain name', 'Hattie', 'Hattie'],
+    ['accents', 'José García', 'José García'],
+    ['a diaeresis and an apostrophe', 'Zoë O’Neil-Smith', 'Zoë O’Neil-Smith'],
+    ['Cyrillic throughout', 'Иван Петров', 'Иван Петров'],
+    ['Greek throughout', 'Νίκος', 'Νίκος'],
+    ['CJK', '山田 太郎', '山田 太郎'],
+    ['full-width letters (stored NFKC)', 'Ｈａｔｔｉｅ', 'Hattie'],
+    ['a no-break space (stored as a space)', 'Hattie\u00a0Smith', 'Hattie Smith'],
+    ['a first name shared with a clinician', 'Amelia', 'Amelia'],
+  ])('allowed: %s', async (_label, displayName, stored) => {
+    const updated = await setName(displayName);
+    expect(updated.profileUpdate.userErrors).toEqual([]);
+    expect(updated.profileUpdate.patient!.displayName).toBe(stored);
+  });
+
+  it.each([
+    ['a soft hyphen inside a clinician\'s name', 'Dr Amelia Ha\u00adrt'],
+    ['an Arabic letter mark', 'Amelia\u061cHart'],
+    ['a Mongolian vowel separator', '\u180eAmelia Hart'],
+    ['a combining grapheme joiner', 'Ame\u034flia'],
+    ['a Hangul filler', 'Pat \u3164'],
+    ['tag characters', 'Pat\u{e0041}\u{e0042}'],
+    ['a line separator', 'Amelia\u2028Hart'],
+    ['a right-to-left override', 'Jo\u202egnp.exe'],
+    ['a Cyrillic А in a Latin word', '\u0410melia Hart'],
+    ["a clinician's name", 'Amelia Hart'],
+    ["a clinician's name in capitals", 'AMELIA HART'],
+    ["a clinician's name with a title after it", 'Amelia Hart MD'],
+    ["a clinician's name in Cyrillic lookalikes", '\u0410\u0441\u0435 \u0420\u043e\u0435'],
+    ['a capital I for an l', 'AmeIia Hart'],
+    ['the title Dr', 'Dr. Smith'],
+    ['the title Doctor', 'Doctor Who'],
+    ['the title Nurse', 'Nurse Jackie'],
+    ['a role group of the clinic', 'Billing'],
+  ])('denied: %s', async (_label, displayName) => {
+    await setName('Before');
+    const refused = await setName(displayName);
+    expect(refused.profileUpdate.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', field: 'input.displayName' })]);
+    expect((await ok(server.url, patient.token, PatientProfileDocument, { id: patient.id })).patient!.displayName).toBe('Before');
+  });
+});
+
 describe('patient profile and per-member mute', () => {
   it("staff see every channel of a patient with their own membership (Activate / Join / Open); another patient sees nothing", async () => {
     const patient = await org.addPatient('Kim Profile');

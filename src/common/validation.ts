@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UserError, UserErrorCode, UserErrors } from '../errors';
+import { nameProblem, normaliseName } from '../policy/names';
 
 /**
  * Validates a mutation input against its schema. Every problem becomes a UserError naming the
@@ -52,6 +53,15 @@ export const requiredText = (label: string, max: number) =>
     .refine(noNul, `${label} must not contain NUL characters.`)
     .transform((value) => value.trim())
     .pipe(z.string().min(1, `${label} must not be empty.`).max(max, `${label} must be at most ${max} characters.`));
+
+/** A name people are shown by: normalised as stored (names.ts), within `max` characters, refused if it cannot read as what it is. */
+export const personName = (label: string, max: number) =>
+  requiredText(label, max)
+    .transform(normaliseName)
+    .superRefine((name, ctx) => {
+      const problem = nameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${label} ${problem}.` });
+    });
 
 export const uuid = (label: string) => z.string().uuid(`${label} is not a valid id.`);
 const anyUuid = uuid('id');

@@ -75,3 +75,9 @@ export async function heldRoleGroups(em: EntityManager, organisationId: string, 
   );
   return rows.map((row) => row.role);
 }
+
+/** The names of an organisation's team members, archived ones included (a patient must not pass for either). */
+export async function teamMemberNames(em: EntityManager, organisationId: string): Promise<string[]> {
+  const rows = await preparedRows<Array<{ name: string }>>(em, 'select name from team_member where organisation_id = ?', [organisationId]);
+  return rows.map((row) => row.name);
+}

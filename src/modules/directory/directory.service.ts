@@ -4,14 +4,15 @@ import { auditedTransaction } from '../audit/audit-log';
 import type { RequestScope } from '../../graphql/context';
 import type { OrganisationActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
-import { email, parseInput, phone, requiredText, uuid } from '../../common/validation';
+import { email, parseInput, personName, phone, requiredText, uuid } from '../../common/validation';
+import { impersonation } from '../../policy/names';
 import { PERMISSIONS, TeamMember } from './team-member.entity';
 import { Patient, PatientGuardian } from './patient.entity';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { addMembers, endMemberships } from '../channels/membership';
 import { restaffPatientChannels } from '../channels/staffing';
 import { uuidArray } from '../../db/sql';
-import { heldRoleGroups } from './directory.queries';
+import { heldRoleGroups, teamMemberNames } from './directory.queries';
 import { channelPolicy } from '../../policy/channels';
 import { Attachment, AttachmentPurpose, AttachmentStatus } from '../attachments/attachment.entity';
 import type { ActivationRuleService } from '../channels/activation-rules.service';
@@ -21,7 +22,7 @@ const externalId = requiredText('The external id', 200);
 
 const teamMemberInput = z.object({
   externalId,
-  name: requiredText('The name', 200),
+  name: personName('The name', 200),
   email,
   roles: z.array(requiredText('A role', 100)).max(50).nullish(),
   permissions: z.array(z.enum(PERMISSIONS)).max(PERMISSIONS.length).nullish(),
@@ -29,7 +30,7 @@ const teamMemberInput = z.object({
 
 const patientInput = z.object({
   externalId,
-  name: requiredText('The name', 200),
+  name: personName('The name', 200),
   email,
   phone,
   portalAccess: z.boolean().nullish(),
@@ -41,13 +42,8 @@ const patientInput = z.object({
 
 const archiveInput = z.object({ teamMemberId: uuid('The team member id') });
 
-/** Control, bidirectional-override and zero-width characters: a display name must read as what it is. */
-const DECEPTIVE_CHARACTERS = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/u;
-
 const profileInput = z.object({
-  displayName: requiredText('The display name', 50)
-    .refine((name) => !DECEPTIVE_CHARACTERS.test(name), 'The display name must not contain control or text-direction characters.')
-    .nullish(),
+  displayName: personName('The display name', 50).nullish(),
   avatarAttachmentId: uuid('The avatar attachment id').nullish(),
 });
 
@@ -126,8 +122,9 @@ export class DirectoryService {
     const data = parseInput(profileInput, input);
     if (data.displayName) {
       // Patients must not pass themselves off as staff in group channels.
-      const impersonated = await this.scope.em.execute('select 1 from team_member where organisation_id = ? and lower(name) = lower(?) limit 1', [actor.organisationId, data.displayName]);
-      if (impersonated.length > 0) throw new UserError(UserErrorCode.INVALID_INPUT, "The display name must not be a team member's name.", 'input.displayName');
+      const [names, roleGroups] = await Promise.all([teamMemberNames(this.scope.db, actor.organisationId), heldRoleGroups(this.scope.db, actor.organisationId)]);
+      const passesFor = impersonation(data.displayName, names, roleGroups);
+      if (passesFor) throw new UserError(UserErrorCode.INVALID_INPUT, `The display name must not look like ${passesFor}.`, 'input.displayName');
     }
     if (data.avatarAttachmentId) {
       const avatar = await this.scope.em.findOne(Attachment, {
