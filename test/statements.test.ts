@@ -1,7 +1,8 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation } from './support/fixtures';
 import { ok } from './support/client';
-import { ChannelListWithDetailsDocument, GroupChannelCreateDocument, MessageSendDocument } from './generated/graphql';
+import { randomUUID } from 'node:crypto';
+import { ChannelByIdDocument, ChannelListWithDetailsDocument, ChannelPageDocument, DirectChannelOpenDocument, GroupChannelCreateDocument, MessageByIdDocument, MessageSendDocument, PatientProfileDocument } from './generated/graphql';
 import { countStatements, notAuditBatch } from '../src/db/statement-count';
 import { actions } from './support/actions';
 
@@ -75,4 +76,33 @@ it("a team member's message to a patient takes two statements: the channel, memb
     expect(sent.messageSend.userErrors).toEqual([]);
   });
   expect(statements).toBe(2);
+});
+
+it('a hidden channel, message or patient costs the statements of a random id: nothing is learnt from how long an answer takes', async () => {
+  const org = await createOrganisation(server);
+  const clinician = await org.addStaff('Cal Clinician');
+  const colleague = await org.addStaff('Col League');
+  const outsider = await org.addStaff('Otto Outside');
+  const patient = await org.addPatient('Pat Probe');
+  const otherPatient = await org.addPatient('Oli Other');
+  const staffChannel = await activate(clinician, patient, 'STAFF');
+  const direct = (await ok(server.url, clinician.token, DirectChannelOpenDocument, { input: { teamMemberIds: [colleague.id] } })).directChannelOpen.channel!.id;
+  const staffNote = (await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId: staffChannel.id, body: 'About the patient' } })).messageSend.message!.id;
+  const directMessage = (await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId: direct, body: 'Between us' } })).messageSend.message!.id;
+
+  const probes = [
+    { who: patient, hidden: () => ok(server.url, patient.token, ChannelByIdDocument, { id: staffChannel.id }), random: () => ok(server.url, patient.token, ChannelByIdDocument, { id: randomUUID() }) },
+    { who: patient, hidden: () => ok(server.url, patient.token, ChannelPageDocument, { id: staffChannel.id, last: 5 }), random: () => ok(server.url, patient.token, ChannelPageDocument, { id: randomUUID(), last: 5 }) },
+    { who: patient, hidden: () => ok(server.url, patient.token, MessageByIdDocument, { id: staffNote }), random: () => ok(server.url, patient.token, MessageByIdDocument, { id: randomUUID() }) },
+    { who: outsider, hidden: () => ok(server.url, outsider.token, ChannelByIdDocument, { id: direct }), random: () => ok(server.url, outsider.token, ChannelByIdDocument, { id: randomUUID() }) },
+    { who: outsider, hidden: () => ok(server.url, outsider.token, MessageByIdDocument, { id: directMessage }), random: () => ok(server.url, outsider.token, MessageByIdDocument, { id: randomUUID() }) },
+    { who: patient, hidden: () => ok(server.url, patient.token, PatientProfileDocument, { id: otherPatient.id }), random: () => ok(server.url, patient.token, PatientProfileDocument, { id: randomUUID() }) },
+  ];
+  for (const [index, probe] of probes.entries()) {
+    // Warm: the caller's identity is cached after their first request.
+    await probe.random();
+    const hidden = await statementsDuring(probe.hidden);
+    const random = await statementsDuring(probe.random);
+    expect({ probe: index, statements: hidden }).toEqual({ probe: index, statements: random });
+  }
 });

@@ -6,7 +6,7 @@ import { selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { channelPolicy, memberColumn } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
 import { Channel as ChannelEntity, ChannelMember as ChannelMemberEntity, type Channel, type ChannelMember } from './channel.entity';
-import type { Message } from '../messages/message.entity';
+import { Message } from '../messages/message.entity';
 import { messageFromSelected, messagePageSql, type MessagePageQuery } from '../messages/message.queries';
 import { patientsWithGuardiansSelect, patientWithGuardiansFromSelected, type PatientWithGuardians } from '../directory/directory.queries';
 
@@ -147,6 +147,32 @@ export async function channelWithPage(em: EntityManager, person: PersonActor, ch
     channel: row.channel ? channelFromSelected(row.channel) : undefined,
     membership: row.membership ? memberFromSelected(row.membership) : undefined,
     messages: row.membership ? (row.messages ?? []).map(messageFromSelected) : undefined,
+  };
+}
+
+/** A message (undefined where there is none) with its channel and the caller's current membership of it. */
+export interface MessageAccess extends ChannelAccess {
+  message?: Message;
+}
+
+/**
+ * A message by id with its channel and the caller's membership, in one statement: a hidden message
+ * and an absent one cost the same work (the caller decides by the policies what to show).
+ */
+export async function messageWithAccess(em: EntityManager, person: PersonActor, messageId: string): Promise<MessageAccess> {
+  const { column, id } = memberColumn(person);
+  const [row] = await preparedRows<Array<{ message: Record<string, unknown> | null; channel: Record<string, unknown> | null; membership: Record<string, unknown> | null }>>(em,
+    `with found as (select ${selectColumns(em, Message, 'x')} from message x where x.organisation_id = ? and x.id = ?)
+     select (select row_to_json(f) from found f) as message,
+            (select row_to_json(y) from (select ${selectColumns(em, ChannelEntity, 'c')} from channel c, found f where c.organisation_id = ? and c.id = f."channelId") y) as channel,
+            (select row_to_json(y) from (select ${selectColumns(em, ChannelMemberEntity, 'm')} from channel_member m, found f
+              where m.organisation_id = ? and m.channel_id = f."channelId" and m.${column} = ? and m.left_at is null) y) as membership`,
+    [person.organisationId, messageId, person.organisationId, person.organisationId, id],
+  );
+  return {
+    message: row.message ? messageFromSelected(row.message) : undefined,
+    channel: row.channel ? channelFromSelected(row.channel) : undefined,
+    membership: row.membership ? memberFromSelected(row.membership) : undefined,
   };
 }
 

@@ -20,7 +20,8 @@ export class PatientResolver {
   async patient(@Arg('id', () => ID, { description: 'The patient id.' }) id: string, @Ctx() context: Context): Promise<Patient | null> {
     const { actor, loaders } = context;
     if (!peoplePolicy.looksUpPatients(actor) || !isUuid(id)) return null;
-    const patient = await loaders.patient.load(id);
+    // A patient's dependants are read whether or not the id exists: another patient and a random id cost the same.
+    const [patient] = await Promise.all([loaders.patient.load(id), actor?.kind === 'patient' && id !== actor.patientId ? loaders.dependants.load(actor.patientId) : undefined]);
     if (!patient) return null;
     return (await peoplePolicy.findsPatient(actor, patient, dependantsOf(context))) ? patient : null;
   }

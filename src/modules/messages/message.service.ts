@@ -3,7 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
 import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
-import { requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
+import { isPerson, requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite, openToPatientsSql } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
 import { autoReply, autoReplyText } from './auto-reply';
@@ -29,6 +29,7 @@ import type { MessagingSettingsService } from '../settings/messaging-settings.se
 import type { TemplateService } from '../templates/template.service';
 import { preparedRows } from '../../db/prepared';
 import { heldRoleGroups } from '../directory/directory.queries';
+import { messageWithAccess } from '../channels/channel.queries';
 
 /** What MessageService works with besides the request. */
 export interface MessageServiceDeps {
@@ -260,9 +261,17 @@ export class MessageService {
   }
 
   private async findIn(messageId: string, channelFor: (channelId: string) => Promise<unknown>): Promise<Message | undefined> {
-    if (!isUuid(messageId)) return undefined;
-    const message = await this.scope.loaders.message.load(messageId);
+    const actor = this.scope.actor;
+    if (!isUuid(messageId) || !isPerson(actor)) return undefined;
+    // The message, its channel and the caller's membership in one statement: a hidden message costs what an absent one does.
+    const { loaders } = this.scope;
+    const found = await messageWithAccess(this.scope.db, actor, messageId);
+    const message = found.message;
     if (!message) return undefined;
+    loaders.message.prime(messageId, message);
+    loaders.channelAccess.prime(message.channelId, { channel: found.channel, membership: found.membership });
+    if (found.channel) loaders.channel.prime(message.channelId, found.channel);
+    loaders.myMembership.prime(message.channelId, found.membership);
     if (!messagePolicy.canSee(this.scope.actor, message)) return undefined;
     return (await channelFor(message.channelId)) ? message : undefined;
   }
