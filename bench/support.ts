@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config';
 import { startServer, type RunningServer } from '../src/server';
 import { startEmbeddedPostgres } from '../src/db/embedded';
 import { signToken, type TokenRequest } from '../src/auth/tokens';
+import { LIMITED_ACTIONS } from '../src/modules/rate-limits/rate-limit-config';
 
 export const BENCH_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -44,9 +45,25 @@ export async function benchDatabase(): Promise<{ url: string; stop(): Promise<vo
   };
 }
 
+const UNREACHED_LIMITS = JSON.stringify(
+  Object.fromEntries(LIMITED_ACTIONS.map((action) => [action, { person: '1000000000/60', organisation: '1000000000/60', address: '1000000000/60' }])),
+);
+
 export function benchEnvironment(extra: Record<string, string> = {}): Record<string, string> {
   // No notification worker unless a bench asks for one: its polling would count among a read's statements.
-  return { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', AUTH_JWT_SECRET: BENCH_SECRET, SEED_DEMO: 'false', LOG_LEVEL: 'silent', EVENT_BUS: 'in-process', NOTIFICATION_WORKER: 'false', ...extra };
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    AUTH_JWT_SECRET: BENCH_SECRET,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: 'silent',
+    EVENT_BUS: 'in-process',
+    NOTIFICATION_WORKER: 'false',
+    // The limits are counted (their cost is part of what is measured) but never reached by the load.
+    RATE_LIMITS: UNREACHED_LIMITS,
+    ...extra,
+  };
 }
 
 export async function startBenchServer(databaseUrl: string, extra: Record<string, string> = {}): Promise<RunningServer> {

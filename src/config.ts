@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_MAX_PENDING_UPLOADS, parseRateLimits, type RateLimitTable } from './modules/rate-limits/rate-limit-config';
 
 const booleanFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -40,6 +41,10 @@ const environmentSchema = z.object({
   SEED_DEMO: booleanFromEnv.optional(),
   EVENT_BUS: z.enum(['in-process', 'postgres', 'redis']).optional(),
   REDIS_URL: optionalText.pipe(z.string().url().optional()),
+  RATE_LIMITS: optionalText,
+  RATE_LIMIT_STORE: z.enum(['memory', 'postgres', 'redis']).optional(),
+  UPLOAD_MAX_PENDING: z.coerce.number().int().positive().default(DEFAULT_MAX_PENDING_UPLOADS),
+  WS_MAX_CONNECTIONS_PER_PERSON: z.coerce.number().int().positive().default(20),
   EVENT_RETENTION_DAYS: z.coerce.number().positive().default(30),
   LIVE_REVALIDATE_MS: z.coerce.number().int().positive().default(60_000),
   LIVE_FEED_BUFFER: z.coerce.number().int().positive().default(2_000),
@@ -115,6 +120,8 @@ export interface Config {
     s3?: { bucket: string; region: string; endpoint?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
+  /** Abuse limits (undefined: none), where they are counted, and the caps counted directly. */
+  rateLimits: { table?: RateLimitTable; store: 'memory' | 'postgres' | 'redis'; maxPendingUploads: number; maxConnectionsPerPerson: number };
   notifications: {
     /** Run the notification worker in this process (it can also run alone: `npm run worker`). */
     worker: boolean;
@@ -174,6 +181,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   if (production && e.AUTH_JWKS_URL && (!e.AUTH_ISSUER || !e.AUTH_AUDIENCE)) {
     throw new ConfigError('Invalid configuration: production with AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
+  }
+  if (e.RATE_LIMIT_STORE === 'redis' && !e.REDIS_URL) {
+    throw new ConfigError('Invalid configuration: RATE_LIMIT_STORE=redis needs REDIS_URL');
   }
   if (e.EVENT_BUS === 'redis' && !e.REDIS_URL) {
     throw new ConfigError('Invalid configuration: EVENT_BUS=redis needs REDIS_URL');
@@ -237,6 +247,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
+    rateLimits: {
+      table: rateLimitTable(e.RATE_LIMITS),
+      store: e.RATE_LIMIT_STORE ?? { 'in-process': 'memory' as const, postgres: 'postgres' as const, redis: 'redis' as const }[e.EVENT_BUS ?? defaultEventBus(e)],
+      maxPendingUploads: e.UPLOAD_MAX_PENDING,
+      maxConnectionsPerPerson: e.WS_MAX_CONNECTIONS_PER_PERSON,
+    },
     notifications: {
       worker: e.NOTIFICATION_WORKER ?? true,
       smtpUrl: e.SMTP_URL,
@@ -272,6 +288,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
  * other processes may serve from; in-process with the embedded database, which only this
  * process can use.
  */
+function rateLimitTable(text: string | undefined): RateLimitTable | undefined {
+  try {
+    return parseRateLimits(text);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: RATE_LIMITS is "off" or JSON such as {"messageSend":{"person":"120/60"}} (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+  }
+}
+
 function defaultEventBus(e: Environment): Config['eventBus']['kind'] {
   if (e.REDIS_URL) return 'redis';
   return e.DATABASE_URL ? 'postgres' : 'in-process';

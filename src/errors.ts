@@ -43,6 +43,8 @@ export enum UserErrorCode {
   FILE_TOO_LARGE = 'FILE_TOO_LARGE',
   /** This server is not set up to send that kind of push notification. */
   PUSH_NOT_CONFIGURED = 'PUSH_NOT_CONFIGURED',
+  /** Too many of these in a short time (per person, organisation or address): try again after `retryAfterSeconds`. */
+  RATE_LIMITED = 'RATE_LIMITED',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */
@@ -53,6 +55,16 @@ export class UserError extends Error {
     readonly field?: string,
   ) {
     super(message);
+  }
+}
+
+/** An abuse limit was reached: a userError in a mutation's payload, an error with code RATE_LIMITED elsewhere. */
+export class RateLimitedError extends UserError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(UserErrorCode.RATE_LIMITED, message);
   }
 }
 
@@ -78,6 +90,8 @@ export enum ApiErrorCode {
   TOO_MANY_SUBSCRIPTIONS = 'TOO_MANY_SUBSCRIPTIONS',
   /** The operation asks for more items than the cost limit allows (page sizes multiply). */
   QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX',
+  /** An abuse limit was reached; `extensions.retryAfterSeconds` says when to try again. */
+  RATE_LIMITED = 'RATE_LIMITED',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 

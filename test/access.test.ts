@@ -112,7 +112,7 @@ describe('a channel the caller may not see looks exactly like one that does not 
   const notFound = {
     byId: { channel: null },
     messages: { channel: null },
-    send: [{ code: 'NOT_FOUND', field: 'input.channelId', message: 'No such channel.' }],
+    send: [{ code: 'NOT_FOUND', field: 'input.channelId', message: 'No such channel.', retryAfterSeconds: null }],
     subscribe: [{ message: 'The channel was not found.', code: 'NOT_FOUND' }],
     listed: false,
   };

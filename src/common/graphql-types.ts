@@ -1,4 +1,4 @@
-import { Field, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { UserErrorCode } from '../errors';
 
 registerEnumType(UserErrorCode, {
@@ -23,6 +23,7 @@ registerEnumType(UserErrorCode, {
     UNSUPPORTED_FILE_TYPE: { description: 'This file type is not accepted (at all, or from patients by this organisation).' },
     FILE_TOO_LARGE: { description: 'The file is over the size limit.' },
     PUSH_NOT_CONFIGURED: { description: 'This server is not set up to send that kind of push notification.' },
+    RATE_LIMITED: { description: 'Too many of these in a short time (per person, organisation or address): try again after `retryAfterSeconds`; nothing was changed.' },
     INVALID_EMOJI: { description: 'A reaction must be exactly one emoji (a like is 👍).' },
   },
 });
@@ -37,6 +38,9 @@ export class UserErrorType {
 
   @Field(() => String, { description: 'Human-readable explanation, safe to show to the user.' })
   message!: string;
+
+  @Field(() => Int, { nullable: true, description: 'RATE_LIMITED: seconds until the call may succeed again; null otherwise.' })
+  retryAfterSeconds?: number | null;
 }
 
 @ObjectType({ description: 'Relay pagination state of a connection.' })

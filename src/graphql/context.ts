@@ -8,6 +8,7 @@ import type { LiveHub } from '../realtime/live-hub';
 import type { FileStore } from '../modules/attachments/file-store';
 import { AuditTrail, type AuditLog } from '../modules/audit/audit-log';
 import type { SettingsCache } from '../modules/settings/settings-cache';
+import type { RateLimits } from '../modules/rate-limits/rate-limits';
 import { TENANT_FILTER } from '../db/tenant';
 import { plainReader } from '../db/prepared';
 import { createLoaders, type Loaders } from './loaders';
@@ -29,6 +30,8 @@ export interface AppDeps {
   auditLog: AuditLog;
   /** Each organisation's messaging settings, kept briefly by this process. */
   settingsCache: SettingsCache;
+  /** Abuse limits per person, organisation and address. */
+  rateLimits: RateLimits;
 }
 
 /**

@@ -9,7 +9,8 @@ import { ApiErrorCode, EXPOSED_CODES } from '../errors';
 export function maskError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
   const code = String(formatted.extensions?.code ?? (error instanceof GraphQLError ? error.extensions?.code : ''));
   if (EXPOSED_CODES.has(code) && code !== ApiErrorCode.INTERNAL_SERVER_ERROR) {
-    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    const retryAfterSeconds = formatted.extensions?.retryAfterSeconds;
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: typeof retryAfterSeconds === 'number' ? { code, retryAfterSeconds } : { code } };
   }
   if (code !== ApiErrorCode.INTERNAL_SERVER_ERROR || !(error instanceof GraphQLError && error.message === 'Internal server error.')) {
     logger.error({ err: error instanceof GraphQLError ? (error.originalError ?? error) : error }, 'internal error');

@@ -3,7 +3,7 @@ import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import type { Context } from './context';
 import { permissionMap, type Rule } from './permissions';
 import { auditRootField } from '../modules/audit/audit-recorder';
-import { ApiErrorCode, EXPOSED_CODES, UserErrorCode, apiError } from '../errors';
+import { ApiErrorCode, EXPOSED_CODES, RateLimitedError, UserErrorCode, apiError } from '../errors';
 import { unsafeTextIn } from '../common/validation';
 
 const ROOTS = ['Query', 'Mutation', 'Subscription'] as const;
@@ -13,6 +13,7 @@ const rules = permissionMap as unknown as Record<string, Record<string, Rule> | 
 /** Expected errors keep their code; anything else is logged and leaves as a bare INTERNAL_SERVER_ERROR. */
 function masked(error: unknown, context: Context, onInternalError: (error: unknown, context: Context) => void): GraphQLError {
   if (error instanceof GraphQLError && EXPOSED_CODES.has(String(error.extensions?.code))) return error;
+  if (error instanceof RateLimitedError) return new GraphQLError(error.message, { extensions: { code: ApiErrorCode.RATE_LIMITED, retryAfterSeconds: error.retryAfterSeconds } });
   onInternalError(error, context);
   return apiError(ApiErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error.');
 }

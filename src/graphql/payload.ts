@@ -1,4 +1,4 @@
-import { UserError, UserErrors } from '../errors';
+import { RateLimitedError, UserError, UserErrors } from '../errors';
 import type { MutationPayload } from '../common/graphql-types';
 
 /**
@@ -12,7 +12,12 @@ export async function mutationPayloadOf<P extends MutationPayload>(Payload: new 
   } catch (error) {
     const errors = error instanceof UserErrors ? error.errors : error instanceof UserError ? [error] : undefined;
     if (!errors) throw error;
-    payload.userErrors = errors.map(({ code, field, message }) => ({ code, field: field ?? null, message }));
+    payload.userErrors = errors.map((error) => ({
+      code: error.code,
+      field: error.field ?? null,
+      message: error.message,
+      retryAfterSeconds: error instanceof RateLimitedError ? error.retryAfterSeconds : null,
+    }));
   }
   return payload;
 }

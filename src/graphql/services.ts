@@ -51,7 +51,7 @@ export interface Services {
  * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
-  const { bus, config, cursors, live, orm, files, auditLog, settingsCache } = app;
+  const { bus, config, cursors, live, orm, files, auditLog, settingsCache, rateLimits } = app;
   const services = {} as Services;
   const provide = <K extends keyof Services>(name: K, build: () => Services[K]) => {
     let built: Services[K] | undefined;
@@ -69,21 +69,21 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));
   provide('templates', () => new TemplateService(scope, deps({ config }, { organisations: 'organisations' })));
-  provide('attachments', () => new AttachmentService(scope, deps({ config, cursors }, { settings: 'messagingSettings' })));
+  provide('attachments', () => new AttachmentService(scope, deps({ config, cursors, rateLimits }, { settings: 'messagingSettings' })));
   provide('channels', () => new ChannelService(scope, deps({ bus, cursors }, { settings: 'messagingSettings' })));
   provide('channelMemberships', () => new ChannelMembershipService(scope, deps({ bus }, { channels: 'channels' })));
   provide('directory', () => new DirectoryService(scope, deps({ bus }, { activationRules: 'activationRules' })));
-  provide('messages', () => new MessageService(scope, deps({ bus, cursors, config }, { channels: 'channels', attachments: 'attachments', templates: 'templates', settings: 'messagingSettings' })));
-  provide('messageEdits', () => new MessageEditService(scope, deps({ bus, config, orm, files }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
-  provide('reactions', () => new ReactionService(scope, deps({ bus }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
+  provide('messages', () => new MessageService(scope, deps({ bus, cursors, config, rateLimits }, { channels: 'channels', attachments: 'attachments', templates: 'templates', settings: 'messagingSettings' })));
+  provide('messageEdits', () => new MessageEditService(scope, deps({ bus, config, orm, files, rateLimits }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
+  provide('reactions', () => new ReactionService(scope, deps({ bus, rateLimits }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
   provide('readState', () => new ReadStateService(scope, deps({ bus }, { channels: 'channels' })));
   provide('teamChannels', () => new TeamChannelService(scope, deps({ bus }, { channels: 'channels', settings: 'messagingSettings' })));
   provide('conversations', () =>
-    new ConversationService(scope, deps({ bus, config }, { settings: 'messagingSettings', attachments: 'attachments', templates: 'templates', channels: 'channels' })),
+    new ConversationService(scope, deps({ bus, config, rateLimits }, { settings: 'messagingSettings', attachments: 'attachments', templates: 'templates', channels: 'channels' })),
   );
   provide('notificationPreferences', () => new NotificationPreferencesService(scope, deps({ config }, { settings: 'messagingSettings' })));
   provide('channelEvents', () => new ChannelEventService(scope, deps({ cursors, live, config }, { channels: 'channels' })));
   provide('inboxEvents', () => new InboxEventService(scope, { cursors, live, config }));
-  provide('typing', () => new TypingService(scope, deps({ bus, config, live }, { channels: 'channels' })));
+  provide('typing', () => new TypingService(scope, deps({ bus, config, live, rateLimits }, { channels: 'channels' })));
   return services;
 }

@@ -89,6 +89,11 @@ export class LiveHub {
     };
   }
 
+  /** How many connections of a person this process holds. */
+  connectionCount(person: { teamMemberId?: string | null; patientId?: string | null }): number {
+    return this.connections.get(personKey(person))?.closers.size ?? 0;
+  }
+
   /** Closes every connection of a person (archived: access revoked). */
   revoke(person: { teamMemberId?: string | null; patientId?: string | null }): void {
     for (const close of [...(this.connections.get(personKey(person))?.closers ?? [])]) close(CLOSE_REVOKED, 'Access revoked');

@@ -14,6 +14,7 @@ import type { ChannelService } from '../modules/channels/channel.service';
 import type { Config } from '../config';
 import type { EventBus } from './bus';
 import type { LiveHub } from './live-hub';
+import type { RateLimits } from '../modules/rate-limits/rate-limits';
 
 const typingInput = z.object({ channelId: uuid('The channel id'), internal: z.boolean().nullish() });
 
@@ -27,6 +28,7 @@ const lastTyping = new Map<string, number>();
 
 /** What TypingService works with besides the request. */
 export interface TypingServiceDeps {
+  rateLimits: RateLimits;
   bus: EventBus;
   config: Config;
   live: LiveHub;
@@ -48,6 +50,7 @@ export class TypingService {
   async start(input: unknown): Promise<Channel> {
     const actor = this.person();
     const { channelId, internal } = parseInput(typingInput, input);
+    await this.deps.rateLimits.consumeFor('typing', actor);
     if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');

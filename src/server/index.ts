@@ -26,6 +26,8 @@ import { createHttpApp } from './http';
 import { AuditLog } from '../modules/audit/audit-log';
 import { SettingsCache } from '../modules/settings/settings-cache';
 import { attachWebSocketServer } from './ws';
+import { RateLimits, type RateLimitStore } from '../modules/rate-limits/rate-limits';
+import { Redis } from 'ioredis';
 
 export interface RunningServer {
   url: string;
@@ -43,6 +45,17 @@ export function createLogger(config: Config, destination?: DestinationStream): L
     serializers: { err: loggedError, error: loggedError },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+function rateLimitStore(config: Config, orm: MikroORM): RateLimitStore {
+  switch (config.rateLimits.store) {
+    case 'postgres':
+      return { kind: 'postgres', knex: orm.em.getConnection().getKnex() };
+    case 'redis':
+      return { kind: 'redis', client: new Redis(config.eventBus.redisUrl!, { connectionName: 'care-messaging-rate-limits', maxRetriesPerRequest: 1, enableOfflineQueue: false }) };
+    case 'memory':
+      return { kind: 'memory' };
+  }
 }
 
 /** Connects to the database, applies migrations and serves HTTP and WebSocket on one port. */
@@ -86,6 +99,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     logger,
     auditLog,
     settingsCache: new SettingsCache(config.auth.cacheTtlMs),
+    rateLimits: new RateLimits(config.rateLimits.table, rateLimitStore(config, orm), logger),
   };
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger);
   const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger) : undefined;
@@ -142,6 +156,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
         await notifications?.stop();
         stopIdentityNotices();
         live.close();
+        await deps.rateLimits.close();
         await bus.close();
         await orm.close(true);
       })();

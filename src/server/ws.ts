@@ -16,6 +16,7 @@ import { CLOSE_REVOKED } from '../realtime/live-hub';
 import { TENANT_FILTER } from '../db/tenant';
 import { auditSubscription } from '../modules/audit/audit-recorder';
 import type { Context } from '../graphql/context';
+import { RateLimitedError } from '../errors';
 
 interface ConnectionState {
   actor?: Actor;
@@ -28,6 +29,20 @@ interface ConnectionState {
   unregister?: () => void;
   /** Aborted as soon as the server decides to close the socket: its streams stop reading at once. */
   closing: AbortController;
+}
+
+/** Too many connections (per address or person): the reason says when to try again. */
+export const CLOSE_TOO_MANY = 4429;
+
+/** The message of a RATE_LIMITED refusal of `consume`, or undefined when it went through. */
+async function refusedBy(consume: () => Promise<void>): Promise<string | undefined> {
+  try {
+    await consume();
+    return undefined;
+  } catch (error) {
+    if (error instanceof RateLimitedError) return `Too many connections; retry in ${error.retryAfterSeconds} s`;
+    throw error;
+  }
 }
 
 /** Standard WebSocket close code "try again later": the client reconnects and resumes with its cursors. */
@@ -75,6 +90,13 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         const state: ConnectionState = { connectionId: requestIdOf(undefined), operations: new Set(), closing: new AbortController() };
         states.set(ctx.extra, state);
         socketStates.set(socket, state);
+        // Connections opened per address, before any other work (the token's check included).
+        const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+        const tooMany = await refusedBy(() => deps.rateLimits.consume('socketConnect', [{ scope: 'address', id: address }]));
+        if (tooMany) {
+          socket.close(CLOSE_TOO_MANY, tooMany);
+          return false;
+        }
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         if (!token) {
           socket.close(CloseCode.Unauthorized, 'Unauthorized');
@@ -97,9 +119,19 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         // The socket may have closed while the token was checked: then there is nothing to set up.
         if (socket.readyState !== socket.OPEN) return false;
         const { actor } = state;
+        // Connections opened per person (every process counts), and held at once per person here.
+        const personal = await refusedBy(() => deps.rateLimits.consumeFor('socketConnect', actor));
+        if (personal) {
+          socket.close(CLOSE_TOO_MANY, personal);
+          return false;
+        }
         if (actor.kind === 'staff' || actor.kind === 'patient') {
           const person =
             actor.kind === 'staff' ? { organisationId: actor.organisationId, teamMemberId: actor.teamMemberId } : { organisationId: actor.organisationId, patientId: actor.patientId };
+          if (deps.rateLimits.enabled && deps.live.connectionCount(person) >= config.rateLimits.maxConnectionsPerPerson) {
+            socket.close(CLOSE_TOO_MANY, `At most ${config.rateLimits.maxConnectionsPerPerson} connections at once`);
+            return false;
+          }
           // An archived person's connections close at once, in every process (the bus carries the notice).
           state.unregister = deps.live.registerConnection(person, (code, reason) => closeConnection(socket, code, reason));
           // Archived between the token check and the registration: the notice went by unseen.

@@ -32,6 +32,9 @@ export async function startTestServer(overrides: Record<string, string> = {}, bu
     // Every test server shares one database: only the notification tests run a worker, so that
     // one worker (and its stand-in mail server) gets every notice.
     NOTIFICATION_WORKER: 'false',
+    // One test person sends hundreds of messages and one address opens hundreds of sockets: the
+    // abuse limits are tested in test/rate-limits.test.ts, with limits of its own.
+    RATE_LIMITS: 'off',
     ...overrides,
   });
   const server = await startServer(config, databaseUrl, options.logs ? createLogger(config, options.logs) : undefined, bus);

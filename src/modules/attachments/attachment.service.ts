@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { RequestScope, AppDeps } from '../../graphql/context';
 import { auditedTransaction } from '../audit/audit-log';
 import { requirePerson, type PersonActor } from '../../auth/actor';
-import { UserError, UserErrorCode } from '../../errors';
+import { UserError, UserErrorCode, RateLimitedError } from '../../errors';
 import { parseInput, perConfig, requiredText } from '../../common/validation';
 import { TENANT_FILTER } from '../../db/tenant';
 import { uuidArray } from '../../db/sql';
@@ -14,6 +14,7 @@ import { FileTooLargeError } from './file-store';
 import type { Config } from '../../config';
 import type { CursorCodec } from '../../common/cursor';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
+import type { RateLimits } from '../rate-limits/rate-limits';
 
 const MAX_PER_MESSAGE = 10;
 const MAX_AVATAR_BYTES = 2 * 1024 * 1024;
@@ -36,6 +37,7 @@ export interface FileResponse {
 
 /** What AttachmentService works with besides the request. */
 export interface AttachmentServiceDeps {
+  rateLimits: RateLimits;
   config: Config;
   cursors: CursorCodec;
   settings: MessagingSettingsService;
@@ -84,6 +86,7 @@ export class AttachmentService {
     } else {
       await this.assertMayAttach(actor, data.contentType, 'input.contentType');
     }
+    await this.assertUploadAllowance(actor, data.size);
     const attachment = await auditedTransaction(this.scope, async (em) => {
       const created = em.create(Attachment, {
         organisationId: actor.organisationId,
@@ -102,6 +105,25 @@ export class AttachmentService {
     const expiresAt = Date.now() + this.deps.config.files.urlTtlSeconds * 1000;
     const ticket = this.deps.cursors.encodeFileTicket({ action: 'u', organisationId: actor.organisationId, attachmentId: attachment.id, expiresAt });
     return { attachment, uploadUrl: fileUrl(this.deps.config, 'upload', ticket), uploadExpiresAt: new Date(expiresAt) };
+  }
+
+  /**
+   * Upload tickets per person and organisation, declared bytes a day, and a cap on tickets not
+   * used yet (each holds a row until it is used or swept).
+   */
+  private async assertUploadAllowance(actor: PersonActor, bytes: number): Promise<void> {
+    const { rateLimits, config } = this.deps;
+    if (!rateLimits.enabled) return;
+    const uploader = actor.kind === 'staff' ? 'uploaded_by_team_member_id' : 'uploaded_by_patient_id';
+    const [{ pending }] = await this.scope.em.execute<Array<{ pending: string }>>(
+      `select count(*) as pending from attachment where organisation_id = ? and ${uploader} = ? and status = ? and created_at > now() - make_interval(secs => ?)`,
+      [actor.organisationId, actor.kind === 'staff' ? actor.teamMemberId : actor.patientId, AttachmentStatus.PENDING, config.files.urlTtlSeconds],
+    );
+    if (Number(pending) >= config.rateLimits.maxPendingUploads) {
+      throw new RateLimitedError(`You have ${config.rateLimits.maxPendingUploads} uploads started and not finished; finish them or wait until their links expire.`, config.files.urlTtlSeconds);
+    }
+    await rateLimits.consumeFor('uploadTicket', actor);
+    await rateLimits.consumeFor('uploadKilobytes', actor, Math.max(1, Math.ceil(bytes / 1024)));
   }
 
   /** Patients attach files only where the settings allow it, of the types they allow. */

@@ -22,12 +22,14 @@ import type { ChannelService } from './channel.service';
 import type { EventBus } from '../../realtime/bus';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 import type { TemplateService } from '../templates/template.service';
+import type { RateLimits } from '../rate-limits/rate-limits';
 
 const MAX_RECIPIENTS = 50;
 const channelInput = z.object({ channelId: uuid('The channel id') });
 
 /** What ConversationService works with besides the request. */
 export interface ConversationServiceDeps {
+  rateLimits: RateLimits;
   config: Config;
   bus: EventBus;
   settings: MessagingSettingsService;
@@ -80,6 +82,7 @@ export class ConversationService {
   async start(input: unknown): Promise<{ channel: Channel; message: Message }> {
     const actor = requirePerson(this.scope.actor);
     const data = parseInput(startInput(this.deps.config), input);
+    await this.deps.rateLimits.consumeFor('conversationStart', actor);
     const settings = await this.deps.settings.current();
     if (!(await this.deps.settings.canStartConversation(actor))) {
       throw new UserError(UserErrorCode.NOT_ALLOWED_TO_START, 'The messaging settings do not let you start conversations.');

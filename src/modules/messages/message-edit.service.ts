@@ -18,9 +18,11 @@ import type { FileStore } from '../attachments/file-store';
 import type { MessageService } from './message.service';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { RateLimits } from '../rate-limits/rate-limits';
 
 /** What MessageEditService works with besides the request. */
 export interface MessageEditServiceDeps {
+  rateLimits: RateLimits;
   config: Config;
   bus: EventBus;
   orm: MikroORM;
@@ -59,6 +61,7 @@ export class MessageEditService {
 
   private async change(messageId: string, next: (message: Message) => { body: string; deleted: boolean } | undefined, deleting = false): Promise<Message> {
     const actor = requirePerson(this.scope.actor);
+    await this.deps.rateLimits.consumeFor('messageEdit', actor);
     const message = await this.deps.messages.findVisible(messageId);
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
     if (!mayChange(actor, message)) {

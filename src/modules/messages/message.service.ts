@@ -29,11 +29,13 @@ import type { MessagingSettingsService } from '../settings/messaging-settings.se
 import type { TemplateService } from '../templates/template.service';
 import { preparedRows } from '../../db/prepared';
 import { heldRoleGroups } from '../directory/directory.queries';
+import type { RateLimits } from '../rate-limits/rate-limits';
 import { messageWithAccess } from '../channels/channel.queries';
 
 /** What MessageService works with besides the request. */
 export interface MessageServiceDeps {
   bus: EventBus;
+  rateLimits: RateLimits;
   cursors: CursorCodec;
   config: Config;
   channels: ChannelService;
@@ -82,6 +84,7 @@ export class MessageService {
   async send(input: unknown): Promise<Message> {
     const actor = requirePerson(this.scope.actor);
     const data = parseInput(sendInput(this.deps.config), input);
+    await this.deps.rateLimits.consumeFor('messageSend', actor);
     const { channelId, body } = data;
     if (data.idempotencyKey) {
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
@@ -220,6 +223,7 @@ export class MessageService {
     if (text.length === 0 || text.length > 200) throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for 1 to 200 characters.');
     const cursor = after != null ? timeIdCursor.decode(after) : undefined;
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+    await this.deps.rateLimits.consumeFor('search', actor);
     if (channelId != null && !(await this.deps.channels.findParticipating(channelId))) return connectionOf([], () => '');
     // A query of stop words or exclusions only would scan every message: it needs a word to look for.
     const [{ tree }] = await this.scope.em.execute<Array<{ tree: string }>>("select querytree(websearch_to_tsquery('english', ?)) as tree", [text]);

@@ -15,6 +15,7 @@ import type { ChannelService } from '../channels/channel.service';
 import type { EventBus } from '../../realtime/bus';
 import type { MessageService } from './message.service';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
+import type { RateLimits } from '../rate-limits/rate-limits';
 
 const MAX_REACTIONS_PER_PERSON = 20;
 
@@ -31,6 +32,7 @@ const reactionInput = z.object({
 
 /** What ReactionService works with besides the request. */
 export interface ReactionServiceDeps {
+  rateLimits: RateLimits;
   bus: EventBus;
   messages: MessageService;
   channels: ChannelService;
@@ -54,6 +56,7 @@ export class ReactionService {
   private async change(input: unknown, adding: boolean): Promise<{ message: Message; reaction: ReactionSummary }> {
     const actor = requirePerson(this.scope.actor);
     const { messageId, emoji } = parseInput(reactionInput, input);
+    await this.deps.rateLimits.consumeFor('reaction', actor);
     const message = await this.deps.messages.findVisible(messageId);
     if (!message) throw new UserError(UserErrorCode.NOT_FOUND, 'No such message.', 'input.messageId');
     if (message.deletedAt) throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
