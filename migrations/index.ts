@@ -12,6 +12,7 @@ import { Migration20261123230000Notifications } from './Migration20261123230000N
 import { Migration20261202120000PatientStartedConversations } from './Migration20261202120000PatientStartedConversations';
 import { Migration20261202160000AddressedNotes } from './Migration20261202160000AddressedNotes';
 import { Migration20261202170000RateLimits } from './Migration20261202170000RateLimits';
+import { Migration20261202180000AuditClientRequestId } from './Migration20261202180000AuditClientRequestId';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -28,4 +29,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202120000PatientStartedConversations', class: Migration20261202120000PatientStartedConversations },
   { name: 'Migration20261202160000AddressedNotes', class: Migration20261202160000AddressedNotes },
   { name: 'Migration20261202170000RateLimits', class: Migration20261202170000RateLimits },
+  { name: 'Migration20261202180000AuditClientRequestId', class: Migration20261202180000AuditClientRequestId },
 ];

@@ -82,6 +82,20 @@ it('a file is uploaded, checked by content, attached to a message, and downloade
   expect((await download(file.url!)).status).toBe(404);
   expect(existsSync(stored)).toBe(false);
   expect((await ok(server.url, patient.token, MessageAttachmentsDocument, { id: messageId })).message!.attachments).toEqual([]);
+
+  // Both downloads are on the audit log as the patient's, the second refused.
+  await server.deps.auditLog.flush();
+  const recorded = await server.orm.em
+    .fork()
+    .execute<Array<{ actor_kind: string; actor_id: string; outcome: string; request_id: string }>>(
+      "select actor_kind, actor_id, outcome, request_id from audit_event where organisation_id = ? and action = 'File.download' and target_id = ? order by occurred_at",
+      [org.id, file.id],
+    );
+  expect(recorded.map((row) => [row.actor_kind, row.actor_id, row.outcome])).toEqual([
+    ['patient', patient.id, 'ALLOWED'],
+    ['patient', patient.id, 'DENIED'],
+  ]);
+  expect(recorded[0].request_id).toBe(fetched.headers.get('x-request-id'));
 });
 
 it('denied: a renamed file whose content is another type, a file over its declared size or the limit; nothing is kept', async () => {

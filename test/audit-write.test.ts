@@ -29,7 +29,7 @@ afterAll(async () => {
   await db.end();
 });
 
-/** POSTs an operation with a request id of the test's choosing. */
+/** POSTs an operation with a client request id of the test's choosing (audited as client_request_id beside the server's own). */
 async function post(requestId: string, query: string, variables: Record<string, unknown>, token = clinician.token) {
   const response = await fetch(server.url, {
     method: 'POST',
@@ -40,14 +40,14 @@ async function post(requestId: string, query: string, variables: Record<string, 
 }
 
 const messagesIn = async (id: string) => Number((await db.query('select count(*) as n from message where organisation_id = $1 and channel_id = $2', [org.id, id])).rows[0].n);
-const recordsOf = async (requestId: string) => (await db.query('select action, outcome from audit_event where organisation_id = $1 and request_id = $2', [org.id, requestId])).rows;
+const recordsOf = async (requestId: string) => (await db.query('select action, outcome from audit_event where organisation_id = $1 and client_request_id = $2', [org.id, requestId])).rows;
 
 describe('a change is written with its audit record or not at all', () => {
   const probe = `fail-closed-${randomUUID().slice(0, 8)}`;
   beforeAll(async () => {
     // Refuses audit rows of this test's probe requests only (other test files share the database).
     await db.query(`create or replace function audit_probe_refuse() returns trigger language plpgsql as $$
-      begin if new.request_id like 'fail-closed-%' then raise exception 'audit refused for the probe'; end if; return new; end $$`);
+      begin if new.client_request_id like 'fail-closed-%' then raise exception 'audit refused for the probe'; end if; return new; end $$`);
     await db.query('create trigger audit_probe_refuse before insert on audit_event for each row execute function audit_probe_refuse()');
   });
   afterAll(async () => {
@@ -79,12 +79,26 @@ describe('a change is written with its audit record or not at all', () => {
   });
 });
 
+it('the server names each request itself: the id a client sends is kept beside it, never instead of it', async () => {
+  const chosen = `chosen-${randomUUID().slice(0, 8)}`;
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${clinician.token}`, 'x-request-id': chosen },
+    body: JSON.stringify({ query: print(ChannelByIdDocument), variables: { id: channelId } }),
+  });
+  const serverId = response.headers.get('x-request-id');
+  expect(serverId).toMatch(/^[0-9a-f-]{36}$/);
+  await server.deps.auditLog.flush();
+  const rows = await db.query('select request_id, client_request_id from audit_event where organisation_id = $1 and request_id = $2', [org.id, serverId]);
+  expect(rows.rows).toEqual([{ request_id: serverId, client_request_id: chosen }]);
+});
+
 it('reads are recorded in batches, and a graceful shutdown writes what is queued', async () => {
   const requestIds = Array.from({ length: 20 }, (_, index) => `read-${index}-${randomUUID().slice(0, 8)}`);
   await Promise.all(requestIds.map((requestId) => post(requestId, print(ChannelByIdDocument), { id: channelId })));
   await server.close();
-  const rows = await db.query('select request_id, action, outcome from audit_event where organisation_id = $1 and request_id = any($2)', [org.id, requestIds]);
-  expect(rows.rows.map((row) => row.request_id).sort()).toEqual([...requestIds].sort());
+  const rows = await db.query('select client_request_id, action, outcome from audit_event where organisation_id = $1 and client_request_id = any($2)', [org.id, requestIds]);
+  expect(rows.rows.map((row) => row.client_request_id).sort()).toEqual([...requestIds].sort());
   expect(new Set(rows.rows.map((row) => `${row.action} ${row.outcome}`))).toEqual(new Set(['Query.channel ALLOWED']));
   server = await startTestServer();
 });
@@ -97,7 +111,7 @@ it('a record that cannot be stored as given (a NUL in an id) is stored cleaned, 
     ...requestIds.map((requestId) => post(requestId, print(ChannelByIdDocument), { id: channelId })),
   ]);
   await server.deps.auditLog.flush();
-  const rows = await db.query('select request_id, target_id from audit_event where organisation_id = $1 and request_id = any($2)', [org.id, [...requestIds, poisoned]]);
-  expect(rows.rows.map((row) => row.request_id).sort()).toEqual([...requestIds, poisoned].sort());
-  expect(rows.rows.find((row) => row.request_id === poisoned)?.target_id).toBe('xy');
+  const rows = await db.query('select client_request_id, target_id from audit_event where organisation_id = $1 and client_request_id = any($2)', [org.id, [...requestIds, poisoned]]);
+  expect(rows.rows.map((row) => row.client_request_id).sort()).toEqual([...requestIds, poisoned].sort());
+  expect(rows.rows.find((row) => row.client_request_id === poisoned)?.target_id).toBe('xy');
 });

@@ -1,7 +1,11 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request, subscribe } from './support/client';
-import { AuditEventsDocument, ChannelActivateDocument, ChannelByIdDocument, ChannelEventsDocument, MessageSendDocument } from './generated/graphql';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { print } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { AuditEventsDocument, ChannelActivateDocument, ChannelByIdDocument, ChannelEventsDocument, ChannelListWithDetailsDocument, ChannelMessagesDocument, MeDocument, MessageSearchDocument, MessageSendDocument } from './generated/graphql';
 
 let server: TestServer;
 let org: TestOrganisation;
@@ -55,6 +59,68 @@ it('records denied and rejected attempts too, and subscriptions when they start'
   );
   const rejected = (await audit({ actorId: clinician.id, action: 'Mutation.messageSend' })).find((event) => event.outcome === 'REJECTED');
   expect(rejected).toMatchObject({ errorCode: 'INVALID_INPUT' });
+});
+
+it('records whose messages a read returned (pages and search, nested or not); not what a list without them returned', async () => {
+  const reader = await org.addStaff('Rea Reader');
+  const other = (await ok(server.url, clinician.token, ChannelActivateDocument, { input: { patientId: (await org.addPatient('Second Patient')).id, kind: 'CARE_TEAM' } })).channelActivate.channel!.id;
+  for (const id of [channelId, other]) await ok(server.url, clinician.token, MessageSendDocument, { input: { channelId: id, body: 'readable words' } });
+  await ok(server.url, clinician.token, ChannelMessagesDocument, { id: channelId, first: 5 });
+  await ok(server.url, clinician.token, MessageSearchDocument, { query: 'readable' });
+  await ok(server.url, reader.token, ChannelListWithDetailsDocument, { first: 5 });
+  await eventually(async () => (await audit({ actorId: clinician.id, action: 'Query.messageSearch' })).length >= 3);
+  const reads = (await audit({ actorId: clinician.id })).filter((event) => ['Channel.messages', 'Query.messageSearch'].includes(event.action) && event.targetId !== null);
+  expect(reads.map((event) => [event.action, event.targetType, event.targetId]).sort()).toEqual(
+    [
+      ['Channel.messages', 'channel', channelId],
+      ['Query.messageSearch', 'channel', channelId],
+      ['Query.messageSearch', 'channel', other],
+    ].sort(),
+  );
+  // The reader is in no channel: their list read no messages.
+  expect((await audit({ actorId: reader.id })).map((event) => event.action)).toEqual(['Query.channels']);
+});
+
+it('a lookup of a hidden or absent id is recorded as a refused probe (NOT_FOUND); a query over a socket is recorded once', async () => {
+  const prober = await org.addPatient('Probing Patient');
+  await ok(server.url, prober.token, ChannelByIdDocument, { id: channelId });
+  await ok(server.url, prober.token, ChannelByIdDocument, { id: randomUUID() });
+  const socket = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${prober.token}` }, retryAttempts: 0 });
+  try {
+    for await (const result of socket.iterate({ query: print(MeDocument) })) {
+      expect(result.errors).toBeUndefined();
+      break;
+    }
+  } finally {
+    await socket.dispose();
+  }
+  await eventually(async () => (await audit({ actorId: prober.id })).length >= 3);
+  const byProber = (await audit({ actorId: prober.id })).map((event) => [event.action, event.outcome, event.errorCode]);
+  expect(byProber).toEqual(
+    expect.arrayContaining([
+      ['Query.channel', 'DENIED', 'NOT_FOUND'],
+      ['Query.channel', 'DENIED', 'NOT_FOUND'],
+      ['Query.me', 'ALLOWED', null],
+    ]),
+  );
+  expect(byProber).toHaveLength(3);
+});
+
+it('a request refused before it ran (validation, cost, variables) is on the caller\'s audit log', async () => {
+  const careless = await org.addStaff('Careless Client');
+  await request(server.url, careless.token, MeDocument, {});
+  const post = (body: unknown) =>
+    fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${careless.token}` }, body: JSON.stringify(body) });
+  await post({ query: '{ noSuchField }' });
+  await post({ query: 'query ($n: Int) { channels(first: $n) { edges { cursor } } }', variables: { n: 'abc' } });
+  await eventually(async () => (await audit({ actorId: careless.id })).length >= 3);
+  expect((await audit({ actorId: careless.id })).map((event) => [event.action, event.outcome, event.errorCode]).sort()).toEqual(
+    [
+      ['Query.me', 'ALLOWED', null],
+      ['Request.refused', 'REJECTED', 'GRAPHQL_VALIDATION_FAILED'],
+      ['Request.refused', 'REJECTED', 'BAD_USER_INPUT'],
+    ].sort(),
+  );
 });
 
 it('denied: only messaging admins read the audit log', async () => {

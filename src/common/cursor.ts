@@ -28,6 +28,8 @@ export interface FileTicket {
   attachmentId: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** Whom a download URL was handed to (`staff:<id>`, `patient:<id>`, `service:<id>`): the download is audited as theirs. */
+  holder?: string;
 }
 
 export interface CursorCodec {
@@ -76,13 +78,13 @@ export function createCursorCodec(secret: string): CursorCodec {
       const seq = count(parts[2]);
       return seq === undefined ? undefined : { channelId: parts[1], seq };
     },
-    encodeFileTicket: ({ action, organisationId, attachmentId, expiresAt }) => seal(`f|${action}|${organisationId}|${attachmentId}|${expiresAt}`),
+    encodeFileTicket: ({ action, organisationId, attachmentId, expiresAt, holder }) => seal(`f|${action}|${organisationId}|${attachmentId}|${expiresAt}${holder ? `|${holder}` : ''}`),
     decodeFileTicket(ticket, now = Date.now()) {
       const parts = open(ticket);
-      if (!parts || parts.length !== 5 || parts[0] !== 'f' || (parts[1] !== 'u' && parts[1] !== 'd') || !UUID.test(parts[2]) || !UUID.test(parts[3])) return undefined;
+      if (!parts || (parts.length !== 5 && parts.length !== 6) || parts[0] !== 'f' || (parts[1] !== 'u' && parts[1] !== 'd') || !UUID.test(parts[2]) || !UUID.test(parts[3])) return undefined;
       const expiresAt = count(parts[4]);
       if (expiresAt === undefined || expiresAt <= now) return undefined;
-      return { action: parts[1], organisationId: parts[2], attachmentId: parts[3], expiresAt };
+      return { action: parts[1], organisationId: parts[2], attachmentId: parts[3], expiresAt, holder: parts[5] };
     },
     encodeInbox: ({ personKey, position, channelId, seq }) => seal(`i|${personKey}|${position}|${channelId}|${seq}`),
     decodeInbox(cursor) {

@@ -67,6 +67,8 @@ export interface RequestScope {
 /** Everything one operation works with: the request scope, its services and the application's collaborators. */
 export interface Context extends RequestScope {
   readonly requestId: string;
+  /** The `x-request-id` the client sent, if a valid one (the server's own is `requestId`). */
+  readonly clientRequestId?: string;
   readonly services: Services;
   readonly deps: AppDeps;
 }
@@ -88,6 +90,7 @@ class OperationContext implements Context {
     private caller: Actor | undefined,
     readonly requestId: string,
     readonly connectionSignal?: AbortSignal,
+    readonly clientRequestId?: string,
   ) {}
 
   get actor(): Actor | undefined {
@@ -153,8 +156,8 @@ class OperationContext implements Context {
   }
 }
 
-export function createContext(deps: AppDeps, actor: Actor | undefined, requestId: string, connectionSignal?: AbortSignal): Context {
-  return new OperationContext(deps, actor, requestId, connectionSignal);
+export function createContext(deps: AppDeps, actor: Actor | undefined, requestId: string, connectionSignal?: AbortSignal, clientRequestId?: string): Context {
+  return new OperationContext(deps, actor, requestId, connectionSignal, clientRequestId);
 }
 
 function describeActor(actor: Actor): string {

@@ -22,11 +22,11 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
   const allowCors = cors({ origin: config.allowedOrigins ?? true, credentials: false, maxAge: 600 }) as Middleware;
   const readJson = express.json({ limit: config.limits.bodyBytes }) as unknown as Middleware;
 
-  const contextOf = async (req: IncomingMessage, requestId: string): Promise<Context> => {
+  const contextOf = async (req: IncomingMessage, requestId: string, clientRequestId: string | undefined): Promise<Context> => {
     const token = bearerToken(req.headers.authorization);
-    if (!token) return createContext(deps, undefined, requestId);
+    if (!token) return createContext(deps, undefined, requestId, undefined, clientRequestId);
     try {
-      return createContext(deps, await authenticator.authenticate(token), requestId);
+      return createContext(deps, await authenticator.authenticate(token), requestId, undefined, clientRequestId);
     } catch (error) {
       if (error instanceof AuthenticationError) {
         logger.info({ requestId, reason: error.reason }, 'token rejected');
@@ -36,7 +36,7 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
     }
   };
 
-  const execute = async (req: IncomingMessage & { body?: unknown }, res: ServerResponse, requestId: string) => {
+  const execute = async (req: IncomingMessage & { body?: unknown }, res: ServerResponse, requestId: string, clientRequestId: string | undefined) => {
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -44,7 +44,7 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
     const query = req.url!.indexOf('?');
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method!.toUpperCase(), headers, search: query >= 0 ? req.url!.slice(query) : '', body: req.body },
-      context: () => contextOf(req, requestId),
+      context: () => contextOf(req, requestId, clientRequestId),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
@@ -53,7 +53,7 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
     res.end();
   };
 
-  return (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+  return (req: IncomingMessage, res: ServerResponse, requestId: string, clientRequestId?: string) => {
     // Without the Sandbox there is no page to show: a browser opening the URL gets a short JSON hint.
     if (!config.sandbox && req.method === 'GET' && !/[?&]query=/.test(req.url!)) {
       return sendJson(res, 404, { errors: [{ message: 'This is a GraphQL API: POST operations as JSON to this URL.', extensions: { code: 'NOT_FOUND' } }] });
@@ -63,7 +63,7 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
       if (corsError) return fail(corsError);
       readJson(req, res, (bodyError) => {
         if (bodyError) return fail(bodyError);
-        execute(req, res, requestId).catch(fail);
+        execute(req, res, requestId, clientRequestId).catch(fail);
       });
     });
   };

@@ -9,6 +9,7 @@ import type { AppDeps, Context } from '../graphql/context';
 import { extraValidationRules, parseOptions } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
 import { checkCost } from '../graphql/cost';
+import { recordAudit } from '../modules/audit/audit-recorder';
 import type { Authenticator } from '../auth/authenticate';
 import { answerError, graphqlHttpHandler } from './graphql-http';
 import { openDownload, receiveUpload } from '../modules/attachments/attachment.service';
@@ -21,8 +22,9 @@ export interface HttpParts {
 
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
-export function requestIdOf(header: unknown): string {
-  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+/** The `x-request-id` a client sent, if it is a plausible one (kept beside the server's own id, never instead of it). */
+export function clientRequestIdOf(header: unknown): string | undefined {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : undefined;
 }
 
 export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator, readiness: () => Promise<boolean>): Promise<HttpParts> {
@@ -46,6 +48,12 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
         // Cost depends on variables (page sizes), so it is checked once the operation is known.
         async requestDidStart() {
           return {
+            // A document refused before any operation ran (parse, validation, cost, variables) is on the caller's audit log.
+            async didEncounterErrors({ contextValue, errors }) {
+              // Errors of fields have a path; these stopped the whole request.
+              const refusal = errors.find((error) => error.path === undefined);
+              if (refusal) await recordAudit(contextValue, { action: 'Request.refused', args: {}, outcome: 'REJECTED', errorCode: String(refusal.extensions?.code ?? 'BAD_REQUEST') });
+            },
             async didResolveOperation({ request, document, schema: operationSchema }) {
               const error = checkCost(operationSchema, document, request.variables, request.operationName, config.limits.maxCost);
               if (error) throw error;
@@ -84,7 +92,7 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
   });
   app.get('/files/download/:ticket', async (req, res, next) => {
     try {
-      const result = await openDownload(deps, String(req.params.ticket));
+      const result = await openDownload(deps, String(req.params.ticket), String(res.getHeader('x-request-id')));
       if (!result.file) return void res.status(result.status).json(result.body);
       const { attachment, stream } = result.file;
       res.setHeader('content-type', attachment.contentType!);
@@ -103,14 +111,15 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
   });
   // Anything that reaches Express's error handler: body-parser errors as GraphQL-shaped ones, the rest a logged 500.
   app.use((error: unknown, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    answerError(error, res, logger, String(req.headers['x-request-id']));
+    answerError(error, res, logger, String(res.getHeader('x-request-id')));
   });
 
   const graphql = graphqlHttpHandler(deps, apollo, authenticator);
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = process.hrtime.bigint();
-    const requestId = requestIdOf(req.headers['x-request-id']);
-    req.headers['x-request-id'] = requestId;
+    // The server names every request itself: a client's id is logged and audited beside it.
+    const requestId = randomUUID();
+    const clientRequestId = clientRequestIdOf(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     const query = req.url!.indexOf('?');
     const path = query >= 0 ? req.url!.slice(0, query) : req.url!;
@@ -120,9 +129,9 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       // File URLs carry a working capability: never logged.
       const shown = path.startsWith('/files/') ? path.replace(/^(\/files\/\w+\/).*/, '$1…') : path;
-      logger.info({ requestId, method: req.method, path: shown, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      logger.info({ requestId, clientRequestId, method: req.method, path: shown, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
-    if (path === '/graphql' || path.startsWith('/graphql/')) graphql(req, res, requestId);
+    if (path === '/graphql' || path.startsWith('/graphql/')) graphql(req, res, requestId, clientRequestId);
     else app(req, res);
   };
   return { handle, apollo };

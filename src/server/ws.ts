@@ -11,7 +11,7 @@ import { createSharedSubscribe } from '../realtime/shared-execution';
 import { checkCost } from '../graphql/cost';
 import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import type { Actor } from '../auth/actor';
-import { requestIdOf } from './http';
+import { randomUUID } from 'node:crypto';
 import { CLOSE_REVOKED } from '../realtime/live-hub';
 import { TENANT_FILTER } from '../db/tenant';
 import { auditSubscription } from '../modules/audit/audit-recorder';
@@ -87,7 +87,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       subscribe: createSharedSubscribe(),
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
-        const state: ConnectionState = { connectionId: requestIdOf(undefined), operations: new Set(), closing: new AbortController() };
+        const state: ConnectionState = { connectionId: randomUUID(), operations: new Set(), closing: new AbortController() };
         states.set(ctx.extra, state);
         socketStates.set(socket, state);
         // Connections opened per address, before any other work (the token's check included).

@@ -166,7 +166,9 @@ export class AttachmentService {
   /** A short-lived download URL; hand it out only to someone who may see what the attachment belongs to. */
   downloadUrl(attachment: Attachment): { url: string; expiresAt: Date } {
     const expiresAt = Date.now() + this.deps.config.files.urlTtlSeconds * 1000;
-    const ticket = this.deps.cursors.encodeFileTicket({ action: 'd', organisationId: attachment.organisationId, attachmentId: attachment.id, expiresAt });
+    const actor = this.scope.actor;
+    const holder = actor && actor.kind !== 'operator' ? `${actor.kind}:${actor.kind === 'staff' ? actor.teamMemberId : actor.kind === 'patient' ? actor.patientId : actor.clientId}` : undefined;
+    const ticket = this.deps.cursors.encodeFileTicket({ action: 'd', organisationId: attachment.organisationId, attachmentId: attachment.id, expiresAt, holder });
     return { url: fileUrl(this.deps.config, 'download', ticket), expiresAt: new Date(expiresAt) };
   }
 }
@@ -226,14 +228,36 @@ async function reject(deps: AppDeps, attachment: Attachment, status: number, cod
 }
 
 /** The bytes behind a download URL, unless it expired or what they belong to was deleted. */
-export async function openDownload(deps: AppDeps, ticket: string): Promise<FileResponse> {
-  const attachment = await attachmentOfTicket(deps, ticket, 'd');
-  if (!attachment || attachment.status !== AttachmentStatus.READY) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such file, or the link expired.' } };
-  if (attachment.messageId) {
-    const [message] = await deps.orm.em
-      .fork()
-      .execute<Array<{ deleted_at: Date | null }>>('select deleted_at from message where organisation_id = ? and id = ?', [attachment.organisationId, attachment.messageId]);
-    if (!message || message.deleted_at) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such file, or the link expired.' } };
+export async function openDownload(deps: AppDeps, raw: string, requestId: string): Promise<FileResponse> {
+  const ticket = deps.cursors.decodeFileTicket(raw);
+  const attachment = await attachmentOfTicket(deps, raw, 'd');
+  const opened = attachment && (await downloadable(deps, attachment));
+  // Every download of a valid URL is on the audit log of the attachment's organisation, as its holder's.
+  if (ticket?.holder && ticket.action === 'd') {
+    const [actorKind, actorId] = ticket.holder.split(':');
+    await deps.auditLog.record({
+      organisationId: ticket.organisationId,
+      actorKind,
+      actorId,
+      requestId,
+      action: 'File.download',
+      targetType: 'attachment',
+      targetId: ticket.attachmentId,
+      outcome: opened ? 'ALLOWED' : 'DENIED',
+      errorCode: opened ? null : 'NOT_FOUND',
+      occurredAt: new Date(),
+    });
   }
+  if (!attachment || !opened) return { status: 404, body: { code: 'NOT_FOUND', message: 'No such file, or the link expired.' } };
   return { status: 200, file: { stream: deps.files.read(attachment.storageKey), attachment } };
+}
+
+/** A file is downloadable while it is ready and the message it belongs to (if any) is not deleted. */
+async function downloadable(deps: AppDeps, attachment: Attachment): Promise<boolean> {
+  if (attachment.status !== AttachmentStatus.READY) return false;
+  if (!attachment.messageId) return true;
+  const [message] = await deps.orm.em
+    .fork()
+    .execute<Array<{ deleted_at: Date | null }>>('select deleted_at from message where organisation_id = ? and id = ?', [attachment.organisationId, attachment.messageId]);
+  return Boolean(message && !message.deleted_at);
 }

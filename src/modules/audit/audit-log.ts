@@ -8,6 +8,8 @@ export interface AuditRecord {
   actorKind: string;
   actorId: string;
   requestId: string;
+  /** The id the client sent in `x-request-id`, if a valid one. */
+  clientRequestId?: string | null;
   action: string;
   targetType: string | null;
   targetId: string | null;
@@ -16,20 +18,21 @@ export interface AuditRecord {
   occurredAt: Date;
 }
 
-const COLUMNS = 'organisation_id, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code, occurred_at';
-const UNNEST = 'unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])';
+const COLUMNS = 'organisation_id, actor_kind, actor_id, request_id, client_request_id, action, target_type, target_id, outcome, error_code, occurred_at';
+const UNNEST = 'unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])';
 
 /**
  * The statement (`?` placeholders) that writes audit records, whatever their number: alone, or
  * as a part of a larger one (then only `when` a condition of it holds, if given).
  */
 export function auditInsert(records: readonly AuditRecord[], when?: string): { sql: string; params: string[] } {
-  const column = (key: keyof AuditRecord) => textArray(records.map((record) => { const value = record[key]; return value instanceof Date ? value.toISOString() : value; }));
+  const column = (key: keyof AuditRecord) => textArray(records.map((record) => { const value = record[key]; return value instanceof Date ? value.toISOString() : (value ?? null); }));
   return { sql: `insert into audit_event (${COLUMNS}) select * from ${UNNEST}${when ? ` where ${when}` : ''}`, params: [
     column('organisationId'),
     column('actorKind'),
     column('actorId'),
     column('requestId'),
+    column('clientRequestId'),
     column('action'),
     column('targetType'),
     column('targetId'),

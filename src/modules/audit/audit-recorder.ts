@@ -54,6 +54,7 @@ function recordOf(context: Context, entry: AuditEntry): AuditRecord | undefined 
     actorKind: actor.kind,
     actorId: actorId(actor),
     requestId: context.requestId,
+    clientRequestId: context.clientRequestId ?? null,
     action: entry.action,
     targetType: target?.type ?? null,
     targetId: target?.id ?? null,
@@ -92,7 +93,10 @@ export function auditRootField(resolve: GraphQLFieldResolver<unknown, Context>):
       const code = userErrors?.[0]?.code;
       if (mutation && !code && context.audit.written) return result;
       const created = (result as { organisation?: { id?: string } } | null)?.organisation?.id;
-      await recordAudit(context, { action, args, outcome: code ? (DENIED_CODES.has(code) ? 'DENIED' : 'REJECTED') : 'ALLOWED', errorCode: code, organisationId: created });
+      // A lookup by id that found nothing the caller may see was a probe: NOT_FOUND, whether the row is hidden or absent.
+      const probe = !mutation && result == null && typeof args.id === 'string' && ID_TARGETS[info.fieldName] !== undefined;
+      const outcome = probe ? 'DENIED' : code ? (DENIED_CODES.has(code) ? 'DENIED' : 'REJECTED') : 'ALLOWED';
+      await recordAudit(context, { action, args, outcome, errorCode: probe ? 'NOT_FOUND' : code, organisationId: created });
       return result;
     } catch (error) {
       await recordFailure(context, action, args, error);
@@ -118,6 +122,8 @@ export async function auditSubscription(
   operationName?: string | null,
 ): Promise<void> {
   const operation = getOperationAST(document, operationName);
+  // A query over the socket is recorded by its root field, as over HTTP: once.
+  if (operation?.operation !== 'subscription') return;
   const field = operation?.selectionSet.selections.find((selection) => selection.kind === 'Field');
   if (!field || field.kind !== 'Field') return;
   const definition = schema.getSubscriptionType()?.getFields()[field.name.value];
@@ -129,4 +135,14 @@ export async function auditSubscription(
   }
   const action = `Subscription.${field.name.value}`;
   await (error ? recordFailure(context, action, args, error) : recordAudit(context, { action, args, outcome: 'ALLOWED' }));
+}
+
+/**
+ * Records that an operation read messages of a channel (a page of it, a thread, search results),
+ * besides the root field that reached them: who read which conversation. Not for each event of a
+ * subscription (the subscription's start is recorded).
+ */
+export function recordMessagesRead(context: Context, info: { operation: { operation: string } }, via: string, channelIds: Iterable<string>): Promise<void> {
+  if (info.operation.operation === 'subscription') return Promise.resolve();
+  return Promise.all([...new Set(channelIds)].map((channelId) => recordAudit(context, { action: via, args: { channelId }, outcome: 'ALLOWED' }))).then(() => undefined);
 }

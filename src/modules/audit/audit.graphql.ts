@@ -17,8 +17,11 @@ export class AuditEventType {
   @Field(() => String, { description: 'The team member, patient, service client or operator id.' })
   actorId!: string;
 
-  @Field(() => String, { description: 'The request (or WebSocket operation) id, as in the server logs.' })
+  @Field(() => String, { description: 'The request (or WebSocket operation) id the server gave it, as in the server logs and the response\'s `x-request-id`.' })
   requestId!: string;
+
+  @Field(() => String, { nullable: true, description: 'The `x-request-id` the client sent, if any (the client chooses it: for correlating with its own logs, not as evidence).' })
+  clientRequestId?: string | null;
 
   @Field(() => String, { description: 'The operation, e.g. `Mutation.messageSend`, `Query.channel`, `Subscription.channelEvents`.' })
   action!: string;

@@ -50,7 +50,7 @@ export class AuditService {
       params.push(cursor.at.toISOString(), cursor.id);
     }
     const rows = await this.scope.em.execute<Array<Record<string, unknown>>>(
-      `select id, occurred_at, actor_kind, actor_id, request_id, action, target_type, target_id, outcome, error_code
+      `select id, occurred_at, actor_kind, actor_id, request_id, client_request_id, action, target_type, target_id, outcome, error_code
          from audit_event where ${conditions.join(' and ')}
         order by occurred_at desc, id desc limit ?`,
       [...params, limit + 1],
@@ -61,6 +61,7 @@ export class AuditService {
       actorKind: String(row.actor_kind),
       actorId: String(row.actor_id),
       requestId: String(row.request_id),
+      clientRequestId: (row.client_request_id as string | null) ?? null,
       action: String(row.action),
       targetType: (row.target_type as string | null) ?? null,
       targetId: (row.target_id as string | null) ?? null,

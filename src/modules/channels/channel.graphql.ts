@@ -2,6 +2,7 @@ import { Arg, Args, Ctx, Field, FieldResolver, ID, Info, InputType, Int, Mutatio
 import type { GraphQLResolveInfo } from 'graphql';
 import { selectedFieldArgs } from '../../graphql/lookahead';
 import type { Context } from '../../graphql/context';
+import { recordMessagesRead } from '../audit/audit-recorder';
 import { MutationPayload, connectionOf } from '../../common/graphql-types';
 import { BidirectionalPageArgs, ForwardPageArgs, pageRequest, type PageRequest } from '../../common/pagination';
 import { mutationPayload } from '../../graphql/payload';
@@ -111,9 +112,11 @@ export class ChannelResolver {
     description:
       'Messages in sequence order: `first`/`after` pages forward from the oldest, `last`/`before` back from the newest. Members, and those who answer a conversation a patient started (they become members when they answer); empty otherwise.',
   })
-  async messages(@Root() channel: Channel, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
+  async messages(@Root() channel: Channel, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context, @Info() info: GraphQLResolveInfo) {
     const request = pageRequest(page);
     if (!(await context.services.channels.findOpenable(channel.id))) return connectionOf([], () => '');
-    return context.services.messages.page(channel, request);
+    const read = await context.services.messages.page(channel, request);
+    await recordMessagesRead(context, info, 'Channel.messages', [channel.id]);
+    return read;
   }
 }

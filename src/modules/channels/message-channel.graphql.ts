@@ -1,4 +1,6 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Info, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { recordMessagesRead } from '../audit/audit-recorder';
 import type { Context } from '../../graphql/context';
 import { connectionOf } from '../../common/graphql-types';
 import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../common/pagination';
@@ -12,13 +14,16 @@ export class MessageChannelFieldResolver {
     description:
       'Full-text search over the messages of the channels the caller takes part in (or one of them), newest first. Web-search syntax: words, "a phrase", -exclude, or. Internal notes for staff only; deleted messages never. Staff and patients.',
   })
-  messageSearch(
+  async messageSearch(
     @Arg('query', () => String, { description: 'What to look for (1 to 200 characters).' }) query: string,
     @Arg('channelId', () => ID, { nullable: true, description: 'Only this channel.' }) channelId: string | null,
     @Args(() => ForwardPageArgs) page: ForwardPageArgs,
     @Ctx() context: Context,
+    @Info() info: GraphQLResolveInfo,
   ) {
-    return context.services.messages.search(query, channelId, pageRequest(page).limit, page.after ?? undefined);
+    const found = await context.services.messages.search(query, channelId, pageRequest(page).limit, page.after ?? undefined);
+    await recordMessagesRead(context, info, 'Query.messageSearch', found.edges.map((edge) => edge.node.channelId));
+    return found;
   }
 
   @FieldResolver(() => ChannelType, { description: 'The channel the message is in.' })
@@ -29,10 +34,12 @@ export class MessageChannelFieldResolver {
   @FieldResolver(() => MessageConnection, {
     description: 'The replies in its thread, in order (`first`/`after` forward, `last`/`before` back); internal replies for staff only. Members, and those who answer a conversation a patient started; empty otherwise.',
   })
-  async replies(@Root() message: Message, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context) {
+  async replies(@Root() message: Message, @Args(() => BidirectionalPageArgs) page: BidirectionalPageArgs, @Ctx() context: Context, @Info() info: GraphQLResolveInfo) {
     const request = pageRequest(page);
     const found = await context.services.channels.findOpenable(message.channelId);
     if (!found || message.parentMessageId) return connectionOf([], () => '');
-    return context.services.messages.page(found.channel, request, message);
+    const read = await context.services.messages.page(found.channel, request, message);
+    await recordMessagesRead(context, info, 'Message.replies', [message.channelId]);
+    return read;
   }
 }
