@@ -134,6 +134,18 @@ describe('notification templates', () => {
     expect(reset.notificationTemplateReset.notificationTemplate).toMatchObject({ customised: false, subject: 'You have a new message from {{organisation.name}}' });
   });
 
+  it('an email template\'s HTML is kept to a safe subset: no scripts, handlers, javascript: links, frames, styles sheets or remote images', async () => {
+    const saved = await templateUpdate(admin.token, {
+      kind: 'STAFF_EMAIL',
+      subject: 'Unread at {{organisation.name}}',
+      text: 'Read: {{link}}',
+      html: '<script>alert(1)</script><p onclick="steal()" style="color:red;position:fixed">Hello <a href="javascript:alert(1)">x</a> <a href="{{link}}">Open</a><img src="https://tracker.example/p.gif"><iframe src="https://evil.example"></iframe><style>p{}</style> <strong>now</strong></p>',
+    });
+    expect(saved.userErrors).toEqual([]);
+    expect(saved.notificationTemplate!.html).toBe('<p style="color:red">Hello <a>x</a> <a href="{{link}}">Open</a> <strong>now</strong></p>');
+    await ok(server.url, admin.token, NotificationTemplateResetDocument, { input: { kind: 'STAFF_EMAIL' } });
+  });
+
   it('refuses placeholders that could carry health information, parts a transport does not have, and non-admins', async () => {
     for (const [input, field] of [
       [{ kind: 'PATIENT_SMS', text: 'Hi {{patient.firstName}}: {{link}}' }, 'input.text'],

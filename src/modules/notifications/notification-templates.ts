@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { textArray } from '../../db/sql';
 import { fillPlaceholders, unknownPlaceholders } from '../../common/placeholders';
+import sanitizeHtml from 'sanitize-html';
 
 /**
  * What a notice says. Each kind is one audience and transport; an organisation may customise any
@@ -77,13 +78,43 @@ export const defaultTemplate = (kind: NotificationTemplateKind): NotificationTem
 const onlyPlaceholders = (text: string) => unknownPlaceholders(text, NOTIFICATION_PLACEHOLDERS).length === 0;
 const PLACEHOLDER_RULE = `Only ${NOTIFICATION_PLACEHOLDERS.map((name) => `{{${name}}}`).join(', ')} may be used: nothing in a notice may identify a patient or their care.`;
 
+/**
+ * The HTML an email template may hold: text formatting, lists, simple tables and links (to
+ * https, mailto or the `{{link}}` placeholder). No scripts, styles sheets, forms, frames or images:
+ * nothing runs, nothing is fetched when the email is opened (no tracking pixel, no remote content).
+ */
+const EMAIL_HTML: sanitizeHtml.IOptions = {
+  allowedTags: ['p', 'br', 'hr', 'strong', 'b', 'em', 'i', 'u', 'small', 'span', 'div', 'h1', 'h2', 'h3', 'ul', 'ol', 'li', 'blockquote', 'a', 'table', 'thead', 'tbody', 'tr', 'td', 'th'],
+  allowedAttributes: { a: ['href', 'title'], td: ['colspan', 'rowspan', 'align'], th: ['colspan', 'rowspan', 'align'], '*': ['style'] },
+  allowedStyles: {
+    '*': {
+      color: [/^#[0-9a-f]{3,6}$/i, /^[a-z]+$/i],
+      'background-color': [/^#[0-9a-f]{3,6}$/i, /^[a-z]+$/i],
+      'font-weight': [/^(normal|bold|\d{3})$/],
+      'font-size': [/^\d{1,2}(px|em|%)$/],
+      'text-align': [/^(left|right|center)$/],
+      padding: [/^[\d\s.pxem%]+$/],
+      margin: [/^[\d\s.pxem%]+$/],
+    },
+  },
+  allowedSchemes: ['https', 'mailto'],
+  allowProtocolRelative: false,
+  disallowedTagsMode: 'discard',
+};
+
+/** An email template's HTML reduced to the safe subset (EMAIL_HTML); what is left is what is stored and sent. */
+export const sanitizeEmailHtml = (html: string): string => sanitizeHtml(html, EMAIL_HTML);
+
 /** Validation of a customised template for its kind (the parts its transport has, within its limits). */
 export const templateInput = z
   .object({
     kind: z.nativeEnum(NotificationTemplateKind),
     subject: z.string().nullish(),
     text: z.string(),
-    html: z.string().nullish(),
+    html: z
+      .string()
+      .nullish()
+      .transform((html) => (html ? sanitizeEmailHtml(html) : html)),
   })
   .superRefine((data, ctx) => {
     const limits = LIMITS[transportOfTemplate(data.kind)];
