@@ -13,6 +13,7 @@ import { Migration20261202120000PatientStartedConversations } from './Migration2
 import { Migration20261202160000AddressedNotes } from './Migration20261202160000AddressedNotes';
 import { Migration20261202170000RateLimits } from './Migration20261202170000RateLimits';
 import { Migration20261202180000AuditClientRequestId } from './Migration20261202180000AuditClientRequestId';
+import { Migration20261202190000GroupHistory } from './Migration20261202190000GroupHistory';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -30,4 +31,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202160000AddressedNotes', class: Migration20261202160000AddressedNotes },
   { name: 'Migration20261202170000RateLimits', class: Migration20261202170000RateLimits },
   { name: 'Migration20261202180000AuditClientRequestId', class: Migration20261202180000AuditClientRequestId },
+  { name: 'Migration20261202190000GroupHistory', class: Migration20261202190000GroupHistory },
 ];

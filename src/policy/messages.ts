@@ -1,5 +1,6 @@
 import { permissionFor } from './permissions';
 import { textArray } from '../db/sql';
+import { ChannelKind } from '../modules/channels/channel.entity';
 
 /**
  * Internal notes: staff-only messages in channels with patients, optionally addressed to role
@@ -15,6 +16,8 @@ import { textArray } from '../db/sql';
 export interface Reader {
   kind: string;
   teamMemberId?: string;
+  /** A patient reader: who they are (what they see of a group turns on when they joined it). */
+  patientId?: string;
   roles?: readonly string[];
   permissions?: readonly string[];
 }
@@ -60,6 +63,18 @@ export const messagePolicy = {
   canSee: (reader: Reader | undefined, message: NoteFacts) =>
     !message.internal || (messagePolicy.seesInternalNotes(reader) && messagePolicy.inAudience(reader, message.audienceRoles, message.audienceTeamMemberId)),
 
+  /**
+   * Is this message within what a member sees of the channel's history? A patient added to a group
+   * sees what was written from their joining on, unless the settings show new members everything.
+   */
+  withinHistory(reader: Reader | undefined, channel: { kind: ChannelKind }, membership: { joinedSeq: number } | undefined, message: { seq: number }, groupHistory: 'FROM_JOINING' | 'EVERYTHING'): boolean {
+    if (reader?.kind !== 'patient' || channel.kind !== ChannelKind.GROUP || !membership || groupHistory === 'EVERYTHING') return true;
+    return message.seq > membership.joinedSeq;
+  },
+
+  /** Whether `withinHistory` could refuse for this reader and channel (worth reading the settings for). */
+  historyTurnsOnJoining: (reader: Reader | undefined, channel: { kind: ChannelKind }) => reader?.kind === 'patient' && channel.kind === ChannelKind.GROUP,
+
   /** May this reader write an internal note (or type one)? */
   canWriteInternal: (reader: Reader | undefined) => messagePolicy.seesInternalNotes(reader),
 
@@ -91,7 +106,18 @@ export const messagePolicy = {
      * Append to a condition; place the parameters where the fragment goes.
      */
     visibleTo(reader: Reader | undefined, message: string): { sql: string; params: unknown[] } {
-      if (!messagePolicy.seesInternalNotes(reader)) return { sql: ` and not ${message}.internal`, params: [] };
+      if (!messagePolicy.seesInternalNotes(reader)) {
+        if (!reader?.patientId) return { sql: ` and not ${message}.internal`, params: [] };
+        // A patient in a group sees what was written from their joining on, unless the settings show them everything.
+        return {
+          sql: ` and not ${message}.internal and ${message}.seq > coalesce((
+                   select gm.joined_seq from channel_member gm join channel gc on gc.organisation_id = gm.organisation_id and gc.id = gm.channel_id
+                    where gm.organisation_id = ${message}.organisation_id and gm.channel_id = ${message}.channel_id and gm.patient_id = ?::uuid and gm.left_at is null
+                      and gc.kind = '${ChannelKind.GROUP}'
+                      and coalesce((select gs.group_history from messaging_settings gs where gs.organisation_id = ${message}.organisation_id), 'FROM_JOINING') = 'FROM_JOINING'), 0)`,
+          params: [reader.patientId],
+        };
+      }
       return messagePolicy.sql.andInAudience(reader, { roles: `${message}.audience_roles`, author: `${message}.audience_team_member_id`, organisation: `${message}.organisation_id` });
     },
 

@@ -4,7 +4,6 @@ import { ChannelMemberType, ChannelType } from '../modules/channels/channel.type
 import { MessageType } from '../modules/messages/message.graphql';
 import { ChannelEventType } from './channel-event.entity';
 import type { StreamEvent } from './channel-events.service';
-import { messagePolicy } from '../policy/messages';
 import type { Message } from '../modules/messages/message.entity';
 
 registerEnumType(ChannelEventType, {
@@ -78,10 +77,9 @@ export class ChannelEventResolver {
 
 /**
  * An event's message, if the subscriber may see it now: an event reaching them (their own read
- * mark, say) does not show a note whose audience they have since left.
+ * mark, say) does not show a note whose audience they have since left, nor a reaction to a group
+ * message from before a patient joined.
  */
-export async function visibleMessage({ loaders, actor }: Pick<Context, 'loaders' | 'actor'>, messageId: string | null | undefined): Promise<Message | null> {
-  if (!messageId) return null;
-  const message = await loaders.message.load(messageId);
-  return message && messagePolicy.canSee(actor, message) ? message : null;
+export function visibleMessage({ services }: Pick<Context, 'services'>, messageId: string | null | undefined): Promise<Message | null> {
+  return messageId ? services.messages.shownById(messageId) : Promise.resolve(null);
 }

@@ -19,6 +19,8 @@ import type { Context } from '../graphql/context';
 import { isPerson } from '../auth/actor';
 import { CLASS_INVARIANT_FIELDS, possibleDependants, visibilityClassOf } from '../policy/visibility-class';
 import { peopleOf, viewerOf, type LoadedEvent } from './event-batch';
+import { messagePolicy } from '../policy/messages';
+import type { Viewer } from '../policy/events';
 
 /**
  * Execute once per event and visibility class: subscribers of a channel's events who asked for
@@ -147,6 +149,8 @@ export function createSharedSubscribe(options: { maxResults?: number } = {}) {
       const viewer = { ...viewerOf(current), dependantKeys: current.kind === 'patient' ? possibleDependants(people) : undefined };
       const visibility = visibilityClassOf(viewer, event.record, people);
       if (!visibility || visibility.startsWith('person:')) return undefined;
+      // About an earlier message of a group (a reaction, an edit): patients who joined at different times see it differently.
+      if (aboutEarlierGroupMessage(viewer, event)) return undefined;
       const given = args.variableValues ?? {};
       const variables = plan.variables.map((name) => (Object.prototype.hasOwnProperty.call(given, name) ? JSON.stringify(given[name]) : '-')).join(',');
       // The event object itself, not its position: only subscribers handed the very same event
@@ -185,4 +189,14 @@ function eventSerial(event: object): number {
   let serial = serials.get(event);
   if (serial === undefined) serials.set(event, (serial = ++nextSerial));
   return serial;
+}
+
+/** Whether an event is about a message of a group written before it, seen by someone whose view of a group's history turns on when they joined. */
+function aboutEarlierGroupMessage(viewer: Viewer, event: LoadedEvent): boolean {
+  const { messageId, channelId, seq } = event.record;
+  if (!messageId) return false;
+  const channel = event.related.channels.find((row) => row.id === channelId);
+  if (!channel || !messagePolicy.historyTurnsOnJoining(viewer, channel)) return false;
+  const message = event.related.messages.find((row) => row.id === messageId);
+  return !message || message.seq < seq;
 }

@@ -211,8 +211,8 @@ export class MessageResolver {
   }
 
   @FieldResolver(() => MessageType, { nullable: true, description: 'The message this one replies to, in its thread; null for a top-level message.' })
-  parent(@Root() message: Message, @Ctx() { loaders }: Context) {
-    return message.parentMessageId ? loaders.message.load(message.parentMessageId) : null;
+  parent(@Root() message: Message, @Ctx() { services }: Context) {
+    return services.messages.parentOf(message);
   }
 
   @FieldResolver(() => Int, { description: 'Replies in its thread that the caller can see (internal replies count for staff only).' })

@@ -13,7 +13,7 @@ import type { PageRequest } from '../../common/pagination';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import { eventTailCtes, publishPosition, reservedSeqCte, withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { ChannelStatus, type Channel } from '../channels/channel.entity';
+import { ChannelStatus, type Channel, type ChannelMember } from '../channels/channel.entity';
 import { addMembers } from '../channels/membership';
 import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
@@ -96,6 +96,9 @@ export class MessageService {
     const found = participating ?? answering;
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
     const parent = data.parentMessageId ? await this.threadParent(actor, channelId, data.parentMessageId) : undefined;
+    if (parent && !(await this.withinHistory(found.channel, found.membership, parent))) {
+      throw new UserError(UserErrorCode.NOT_FOUND, 'No such message in this channel.', 'input.parentMessageId');
+    }
     // A reply to an internal note stays internal.
     const internal = Boolean(data.internal) || Boolean(parent?.internal);
     if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
@@ -277,7 +280,34 @@ export class MessageService {
     if (found.channel) loaders.channel.prime(message.channelId, found.channel);
     loaders.myMembership.prime(message.channelId, found.membership);
     if (!messagePolicy.canSee(this.scope.actor, message)) return undefined;
-    return (await channelFor(message.channelId)) ? message : undefined;
+    if (!(await channelFor(message.channelId))) return undefined;
+    return found.channel && (await this.withinHistory(found.channel, found.membership, message)) ? message : undefined;
+  }
+
+  /** The first message of a reply's thread, as far as the caller sees it. */
+  async parentOf(message: Message): Promise<Message | null> {
+    return message.parentMessageId ? this.shownById(message.parentMessageId) : null;
+  }
+
+  /**
+   * A message another one refers to (a thread's first message, an event's message), if the caller
+   * sees it: its audience, and for a patient added to a group, its place in the history. Through
+   * the loaders: batched for a page, answered from an event batch's rows.
+   */
+  async shownById(messageId: string): Promise<Message | null> {
+    const { loaders } = this.scope;
+    const message = await loaders.message.load(messageId);
+    if (!message || !messagePolicy.canSee(this.scope.actor, message)) return null;
+    const channel = await loaders.channel.load(message.channelId);
+    if (!channel || !messagePolicy.historyTurnsOnJoining(this.scope.actor, channel)) return message;
+    return (await this.withinHistory(channel, await loaders.myMembership.load(message.channelId), message)) ? message : null;
+  }
+
+  /** Whether a member sees this message of the channel's history (a patient added to a group: from their joining, per the settings). */
+  private async withinHistory(channel: Channel, membership: ChannelMember | undefined, message: Message): Promise<boolean> {
+    const actor = this.scope.actor;
+    if (!messagePolicy.historyTurnsOnJoining(actor, channel)) return true;
+    return messagePolicy.withinHistory(actor, channel, membership, message, (await this.deps.settings.current()).groupHistory);
   }
 }
 

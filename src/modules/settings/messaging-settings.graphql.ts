@@ -4,7 +4,7 @@ import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
 import { TeamMemberType } from '../directory/directory.types';
 import { activeTeamMembers } from '../directory/active-people';
-import { WEEKDAYS, type MessagingSettings, type Weekday } from './messaging-settings.service';
+import { GROUP_HISTORY, WEEKDAYS, type GroupHistory, type MessagingSettings, type Weekday } from './messaging-settings.service';
 
 /** The weekdays of the settings, as a GraphQL enum (the values are the names). */
 const WeekdayEnum = Object.fromEntries(WEEKDAYS.map((day) => [day, day])) as { [Day in Weekday]: Day };
@@ -12,6 +12,16 @@ registerEnumType(WeekdayEnum, {
   name: 'Weekday',
   description: 'A day of the week.',
   valuesConfig: Object.fromEntries(WEEKDAYS.map((day) => [day, { description: day.charAt(0) + day.slice(1).toLowerCase() }])),
+});
+
+const GroupHistoryEnum = Object.fromEntries(GROUP_HISTORY.map((value) => [value, value])) as { [Value in GroupHistory]: Value };
+registerEnumType(GroupHistoryEnum, {
+  name: 'GroupHistory',
+  description: 'What a patient added to a group sees of the messages written before they joined.',
+  valuesConfig: {
+    FROM_JOINING: { description: 'Only what is written from their joining (other patients’ earlier messages stay theirs).' },
+    EVERYTHING: { description: 'Every earlier message of the group.' },
+  },
 });
 
 @ObjectType('OpeningHours', { description: 'When the organisation answers on one day, in the settings’ time zone.' })
@@ -59,6 +69,9 @@ export class MessagingSettingsType {
 
   @Field(() => Boolean, { description: 'Default of `patientCanReply` for conversations staff start.' })
   patientCanReplyDefault!: boolean;
+
+  @Field(() => GroupHistoryEnum, { description: 'What a patient added to a group sees of the messages written before they joined (staff always see all).' })
+  groupHistory!: GroupHistory;
 
   @Field(() => Boolean, { description: 'Patients may attach files to their messages.' })
   patientUploadsAllowed!: boolean;
@@ -137,6 +150,9 @@ export class MessagingSettingsUpdateInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Default of `patientCanReply` for conversations staff start.' })
   patientCanReplyDefault?: boolean | null;
+
+  @Field(() => GroupHistoryEnum, { nullable: true, description: 'What a patient added to a group sees of the messages written before they joined.' })
+  groupHistory?: GroupHistory | null;
 
   @Field(() => Boolean, { nullable: true, description: 'Patients may attach files to their messages.' })
   patientUploadsAllowed?: boolean | null;

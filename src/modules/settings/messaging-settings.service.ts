@@ -61,6 +61,8 @@ export interface MessagingSettings {
   messagingForAllPatientCategories: boolean;
   messagingPatientCategories: string[];
   patientEmailOnStaffReply: boolean;
+  /** What a patient added to a group sees of its earlier messages: from their joining, or everything. */
+  groupHistory: GroupHistory;
   /** Automatic replies to patients: to a new conversation, and to a message outside opening hours (null: none). */
   autoReplyNewConversation: string | null;
   autoReplyOutsideHours: string | null;
@@ -97,6 +99,7 @@ export const DEFAULT_SETTINGS: MessagingSettings = {
   messagingForAllPatientCategories: true,
   messagingPatientCategories: [],
   patientEmailOnStaffReply: true,
+  groupHistory: 'FROM_JOINING',
   autoReplyNewConversation: null,
   autoReplyOutsideHours: null,
   autoReplyPeriodHours: 24,
@@ -124,7 +127,11 @@ const ids = (label: string) =>
     .max(500)
     .transform((list) => [...new Set(list)]);
 
+export const GROUP_HISTORY = ['FROM_JOINING', 'EVERYTHING'] as const;
+export type GroupHistory = (typeof GROUP_HISTORY)[number];
+
 const updateInput = z.object({
+  groupHistory: z.enum(GROUP_HISTORY).nullish(),
   staffCanStartConversations: z.boolean().nullish(),
   allStaffCanStartConversations: z.boolean().nullish(),
   conversationStarterTeamMemberIds: ids('A team member id').nullish(),
@@ -181,6 +188,7 @@ const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
   ['messagingForAllPatientCategories', 'messaging_for_all_categories'],
   ['messagingPatientCategories', 'messaging_categories', 'text[]'],
   ['patientEmailOnStaffReply', 'patient_email_on_staff_reply'],
+  ['groupHistory', 'group_history'],
   ['autoReplyNewConversation', 'auto_reply_new_conversation'],
   ['autoReplyOutsideHours', 'auto_reply_outside_hours'],
   ['autoReplyPeriodHours', 'auto_reply_period_hours'],
