@@ -41,6 +41,7 @@ const environmentSchema = z.object({
   SEED_DEMO: booleanFromEnv.optional(),
   EVENT_BUS: z.enum(['in-process', 'postgres', 'redis']).optional(),
   REDIS_URL: optionalText.pipe(z.string().url().optional()),
+  TRUSTED_DOCUMENTS: optionalText,
   RATE_LIMITS: optionalText,
   RATE_LIMIT_STORE: z.enum(['memory', 'postgres', 'redis']).optional(),
   UPLOAD_MAX_PENDING: z.coerce.number().int().positive().default(DEFAULT_MAX_PENDING_UPLOADS),
@@ -120,6 +121,8 @@ export interface Config {
     s3?: { bucket: string; region: string; endpoint?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
+  /** A manifest of the only operations that run (trusted documents); undefined: any operation. */
+  trustedDocuments?: string;
   /** Abuse limits (undefined: none), where they are counted, and the caps counted directly. */
   rateLimits: { table?: RateLimitTable; store: 'memory' | 'postgres' | 'redis'; maxPendingUploads: number; maxConnectionsPerPerson: number };
   notifications: {
@@ -247,6 +250,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
+    trustedDocuments: e.TRUSTED_DOCUMENTS ? path.resolve(e.TRUSTED_DOCUMENTS) : undefined,
     rateLimits: {
       table: rateLimitTable(e.RATE_LIMITS),
       store: e.RATE_LIMIT_STORE ?? { 'in-process': 'memory' as const, postgres: 'postgres' as const, redis: 'redis' as const }[e.EVENT_BUS ?? defaultEventBus(e)],

@@ -8,6 +8,7 @@ import type { AppDeps, Context } from '../graphql/context';
 import { createContext } from '../graphql/context';
 import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import { ApiErrorCode, unauthenticated } from '../errors';
+import { UNTRUSTED_DOCUMENT, type TrustedDocuments } from './trusted-documents';
 
 type Next = (error?: unknown) => void;
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -17,7 +18,7 @@ type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => voi
  * server does (CORS, JSON body, Apollo), without Express's router and response helpers in
  * between: on this path they cost more than the whole of an authenticated `{ __typename }`.
  */
-export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>, authenticator: Authenticator) {
+export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>, authenticator: Authenticator, trusted?: TrustedDocuments) {
   const { config, logger } = deps;
   const allowCors = cors({ origin: config.allowedOrigins ?? true, credentials: false, maxAge: 600 }) as Middleware;
   const readJson = express.json({ limit: config.limits.bodyBytes }) as unknown as Middleware;
@@ -63,10 +64,26 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
       if (corsError) return fail(corsError);
       readJson(req, res, (bodyError) => {
         if (bodyError) return fail(bodyError);
+        if (trusted && !admitTrusted(trusted, req as IncomingMessage & { body?: unknown })) return sendJson(res, 400, { errors: [UNTRUSTED_DOCUMENT] });
         execute(req, res, requestId, clientRequestId).catch(fail);
       });
     });
   };
+}
+
+/**
+ * With trusted documents, a request runs only a document of the manifest: POSTed as its text or
+ * its key (the text is then filled in); operations in a GET's URL are not taken.
+ */
+function admitTrusted(trusted: TrustedDocuments, req: IncomingMessage & { body?: unknown }): boolean {
+  if (req.method !== 'POST') return req.method === 'OPTIONS';
+  const body = req.body as { query?: unknown; extensions?: Record<string, unknown> } | undefined;
+  const query = body && typeof body === 'object' ? trusted.admit(body) : undefined;
+  if (query === undefined || !body) return false;
+  body.query = query;
+  // The manifest's key may be another hash than Apollo's sha256 of the text: the text now speaks for itself.
+  if (body.extensions) delete body.extensions.persistedQuery;
+  return true;
 }
 
 /** Body-parser errors (oversized or malformed JSON) answer as GraphQL-shaped errors; anything else is a logged, bare 500. */

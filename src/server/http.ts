@@ -12,6 +12,7 @@ import { checkCost } from '../graphql/cost';
 import { recordAudit } from '../modules/audit/audit-recorder';
 import type { Authenticator } from '../auth/authenticate';
 import { answerError, graphqlHttpHandler } from './graphql-http';
+import type { TrustedDocuments } from './trusted-documents';
 import { openDownload, receiveUpload } from '../modules/attachments/attachment.service';
 
 export interface HttpParts {
@@ -27,7 +28,7 @@ export function clientRequestIdOf(header: unknown): string | undefined {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : undefined;
 }
 
-export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator, readiness: () => Promise<boolean>): Promise<HttpParts> {
+export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator, readiness: () => Promise<boolean>, trusted?: TrustedDocuments): Promise<HttpParts> {
   const { config, logger } = deps;
   const apollo = new ApolloServer<Context>({
     schema,
@@ -114,7 +115,7 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
     answerError(error, res, logger, String(res.getHeader('x-request-id')));
   });
 
-  const graphql = graphqlHttpHandler(deps, apollo, authenticator);
+  const graphql = graphqlHttpHandler(deps, apollo, authenticator, trusted);
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const started = process.hrtime.bigint();
     // The server names every request itself: a client's id is logged and audited beside it.

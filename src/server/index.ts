@@ -26,6 +26,7 @@ import { createHttpApp } from './http';
 import { AuditLog } from '../modules/audit/audit-log';
 import { SettingsCache } from '../modules/settings/settings-cache';
 import { attachWebSocketServer } from './ws';
+import { TrustedDocuments } from './trusted-documents';
 import { RateLimits, type RateLimitStore } from '../modules/rate-limits/rate-limits';
 import { Redis } from 'ioredis';
 
@@ -60,6 +61,9 @@ function rateLimitStore(config: Config, orm: MikroORM): RateLimitStore {
 
 /** Connects to the database, applies migrations and serves HTTP and WebSocket on one port. */
 export async function startServer(config: Config, databaseUrl: string, logger = createLogger(config), givenBus?: EventBus): Promise<RunningServer> {
+  // Read before anything is opened: a bad manifest stops the start with nothing to close.
+  const trusted = config.trustedDocuments ? TrustedDocuments.load(config.trustedDocuments) : undefined;
+  if (trusted) logger.info({ operations: trusted.size }, 'trusted documents: only these operations run');
   const applied = await runMigrations(databaseUrl);
   const orm = await openDatabase({ databaseUrl, logger });
   const bus = givenBus ?? (await createEventBus(config, databaseUrl, logger));
@@ -121,13 +125,13 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     }
   });
   const authenticator = new Authenticator(orm, verifier, identities);
-  const { handle, apollo } = await createHttpApp(deps, schema, authenticator, readiness);
+  const { handle, apollo } = await createHttpApp(deps, schema, authenticator, readiness, trusted);
   const server = config.tls
     ? https.createServer({ cert: fs.readFileSync(config.tls.certFile), key: fs.readFileSync(config.tls.keyFile) }, handle)
     : http.createServer(handle);
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
-  const ws = attachWebSocketServer(server, deps, schema, authenticator);
+  const ws = attachWebSocketServer(server, deps, schema, authenticator, trusted);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

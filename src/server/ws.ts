@@ -12,6 +12,7 @@ import { checkCost } from '../graphql/cost';
 import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import type { Actor } from '../auth/actor';
 import { randomUUID } from 'node:crypto';
+import { UNTRUSTED_DOCUMENT, type TrustedDocuments } from './trusted-documents';
 import { CLOSE_REVOKED } from '../realtime/live-hub';
 import { TENANT_FILTER } from '../db/tenant';
 import { auditSubscription } from '../modules/audit/audit-recorder';
@@ -60,7 +61,7 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
  * subscribe gets the same validation and limits as HTTP; the socket closes (4401) when the
  * token expires.
  */
-export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator) {
+export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator, trusted?: TrustedDocuments) {
   const { config, logger } = deps;
   const documents = new CheckedDocuments(schema, allValidationRules(config), parseOptions(config.limits));
   const states = new WeakMap<object, ConnectionState>();
@@ -156,7 +157,9 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       },
       onSubscribe: async (ctx, id, payload) => {
         const state = states.get(ctx.extra);
-        const checked = documents.check(payload.query);
+        const query = trusted ? trusted.admit(payload) : payload.query;
+        if (query === undefined) return [withCode(new GraphQLError(UNTRUSTED_DOCUMENT.message), UNTRUSTED_DOCUMENT.extensions.code)];
+        const checked = documents.check(query);
         if (checked.errors) return checked.errors;
         const { document } = checked;
         const operation = getOperationAST(document, payload.operationName);
