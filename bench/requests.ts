@@ -3,7 +3,7 @@ import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import { Client as PgClient } from 'pg';
-import { addPatient, addStaff, benchDatabase, benchEnvironment, createBenchOrganisation, graphql, intFromEnv, sleep, spawnNode } from './support';
+import { addPatient, addStaff, benchDatabase, benchEnvironment, cpuMs, createBenchOrganisation, graphql, intFromEnv, sleep, spawnNode } from './support';
 import { buildCommit, installPostGraphile } from './baseline-build';
 
 /**
@@ -13,7 +13,9 @@ import { buildCommit, installPostGraphile } from './baseline-build';
  * - the newest page of 50 messages of a 2,000-message channel, as a member, against PostGraphile 4
  *   reading the same table of the same database;
  * - `messageSend` throughput against the commit before this work (BENCH_COMPARE_COMMIT), built
- *   here and run against a database of its own.
+ *   here and run against a database of its own;
+ * - the server CPU an anonymous document of 30,000 repeated directives costs before it is refused,
+ *   against the same commit (which parsed and validated it all).
  * Load: autocannon, BENCH_REQUEST_CONNECTIONS (32) connections for BENCH_REQUEST_SECONDS (5) each.
  */
 const sizes = {
@@ -179,7 +181,7 @@ async function main() {
       measured.push(pageOurs);
       console.log(row(`newest 50 of ${sizes.history} messages, as the patient`, pageOurs, pagePeer, 'pg4:'));
     }
-    if (ONLY.has('send')) await compareSends(ours, seeded, measured, children, databases);
+    if (ONLY.has('send')) await compareSends({ url: ours.url, pid: ours.child.pid! }, seeded, measured, children, databases);
     if (SERVER_NODE_OPTIONS.length) await stopAndWait(ours.child);
     if (measured.some((result) => result.errors)) throw new Error('requests failed during the bench');
   } finally {
@@ -199,9 +201,10 @@ const stopAndWait = (child: ChildProcess) =>
  * `messageSend` against the commit before this work, each warmed first and measured while the
  * other is idle: the baseline first (then stopped), ours after it.
  */
-async function compareSends(ours: { url: string }, seeded: Awaited<ReturnType<typeof seed>>, measured: Load[], children: ChildProcess[], databases: Array<{ stop(): Promise<void> }>) {
+async function compareSends(ours: { url: string; pid: number }, seeded: Awaited<ReturnType<typeof seed>>, measured: Load[], children: ChildProcess[], databases: Array<{ stop(): Promise<void> }>) {
   const sent = (data: Record<string, any>) => Boolean(data.messageSend?.message?.id) && data.messageSend.userErrors.length === 0;
   let sendThen: Load | undefined;
+  let refusalThen: number | undefined;
   const built = COMPARE_COMMIT === 'none' ? undefined : await buildCommit(COMPARE_COMMIT).catch((error: Error) => {
     console.log(`messageSend comparison skipped: ${COMPARE_COMMIT} could not be built here (${error.message.split('\n')[0]})`);
     return undefined;
@@ -216,6 +219,7 @@ async function compareSends(ours: { url: string }, seeded: Awaited<ReturnType<ty
     await expectAnswer(then.url, thenRequests[0], sent, COMPARE_COMMIT);
     await load(then.url, thenRequests);
     sendThen = await load(then.url, thenRequests);
+    refusalThen = await refusalCpu(then.url, then.child.pid!, 3);
     then.child.kill();
   }
   const ourRequests = sendRequests(seeded.staff.token, seeded.sendChannels);
@@ -224,6 +228,24 @@ async function compareSends(ours: { url: string }, seeded: Awaited<ReturnType<ty
   const sendOurs = await load(ours.url, ourRequests);
   console.log(sendThen ? row(`messageSend into ${sizes.sendChannels} channels`, sendOurs, sendThen, `${COMPARE_COMMIT}:`) : `messageSend: ${sendOurs.perSecond} req/s`);
   measured.push(sendOurs);
+  const refusalOurs = await refusalCpu(ours.url, ours.pid, 200);
+  console.log(
+    `anonymous 30,000-directive document: ${refusalOurs.toFixed(2)} ms server CPU each before its 400` +
+      (refusalThen !== undefined ? `; ${COMPARE_COMMIT}: ${refusalThen.toFixed(0)} ms (ratio ${(refusalOurs / refusalThen).toFixed(4)})` : ''),
+  );
+}
+
+/** The document of the abuse report: 30,000 repeated directives (about 540 KB), sent with no token. */
+const DIRECTIVE_FLOOD = JSON.stringify({ query: `{ __typename ${'@include(if: true) '.repeat(30_000)}}` });
+
+/** The server's CPU time (user + system, /proc) per refusal of the flood, over `count` sequential requests. */
+async function refusalCpu(url: string, pid: number, count: number): Promise<number> {
+  const first = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: DIRECTIVE_FLOOD });
+  if (first.status !== 400) throw new Error(`the flood was answered ${first.status}, not 400`);
+  await first.arrayBuffer();
+  const before = await cpuMs(pid);
+  for (let index = 0; index < count; index++) await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: DIRECTIVE_FLOOD })).arrayBuffer();
+  return ((await cpuMs(pid)) - before) / count;
 }
 
 main().then(

@@ -122,6 +122,17 @@ export const intFromEnv = (name: string, fallback: number) => {
 };
 
 /** Resident memory of a process, in bytes (Linux). */
+/** A process's CPU time so far (user + system), in milliseconds, from /proc. */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name (which may hold spaces, inside parentheses): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** USER_HZ: Linux reports process times in hundredths of a second. */
+const CLOCK_TICKS = 100;
+
 export async function residentBytes(pid: number): Promise<number> {
   const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
   const match = /VmRSS:\s+(\d+) kB/.exec(status);

@@ -36,6 +36,7 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().nonnegative().default(15),
   GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10000),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(5000),
+  GRAPHQL_MAX_QUERY_CHARS: z.coerce.number().int().positive().default(100_000),
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().nonnegative().default(50),
   MESSAGE_BODY_MAX_CHARS: z.coerce.number().int().positive().default(20_000),
   SEED_DEMO: booleanFromEnv.optional(),
@@ -107,7 +108,7 @@ export interface Config {
   /** WebSocket and CORS origin allow-list; undefined means any origin (development). */
   allowedOrigins?: string[];
   tls?: { certFile: string; keyFile: string };
-  limits: { bodyBytes: number; maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxDirectives: number; messageBodyChars: number };
+  limits: { bodyBytes: number; maxDepth: number; maxAliases: number; maxCost: number; maxTokens: number; maxQueryChars: number; maxDirectives: number; messageBodyChars: number };
   seedDemo: boolean;
   files: {
     /** Local file store (the default store). */
@@ -228,6 +229,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxAliases: e.GRAPHQL_MAX_ALIASES,
       maxCost: e.GRAPHQL_MAX_COST,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxQueryChars: e.GRAPHQL_MAX_QUERY_CHARS,
       maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
       messageBodyChars: e.MESSAGE_BODY_MAX_CHARS,
     },

@@ -3,7 +3,8 @@ import { createOrganisation, type Person, type TestOrganisation } from './suppor
 import { errorCodes, eventually, ok, request, subscribe } from './support/client';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { print } from 'graphql';
+import { parse, print } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { randomUUID } from 'node:crypto';
 import { AuditEventsDocument, ChannelActivateDocument, ChannelByIdDocument, ChannelEventsDocument, ChannelListWithDetailsDocument, ChannelMessagesDocument, MeDocument, MessageSearchDocument, MessageSendDocument } from './generated/graphql';
 
@@ -113,10 +114,13 @@ it('a request refused before it ran (validation, cost, variables) is on the call
     fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${careless.token}` }, body: JSON.stringify(body) });
   await post({ query: '{ noSuchField }' });
   await post({ query: 'query ($n: Int) { channels(first: $n) { edges { cursor } } }', variables: { n: 'abc' } });
-  await eventually(async () => (await audit({ actorId: careless.id })).length >= 3);
+  const overSocket = subscribe(server.wsUrl, careless.token, parse('subscription { noSuchField }') as TypedDocumentNode<unknown, Record<string, never>>, {});
+  expect(await overSocket.endCodes()).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+  await eventually(async () => (await audit({ actorId: careless.id })).length >= 4);
   expect((await audit({ actorId: careless.id })).map((event) => [event.action, event.outcome, event.errorCode]).sort()).toEqual(
     [
       ['Query.me', 'ALLOWED', null],
+      ['Request.refused', 'REJECTED', 'GRAPHQL_VALIDATION_FAILED'],
       ['Request.refused', 'REJECTED', 'GRAPHQL_VALIDATION_FAILED'],
       ['Request.refused', 'REJECTED', 'BAD_USER_INPUT'],
     ].sort(),

@@ -84,12 +84,16 @@ describe('limits on HTTP', () => {
     expect(response.status).toBe(400);
   });
 
-  it('denied before any work, with no token: documents past the token limit stop parsing (30,000 directives, 30,000 variables)', async () => {
+  it('denied before any work, with no token: documents longer than the limit (30,000 directives, 30,000 variables), or past the token limit', async () => {
     for (const query of [directiveFlood, variableFlood]) {
       const { status, body } = await post({ query }, {}, { anonymous: true });
       expect(status).toBe(400);
-      expect(body.errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_PARSE_FAILED' }, message: expect.stringMatching(/5000 tokens/) })]);
+      expect(body.errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_PARSE_FAILED' }, message: expect.stringMatching(/longer than 100000 characters/) })]);
     }
+    // Short enough, but 6,000 fields: parsing stops at the token limit.
+    const { status, body } = await post({ query: `{ ${'__typename '.repeat(6_000)}}` }, {}, { anonymous: true });
+    expect(status).toBe(400);
+    expect(body.errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_PARSE_FAILED' }, message: expect.stringMatching(/5000 tokens/) })]);
   });
 
   it('allowed: directives up to the limit; denied: more (a clear validation error)', async () => {

@@ -26,6 +26,12 @@ export function extraValidationRules(config: Pick<Config, 'limits' | 'sandbox'>)
  */
 export const parseOptions = (limits: Config['limits']) => ({ maxTokens: limits.maxTokens });
 
+/** A document longer than the limit, refused before it is hashed or parsed (undefined: within it). */
+export function oversizedDocument(query: unknown, limits: Config['limits']): GraphQLError | undefined {
+  if (typeof query !== 'string' || query.length <= limits.maxQueryChars) return undefined;
+  return new GraphQLError(`The document is longer than ${limits.maxQueryChars} characters.`, { extensions: { code: 'GRAPHQL_PARSE_FAILED', http: { status: 400 } } });
+}
+
 export function allValidationRules(config: Pick<Config, 'limits' | 'sandbox'>): ValidationRule[] {
   return [...specifiedRules, ...extraValidationRules(config)];
 }

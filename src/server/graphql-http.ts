@@ -9,6 +9,7 @@ import { createContext } from '../graphql/context';
 import { AuthenticationError, bearerToken, type Authenticator } from '../auth/authenticate';
 import { ApiErrorCode, unauthenticated } from '../errors';
 import { UNTRUSTED_DOCUMENT, type TrustedDocuments } from './trusted-documents';
+import { oversizedDocument } from '../graphql/limits';
 
 type Next = (error?: unknown) => void;
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -64,6 +65,8 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
       if (corsError) return fail(corsError);
       readJson(req, res, (bodyError) => {
         if (bodyError) return fail(bodyError);
+        const oversized = oversizedDocument((req as { body?: { query?: unknown } }).body?.query, config.limits);
+        if (oversized) return sendJson(res, 400, { errors: [{ message: oversized.message, extensions: { code: oversized.extensions.code } }] });
         if (trusted && !admitTrusted(trusted, req as IncomingMessage & { body?: unknown })) return sendJson(res, 400, { errors: [UNTRUSTED_DOCUMENT] });
         execute(req, res, requestId, clientRequestId).catch(fail);
       });

@@ -5,7 +5,7 @@ import { CloseCode } from 'graphql-ws';
 import { GraphQLError, getOperationAST, parse, validate, type DocumentNode, type GraphQLSchema, type ParseOptions, type ValidationRule } from 'graphql';
 import type { AppDeps } from '../graphql/context';
 import { createContext } from '../graphql/context';
-import { allValidationRules, parseOptions } from '../graphql/limits';
+import { allValidationRules, oversizedDocument, parseOptions } from '../graphql/limits';
 import { maskError } from '../graphql/errors';
 import { createSharedSubscribe } from '../realtime/shared-execution';
 import { checkCost } from '../graphql/cost';
@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { UNTRUSTED_DOCUMENT, type TrustedDocuments } from './trusted-documents';
 import { CLOSE_REVOKED } from '../realtime/live-hub';
 import { TENANT_FILTER } from '../db/tenant';
-import { auditSubscription } from '../modules/audit/audit-recorder';
+import { auditSubscription, recordAudit } from '../modules/audit/audit-recorder';
 import type { Context } from '../graphql/context';
 import { RateLimitedError } from '../errors';
 
@@ -157,16 +157,23 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
       },
       onSubscribe: async (ctx, id, payload) => {
         const state = states.get(ctx.extra);
+        // A document refused before it ran is on the caller's audit log, as over HTTP.
+        const refuse = async (errors: readonly GraphQLError[]) => {
+          await recordAudit(createContext(deps, state?.actor, `${state?.connectionId}:${id}`), { action: 'Request.refused', args: {}, outcome: 'REJECTED', errorCode: String(errors[0]?.extensions?.code ?? 'BAD_REQUEST') });
+          return [...errors];
+        };
+        const oversized = oversizedDocument(payload.query, config.limits);
+        if (oversized) return refuse([oversized]);
         const query = trusted ? trusted.admit(payload) : payload.query;
-        if (query === undefined) return [withCode(new GraphQLError(UNTRUSTED_DOCUMENT.message), UNTRUSTED_DOCUMENT.extensions.code)];
+        if (query === undefined) return refuse([withCode(new GraphQLError(UNTRUSTED_DOCUMENT.message), UNTRUSTED_DOCUMENT.extensions.code)]);
         const checked = documents.check(query);
-        if (checked.errors) return checked.errors;
+        if (checked.errors) return refuse(checked.errors);
         const { document } = checked;
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [withCode(new GraphQLError('Unable to identify the operation.'), 'BAD_REQUEST')];
         if (operation.operation === 'mutation') return [withCode(new GraphQLError('Mutations go over HTTP POST.'), 'BAD_REQUEST')];
         const tooCostly = checkCost(schema, document, payload.variables ?? undefined, payload.operationName, config.limits.maxCost);
-        if (tooCostly) return [tooCostly];
+        if (tooCostly) return refuse([tooCostly]);
         if (state?.token) {
           // Role groups and permissions may have changed since the connection opened (the identity cache follows the directory).
           try {
