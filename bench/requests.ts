@@ -219,7 +219,7 @@ async function compareSends(ours: { url: string; pid: number }, seeded: Awaited<
     await expectAnswer(then.url, thenRequests[0], sent, COMPARE_COMMIT);
     await load(then.url, thenRequests);
     sendThen = await load(then.url, thenRequests);
-    refusalThen = await refusalCpu(then.url, then.child.pid!, 3);
+    refusalThen = await refusalCpu(then.url, then.child.pid!, DIRECTIVE_FLOOD, 3);
     then.child.kill();
   }
   const ourRequests = sendRequests(seeded.staff.token, seeded.sendChannels);
@@ -228,23 +228,28 @@ async function compareSends(ours: { url: string; pid: number }, seeded: Awaited<
   const sendOurs = await load(ours.url, ourRequests);
   console.log(sendThen ? row(`messageSend into ${sizes.sendChannels} channels`, sendOurs, sendThen, `${COMPARE_COMMIT}:`) : `messageSend: ${sendOurs.perSecond} req/s`);
   measured.push(sendOurs);
-  const refusalOurs = await refusalCpu(ours.url, ours.pid, 200);
+  const refusalOurs = await refusalCpu(ours.url, ours.pid, DIRECTIVE_FLOOD, 200);
+  const tokensOurs = await refusalCpu(ours.url, ours.pid, TOKEN_FLOOD, 200);
   console.log(
-    `anonymous 30,000-directive document: ${refusalOurs.toFixed(2)} ms server CPU each before its 400` +
+    `anonymous 30,000-directive document (540 KB): ${refusalOurs.toFixed(2)} ms server CPU each before it is refused` +
       (refusalThen !== undefined ? `; ${COMPARE_COMMIT}: ${refusalThen.toFixed(0)} ms (ratio ${(refusalOurs / refusalThen).toFixed(4)})` : ''),
   );
+  console.log(`anonymous 5,500-directive document (99 KB, refused at the token limit): ${tokensOurs.toFixed(2)} ms server CPU each`);
 }
 
 /** The document of the abuse report: 30,000 repeated directives (about 540 KB), sent with no token. */
 const DIRECTIVE_FLOOD = JSON.stringify({ query: `{ __typename ${'@include(if: true) '.repeat(30_000)}}` });
+/** The largest directive flood within the size limits: parsed until the token limit. */
+const TOKEN_FLOOD = JSON.stringify({ query: `{ __typename ${'@include(if: true) '.repeat(5_500)}}` });
 
-/** The server's CPU time (user + system, /proc) per refusal of the flood, over `count` sequential requests. */
-async function refusalCpu(url: string, pid: number, count: number): Promise<number> {
-  const first = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: DIRECTIVE_FLOOD });
-  if (first.status !== 400) throw new Error(`the flood was answered ${first.status}, not 400`);
+/** The server's CPU time (user + system, /proc) per refusal of `body`, over `count` sequential requests. */
+async function refusalCpu(url: string, pid: number, body: string, count: number): Promise<number> {
+  const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const first = await send();
+  if (first.status < 400 || first.status >= 500) throw new Error(`the flood was answered ${first.status}, not refused`);
   await first.arrayBuffer();
   const before = await cpuMs(pid);
-  for (let index = 0; index < count; index++) await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: DIRECTIVE_FLOOD })).arrayBuffer();
+  for (let index = 0; index < count; index++) await (await send()).arrayBuffer();
   return ((await cpuMs(pid)) - before) / count;
 }
 

@@ -31,7 +31,7 @@ const environmentSchema = z.object({
   ALLOWED_ORIGINS: optionalText,
   TLS_CERT: optionalText,
   TLS_KEY: optionalText,
-  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_000_000),
+  BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(262_144),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(10),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().nonnegative().default(15),
   GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10000),
