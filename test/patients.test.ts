@@ -219,6 +219,7 @@ describe('display names that cannot impersonate', () => {
     const clinic = await createOrganisation(server);
     await clinic.addStaff('Amelia Hart', [], ['Clinician']);
     await clinic.addStaff('Ace Poe', [], ['Billing']);
+    await clinic.addStaff('Dr Ravi Patel', [], ['Clinician']);
     patient = await clinic.addPatient('Pat Tester');
   });
   const setName = (displayName: string) => ok(server.url, patient.token, ProfileUpdateDocument, { input: { displayName } });
@@ -233,6 +234,8 @@ describe('display names that cannot impersonate', () => {
     ['full-width letters (stored NFKC)', 'Ｈａｔｔｉｅ', 'Hattie'],
     ['a no-break space (stored as a space)', 'Hattie\u00a0Smith', 'Hattie Smith'],
     ['a first name shared with a clinician', 'Amelia', 'Amelia'],
+    ['a last name shared with a clinician', 'Jo Patel', 'Jo Patel'],
+    ['a zero-width non-joiner inside a Persian name', 'مهسا\u200cسادات', 'مهسا\u200cسادات'],
   ])('allowed: %s', async (_label, displayName, stored) => {
     const updated = await setName(displayName);
     expect(updated.profileUpdate.userErrors).toEqual([]);
@@ -258,6 +261,11 @@ describe('display names that cannot impersonate', () => {
     ['the title Doctor', 'Doctor Who'],
     ['the title Nurse', 'Nurse Jackie'],
     ['a role group of the clinic', 'Billing'],
+    ["a clinician's name without their title", 'Ravi Patel'],
+    ["a clinician's name the other way round", 'Hart, Amelia'],
+    ["a clinician's name run together", 'AmeliaHart'],
+    ["a clinician's initial and last name", 'R. Patel'],
+    ['a team of the clinic', 'Care Team'],
   ])('denied: %s', async (_label, displayName) => {
     await setName('Before');
     const refused = await setName(displayName);

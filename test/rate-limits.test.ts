@@ -122,14 +122,29 @@ describe('abuse limits', () => {
     rateLimited(big.attachmentCreateUpload);
   });
 
-  it('sockets: a person opens a limited number of connections a minute; the next closes with 4429', async () => {
+  it('sockets: a person opens a limited number of connections a minute; the next closes with 1013 (try again later, which clients retry)', async () => {
     const c = await clinic();
     const params = { authorization: `Bearer ${c.patient.token}` };
     expect(await connectionCloseCode(server.wsUrl, params)).toBe(1000);
     expect(await connectionCloseCode(server.wsUrl, params)).toBe(1000);
-    expect(await connectionCloseCode(server.wsUrl, params)).toBe(4429);
+    expect(await connectionCloseCode(server.wsUrl, params)).toBe(1013);
     // Someone else from the same address is not refused (the address allows far more).
     expect(await connectionCloseCode(server.wsUrl, { authorization: `Bearer ${c.staff.token}` })).toBe(1000);
+  });
+
+  it('sockets: failed authentications are counted per address; past the limit the address is refused before its token is checked, and successful connections spend nothing', async () => {
+    const strict = await startTestServer({ RATE_LIMITS: JSON.stringify({ socketConnect: { address: '3/60' } }) });
+    try {
+      const org = await createOrganisation(strict);
+      const staff = await org.addStaff('Proxy User');
+      const good = { authorization: `Bearer ${staff.token}` };
+      // Many people behind one address connect freely.
+      for (let index = 0; index < 5; index++) expect(await connectionCloseCode(strict.wsUrl, good)).toBe(1000);
+      for (let index = 0; index < 3; index++) expect(await connectionCloseCode(strict.wsUrl, { authorization: 'Bearer not-a-token' })).toBe(4401);
+      expect(await connectionCloseCode(strict.wsUrl, good)).toBe(1013);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('counters are shared by every server process (PostgreSQL store): a limit reached through two servers together', async () => {

@@ -17,6 +17,9 @@ const PROTOTYPES = confusablePrototypes as Record<string, string>;
  */
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{Co}\p{Cn}\p{Cs}]/u;
 
+/** Zero-width (non-)joiners between two letters: how many Persian and Indic names are spelt. */
+const JOINER_IN_A_WORD = /(?<=[\p{L}\p{M}])[\u200c\u200d](?=\p{L})/gu;
+
 /** Alphabets whose letters pass for each other: a word may use one of them, not several. */
 const LOOKALIKE_SCRIPTS: ReadonlyArray<readonly [string, RegExp]> = [
   ['Latin', /\p{Script=Latin}/u],
@@ -28,14 +31,17 @@ const LOOKALIKE_SCRIPTS: ReadonlyArray<readonly [string, RegExp]> = [
 ];
 
 /** Words that say someone speaks for the clinic. */
-const TITLES = ['dr', 'doctor', 'prof', 'professor', 'nurse', 'md', 'rn', 'admin', 'administrator', 'staff', 'moderator', 'clinician', 'physician', 'surgeon', 'pharmacist'];
+const TITLES = [
+  'dr', 'doctor', 'prof', 'professor', 'nurse', 'md', 'rn', 'admin', 'administrator', 'staff', 'moderator',
+  'clinician', 'physician', 'surgeon', 'pharmacist', 'team', 'clinic', 'reception', 'support', 'official',
+];
 
 /** A name as stored: NFKC (compatibility forms folded: full-width letters, ligatures, NBSP), spaces collapsed, trimmed. */
 export const normaliseName = (name: string): string => name.normalize('NFKC').replace(/\s+/gu, ' ').trim();
 
 /** Why a (normalised) name cannot be shown, or undefined. */
 export function nameProblem(name: string): string | undefined {
-  if (INVISIBLE.test(name)) return 'must not contain invisible, formatting or control characters';
+  if (INVISIBLE.test(name.replace(JOINER_IN_A_WORD, ''))) return 'must not contain invisible, formatting or control characters';
   for (const word of name.split(/[\s\-'’.]+/u)) {
     const scripts = LOOKALIKE_SCRIPTS.filter(([, pattern]) => [...word].some((character) => pattern.test(character)));
     if (scripts.length > 1) return `must not mix ${scripts.map(([script]) => script).join(' and ')} letters in one word`;
@@ -53,7 +59,7 @@ export function skeleton(text: string): string {
  * an l) and the skeleton of the lower-cased text (capitals passing for the name).
  */
 type Forms = readonly [readonly string[], readonly string[]];
-const words = (text: string) => text.split(/[^\p{L}\p{M}\p{N}]+/u).filter(Boolean);
+const words = (text: string) => text.replace(JOINER_IN_A_WORD, '').split(/[^\p{L}\p{M}\p{N}]+/u).filter(Boolean);
 const formsOf = (text: string): Forms => [words(skeleton(text).toLowerCase()), words(skeleton(text.toLowerCase()))];
 
 /** Whether `text` contains `phrase` as consecutive whole words, in either form. */
@@ -68,7 +74,24 @@ function containsPhrase(text: Forms, phrase: Forms): boolean {
   });
 }
 
+/**
+ * Whether a display name passes for a person's name (titles left out of both): all of its words in
+ * any order ("Hart, Amelia"), run together ("AmeliaHart"), or an initial and the last name ("A. Hart").
+ */
+function passesForPerson(name: Forms, person: Forms): boolean {
+  return [0, 1].some((form) => {
+    const own = name[form].filter((word) => !TITLE_WORDS[form].has(word));
+    const theirs = person[form].filter((word) => !TITLE_WORDS[form].has(word));
+    if (theirs.length === 0 || own.length === 0) return false;
+    if (theirs.every((word) => own.includes(word))) return true;
+    if (own.join('') === theirs.join('')) return true;
+    const [first, last] = [theirs[0], theirs[theirs.length - 1]];
+    return theirs.length > 1 && own.includes(last) && own.some((word) => word !== last && first.startsWith(word) && word.length <= 2);
+  });
+}
+
 const TITLE_FORMS = TITLES.map(formsOf);
+const TITLE_WORDS = [new Set(TITLE_FORMS.flatMap((forms) => forms[0])), new Set(TITLE_FORMS.flatMap((forms) => forms[1]))] as const;
 
 /**
  * Whom or what a patient's display name passes for: a team member's full name, a title, or one of
@@ -76,7 +99,7 @@ const TITLE_FORMS = TITLES.map(formsOf);
  */
 export function impersonation(displayName: string, teamMemberNames: readonly string[], roleGroups: readonly string[]): string | undefined {
   const name = formsOf(displayName);
-  if (teamMemberNames.some((member) => containsPhrase(name, formsOf(member)))) return "a team member's name";
+  if (teamMemberNames.some((member) => passesForPerson(name, formsOf(member)))) return "a team member's name";
   if (TITLE_FORMS.some((title) => containsPhrase(name, title))) return 'a clinical or staff title';
   if (roleGroups.some((role) => containsPhrase(name, formsOf(role)))) return 'a role group of the clinic';
   return undefined;

@@ -57,9 +57,10 @@ export const CLASS_INVARIANT_FIELDS: Record<string, ReadonlySet<string>> = {
   // Not `parent`: its author is not among the people the event names (their details differ per viewer).
   Message: new Set(['id', 'body', 'html', 'links', 'internal', 'audienceRoles', 'system', 'createdAt', 'editedAt', 'deletedAt', 'cursor', 'replyCount', 'lastReplyAt', 'author', 'onBehalfOf', 'channel', 'attachments']),
   TeamMember: new Set(['id', 'name', 'displayName', 'externalId', 'email', 'permissions', 'roles', 'archived', 'canStartConversation', 'canUploadAttachments']),
-  Patient: new Set(['id', 'name', 'displayName', 'avatarUrl', 'externalId', 'email', 'phone', 'portalAccess', 'messagingEnabled', 'category', 'messagingBlockers', 'canStartConversation', 'canUploadAttachments']),
+  Patient: new Set(['id', 'name', 'displayName', 'externalId', 'email', 'phone', 'portalAccess', 'messagingEnabled', 'category', 'messagingBlockers', 'canStartConversation', 'canUploadAttachments']),
   ChannelMember: new Set(['id', 'joinedAt', 'teamMember', 'patient', 'guardianOf']),
-  Attachment: new Set(['id', 'fileName', 'contentType', 'size', 'status', 'url']),
+  // Not `url`: a download URL names whom it was handed to (downloads are audited as theirs).
+  Attachment: new Set(['id', 'fileName', 'contentType', 'size', 'status']),
 };
 
 /**

@@ -18,6 +18,7 @@ import { TENANT_FILTER } from '../db/tenant';
 import { auditSubscription, recordAudit } from '../modules/audit/audit-recorder';
 import type { Context } from '../graphql/context';
 import { RateLimitedError } from '../errors';
+import type { LimitSubject } from '../modules/rate-limits/rate-limits';
 
 interface ConnectionState {
   actor?: Actor;
@@ -32,8 +33,11 @@ interface ConnectionState {
   closing: AbortController;
 }
 
-/** Too many connections (per address or person): the reason says when to try again. */
-export const CLOSE_TOO_MANY = 4429;
+/**
+ * Too many connections (per address or person): "try again later", which graphql-ws's client
+ * retries with its backoff (it gives up at once on 4429); the reason says when.
+ */
+export const CLOSE_TOO_MANY = 1013;
 
 /** The message of a RATE_LIMITED refusal of `consume`, or undefined when it went through. */
 async function refusedBy(consume: () => Promise<void>): Promise<string | undefined> {
@@ -91,15 +95,18 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         const state: ConnectionState = { connectionId: randomUUID(), operations: new Set(), closing: new AbortController() };
         states.set(ctx.extra, state);
         socketStates.set(socket, state);
-        // Connections opened per address, before any other work (the token's check included).
-        const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
-        const tooMany = await refusedBy(() => deps.rateLimits.consume('socketConnect', [{ scope: 'address', id: address }]));
-        if (tooMany) {
-          socket.close(CLOSE_TOO_MANY, tooMany);
+        // Failed authentications per address: past the limit, an address is refused before its token is
+        // checked. Successful ones spend nothing here (many people share a proxy's or a hospital's address).
+        const address: LimitSubject = { scope: 'address', id: ctx.extra.request.socket.remoteAddress ?? 'unknown' };
+        const blocked = await deps.rateLimits.blocked('socketConnect', address);
+        if (blocked !== undefined) {
+          socket.close(CLOSE_TOO_MANY, `Too many failed connections; retry in ${blocked} s`);
           return false;
         }
+        const failed = () => refusedBy(() => deps.rateLimits.consume('socketConnect', [address]));
         const token = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         if (!token) {
+          await failed();
           socket.close(CloseCode.Unauthorized, 'Unauthorized');
           return false;
         }
@@ -114,6 +121,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
             return false;
           }
           logger.info({ connectionId: state.connectionId, reason: error.reason }, 'websocket token rejected');
+          await failed();
           socket.close(error.reason.startsWith('unknown') ? CloseCode.Forbidden : CloseCode.Unauthorized, error.reason.startsWith('unknown') ? 'Forbidden' : 'Unauthorized');
           return false;
         }

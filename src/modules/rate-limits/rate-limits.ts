@@ -109,6 +109,20 @@ export class RateLimits {
     }
   }
 
+  /** Seconds until a subject's counter of `action` has room again, or undefined if it has room now (nothing is spent). */
+  async blocked(action: LimitedAction, subject: LimitSubject): Promise<number | undefined> {
+    const limiter = this.limiters.get(`${action}:${subject.scope}`);
+    if (!limiter) return undefined;
+    try {
+      const state = await limiter.get(subject.id);
+      const window = this.table![action][subject.scope]!;
+      return state && state.consumedPoints >= window.points ? Math.max(1, Math.ceil(state.msBeforeNext / 1000)) : undefined;
+    } catch (error) {
+      this.logger.warn({ err: error, action }, 'rate limit store failed');
+      return undefined;
+    }
+  }
+
   /** `consume` for an actor's own counters (person and organisation). */
   consumeFor(action: LimitedAction, actor: Actor, points = 1): Promise<void> {
     return this.consume(action, subjectsOf(actor), points);
