@@ -106,6 +106,9 @@ describe('errors of statements that fail are logged without what was written', (
 
   it('other errors keep their type and frames; quoted values leave their messages', () => {
     expect(scrubMessage('invalid input syntax for type uuid: "my HIV results"')).toBe('invalid input syntax for type uuid: "…"');
+    // PostgreSQL quotes have no backslash escapes; an unclosed quote takes the rest.
+    expect(scrubMessage("a = 'C:\\' and b = 'HIV positive, Jane Doe'")).toBe("a = '…' and b = '…'");
+    expect(scrubMessage('near "HIV results')).toBe('near "…"');
     const error = new TypeError("Cannot read properties of undefined (reading 'HIV')");
     expect(loggedError(error)).toMatchObject({ type: 'TypeError', message: "Cannot read properties of undefined (reading '…')", stack: expect.stringMatching(/^\s+at /) });
     expect(loggedError({ plain: 'object' })).toEqual({ plain: 'object' });

@@ -117,9 +117,16 @@ describe('abuse limits', () => {
     rateLimited(pending);
     expect(pending.userErrors[0].message).toMatch(/not finished/);
 
+    // Bytes a day count as they arrive: a 200 KB file is over this person's 100 KB, and is not kept.
     const other = await c.org.addStaff('Big Uploader');
-    const big = await ok(server.url, other.token, AttachmentCreateUploadDocument, { input: { fileName: 'scan.pdf', contentType: 'application/pdf', size: 200 * 1024 } });
-    rateLimited(big.attachmentCreateUpload);
+    const size = 200 * 1024;
+    const big = await ok(server.url, other.token, AttachmentCreateUploadDocument, { input: { fileName: 'scan.pdf', contentType: 'application/pdf', size } });
+    expect(big.attachmentCreateUpload.userErrors).toEqual([]);
+    const bytes = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(size - 9, 0x20)]);
+    const origin = new URL(server.url).origin;
+    const response = await fetch(`${origin}${big.attachmentCreateUpload.uploadUrl}`, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/pdf' } });
+    expect(response.status).toBe(429);
+    expect(await response.json()).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
   });
 
   it('sockets: a person opens a limited number of connections a minute; the next closes with 1013 (try again later, which clients retry)', async () => {

@@ -78,13 +78,15 @@ export function createCursorCodec(secret: string): CursorCodec {
       const seq = count(parts[2]);
       return seq === undefined ? undefined : { channelId: parts[1], seq };
     },
-    encodeFileTicket: ({ action, organisationId, attachmentId, expiresAt, holder }) => seal(`f|${action}|${organisationId}|${attachmentId}|${expiresAt}${holder ? `|${holder}` : ''}`),
+    // The holder is encoded: a service client id may hold `|` or `:`.
+    encodeFileTicket: ({ action, organisationId, attachmentId, expiresAt, holder }) =>
+      seal(`f|${action}|${organisationId}|${attachmentId}|${expiresAt}${holder ? `|${Buffer.from(holder).toString('base64url')}` : ''}`),
     decodeFileTicket(ticket, now = Date.now()) {
       const parts = open(ticket);
       if (!parts || (parts.length !== 5 && parts.length !== 6) || parts[0] !== 'f' || (parts[1] !== 'u' && parts[1] !== 'd') || !UUID.test(parts[2]) || !UUID.test(parts[3])) return undefined;
       const expiresAt = count(parts[4]);
       if (expiresAt === undefined || expiresAt <= now) return undefined;
-      return { action: parts[1], organisationId: parts[2], attachmentId: parts[3], expiresAt, holder: parts[5] };
+      return { action: parts[1], organisationId: parts[2], attachmentId: parts[3], expiresAt, holder: parts[5] === undefined ? undefined : Buffer.from(parts[5], 'base64url').toString() };
     },
     encodeInbox: ({ personKey, position, channelId, seq }) => seal(`i|${personKey}|${position}|${channelId}|${seq}`),
     decodeInbox(cursor) {

@@ -48,9 +48,10 @@ function databaseErrorIn(error: Error): DatabaseErrorFields | undefined {
 /** A message with its quoted parts (where values are) replaced, and cut to a sane length. */
 export function scrubMessage(message: string): string {
   const scrubbed = message
-    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
-    .replace(/'(?:[^'\\]|\\.)*'/g, "'…'")
-    .replace(/`(?:[^`\\]|\\.)*`/g, '`…`')
+    // No backslash escapes (PostgreSQL has none in quotes); an unclosed quote takes the rest.
+    .replace(/"[^"]*("|$)/g, '"…"')
+    .replace(/'[^']*('|$)/g, "'…'")
+    .replace(/`[^`]*(`|$)/g, '`…`')
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]/g, ' ');
   return scrubbed.length > MAX_MESSAGE ? `${scrubbed.slice(0, MAX_MESSAGE)}…` : scrubbed;

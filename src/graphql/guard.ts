@@ -52,8 +52,19 @@ export function guardSchema(schema: GraphQLSchema, onInternalError: (error: unkn
     [MapperKind.ROOT_FIELD]: (fieldConfig, fieldName, typeName) => ({
       ...fieldConfig,
       resolve: guardRoot(typeName as RootName, fieldName, (fieldConfig.resolve ?? defaultFieldResolver) as GraphQLFieldResolver<unknown, Context>),
+      // A subscription's stream opens before its first result is resolved: its arguments are checked there too.
+      ...(fieldConfig.subscribe ? { subscribe: checkedArguments(fieldConfig.subscribe as GraphQLFieldResolver<unknown, Context>) } : {}),
     }),
   });
+}
+
+/** Refuses text no field accepts (control characters, unpaired surrogates) before `next` runs. */
+function checkedArguments(next: GraphQLFieldResolver<unknown, Context>): GraphQLFieldResolver<unknown, Context> {
+  return (source, args, context, info) => {
+    const unsafe = unsafeTextIn(args);
+    if (unsafe) throw apiError(ApiErrorCode.BAD_USER_INPUT, `\`${unsafe.join('.')}\` contains a control character or is not valid UTF-8 text.`);
+    return next(source, args, context, info);
+  };
 }
 
 function assertCovered(schema: GraphQLSchema): void {

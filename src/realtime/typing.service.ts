@@ -50,7 +50,6 @@ export class TypingService {
   async start(input: unknown): Promise<Channel> {
     const actor = this.person();
     const { channelId, internal } = parseInput(typingInput, input);
-    await this.deps.rateLimits.consumeFor('typing', actor);
     if (internal && !messagePolicy.canWriteInternal(actor)) throw new UserError(UserErrorCode.FORBIDDEN, 'Only team members write internal notes.', 'input.internal');
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
@@ -59,6 +58,8 @@ export class TypingService {
     const now = Date.now();
     const interval = this.deps.config.live.typingIntervalMs;
     if (now - (lastTyping.get(key) ?? 0) >= interval) {
+      // Only notices really sent count (a client calling on every keystroke is throttled above, not limited).
+      await this.deps.rateLimits.consumeFor('typing', actor);
       lastTyping.set(key, now);
       if (lastTyping.size > 10_000) for (const [k, at] of lastTyping) if (now - at >= interval) lastTyping.delete(k);
       await this.deps.bus.publish({ kind: 'typing', organisationId: actor.organisationId, channelId, ...who, staffOnly: Boolean(internal), at: now });

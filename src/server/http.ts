@@ -52,7 +52,8 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
             // A document refused before any operation ran (parse, validation, cost, variables) is on the caller's audit log.
             async didEncounterErrors({ contextValue, errors }) {
               // Errors of fields have a path; these stopped the whole request.
-              const refusal = errors.find((error) => error.path === undefined);
+              // An automatic persisted query's first miss is the protocol working (the client sends the text next).
+              const refusal = errors.find((error) => error.path === undefined && error.extensions?.code !== 'PERSISTED_QUERY_NOT_FOUND');
               if (refusal) await recordAudit(contextValue, { action: 'Request.refused', args: {}, outcome: 'REJECTED', errorCode: String(refusal.extensions?.code ?? 'BAD_REQUEST') });
             },
             async didResolveOperation({ request, document, schema: operationSchema }) {

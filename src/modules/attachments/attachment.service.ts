@@ -86,7 +86,7 @@ export class AttachmentService {
     } else {
       await this.assertMayAttach(actor, data.contentType, 'input.contentType');
     }
-    await this.assertUploadAllowance(actor, data.size);
+    await this.assertUploadAllowance(actor);
     const attachment = await auditedTransaction(this.scope, async (em) => {
       const created = em.create(Attachment, {
         organisationId: actor.organisationId,
@@ -108,10 +108,10 @@ export class AttachmentService {
   }
 
   /**
-   * Upload tickets per person and organisation, declared bytes a day, and a cap on tickets not
-   * used yet (each holds a row until it is used or swept).
+   * Upload tickets per person and organisation, and a cap on tickets not used yet (each holds a
+   * row until it is used or swept); bytes a day are counted as they arrive (receiveUpload).
    */
-  private async assertUploadAllowance(actor: PersonActor, bytes: number): Promise<void> {
+  private async assertUploadAllowance(actor: PersonActor): Promise<void> {
     const { rateLimits, config } = this.deps;
     if (!rateLimits.enabled) return;
     const uploader = actor.kind === 'staff' ? 'uploaded_by_team_member_id' : 'uploaded_by_patient_id';
@@ -123,7 +123,6 @@ export class AttachmentService {
       throw new RateLimitedError(`You have ${config.rateLimits.maxPendingUploads} uploads started and not finished; finish them or wait until their links expire.`, config.files.urlTtlSeconds);
     }
     await rateLimits.consumeFor('uploadTicket', actor);
-    await rateLimits.consumeFor('uploadKilobytes', actor, Math.max(1, Math.ceil(bytes / 1024)));
   }
 
   /** Patients attach files only where the settings allow it, of the types they allow. */
@@ -211,6 +210,16 @@ export async function receiveUpload(deps: AppDeps, ticket: string, source: Reada
     await deps.files.remove(attachment.storageKey);
     return reject(deps, attachment, 415, 'FILE_TYPE_MISMATCH', `The content is not a ${attachment.declaredType} file.`);
   }
+  // Bytes a day count as received (a ticket's declared size costs nothing until its bytes arrive).
+  const uploader = attachment.uploadedByTeamMemberId ? `t:${attachment.uploadedByTeamMemberId}` : `p:${attachment.uploadedByPatientId}`;
+  try {
+    await deps.rateLimits.consume('uploadKilobytes', [{ scope: 'person', id: uploader }, { scope: 'organisation', id: attachment.organisationId }], Math.max(1, Math.ceil(stored.bytes / 1024)));
+  } catch (error) {
+    if (!(error instanceof RateLimitedError)) throw error;
+    await deps.files.remove(attachment.storageKey);
+    const refused = await reject(deps, attachment, 429, 'RATE_LIMITED', error.message);
+    return { ...refused, body: { ...refused.body, retryAfterSeconds: error.retryAfterSeconds } };
+  }
   await deps.orm.em
     .fork()
     .execute(`update attachment set status = 'READY', content_type = ?, size_bytes = ?, uploaded_at = now() where organisation_id = ? and id = ? and status = 'UPLOADING'`, [
@@ -234,7 +243,8 @@ export async function openDownload(deps: AppDeps, raw: string, requestId: string
   const opened = attachment && (await downloadable(deps, attachment));
   // Every download of a valid URL is on the audit log of the attachment's organisation, as its holder's.
   if (ticket?.holder && ticket.action === 'd') {
-    const [actorKind, actorId] = ticket.holder.split(':');
+    const separator = ticket.holder.indexOf(':');
+    const [actorKind, actorId] = [ticket.holder.slice(0, separator), ticket.holder.slice(separator + 1)];
     await deps.auditLog.record({
       organisationId: ticket.organisationId,
       actorKind,

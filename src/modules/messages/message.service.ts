@@ -84,12 +84,13 @@ export class MessageService {
   async send(input: unknown): Promise<Message> {
     const actor = requirePerson(this.scope.actor);
     const data = parseInput(sendInput(this.deps.config), input);
-    await this.deps.rateLimits.consumeFor('messageSend', actor);
     const { channelId, body } = data;
     if (data.idempotencyKey) {
       const original = await this.findBySenderKey(actor, data.idempotencyKey);
       if (original) return this.replay(original, data);
     }
+    // After the replay: a retry of a send that went through is answered, not limited.
+    await this.deps.rateLimits.consumeFor('messageSend', actor);
     const participating = await this.deps.channels.findParticipatingToWrite(channelId);
     // Not a member: a team member who answers a conversation a patient started joins as they answer.
     const answering = participating ? undefined : await this.deps.channels.findOpenable(channelId);

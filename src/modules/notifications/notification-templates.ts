@@ -202,6 +202,7 @@ export function renderNotice(template: NotificationTemplate, values: NoticeValue
     // A subject is one line whatever an organisation's name holds.
     subject: fill(template.subject).replace(/[\r\n]+/g, ' '),
     text: fill(template.text),
-    html: template.html ? fill(template.html, escapeHtml) : undefined,
+    // Sanitised again as sent: templates stored before sanitising on save was introduced are made safe too.
+    html: template.html ? fill(sanitizeEmailHtml(template.html), escapeHtml) : undefined,
   };
 }
