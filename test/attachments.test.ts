@@ -3,9 +3,11 @@ import path from 'node:path';
 import { sweepStaleUploads } from '../src/modules/attachments/attachment-sweeper';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { ok } from './support/client';
+import { eventually, ok, subscribe } from './support/client';
 import { codes } from './support/actions';
 import {
+  AttachmentEventsDocument,
+  GroupChannelCreateDocument,
   AttachmentCreateUploadDocument,
   AvatarUpdateDocument,
   ChannelActivateDocument,
@@ -96,6 +98,28 @@ it('a file is uploaded, checked by content, attached to a message, and downloade
     ['patient', patient.id, 'DENIED'],
   ]);
   expect(recorded[0].request_id).toBe(fetched.headers.get('x-request-id'));
+});
+
+it('live: each subscriber gets a download URL of their own (downloads are audited as its holder\'s), even when the event is executed once for many', async () => {
+  const second = await org.addPatient('Sam Second');
+  const group = await ok(server.url, admin.token, GroupChannelCreateDocument, { input: { title: 'File group', teamMemberIds: [clinician.id], patientIds: [patient.id, second.id] } });
+  const groupId = group.groupChannelCreate.channel!.id;
+  const before = server.deps.live.streamCount;
+  const streams = [patient, second].map((who) => subscribe(server.wsUrl, who.token, AttachmentEventsDocument, { channelId: groupId }));
+  try {
+    await eventually(() => server.deps.live.streamCount >= before + 2);
+    const started = await createUpload(clinician, { fileName: 'leaflet.png', contentType: 'image/png', size: PNG.length });
+    expect((await put(started.uploadUrl!, PNG)).status).toBe(200);
+    expect((await ok(server.url, clinician.token, SendWithAttachmentsDocument, { input: { channelId: groupId, body: '', attachmentIds: [started.attachment!.id] } })).messageSend.userErrors).toEqual([]);
+    const holders = [];
+    for (const stream of streams) {
+      const url = (await stream.next()).data!.channelEvents.message!.attachments[0].url!;
+      holders.push(server.deps.cursors.decodeFileTicket(url.split('/').pop()!)?.holder);
+    }
+    expect(holders).toEqual([`patient:${patient.id}`, `patient:${second.id}`]);
+  } finally {
+    await Promise.all(streams.map((stream) => stream.close()));
+  }
 });
 
 it('denied: a renamed file whose content is another type, a file over its declared size or the limit; nothing is kept', async () => {
