@@ -1,7 +1,9 @@
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { errorCodes, eventually, ok, request, subscribe } from './support/client';
+import { connectionCloseCode, errorCodes, eventually, ok, request, subscribe } from './support/client';
 import { createClient } from 'graphql-ws';
+import { SignJWT } from 'jose';
+import { TEST_JWT_SECRET } from './support/server';
 import WebSocket from 'ws';
 import { parse, print } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -125,6 +127,35 @@ it('a request refused before it ran (validation, cost, variables) is on the call
       ['Request.refused', 'REJECTED', 'BAD_USER_INPUT'],
     ].sort(),
   );
+});
+
+it('refused tokens naming an organisation are on its audit log (claims unverified), at most so many per address', async () => {
+  const sign = (claims: Record<string, unknown>, secret = TEST_JWT_SECRET) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  const forged = await sign({ role: 'staff', org: org.slug, sub: 'forged-subject' }, 'another-secret-that-is-long-enough-0123456789');
+  const unknown = await sign({ role: 'staff', org: org.slug, sub: 'nobody-here' });
+  expect((await request(server.url, forged, MeDocument, {})).status).toBe(401);
+  expect(await connectionCloseCode(server.wsUrl, { authorization: `Bearer ${unknown}` })).toBe(4403);
+  await eventually(async () => (await audit({ action: 'Request.tokenRefused' })).length >= 2);
+  expect((await audit({ action: 'Request.tokenRefused' })).map((event) => [event.actorKind, event.actorId, event.outcome, event.errorCode]).sort()).toEqual(
+    [
+      ['unverified', 'forged-subject', 'DENIED', 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED'],
+      ['unverified', 'nobody-here', 'DENIED', 'unknown team member'],
+    ].sort(),
+  );
+
+  const strict = await startTestServer({ RATE_LIMITS: JSON.stringify({ refusedTokenRecord: { address: '2/60' } }) });
+  try {
+    const other = await createOrganisation(strict);
+    const otherAdmin = await other.addStaff('Other Admin', ['MESSAGING_ADMIN']);
+    const flood = await sign({ role: 'staff', org: other.slug, sub: 'flooder' }, 'another-secret-that-is-long-enough-0123456789');
+    for (let index = 0; index < 5; index++) expect((await request(strict.url, flood, MeDocument, {})).status).toBe(401);
+    await strict.deps.auditLog.flush();
+    const recorded = (await ok(strict.url, otherAdmin.token, AuditEventsDocument, { filter: { action: 'Request.tokenRefused' }, first: 50 })).auditEvents.edges;
+    expect(recorded).toHaveLength(2);
+  } finally {
+    await strict.close();
+  }
 });
 
 it('denied: only messaging admins read the audit log', async () => {

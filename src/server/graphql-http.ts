@@ -10,6 +10,7 @@ import { AuthenticationError, bearerToken, type Authenticator } from '../auth/au
 import { ApiErrorCode, unauthenticated } from '../errors';
 import { UNTRUSTED_DOCUMENT, type TrustedDocuments } from './trusted-documents';
 import { oversizedDocument } from '../graphql/limits';
+import { recordRefusedToken } from '../modules/audit/refused-tokens';
 
 type Next = (error?: unknown) => void;
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -32,6 +33,7 @@ export function graphqlHttpHandler(deps: AppDeps, apollo: ApolloServer<Context>,
     } catch (error) {
       if (error instanceof AuthenticationError) {
         logger.info({ requestId, reason: error.reason }, 'token rejected');
+        await recordRefusedToken(deps, token, error.reason, requestId, req.socket.remoteAddress ?? 'unknown');
         throw new GraphQLError(unauthenticated().message, { extensions: { code: ApiErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
       }
       throw error;

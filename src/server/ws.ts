@@ -16,6 +16,7 @@ import { UNTRUSTED_DOCUMENT, type TrustedDocuments } from './trusted-documents';
 import { CLOSE_REVOKED } from '../realtime/live-hub';
 import { TENANT_FILTER } from '../db/tenant';
 import { auditSubscription, recordAudit } from '../modules/audit/audit-recorder';
+import { recordRefusedToken } from '../modules/audit/refused-tokens';
 import type { Context } from '../graphql/context';
 import { RateLimitedError } from '../errors';
 import type { LimitSubject } from '../modules/rate-limits/rate-limits';
@@ -122,6 +123,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           }
           logger.info({ connectionId: state.connectionId, reason: error.reason }, 'websocket token rejected');
           await failed();
+          await recordRefusedToken(deps, token, error.reason, state.connectionId, address.id);
           socket.close(error.reason.startsWith('unknown') ? CloseCode.Forbidden : CloseCode.Unauthorized, error.reason.startsWith('unknown') ? 'Forbidden' : 'Unauthorized');
           return false;
         }

@@ -30,7 +30,7 @@ export interface AuditEntry {
 }
 
 /** The id as the caller gave it, without control characters (PostgreSQL text refuses NUL; a log line should not break). */
-const recordedId = (value: string) => value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 100);
+export const recordedId = (value: string) => value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 100);
 
 function targetOf(action: string, args: Record<string, unknown>): { type: string; id: string } | undefined {
   const input = (typeof args.input === 'object' && args.input !== null ? args.input : args) as Record<string, unknown>;

@@ -16,6 +16,7 @@ export const LIMITED_ACTIONS = [
   'typing',
   'search',
   'socketConnect',
+  'refusedTokenRecord',
 ] as const;
 export type LimitedAction = (typeof LIMITED_ACTIONS)[number];
 
@@ -43,6 +44,8 @@ export const DEFAULT_RATE_LIMITS: RateLimitTable = {
   typing: { person: perMinute(120) },
   search: { person: perMinute(30), organisation: perMinute(3_000) },
   socketConnect: { person: perMinute(30), address: perMinute(120) },
+  // Refused tokens put on the audit log of the organisation they name, per address (beyond: only logged).
+  refusedTokenRecord: { address: perMinute(60) },
 };
 
 /** Upload tickets a person may hold that have not been used yet. */

@@ -19,6 +19,7 @@ const WORDS: Record<LimitedAction, string> = {
   typing: 'typing notices',
   search: 'searches',
   socketConnect: 'connections opened',
+  refusedTokenRecord: 'refused tokens recorded',
 };
 
 const SWEEP_MS = 10 * 60_000;
