@@ -27,18 +27,13 @@ const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]
  * other control characters (tab, line feed and carriage return aside), or unpaired surrogates
  * (not UTF-8). PostgreSQL refuses some of them on insert, logs and terminals misread the rest.
  */
-export function unsafeTextIn(value: unknown, path: string[] = []): string[] | undefined {
-  if (typeof value === 'string') return UNSAFE_CHARACTERS.test(value) ? path : undefined;
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index += 1) {
-      const found = unsafeTextIn(value[index], [...path, String(index)]);
-      if (found) return found;
-    }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const found = unsafeTextIn(item, [...path, key]);
-      if (found) return found;
-    }
+export function unsafeTextIn(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return UNSAFE_CHARACTERS.test(value) ? [] : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  // The path is built only on the way back from a find: every operation's arguments pass through here.
+  for (const [key, item] of Object.entries(value)) {
+    const found = unsafeTextIn(item);
+    if (found) return [key, ...found];
   }
   return undefined;
 }

@@ -15,6 +15,8 @@ import type { Config } from '../../config';
 import type { CursorCodec } from '../../common/cursor';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 import type { RateLimits } from '../rate-limits/rate-limits';
+import { actorId } from '../audit/audit-recorder';
+import { personKey } from '../../policy/events';
 
 const MAX_PER_MESSAGE = 10;
 const MAX_AVATAR_BYTES = 2 * 1024 * 1024;
@@ -166,7 +168,7 @@ export class AttachmentService {
   downloadUrl(attachment: Attachment): { url: string; expiresAt: Date } {
     const expiresAt = Date.now() + this.deps.config.files.urlTtlSeconds * 1000;
     const actor = this.scope.actor;
-    const holder = actor && actor.kind !== 'operator' ? `${actor.kind}:${actor.kind === 'staff' ? actor.teamMemberId : actor.kind === 'patient' ? actor.patientId : actor.clientId}` : undefined;
+    const holder = actor && actor.kind !== 'operator' ? `${actor.kind}:${actorId(actor)}` : undefined;
     const ticket = this.deps.cursors.encodeFileTicket({ action: 'd', organisationId: attachment.organisationId, attachmentId: attachment.id, expiresAt, holder });
     return { url: fileUrl(this.deps.config, 'download', ticket), expiresAt: new Date(expiresAt) };
   }
@@ -211,7 +213,8 @@ export async function receiveUpload(deps: AppDeps, ticket: string, source: Reada
     return reject(deps, attachment, 415, 'FILE_TYPE_MISMATCH', `The content is not a ${attachment.declaredType} file.`);
   }
   // Bytes a day count as received (a ticket's declared size costs nothing until its bytes arrive).
-  const uploader = attachment.uploadedByTeamMemberId ? `t:${attachment.uploadedByTeamMemberId}` : `p:${attachment.uploadedByPatientId}`;
+  // The uploader's counter, keyed as RateLimits keys a person (personKey).
+  const uploader = personKey({ teamMemberId: attachment.uploadedByTeamMemberId, patientId: attachment.uploadedByPatientId });
   try {
     await deps.rateLimits.consume('uploadKilobytes', [{ scope: 'person', id: uploader }, { scope: 'organisation', id: attachment.organisationId }], Math.max(1, Math.ceil(stored.bytes / 1024)));
   } catch (error) {

@@ -40,7 +40,7 @@ function targetOf(action: string, args: Record<string, unknown>): { type: string
   return undefined;
 }
 
-const actorId = (actor: Actor) =>
+export const actorId = (actor: Actor) =>
   actor.kind === 'staff' ? actor.teamMemberId : actor.kind === 'patient' ? actor.patientId : actor.kind === 'service' ? actor.clientId : actor.operatorId;
 
 /** The record of an entry by the caller; undefined when there is no organisation to file it under. */

@@ -4,6 +4,7 @@ import type { Knex } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { RateLimitedError } from '../../errors';
 import type { Actor } from '../../auth/actor';
+import { personKey } from '../../policy/events';
 import { LIMITED_ACTIONS, type LimitScope, type LimitedAction, type RateLimitTable } from './rate-limit-config';
 
 /** Where counters live: memory (one process), PostgreSQL (the `rate_limit` table) or Redis, shared by every process. */
@@ -31,9 +32,9 @@ export type LimitSubject = { scope: LimitScope; id: string };
 export function subjectsOf(actor: Actor): LimitSubject[] {
   switch (actor.kind) {
     case 'staff':
-      return [{ scope: 'person', id: `t:${actor.teamMemberId}` }, { scope: 'organisation', id: actor.organisationId }];
+      return [{ scope: 'person', id: personKey(actor) }, { scope: 'organisation', id: actor.organisationId }];
     case 'patient':
-      return [{ scope: 'person', id: `p:${actor.patientId}` }, { scope: 'organisation', id: actor.organisationId }];
+      return [{ scope: 'person', id: personKey(actor) }, { scope: 'organisation', id: actor.organisationId }];
     case 'service':
       return [{ scope: 'person', id: `s:${actor.organisationId}:${actor.clientId}` }, { scope: 'organisation', id: actor.organisationId }];
     case 'operator':
