@@ -14,6 +14,7 @@ import { Migration20261202160000AddressedNotes } from './Migration20261202160000
 import { Migration20261202170000RateLimits } from './Migration20261202170000RateLimits';
 import { Migration20261202180000AuditClientRequestId } from './Migration20261202180000AuditClientRequestId';
 import { Migration20261202190000GroupHistory } from './Migration20261202190000GroupHistory';
+import { Migration20261202200000ChartDocuments } from './Migration20261202200000ChartDocuments';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -32,4 +33,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202170000RateLimits', class: Migration20261202170000RateLimits },
   { name: 'Migration20261202180000AuditClientRequestId', class: Migration20261202180000AuditClientRequestId },
   { name: 'Migration20261202190000GroupHistory', class: Migration20261202190000GroupHistory },
+  { name: 'Migration20261202200000ChartDocuments', class: Migration20261202200000ChartDocuments },
 ];

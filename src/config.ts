@@ -60,6 +60,7 @@ const environmentSchema = z.object({
   FILES_DIR: optionalText,
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   FILE_URL_TTL_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
+  CHART_WITHDRAWN_FILE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   PUBLIC_URL: optionalText.pipe(z.string().url().optional()),
   FILE_STORE: z.enum(['local', 's3']).default('local'),
   S3_BUCKET: optionalText,
@@ -116,6 +117,8 @@ export interface Config {
     maxBytes: number;
     /** Lifetime of upload and download URLs. */
     urlTtlSeconds: number;
+    /** How long a withdrawn chart document's file stays downloadable in messages already sent (0: removed at withdrawal). */
+    withdrawnChartRetentionDays: number;
     /** Base of the URLs handed out; absent: paths relative to this server. */
     publicUrl?: string;
     /** An S3-compatible bucket instead of the local folder. */
@@ -238,6 +241,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       dir: path.resolve(e.FILES_DIR ?? path.join(e.DATA_DIR, 'files')),
       maxBytes: e.ATTACHMENT_MAX_BYTES,
       urlTtlSeconds: e.FILE_URL_TTL_SECONDS,
+      withdrawnChartRetentionDays: e.CHART_WITHDRAWN_FILE_RETENTION_DAYS,
       publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
       s3:
         e.FILE_STORE === 's3'

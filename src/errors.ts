@@ -45,6 +45,12 @@ export enum UserErrorCode {
   PUSH_NOT_CONFIGURED = 'PUSH_NOT_CONFIGURED',
   /** Too many of these in a short time (per person, organisation or address): try again after `retryAfterSeconds`. */
   RATE_LIMITED = 'RATE_LIMITED',
+  /** A chart document attached outside its own patient's channels (the message names the rule). */
+  CHART_DOCUMENT_WRONG_CHANNEL = 'CHART_DOCUMENT_WRONG_CHANNEL',
+  /** The chart document was withdrawn: it cannot be attached or changed any more. */
+  CHART_DOCUMENT_WITHDRAWN = 'CHART_DOCUMENT_WITHDRAWN',
+  /** An external id already used for something else in this organisation. */
+  EXTERNAL_ID_TAKEN = 'EXTERNAL_ID_TAKEN',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

@@ -11,6 +11,7 @@ export type Actor =
 export type OrganisationActor = Exclude<Actor, { kind: 'operator' }>;
 export type StaffActor = Extract<Actor, { kind: 'staff' }>;
 export type PatientActor = Extract<Actor, { kind: 'patient' }>;
+export type ServiceActor = Extract<Actor, { kind: 'service' }>;
 /** Team members and patients: the people who take part in channels. */
 export type PersonActor = StaffActor | PatientActor;
 

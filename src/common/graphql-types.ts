@@ -25,6 +25,9 @@ registerEnumType(UserErrorCode, {
     PUSH_NOT_CONFIGURED: { description: 'This server is not set up to send that kind of push notification.' },
     RATE_LIMITED: { description: 'Too many of these in a short time (per person, organisation or address): try again after `retryAfterSeconds`; nothing was changed.' },
     INVALID_EMOJI: { description: 'A reaction must be exactly one emoji (a like is 👍).' },
+    CHART_DOCUMENT_WRONG_CHANNEL: { description: "A chart document goes only to its own patient's channels (care team, service team, their conversations, a staff channel about them); never a group, a DM or another patient's channel." },
+    CHART_DOCUMENT_WITHDRAWN: { description: 'The chart document was withdrawn: it cannot be attached or changed any more.' },
+    EXTERNAL_ID_TAKEN: { description: 'This external id is already used for something else in the organisation.' },
   },
 });
 

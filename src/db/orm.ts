@@ -10,8 +10,9 @@ import { Channel, ChannelMember } from '../modules/channels/channel.entity';
 import { Message } from '../modules/messages/message.entity';
 import { ChannelEventRecord } from '../realtime/channel-event.entity';
 import { Attachment } from '../modules/attachments/attachment.entity';
+import { ChartDocument } from '../modules/chart/chart-document.entity';
 
-export const entities = [Organisation, TeamMember, Patient, PatientGuardian, Channel, ChannelMember, Message, ChannelEventRecord, Attachment];
+export const entities = [Organisation, TeamMember, Patient, PatientGuardian, Channel, ChannelMember, Message, ChannelEventRecord, Attachment, ChartDocument];
 
 export interface OrmOptions {
   databaseUrl: string;

@@ -12,6 +12,7 @@ import { channelsById, channelsOfPatients, channelsWithMemberships, membersById,
 import { reactionSummaries, type ReactionSummary } from '../modules/messages/reaction.queries';
 import { lastMessages, revisionsOf, threadParticipantsOf, type MessageRevision, type PersonIds } from '../modules/messages/message.queries';
 import { Attachment, AttachmentStatus } from '../modules/attachments/attachment.entity';
+import { ChartDocument } from '../modules/chart/chart-document.entity';
 
 /**
  * Per-request batch loaders. Each batch's SQL lives in its module's query file (`*.queries.ts`),
@@ -71,6 +72,7 @@ export function createLoaders(db: EntityManager, em: () => EntityManager, actor:
     /** The newest top-level message of each channel id that the caller may see. */
     lastMessage: new DataLoader<string, Message | undefined>((channelIds) => lastMessages(em(), actor, channelIds)),
     attachment: scoped(Attachment),
+    chartDocument: scoped(ChartDocument),
     /** The ready attachments of each message id, in upload order. */
     messageAttachments: new DataLoader<string, Attachment[]>(async (messageIds) => {
       if (!organisationId) return messageIds.map(() => []);

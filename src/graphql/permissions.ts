@@ -46,6 +46,8 @@ export const permissionMap = {
     webPushPublicKey: isPerson,
     // MESSAGING_ADMIN is checked by the service.
     notificationTemplates: isStaff,
+    chartDocuments: isStaffOrService,
+    patientMessages: isStaff,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -69,7 +71,11 @@ export const permissionMap = {
     messageDelete: isPerson,
     reactionAdd: isPerson,
     reactionRemove: isPerson,
-    attachmentCreateUpload: isPerson,
+    // Services upload chart documents' files (purpose CHART_DOCUMENT), people everything else.
+    attachmentCreateUpload: role('staff', 'patient', 'service'),
+    chartDocumentRegister: isService,
+    chartDocumentUpdate: isService,
+    chartDocumentWithdraw: isService,
     // MESSAGING_ADMIN is checked by the service.
     messageTemplateCreate: isStaff,
     messageTemplateUpdate: isStaff,
@@ -153,6 +159,10 @@ export const permissionMap = {
   ReactionPayload: allow,
   Attachment: allow,
   AttachmentCreateUploadPayload: allow,
+  ChartDocument: allow,
+  ChartDocumentEdge: allow,
+  ChartDocumentConnection: allow,
+  ChartDocumentPayload: allow,
   MessageTemplate: allow,
   MessageTemplatePayload: allow,
   OpeningHours: allow,

@@ -14,6 +14,7 @@ import { PatientChannelsFieldResolver } from '../modules/channels/patient-channe
 import { ConversationResolver, IncomingConversationResolver } from '../modules/channels/conversation.graphql';
 import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
 import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
+import { AttachmentChartFieldResolver, ChartDocumentResolver } from '../modules/chart/chart-document.graphql';
 import { MessageTemplateResolver } from '../modules/templates/template.graphql';
 import { NotificationResolver } from '../modules/notifications/notification.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
@@ -51,6 +52,8 @@ const resolvers = [
   IncomingConversationResolver,
   MessagingSettingsResolver,
   AttachmentResolver,
+  ChartDocumentResolver,
+  AttachmentChartFieldResolver,
   MessageTemplateResolver,
   NotificationResolver,
 ] as const;

@@ -8,7 +8,8 @@
  * - `people.ts`    which fields of a person another actor may see;
  * - `permissions.ts` `can(actor, action)`: abilities that need a permission;
  * - `visibility-class.ts` the class of a subscriber for an event (one execution per class);
- * - `responders.ts` who answers patient-started conversations (the settings' responders or role group).
+ * - `responders.ts` who answers patient-started conversations (the settings' responders or role group);
+ * - `chart.ts`     who reads and manages a patient's chart documents, and where they may be attached.
  *
  * Nothing outside this folder spells a channel kind or an internal-note filter in SQL
  * (test/policy-boundaries.test.ts fails if something does).
@@ -20,3 +21,4 @@ export * from './people';
 export * from './permissions';
 export * from './visibility-class';
 export * from './responders';
+export * from './chart';

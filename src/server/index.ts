@@ -105,7 +105,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     settingsCache: new SettingsCache(config.auth.cacheTtlMs),
     rateLimits: new RateLimits(config.rateLimits.table, rateLimitStore(config, orm), logger),
   };
-  const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger);
+  const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger, config.files.withdrawnChartRetentionDays);
   const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger) : undefined;
   notifications?.start();
 

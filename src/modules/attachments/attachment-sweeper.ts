@@ -2,17 +2,18 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { scheduleRepeating } from '../../common/schedule';
 import type { FileStore } from './file-store';
+import { purgeWithdrawnChartFiles } from '../chart/chart-files';
 
 /** One process at a time sweeps (an advisory lock), whatever the number of processes. */
 const SWEEP_LOCK = 'care-messaging-attachment-sweep';
 const BATCH = 500;
 
-type Swept = Array<{ organisation_id: string; id: string; storage_key: string }>;
+type Swept = Array<{ organisation_id: string; id: string; storage_key: string; chart_document_id?: string | null }>;
 
 /**
  * Removes the bytes of attachments whose message was deleted (the row stays, DELETED, as
  * history), optionally of one message only. The row changes first: bytes go only once nothing
- * can hand out a URL to them.
+ * can hand out a URL to them. A chart document's bytes stay: they are the chart's, not the message's.
  */
 export async function purgeDeletedMessageFiles(orm: MikroORM, files: FileStore, only?: { organisationId: string; messageId: string }): Promise<number> {
   const rows = await orm.em.fork().execute<Swept>(
@@ -23,10 +24,10 @@ export async function purgeDeletedMessageFiles(orm: MikroORM, files: FileStore, 
          where x.status = 'READY' and m.deleted_at is not null
            ${only ? 'and x.organisation_id = ? and x.message_id = ?' : ''}
          limit ${BATCH})
-      returning a.organisation_id, a.id, a.storage_key`,
+      returning a.organisation_id, a.id, a.storage_key, a.chart_document_id`,
     only ? [only.organisationId, only.messageId] : [],
   );
-  for (const row of rows) await files.remove(row.storage_key);
+  for (const row of rows) if (!row.chart_document_id) await files.remove(row.storage_key);
   return rows.length;
 }
 
@@ -46,6 +47,8 @@ export async function sweepStaleUploads(orm: MikroORM, files: FileStore, olderTh
            where s.created_at < ?
              and (s.status in ('PENDING', 'UPLOADING', 'REJECTED')
                   or (s.status = 'READY' and s.purpose = 'MESSAGE' and s.message_id is null)
+                  or (s.status = 'READY' and s.purpose = 'CHART_DOCUMENT'
+                      and not exists (select 1 from chart_document d where d.organisation_id = s.organisation_id and d.file_attachment_id = s.id))
                   or (s.status = 'READY' and s.purpose = 'AVATAR'
                       and not exists (select 1 from patient p where p.organisation_id = s.organisation_id and p.avatar_attachment_id = s.id)))
            limit ${BATCH}
@@ -59,10 +62,10 @@ export async function sweepStaleUploads(orm: MikroORM, files: FileStore, olderTh
 }
 
 /** Sweeps hourly (and once shortly after start); returns the function that stops it. */
-export function scheduleAttachmentSweep(orm: MikroORM, files: FileStore, logger: Logger, staleAfterMs = 86_400_000): () => void {
+export function scheduleAttachmentSweep(orm: MikroORM, files: FileStore, logger: Logger, withdrawnChartRetentionDays: number, staleAfterMs = 86_400_000): () => void {
   return scheduleRepeating(() => {
-    Promise.all([purgeDeletedMessageFiles(orm, files), sweepStaleUploads(orm, files, new Date(Date.now() - staleAfterMs))])
-      .then(([purged, swept]) => (purged || swept) && logger.info({ purged, swept }, 'attachment files removed'))
+    Promise.all([purgeDeletedMessageFiles(orm, files), sweepStaleUploads(orm, files, new Date(Date.now() - staleAfterMs)), purgeWithdrawnChartFiles(orm, files, withdrawnChartRetentionDays)])
+      .then(([purged, swept, withdrawn]) => (purged || swept || withdrawn) && logger.info({ purged, swept, withdrawn }, 'attachment files removed'))
       .catch((error) => logger.warn({ err: error }, 'attachment sweep failed'));
   });
 }

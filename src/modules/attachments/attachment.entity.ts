@@ -12,18 +12,23 @@ export enum AttachmentStatus {
 export enum AttachmentPurpose {
   MESSAGE = 'MESSAGE',
   AVATAR = 'AVATAR',
+  CHART_DOCUMENT = 'CHART_DOCUMENT',
 }
 
 @Entity({ tableName: 'attachment' })
 @TenantScoped()
 export class Attachment extends TenantRecord {
-  [OptionalProps]?: 'id' | 'uploadedByTeamMemberId' | 'uploadedByPatientId' | 'purpose' | 'contentType' | 'sizeBytes' | 'status' | 'messageId' | 'createdAt' | 'uploadedAt';
+  [OptionalProps]?: 'id' | 'uploadedByTeamMemberId' | 'uploadedByPatientId' | 'uploadedByServiceClient' | 'chartDocumentId' | 'purpose' | 'contentType' | 'sizeBytes' | 'status' | 'messageId' | 'createdAt' | 'uploadedAt';
 
   @Property({ type: 'uuid', nullable: true })
   uploadedByTeamMemberId?: string | null;
 
   @Property({ type: 'uuid', nullable: true })
   uploadedByPatientId?: string | null;
+
+  /** A partner integration's client id (chart document files). */
+  @Property({ type: 'text', nullable: true })
+  uploadedByServiceClient?: string | null;
 
   @Property({ type: 'text' })
   purpose: AttachmentPurpose = AttachmentPurpose.MESSAGE;
@@ -52,6 +57,10 @@ export class Attachment extends TenantRecord {
 
   @Property({ type: 'uuid', nullable: true })
   messageId?: string | null;
+
+  /** On a message's attachment: the chart document it was attached from (the bytes are the document's). */
+  @Property({ type: 'uuid', nullable: true })
+  chartDocumentId?: string | null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

@@ -18,7 +18,7 @@ registerEnumType(AttachmentStatus, {
     UPLOADING: { description: 'Its bytes are arriving.' },
     READY: { description: 'Received and checked: its content is of the declared type, within the size.' },
     REJECTED: { description: 'Its bytes were refused (another type than declared, or too large); upload again.' },
-    DELETED: { description: 'Its message was deleted, and its bytes with it.' },
+    DELETED: { description: "Its bytes were removed: its message was deleted, or the chart document it came from was withdrawn and its file removed." },
   },
 });
 

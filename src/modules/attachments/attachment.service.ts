@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Readable } from 'node:stream';
 import type { RequestScope, AppDeps } from '../../graphql/context';
 import { auditedTransaction } from '../audit/audit-log';
-import { requirePerson, type PersonActor } from '../../auth/actor';
+import { requirePerson, type PersonActor, type ServiceActor } from '../../auth/actor';
 import { UserError, UserErrorCode, RateLimitedError } from '../../errors';
 import { parseInput, perConfig, requiredText } from '../../common/validation';
 import { TENANT_FILTER } from '../../db/tenant';
@@ -17,10 +17,15 @@ import type { MessagingSettingsService } from '../settings/messaging-settings.se
 import type { RateLimits } from '../rate-limits/rate-limits';
 import { actorId } from '../audit/audit-recorder';
 import { personKey } from '../../policy/events';
+import { serviceKey } from '../rate-limits/rate-limits';
 
 const MAX_PER_MESSAGE = 10;
 const MAX_AVATAR_BYTES = 2 * 1024 * 1024;
 const AVATAR_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+/** The uploader's column of an attachment row. */
+const uploaderColumns = (actor: PersonActor | ServiceActor) =>
+  actor.kind === 'staff' ? { uploadedByTeamMemberId: actor.teamMemberId } : actor.kind === 'patient' ? { uploadedByPatientId: actor.patientId } : { uploadedByServiceClient: actor.clientId };
+
 /** Control characters and path separators have no place in a file name shown to others. */
 const UNSAFE_NAME = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF/\\]/u;
 
@@ -78,34 +83,38 @@ export class AttachmentService {
   ) {}
 
   async createUpload(input: unknown): Promise<UploadTicket> {
-    const actor = requirePerson(this.scope.actor);
+    const actor = this.scope.actor;
+    if (actor?.kind !== 'service') requirePerson(actor);
+    const uploader = actor as PersonActor | ServiceActor;
     const data = parseInput(uploadInput(this.deps.config), input);
-    const purpose = data.purpose ?? AttachmentPurpose.MESSAGE;
+    const purpose = data.purpose ?? (uploader.kind === 'service' ? AttachmentPurpose.CHART_DOCUMENT : AttachmentPurpose.MESSAGE);
+    if ((purpose === AttachmentPurpose.CHART_DOCUMENT) !== (uploader.kind === 'service')) {
+      throw new UserError(UserErrorCode.FORBIDDEN, 'Partner integrations upload chart documents (purpose CHART_DOCUMENT), and only those.', 'input.purpose');
+    }
     if (purpose === AttachmentPurpose.AVATAR) {
-      if (actor.kind !== 'patient') throw new UserError(UserErrorCode.FORBIDDEN, 'Avatars are for patients.', 'input.purpose');
+      if (uploader.kind !== 'patient') throw new UserError(UserErrorCode.FORBIDDEN, 'Avatars are for patients.', 'input.purpose');
       if (!AVATAR_TYPES.has(data.contentType)) throw new UserError(UserErrorCode.UNSUPPORTED_FILE_TYPE, 'An avatar is a JPEG, PNG, GIF or WebP image.', 'input.contentType');
       if (data.size > MAX_AVATAR_BYTES) throw new UserError(UserErrorCode.FILE_TOO_LARGE, `An avatar is at most ${MAX_AVATAR_BYTES} bytes.`, 'input.size');
-    } else {
-      await this.assertMayAttach(actor, data.contentType, 'input.contentType');
+    } else if (uploader.kind !== 'service') {
+      await this.assertMayAttach(uploader, data.contentType, 'input.contentType');
     }
-    await this.assertUploadAllowance(actor);
+    await this.assertUploadAllowance(uploader);
     const attachment = await auditedTransaction(this.scope, async (em) => {
       const created = em.create(Attachment, {
-        organisationId: actor.organisationId,
-        uploadedByTeamMemberId: actor.kind === 'staff' ? actor.teamMemberId : null,
-        uploadedByPatientId: actor.kind === 'patient' ? actor.patientId : null,
+        organisationId: uploader.organisationId,
+        ...uploaderColumns(uploader),
         purpose,
         fileName: data.fileName,
         declaredType: data.contentType,
         declaredBytes: data.size,
         storageKey: '',
       });
-      created.storageKey = `${actor.organisationId}/${created.id}`;
+      created.storageKey = `${uploader.organisationId}/${created.id}`;
       await em.flush();
       return created;
     });
     const expiresAt = Date.now() + this.deps.config.files.urlTtlSeconds * 1000;
-    const ticket = this.deps.cursors.encodeFileTicket({ action: 'u', organisationId: actor.organisationId, attachmentId: attachment.id, expiresAt });
+    const ticket = this.deps.cursors.encodeFileTicket({ action: 'u', organisationId: uploader.organisationId, attachmentId: attachment.id, expiresAt });
     return { attachment, uploadUrl: fileUrl(this.deps.config, 'upload', ticket), uploadExpiresAt: new Date(expiresAt) };
   }
 
@@ -113,14 +122,11 @@ export class AttachmentService {
    * Upload tickets per person and organisation, and a cap on tickets not used yet (each holds a
    * row until it is used or swept); bytes a day are counted as they arrive (receiveUpload).
    */
-  private async assertUploadAllowance(actor: PersonActor): Promise<void> {
+  private async assertUploadAllowance(actor: PersonActor | ServiceActor): Promise<void> {
     const { rateLimits, config } = this.deps;
     if (!rateLimits.enabled) return;
-    const uploader = actor.kind === 'staff' ? 'uploaded_by_team_member_id' : 'uploaded_by_patient_id';
-    const [{ pending }] = await this.scope.em.execute<Array<{ pending: string }>>(
-      `select count(*) as pending from attachment where organisation_id = ? and ${uploader} = ? and status = ? and created_at > now() - make_interval(secs => ?)`,
-      [actor.organisationId, actor.kind === 'staff' ? actor.teamMemberId : actor.patientId, AttachmentStatus.PENDING, config.files.urlTtlSeconds],
-    );
+    const pendingOf = { organisationId: actor.organisationId, ...uploaderColumns(actor), status: AttachmentStatus.PENDING, createdAt: { $gt: new Date(Date.now() - config.files.urlTtlSeconds * 1000) } };
+    const pending = await this.scope.em.count(Attachment, pendingOf);
     if (Number(pending) >= config.rateLimits.maxPendingUploads) {
       throw new RateLimitedError(`You have ${config.rateLimits.maxPendingUploads} uploads started and not finished; finish them or wait until their links expire.`, config.files.urlTtlSeconds);
     }
@@ -214,7 +220,9 @@ export async function receiveUpload(deps: AppDeps, ticket: string, source: Reada
   }
   // Bytes a day count as received (a ticket's declared size costs nothing until its bytes arrive).
   // The uploader's counter, keyed as RateLimits keys a person (personKey).
-  const uploader = personKey({ teamMemberId: attachment.uploadedByTeamMemberId, patientId: attachment.uploadedByPatientId });
+  const uploader = attachment.uploadedByServiceClient
+    ? serviceKey(attachment.organisationId, attachment.uploadedByServiceClient)
+    : personKey({ teamMemberId: attachment.uploadedByTeamMemberId, patientId: attachment.uploadedByPatientId });
   try {
     await deps.rateLimits.consume('uploadKilobytes', [{ scope: 'person', id: uploader }, { scope: 'organisation', id: attachment.organisationId }], Math.max(1, Math.ceil(stored.bytes / 1024)));
   } catch (error) {

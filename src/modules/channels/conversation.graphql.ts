@@ -32,6 +32,9 @@ export class ConversationStartInput {
 
   @Field(() => [ID], { nullable: true, description: 'READY attachments for the first message (as in messageSend).' })
   attachmentIds?: string[] | null;
+
+  @Field(() => [ID], { nullable: true, description: "Staff: documents of the patient's chart for the first message (as in messageSend)." })
+  chartDocumentIds?: string[] | null;
 }
 
 @ObjectType({ description: 'Result of conversationStart.' })

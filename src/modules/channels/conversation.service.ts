@@ -12,6 +12,7 @@ import { Patient } from '../directory/patient.entity';
 import { assertActivePeople } from '../directory/active-people';
 import { appendMessage } from '../messages/message.service';
 import { AttachmentService } from '../attachments/attachment.service';
+import { ChartDocumentService, chartDocumentIds } from '../chart/chart-document.service';
 import { autoReply } from '../messages/auto-reply';
 import type { Message } from '../messages/message.entity';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
@@ -34,6 +35,7 @@ export interface ConversationServiceDeps {
   bus: EventBus;
   settings: MessagingSettingsService;
   attachments: AttachmentService;
+  chartDocuments: ChartDocumentService;
   templates: TemplateService;
   channels: ChannelService;
 }
@@ -61,6 +63,7 @@ const startInput = perConfig((config: Config) =>
         .max(10)
         .nullish()
         .transform((ids) => [...new Set(ids ?? [])]),
+      chartDocumentIds: chartDocumentIds(),
     })
       .refine((data) => data.body.trim().length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
       .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] }),
@@ -91,6 +94,7 @@ export class ConversationService {
     const plan = actor.kind === 'staff' ? await this.staffPlan(actor.teamMemberId, data) : await this.patientPlan(actor, data);
     const patient = plan.patient;
     await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
+    await this.deps.chartDocuments.checkAttachable(actor, { kind: ChannelKind.CONVERSATION, patientId: patient.id }, data.chartDocumentIds, data.attachmentIds.length);
     const body = data.templateId ? await this.deps.templates.render(data.templateId, patient.id) : data.body;
     const channelAndMessage = await withEventLog(this.scope, this.deps.bus, organisationId, actor, async (log) => {
       const channel = log.em.create(Channel, {
@@ -112,6 +116,7 @@ export class ConversationService {
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
       const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
       await AttachmentService.attach(log, organisationId, message.id, data.attachmentIds);
+      if (data.chartDocumentIds.length) await ChartDocumentService.attach(log, requireStaff(actor), message.id, data.chartDocumentIds);
       await autoReply(this.deps.settings, log, actor, channel, true);
       return { channelId: channel.id, message };
     });

@@ -26,6 +26,21 @@ export class MessageChannelFieldResolver {
     return found;
   }
 
+  @Query(() => MessageConnection, {
+    description:
+      "Messages in the patient's chart: one patient's messages across the channels about them that the caller may see (care and service teams, staff channels, the conversations they are in or may find), thread replies and internal notes (as addressed) included, newest first; deleted messages left out. Each channel read is on the audit log. Staff.",
+  })
+  async patientMessages(
+    @Arg('patientId', () => ID, { description: 'The patient.' }) patientId: string,
+    @Args(() => ForwardPageArgs) page: ForwardPageArgs,
+    @Ctx() context: Context,
+    @Info() info: GraphQLResolveInfo,
+  ) {
+    const found = await context.services.messages.patientHistory(patientId, pageRequest(page).limit, page.after);
+    await recordMessagesRead(context, info, 'Query.patientMessages', found.edges.map((edge) => edge.node.channelId));
+    return found;
+  }
+
   @FieldResolver(() => ChannelType, { description: 'The channel the message is in.' })
   channel(@Root() message: Message, @Ctx() { loaders }: Context) {
     return loaders.channel.load(message.channelId);

@@ -47,6 +47,13 @@ export class MessageSendInput {
   @Field(() => [ID], { nullable: true, description: 'Up to 10 READY attachments the caller uploaded (attachmentCreateUpload) and has not sent yet; with them the body may be empty.' })
   attachmentIds?: string[] | null;
 
+  @Field(() => [ID], {
+    nullable: true,
+    description:
+      "Staff: documents of the patient's chart (chartDocuments) to attach by reference, no upload; with attachmentIds at most 10 in all. Only in the document's own patient's channels (care team, service team, their conversations, a staff channel about them): CHART_DOCUMENT_WRONG_CHANNEL anywhere else; CHART_DOCUMENT_WITHDRAWN for a withdrawn one.",
+  })
+  chartDocumentIds?: string[] | null;
+
   @Field(() => Boolean, { nullable: true, description: 'An internal note: staff only, never shown to patients or guardians. Staff, in channels with patients. A reply to an internal note is internal.' })
   internal?: boolean | null;
 

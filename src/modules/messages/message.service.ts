@@ -6,6 +6,7 @@ import { UserError, UserErrorCode, apiError, ApiErrorCode } from '../../errors';
 import { isPerson, requirePerson, requireStaff, type PersonActor, type StaffActor } from '../../auth/actor';
 import { assertOpenToPatients, authorizeWrite, openToPatientsSql } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
+import { ChartDocumentService, chartDocumentIds } from '../chart/chart-document.service';
 import { autoReply, autoReplyText } from './auto-reply';
 import { channelState, lockChannelState } from '../channels/channel-state';
 import { isUuid, messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
@@ -40,6 +41,7 @@ export interface MessageServiceDeps {
   config: Config;
   channels: ChannelService;
   attachments: AttachmentService;
+  chartDocuments: ChartDocumentService;
   templates: TemplateService;
   settings: MessagingSettingsService;
 }
@@ -55,6 +57,7 @@ const sendInput = perConfig((config: Config) =>
         .max(10, 'At most 10 attachments per message.')
         .nullish()
         .transform((ids) => [...new Set(ids ?? [])]),
+      chartDocumentIds: chartDocumentIds(),
       parentMessageId: uuid('The parent message id').nullish(),
       internal: z.boolean().nullish(),
       audienceRoles: z
@@ -66,7 +69,7 @@ const sendInput = perConfig((config: Config) =>
       onBehalfOfPatientId: uuid('The dependant id').nullish(),
       idempotencyKey: requiredText('The idempotency key', 200).nullish(),
     })
-      .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
+      .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0 || data.chartDocumentIds.length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
       .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] }),
 );
 
@@ -113,6 +116,7 @@ export class MessageService {
     }
     const attribution = await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
     await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
+    await this.deps.chartDocuments.checkAttachable(actor, found.channel, data.chartDocumentIds, data.attachmentIds.length);
     const draft: MessageDraft = {
       channelId,
       body: data.templateId ? await this.deps.templates.render(data.templateId, found.channel.patientId) : body,
@@ -125,7 +129,7 @@ export class MessageService {
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
     try {
-      if (!answering && data.attachmentIds.length === 0 && !(await autoReplyText(this.deps.settings, actor, found.channel, false))) {
+      if (!answering && data.attachmentIds.length === 0 && data.chartDocumentIds.length === 0 && !(await autoReplyText(this.deps.settings, actor, found.channel, false))) {
         const message = await appendMessageAtOnce(this.scope, this.deps.bus, actor, draft);
         if (message) return message;
         // Not written: the channel closed to the patient meanwhile (or vanished); say which.
@@ -140,6 +144,7 @@ export class MessageService {
         if (answering) await joinToAnswer(log, requireStaff(actor), channelId);
         const message = await appendMessage(log, actor, draft);
         await AttachmentService.attach(log, actor.organisationId, message.id, data.attachmentIds);
+        if (data.chartDocumentIds.length) await ChartDocumentService.attach(log, requireStaff(actor), message.id, data.chartDocumentIds);
         await autoReply(this.deps.settings, log, actor, found.channel, false);
         return message;
       });
@@ -214,6 +219,33 @@ export class MessageService {
       hasNextPage: query.forward && more,
       hasPreviousPage: !query.forward && more,
     });
+  }
+
+  /**
+   * "Messages in the patient's chart": one patient's messages across the channels about them that
+   * the team member may see (their care and service teams, staff channels, the conversations they
+   * are in or may find), thread replies and internal notes (as addressed) included, newest first.
+   * Deleted messages are left out (their history is in each message's revisions).
+   */
+  async patientHistory(patientId: string, limit: number, after?: string | null): Promise<Connection<Message>> {
+    const actor = requireStaff(this.scope.actor);
+    const cursor = after != null ? timeIdCursor.decode(after) : undefined;
+    if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+    if (!isUuid(patientId)) return connectionOf([], () => '');
+    const channels = channelPolicy.sql.visible(actor, 'c', await this.deps.channels.answersPatients());
+    const visible = messagePolicy.sql.visibleTo(actor, 'm');
+    const rows = await preparedRows<Record<string, unknown>[]>(this.scope.em,
+      `select m.* from message m
+         join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
+        where c.organisation_id = ? and c.patient_id = ? and ${channels.sql}
+          and m.deleted_at is null${visible.sql}
+          ${cursor ? "and (date_trunc('milliseconds', m.created_at), m.id) < (?::timestamptz, ?::uuid)" : ''}
+        order by date_trunc('milliseconds', m.created_at) desc, m.id desc
+        limit ?`,
+      [actor.organisationId, patientId, ...channels.params, ...visible.params, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
+    );
+    const messages = rows.slice(0, limit).map((row) => this.scope.em.map(Message, row));
+    return connectionOf(messages, (message) => timeIdCursor.encode(message.createdAt, message.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /**
@@ -320,12 +352,15 @@ type SendData = {
   audienceRoles?: string[] | null;
   onBehalfOfPatientId?: string | null;
   attachmentIds: string[];
+  chartDocumentIds: string[];
   templateId?: string | null;
 };
 
 /** What identifies a send's content for its idempotency key. */
 function requestHash(data: SendData): string {
   const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', ...(data.audienceRoles ? [data.audienceRoles] : []), data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort(), data.templateId ?? ''];
+  // Appended only when present: keys stored before chart documents existed still match.
+  if (data.chartDocumentIds.length) content.push([...data.chartDocumentIds].sort());
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
 }
 

@@ -28,6 +28,9 @@ const SWEEP_MS = 10 * 60_000;
 /** Whose counter: a person (or service client), their organisation, or a network address. */
 export type LimitSubject = { scope: LimitScope; id: string };
 
+/** A service client's own counter key (its client id is unique only within its organisation). */
+export const serviceKey = (organisationId: string, clientId: string) => `s:${organisationId}:${clientId}`;
+
 /** The person and organisation counters an actor spends from. */
 export function subjectsOf(actor: Actor): LimitSubject[] {
   switch (actor.kind) {
@@ -36,7 +39,7 @@ export function subjectsOf(actor: Actor): LimitSubject[] {
     case 'patient':
       return [{ scope: 'person', id: personKey(actor) }, { scope: 'organisation', id: actor.organisationId }];
     case 'service':
-      return [{ scope: 'person', id: `s:${actor.organisationId}:${actor.clientId}` }, { scope: 'organisation', id: actor.organisationId }];
+      return [{ scope: 'person', id: serviceKey(actor.organisationId, actor.clientId) }, { scope: 'organisation', id: actor.organisationId }];
     case 'operator':
       return [{ scope: 'person', id: `o:${actor.operatorId}` }];
   }
