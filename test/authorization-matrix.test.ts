@@ -6,7 +6,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import webpush from 'web-push';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { errorCodes, request, subscribe, type HttpResult, type Subscription } from './support/client';
+import { errorCodes, request, requestOverSocket, subscribe, type HttpResult, type Subscription } from './support/client';
 
 /*
  * The authorization matrix: every root field of the schema against every kind of caller, each
@@ -281,6 +281,8 @@ beforeAll(async () => {
       ]),
     },
   };
+  // A document in the patient's chart, for the chart rows.
+  await chartDocument();
 });
 afterAll(() => server.close());
 
@@ -304,16 +306,29 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
   return () => (made ??= make());
 }
 
+type Send = (token: string, document: TypedDocumentNode<Data, Record<string, unknown>>, variables: Record<string, unknown>) => Promise<HttpResult<Data>>;
+
+/**
+ * Queries run over HTTP and then over a WebSocket (graphql-ws): the cell holds only if both
+ * transports answer alike. (Mutations go over HTTP only; the last test shows the socket refuses them.)
+ */
+async function overBothTransports(probe: (send: Send) => Promise<Outcome>): Promise<Outcome> {
+  const overHttp = await probe((token, document, variables) => request(server.url, token, document, variables));
+  const overSocket = await probe((token, document, variables) => requestOverSocket(server.wsUrl, token, document, variables));
+  if (JSON.stringify(overHttp) === JSON.stringify(overSocket)) return overHttp;
+  return unexpected(`HTTP ${JSON.stringify(overHttp)} but WebSocket ${JSON.stringify(overSocket)}`);
+}
+
 function queryRow(field: string, allowed: readonly ActorName[], source: string, options: Judging & { target?: string; variables?: () => Record<string, unknown> } = {}): Row {
   const document = gql(source);
   return {
     operation: `Query.${field}`,
     target: options.target,
     allowed,
-    async probe(actor) {
-      const result = await request(server.url, w.tokens[actor], document, options.variables?.() ?? {});
+    probe: (actor) => overBothTransports(async (send) => {
+      const result = await send(w.tokens[actor], document, options.variables?.() ?? {});
       return leakIn(actor, result) ?? classify(actor, result, field, options);
-    },
+    }),
   };
 }
 
@@ -405,6 +420,23 @@ const conversation = { title: 'Matrix conversation', body: 'Hello' };
 const freshDeviceOfPatient = async () =>
   idIn(await perform(w.tokens.patient, 'pushSubscriptionRegister', { mobile: { platform: 'ANDROID', token: `matrix-${randomUUID()}` } }), 'pushSubscription');
 
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
+/** A file the integration uploaded for the chart, READY. */
+async function freshChartFile(): Promise<string> {
+  const started = await perform(w.tokens.service, 'attachmentCreateUpload', { fileName: 'result.pdf', contentType: 'application/pdf', size: PDF.length, purpose: 'CHART_DOCUMENT' });
+  const uploadUrl = started.uploadUrl as string;
+  const response = await fetch(`${new URL(server.url).origin}${uploadUrl}`, { method: 'PUT', body: PDF });
+  if (response.status !== 200) throw new Error(`setup: chart upload answered ${response.status}`);
+  return idIn(started, 'attachment');
+}
+/** A new document of the patient's chart. */
+const freshChartDocument = async () =>
+  idIn(await perform(w.tokens.service, 'chartDocumentRegister', { patientId: w.ids.patient, attachmentId: await freshChartFile(), title: 'Matrix result', kind: 'LAB_RESULT', clinicalDate: '2026-11-01T00:00:00.000Z' }), 'chartDocument');
+/** A chart file others name when refused (never registered by them). */
+const chartFileForRefusals = once(freshChartFile);
+/** One document of the patient's chart, made on first use. */
+const chartDocument = once(freshChartDocument);
+
 const ROWS: Row[] = [
   // ---- Queries
   queryRow('me', ACTORS, '{ me { __typename ... on TeamMember { id } ... on Patient { id } } }', {
@@ -438,6 +470,14 @@ const ROWS: Row[] = [
   queryRow('message', ['staffMM', 'admin'], 'query ($id: ID!) { message(id: $id) { id } }', { target: 'note addressed to Billing', variables: byId(() => w.addressedNoteId) }),
   // What notes can be addressed to; foreignStaff gets their own organisation's.
   queryRow('roleGroups', [...STAFF, 'service', 'foreignStaff'], '{ roleGroups }'),
+  // The chart: staff and the integration; patients never; foreignStaff finds nothing of this organisation's patient.
+  queryRow('chartDocuments', [...STAFF, 'service'], 'query ($id: ID!) { chartDocuments(patientId: $id) { edges { node { id } } } }', {
+    target: "the patient's",
+    variables: byId(() => w.ids.patient!),
+    items: edgesOf,
+  }),
+  // The messages in the patient's chart: any team member (the CARE_TEAM and STAFF channels are theirs to join); foreignStaff finds nothing.
+  queryRow('patientMessages', STAFF, 'query ($id: ID!) { patientMessages(patientId: $id) { edges { node { id } } } }', { target: "the patient's", variables: byId(() => w.ids.patient!), items: edgesOf }),
   // Search answers everyone with a person's token about their own channels: only members find the CARE_TEAM message.
   queryRow('messageTemplates', [...STAFF, 'foreignStaff'], '{ messageTemplates { id } }', { target: 'their organisation’s' }),
   queryRow('messageSearch', MEMBERS, '{ messageSearch(query: "hello care team") { edges { node { id } } } }', { target: 'the CARE_TEAM message', items: edgesOf }),
@@ -551,7 +591,20 @@ const ROWS: Row[] = [
   mutationRow('messageTemplateCreate', ['admin', 'foreignStaff'], () => ({ name: `T ${randomUUID()}`, body: 'Hello {{patient.firstName}}' }), 'a new template'),
   mutationRow('messageTemplateUpdate', ['admin'], async () => ({ templateId: await freshTemplate(), body: 'Changed' }), "this organisation's template"),
   mutationRow('messageTemplateDelete', ['admin'], async () => ({ templateId: await freshTemplate() }), "this organisation's template"),
-  mutationRow('attachmentCreateUpload', [...STAFF, 'foreignStaff'], () => ({ fileName: 'scan.pdf', contentType: 'application/pdf', size: 100 }), 'a PDF'),
+  // ...and the integration, a file for the chart (what it uploads by default).
+  mutationRow('attachmentCreateUpload', [...STAFF, 'service', 'foreignStaff'], () => ({ fileName: 'scan.pdf', contentType: 'application/pdf', size: 100 }), 'a PDF'),
+  mutationRow('attachmentCreateUpload', ['service'], () => ({ fileName: 'scan.pdf', contentType: 'application/pdf', size: 100, purpose: 'CHART_DOCUMENT' }), 'a chart file'),
+  // The chart is the integration's to manage.
+  mutationRow(
+    'chartDocumentRegister',
+    ['service'],
+    async (actor) => ({ patientId: w.ids.patient, attachmentId: actor === 'service' ? await freshChartFile() : await chartFileForRefusals(), title: 'Result', kind: 'LAB_RESULT', clinicalDate: '2026-11-01T00:00:00.000Z' }),
+    "the patient's",
+  ),
+  mutationRow('chartDocumentUpdate', ['service'], async () => ({ chartDocumentId: await chartDocument(), title: 'Renamed result' }), "the patient's"),
+  mutationRow('chartDocumentWithdraw', ['service'], async () => ({ chartDocumentId: await freshChartDocument(), reason: 'Matrix' }), "the patient's"),
+  // Staff attach the patient's chart documents in the patient's channels; patients attach none (FORBIDDEN); foreignStaff cannot reach the channel.
+  mutationRow('messageSend', STAFF, async () => ({ channelId: care(), body: 'Your result', chartDocumentIds: [await chartDocument()] }), 'CARE_TEAM with a chart document'),
   // Everyone names the patient: staff (settings let all staff start), the patient themself, the
   // guardian their dependant; otherPatient is not the patient's guardian (NOT_FOUND).
   mutationRow('conversationStart', MEMBERS, () => ({ patientId: w.ids.patient, ...conversation }), 'naming the patient'),
@@ -653,6 +706,17 @@ describe('authorization matrix', () => {
       withoutRow: [],
       notInSchema: [],
     });
+  });
+
+  it('refuses every mutation over a WebSocket, whoever sends it (mutations go over HTTP POST): nothing changes', async () => {
+    const mutations = [...new Set(ROWS.filter((row) => kindOf(row) === 'Mutation').map((row) => row.operation.split('.')[1]))];
+    const answers = await Promise.all(
+      mutations.map(async (field) => {
+        const result = await requestOverSocket(server.wsUrl, w.tokens.admin, mutationDocument(field), { input: {} });
+        return `${field}: ${errorCodes(result).join(',')}${result.data ? ' with data' : ''}`;
+      }),
+    );
+    expect(answers).toEqual(mutations.map((field) => `${field}: BAD_REQUEST`));
   });
 
   it('answers every caller of every operation as the matrix says', async () => {

@@ -17,6 +17,33 @@ export async function request<T, V>(url: string, token: string | undefined, docu
   return { status: response.status, ...((await response.json()) as ExecutionResult<T>) };
 }
 
+/**
+ * Runs one query or mutation over a graphql-ws connection of its own, answered as `request` is
+ * (status 200, or the close code of a refused connection): the same rules must hold on both transports.
+ */
+export async function requestOverSocket<T, V>(wsUrl: string, token: string | undefined, document: TypedDocumentNode<T, V>, variables?: V): Promise<HttpResult<T>> {
+  const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: token ? { authorization: `Bearer ${token}` } : {}, retryAttempts: 0, lazy: true });
+  try {
+    return await new Promise<HttpResult<T>>((resolve) => {
+      let result: HttpResult<T> | undefined;
+      client.subscribe<T>(
+        { query: print(document), variables: variables as Record<string, unknown> },
+        {
+          next: (value) => (result = { status: 200, ...(value as ExecutionResult<T>) }),
+          error: (error) => {
+            const closeCode = (error as { code?: unknown }).code;
+            if (typeof closeCode === 'number') resolve({ status: closeCode, errors: [{ message: `closed ${closeCode}`, extensions: { code: closeCode === 4401 ? 'UNAUTHENTICATED' : closeCode === 4403 ? 'FORBIDDEN' : `CLOSE_${closeCode}` } }] as never });
+            else resolve({ status: 200, errors: (Array.isArray(error) ? error : [error]) as never });
+          },
+          complete: () => resolve(result ?? { status: 200, errors: [{ message: 'no result' }] as never }),
+        },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
 /** Like `request`, but fails the test unless the operation returned data and no errors. */
 export async function ok<T, V>(url: string, token: string | undefined, document: TypedDocumentNode<T, V>, variables?: V): Promise<T> {
   const result = await request(url, token, document, variables);
