@@ -15,6 +15,7 @@ import { Migration20261202170000RateLimits } from './Migration20261202170000Rate
 import { Migration20261202180000AuditClientRequestId } from './Migration20261202180000AuditClientRequestId';
 import { Migration20261202190000GroupHistory } from './Migration20261202190000GroupHistory';
 import { Migration20261202200000ChartDocuments } from './Migration20261202200000ChartDocuments';
+import { Migration20261202210000ClinicConversations } from './Migration20261202210000ClinicConversations';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -34,4 +35,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202180000AuditClientRequestId', class: Migration20261202180000AuditClientRequestId },
   { name: 'Migration20261202190000GroupHistory', class: Migration20261202190000GroupHistory },
   { name: 'Migration20261202200000ChartDocuments', class: Migration20261202200000ChartDocuments },
+  { name: 'Migration20261202210000ClinicConversations', class: Migration20261202210000ClinicConversations },
 ];

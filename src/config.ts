@@ -60,6 +60,7 @@ const environmentSchema = z.object({
   FILES_DIR: optionalText,
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   FILE_URL_TTL_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
+  CLINIC_RELAY_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
   CHART_WITHDRAWN_FILE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   PUBLIC_URL: optionalText.pipe(z.string().url().optional()),
   FILE_STORE: z.enum(['local', 's3']).default('local'),
@@ -125,6 +126,8 @@ export interface Config {
     s3?: { bucket: string; region: string; endpoint?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
+  /** Conversations between clinics: how often each process looks for envelopes to relay (besides right after a send). */
+  clinics: { relayPollMs: number };
   /** A manifest of the only operations that run (trusted documents); undefined: any operation. */
   trustedDocuments?: string;
   /** Abuse limits (undefined: none), where they are counted, and the caps counted directly. */
@@ -256,6 +259,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
+    clinics: { relayPollMs: e.CLINIC_RELAY_POLL_MS },
     trustedDocuments: e.TRUSTED_DOCUMENTS ? path.resolve(e.TRUSTED_DOCUMENTS) : undefined,
     rateLimits: {
       table: rateLimitTable(e.RATE_LIMITS),

@@ -114,6 +114,8 @@ function leakIn(actor: ActorName, result: unknown): Outcome | undefined {
 
 interface World {
   org: TestOrganisation;
+  /** The foreign organisation's slug (it accepts conversations from other clinics). */
+  foreignSlug: string;
   tokens: Record<ActorName, string>;
   ids: Partial<Record<ActorName, string>>;
   /** A team member of the CARE_TEAM channel who is no actor: the typist, and a second team member of fresh channels. */
@@ -218,7 +220,8 @@ beforeAll(async () => {
       await perform(foreignStaff.token, 'messagingSettingsUpdate', { patientsCanStartConversations: true });
       await perform(foreignPatient.token, 'conversationStart', { title: 'Elsewhere', body: 'A question for my own clinic' });
       // Off again: the messagingSettings row tells the two organisations apart by this setting.
-      await perform(foreignStaff.token, 'messagingSettingsUpdate', { patientsCanStartConversations: false });
+      // It accepts conversations from other clinics: the clinicConversationStart row starts them there.
+      await perform(foreignStaff.token, 'messagingSettingsUpdate', { patientsCanStartConversations: false, clinicsCanStartConversations: true });
     })(),
   ]);
 
@@ -238,6 +241,7 @@ beforeAll(async () => {
   ]);
   w = {
     org,
+    foreignSlug: foreignOrg.slug,
     colleague,
     careChannelId,
     careMessageId,
@@ -470,6 +474,8 @@ const ROWS: Row[] = [
   queryRow('message', ['staffMM', 'admin'], 'query ($id: ID!) { message(id: $id) { id } }', { target: 'note addressed to Billing', variables: byId(() => w.addressedNoteId) }),
   // What notes can be addressed to; foreignStaff gets their own organisation's.
   queryRow('roleGroups', [...STAFF, 'service', 'foreignStaff'], '{ roleGroups }'),
+  // Staff find other clinics (errors only: each sees the clinics that accept conversations but their own).
+  queryRow('clinicDirectory', [...STAFF, 'foreignStaff'], '{ clinicDirectory { edges { node { slug name } } } }'),
   // The chart: staff and the integration; patients never; foreignStaff finds nothing of this organisation's patient.
   queryRow('chartDocuments', [...STAFF, 'service'], 'query ($id: ID!) { chartDocuments(patientId: $id) { edges { node { id } } } }', {
     target: "the patient's",
@@ -615,6 +621,8 @@ const ROWS: Row[] = [
     (actor) => ({ ...(ROLE[actor] === 'patient' ? {} : { patientId: w.ids.patient }), ...conversation }),
     'patients: their own',
   ),
+  // Staff (the settings let all of them start) start a conversation with the foreign clinic, which accepts them; foreignStaff cannot start one with their own (NOT_FOUND).
+  mutationRow('clinicConversationStart', STAFF, () => ({ clinicSlug: w.foreignSlug, title: 'Referral', body: 'Could you see our patient?' }), 'the foreign clinic'),
   // Staff members of the conversation only: staffMM and admin have not joined it (NOT_FOUND).
   mutationRow('conversationClose', ['staff'], () => ({ channelId: w.conversationId }), 'CONVERSATION'),
   mutationRow('conversationReopen', ['staff'], () => ({ channelId: w.conversationId }), 'CONVERSATION'),

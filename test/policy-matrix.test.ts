@@ -16,6 +16,8 @@ import {
   PolicySendDocument,
   type PolicyChannelEventsSubscription,
   type PolicyInboxSubscription,
+  ClinicConversationStartDocument,
+  ClinicSettingsUpdateDocument,
 } from './generated/graphql';
 import type { Actor } from '../src/auth/actor';
 import type { Permission } from '../src/modules/directory/team-member.entity';
@@ -119,6 +121,10 @@ beforeAll(async () => {
     input: { patientId: patient.id, title: 'Matrix conversation', body: 'Opening words', recipientTeamMemberIds: [author.id] },
   });
   expect(conversation.conversationStart.userErrors).toEqual([]);
+  // A conversation with another clinic (the one elsewhere, which accepts them): the author's copy here.
+  expect((await ok(server.url, outsider.token, ClinicSettingsUpdateDocument, { input: { clinicsCanStartConversations: true } })).messagingSettingsUpdate.userErrors).toEqual([]);
+  const clinicConversation = await ok(server.url, author.token, ClinicConversationStartDocument, { input: { clinicSlug: elsewhere.slug, title: 'Matrix clinic conversation', body: 'Opening words' } });
+  expect(clinicConversation.clinicConversationStart.userErrors).toEqual([]);
   const ids: Record<ChannelKind, string> = {
     CARE_TEAM: await activate('CARE_TEAM'),
     SERVICE_TEAM: await activate('SERVICE_TEAM'),
@@ -126,11 +132,13 @@ beforeAll(async () => {
     GROUP: group.groupChannelCreate.channel!.id,
     DIRECT: direct.directChannelOpen.channel!.id,
     CONVERSATION: conversation.conversationStart.channel!.id,
+    CLINIC: clinicConversation.clinicConversationStart.channel!.id,
   };
   // A second team member in a channel with internal notes: someone besides the author to be told of one.
   await ok(server.url, colleague.token, ChannelJoinDocument, { input: { channelId: ids.CARE_TEAM } });
   for (const kind of Object.values(ChannelKind)) {
-    const opening = kind === ChannelKind.CONVERSATION ? [{ id: conversation.conversationStart.message!.id, internal: false, word: 'opening' }] : [];
+    const openingOf: Partial<Record<ChannelKind, string>> = { CONVERSATION: conversation.conversationStart.message!.id, CLINIC: clinicConversation.clinicConversationStart.message!.id };
+    const opening = openingOf[kind] ? [{ id: openingOf[kind]!, internal: false, word: 'opening' }] : [];
     channels.push({ kind, id: ids[kind], messages: opening, members: new Set() });
   }
   const rows = await server.orm.em
@@ -163,16 +171,16 @@ describe('the policy itself', () => {
       ]),
     );
     expect(table).toEqual({
-      'author staff (member)': ['CARE_TEAM:P', 'SERVICE_TEAM:P', 'STAFF:P', 'GROUP:P', 'DIRECT:P', 'CONVERSATION:P'],
-      'colleague staff (DIRECT member)': ['CARE_TEAM:P', 'SERVICE_TEAM:S', 'STAFF:S', 'GROUP:-', 'DIRECT:P', 'CONVERSATION:-'],
-      'staff not a member': ['CARE_TEAM:S', 'SERVICE_TEAM:S', 'STAFF:S', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-'],
-      'messaging admin not a member': ['CARE_TEAM:S', 'SERVICE_TEAM:S', 'STAFF:S', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:S'],
-      'patient (member)': ['CARE_TEAM:P', 'SERVICE_TEAM:P', 'STAFF:-', 'GROUP:P', 'DIRECT:-', 'CONVERSATION:P'],
-      'guardian of the patient': ['CARE_TEAM:P', 'SERVICE_TEAM:P', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:P'],
-      'another patient': ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-'],
-      'admin of another organisation': ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-'],
-      service: ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-'],
-      operator: ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-'],
+      'author staff (member)': ['CARE_TEAM:P', 'SERVICE_TEAM:P', 'STAFF:P', 'GROUP:P', 'DIRECT:P', 'CONVERSATION:P', 'CLINIC:P'],
+      'colleague staff (DIRECT member)': ['CARE_TEAM:P', 'SERVICE_TEAM:S', 'STAFF:S', 'GROUP:-', 'DIRECT:P', 'CONVERSATION:-', 'CLINIC:-'],
+      'staff not a member': ['CARE_TEAM:S', 'SERVICE_TEAM:S', 'STAFF:S', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-', 'CLINIC:-'],
+      'messaging admin not a member': ['CARE_TEAM:S', 'SERVICE_TEAM:S', 'STAFF:S', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:S', 'CLINIC:S'],
+      'patient (member)': ['CARE_TEAM:P', 'SERVICE_TEAM:P', 'STAFF:-', 'GROUP:P', 'DIRECT:-', 'CONVERSATION:P', 'CLINIC:-'],
+      'guardian of the patient': ['CARE_TEAM:P', 'SERVICE_TEAM:P', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:P', 'CLINIC:-'],
+      'another patient': ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-', 'CLINIC:-'],
+      'admin of another organisation': ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-', 'CLINIC:-'],
+      service: ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-', 'CLINIC:-'],
+      operator: ['CARE_TEAM:-', 'SERVICE_TEAM:-', 'STAFF:-', 'GROUP:-', 'DIRECT:-', 'CONVERSATION:-', 'CLINIC:-'],
     });
   });
 });

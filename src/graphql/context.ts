@@ -32,6 +32,8 @@ export interface AppDeps {
   settingsCache: SettingsCache;
   /** Abuse limits per person, organisation and address. */
   rateLimits: RateLimits;
+  /** Carries envelopes between clinics; kicked after a send committed one. */
+  clinicRelay: { kick(): void };
 }
 
 /**

@@ -48,6 +48,7 @@ export const permissionMap = {
     notificationTemplates: isStaff,
     chartDocuments: isStaffOrService,
     patientMessages: isStaff,
+    clinicDirectory: isStaff,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -76,6 +77,7 @@ export const permissionMap = {
     chartDocumentRegister: isService,
     chartDocumentUpdate: isService,
     chartDocumentWithdraw: isService,
+    clinicConversationStart: isStaff,
     // MESSAGING_ADMIN is checked by the service.
     messageTemplateCreate: isStaff,
     messageTemplateUpdate: isStaff,
@@ -163,6 +165,10 @@ export const permissionMap = {
   ChartDocumentEdge: allow,
   ChartDocumentConnection: allow,
   ChartDocumentPayload: allow,
+  Clinic: allow,
+  ClinicEdge: allow,
+  ClinicConnection: allow,
+  OtherClinicAuthor: allow,
   MessageTemplate: allow,
   MessageTemplatePayload: allow,
   OpeningHours: allow,

@@ -15,6 +15,7 @@ import { ConversationResolver, IncomingConversationResolver } from '../modules/c
 import { MessagingSettingsResolver } from '../modules/settings/messaging-settings.graphql';
 import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
 import { AttachmentChartFieldResolver, ChartDocumentResolver } from '../modules/chart/chart-document.graphql';
+import { ClinicChannelFieldResolver, ClinicResolver } from '../modules/clinics/clinic.graphql';
 import { MessageTemplateResolver } from '../modules/templates/template.graphql';
 import { NotificationResolver } from '../modules/notifications/notification.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
@@ -53,6 +54,8 @@ const resolvers = [
   MessagingSettingsResolver,
   AttachmentResolver,
   ChartDocumentResolver,
+  ClinicResolver,
+  ClinicChannelFieldResolver,
   AttachmentChartFieldResolver,
   MessageTemplateResolver,
   NotificationResolver,

@@ -8,6 +8,7 @@ import { MessageEditService } from '../modules/messages/message-edit.service';
 import { ReactionService } from '../modules/messages/reaction.service';
 import { AttachmentService } from '../modules/attachments/attachment.service';
 import { ChartDocumentService } from '../modules/chart/chart-document.service';
+import { ClinicService } from '../modules/clinics/clinic.service';
 import { TemplateService } from '../modules/templates/template.service';
 import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
@@ -32,6 +33,7 @@ export interface Services {
   readonly reactions: ReactionService;
   readonly attachments: AttachmentService;
   readonly chartDocuments: ChartDocumentService;
+  readonly clinics: ClinicService;
   readonly templates: TemplateService;
   readonly readState: ReadStateService;
   readonly channelEvents: ChannelEventService;
@@ -53,7 +55,7 @@ export interface Services {
  * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
-  const { bus, config, cursors, live, orm, files, auditLog, settingsCache, rateLimits } = app;
+  const { bus, config, cursors, live, orm, files, auditLog, settingsCache, rateLimits, clinicRelay } = app;
   const services = {} as Services;
   const provide = <K extends keyof Services>(name: K, build: () => Services[K]) => {
     let built: Services[K] | undefined;
@@ -73,16 +75,17 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('templates', () => new TemplateService(scope, deps({ config }, { organisations: 'organisations' })));
   provide('attachments', () => new AttachmentService(scope, deps({ config, cursors, rateLimits }, { settings: 'messagingSettings' })));
   provide('chartDocuments', () => new ChartDocumentService(scope, { files }));
+  provide('clinics', () => new ClinicService(scope, deps({ config, bus, rateLimits, relay: clinicRelay }, { settings: 'messagingSettings' })));
   provide('channels', () => new ChannelService(scope, deps({ bus, cursors }, { settings: 'messagingSettings' })));
   provide('channelMemberships', () => new ChannelMembershipService(scope, deps({ bus }, { channels: 'channels' })));
   provide('directory', () => new DirectoryService(scope, deps({ bus }, { activationRules: 'activationRules' })));
-  provide('messages', () => new MessageService(scope, deps({ bus, cursors, config, rateLimits }, { channels: 'channels', attachments: 'attachments', chartDocuments: 'chartDocuments', templates: 'templates', settings: 'messagingSettings' })));
+  provide('messages', () => new MessageService(scope, deps({ bus, cursors, config, rateLimits }, { channels: 'channels', attachments: 'attachments', chartDocuments: 'chartDocuments', clinics: 'clinics', templates: 'templates', settings: 'messagingSettings' })));
   provide('messageEdits', () => new MessageEditService(scope, deps({ bus, config, orm, files, rateLimits }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
   provide('reactions', () => new ReactionService(scope, deps({ bus, rateLimits }, { messages: 'messages', channels: 'channels', settings: 'messagingSettings' })));
   provide('readState', () => new ReadStateService(scope, deps({ bus }, { channels: 'channels' })));
   provide('teamChannels', () => new TeamChannelService(scope, deps({ bus }, { channels: 'channels', settings: 'messagingSettings' })));
   provide('conversations', () =>
-    new ConversationService(scope, deps({ bus, config, rateLimits }, { settings: 'messagingSettings', attachments: 'attachments', chartDocuments: 'chartDocuments', templates: 'templates', channels: 'channels' })),
+    new ConversationService(scope, deps({ bus, config, rateLimits }, { settings: 'messagingSettings', attachments: 'attachments', chartDocuments: 'chartDocuments', clinics: 'clinics', templates: 'templates', channels: 'channels' })),
   );
   provide('notificationPreferences', () => new NotificationPreferencesService(scope, deps({ config }, { settings: 'messagingSettings' })));
   provide('channelEvents', () => new ChannelEventService(scope, deps({ cursors, live, config }, { channels: 'channels' })));

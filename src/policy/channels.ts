@@ -39,10 +39,18 @@ export function memberColumn(person: Pick<PersonActor, 'kind'> & { teamMemberId?
 }
 
 /** What the channel rules read of a channel row. */
-export type ChannelFacts = Pick<Channel, 'kind' | 'organisationId'> & { startedByPatient?: boolean; status?: ChannelStatus };
+export type ChannelFacts = Pick<Channel, 'kind' | 'organisationId'> & { startedByPatient?: boolean; startedByClinic?: boolean; status?: ChannelStatus };
 
-/** A conversation a patient started that is still open: what responders who are not members may find, open and answer. */
-const openToAnswer = (channel: ChannelFacts) => channel.kind === ChannelKind.CONVERSATION && channel.startedByPatient === true && channel.status === ChannelStatus.ACTIVE;
+/** Kinds addressed to chosen members, that messaging admins (findAnyConversation) also find: patient conversations and conversations with other clinics. */
+const ADDRESSED_KINDS: ReadonlySet<ChannelKind> = new Set([ChannelKind.CONVERSATION, ChannelKind.CLINIC]);
+
+/**
+ * A conversation that is still open and was started from outside the team, by a patient or by
+ * another clinic: what the organisation's responders who are not members may find, open and answer.
+ */
+const openToAnswer = (channel: ChannelFacts) =>
+  channel.status === ChannelStatus.ACTIVE &&
+  ((channel.kind === ChannelKind.CONVERSATION && channel.startedByPatient === true) || (channel.kind === ChannelKind.CLINIC && channel.startedByClinic === true));
 
 /**
  * Conversations are addressed to chosen team members: besides their members, messaging admins
@@ -52,7 +60,7 @@ const openToAnswer = (channel: ChannelFacts) => channel.kind === ChannelKind.CON
 function findableBy(actor: Actor | undefined, channel: ChannelFacts, answers: boolean): boolean {
   if (actor?.kind !== 'staff' || actor.organisationId !== channel.organisationId) return false;
   if (JOINABLE_BY_STAFF.has(channel.kind)) return true;
-  return channel.kind === ChannelKind.CONVERSATION && (can(actor, 'findAnyConversation') || (answers && openToAnswer(channel)));
+  return (ADDRESSED_KINDS.has(channel.kind) && can(actor, 'findAnyConversation')) || (answers && openToAnswer(channel));
 }
 
 export const channelPolicy = {
@@ -93,6 +101,9 @@ export const channelPolicy = {
     return actor?.kind === 'staff' && membership === undefined && openToAnswer(channel);
   },
 
+  /** Is it a conversation with another clinic (messages cross to the other clinic's copy)? */
+  crossesClinics: (kind: ChannelKind) => kind === ChannelKind.CLINIC,
+
   /** Whether a channel is left without staff (`unstaffedSince`) is staff-only. */
   seesStaffing: (actor: Actor | undefined) => actor?.kind === 'staff',
 
@@ -107,11 +118,12 @@ export const channelPolicy = {
 
   /**
    * Is the new-patient-message role group (or the selected responders) told of a patient's message
-   * in it? Only where they may open it: the patient channels any team member joins, and the
-   * conversations a patient started (one a team member started is its members' to answer).
+   * in it (or of another clinic's)? Only where they may open it: the patient channels any team member
+   * joins, and the conversations a patient or another clinic started (one a team member started is
+   * its members' to answer).
    */
-  tellsResponders: (channel: { kind: ChannelKind; startedByPatient: boolean }) =>
-    PATIENT_SIDE_KINDS.has(channel.kind) && (channel.kind !== ChannelKind.CONVERSATION || channel.startedByPatient),
+  tellsResponders: (channel: { kind: ChannelKind; startedByPatient: boolean; startedByClinic?: boolean }) =>
+    (PATIENT_SIDE_KINDS.has(channel.kind) && (channel.kind !== ChannelKind.CONVERSATION || channel.startedByPatient)) || (channel.kind === ChannelKind.CLINIC && channel.startedByClinic === true),
 
   /**
    * Are the messaging admins told of a patient's new message in it? Where nobody else would be: a
@@ -151,13 +163,14 @@ export const channelPolicy = {
       const member = `exists (select 1 from channel_member vm where vm.organisation_id = ${channel}.organisation_id and vm.channel_id = ${channel}.id
                               and vm.${column} = ? and vm.left_at is null)`;
       if (actor.kind === 'patient') return { sql: `(${kindIn(PATIENT_VISIBLE_KINDS, channel)} and ${member})`, params: [id] };
-      const findable = can(actor, 'findAnyConversation') ? new Set([...JOINABLE_BY_STAFF, ChannelKind.CONVERSATION]) : JOINABLE_BY_STAFF;
-      const answered = answers ? ` or (${channelPolicy.sql.patientStarted(channel)})` : '';
+      const findable = can(actor, 'findAnyConversation') ? new Set([...JOINABLE_BY_STAFF, ...ADDRESSED_KINDS]) : JOINABLE_BY_STAFF;
+      const answered = answers ? ` or (${channelPolicy.sql.awaitingAnswer(channel)})` : '';
       return { sql: `(${kindIn(findable, channel)} or ${member}${answered})`, params: [id] };
     },
 
-    /** Conversations a patient started that are open (what responders who are not members find and answer). */
-    patientStarted: (channel: string) => `${channel}.kind = '${ChannelKind.CONVERSATION}' and ${channel}.started_by_patient and ${channel}.status = '${ChannelStatus.ACTIVE}'`,
+    /** Open conversations a patient or another clinic started (what responders who are not members find and answer). */
+    awaitingAnswer: (channel: string) =>
+      `${channel}.status = '${ChannelStatus.ACTIVE}' and ((${channel}.kind = '${ChannelKind.CONVERSATION}' and ${channel}.started_by_patient) or (${channel}.kind = '${ChannelKind.CLINIC}' and ${channel}.started_by_clinic))`,
 
     /** Channels that must keep a team member (restaffing). */
     keepsTeamMember: (channel: string) => kindIn(PATIENT_CHANNEL_KINDS, channel),

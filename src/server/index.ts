@@ -16,6 +16,7 @@ import { createCursorCodec } from '../common/cursor';
 import { LocalFileStore } from '../modules/attachments/file-store';
 import { S3FileStore } from '../modules/attachments/s3-file-store';
 import { scheduleAttachmentSweep } from '../modules/attachments/attachment-sweeper';
+import { ClinicRelay } from '../modules/clinics/clinic-relay';
 import { NotificationWorker } from '../modules/notifications/worker';
 import { createEventBus, type EventBus } from '../realtime/bus';
 import { LiveHub } from '../realtime/live-hub';
@@ -93,6 +94,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
   const auditLog = new AuditLog(orm, logger);
+  const clinicRelay = new ClinicRelay(orm, bus, logger, { pollMs: config.clinics.relayPollMs });
   const deps: AppDeps = {
     config,
     orm,
@@ -104,7 +106,9 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     auditLog,
     settingsCache: new SettingsCache(config.auth.cacheTtlMs),
     rateLimits: new RateLimits(config.rateLimits.table, rateLimitStore(config, orm), logger),
+    clinicRelay,
   };
+  clinicRelay.start();
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger, config.files.withdrawnChartRetentionDays);
   const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger) : undefined;
   notifications?.start();
@@ -157,6 +161,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
         await auditLog.close();
         stopRetention();
         stopAttachmentSweep();
+        await clinicRelay.stop();
         await notifications?.stop();
         stopIdentityNotices();
         live.close();

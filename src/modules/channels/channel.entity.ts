@@ -8,6 +8,7 @@ export enum ChannelKind {
   GROUP = 'GROUP',
   DIRECT = 'DIRECT',
   CONVERSATION = 'CONVERSATION',
+  CLINIC = 'CLINIC',
 }
 
 export enum ChannelStatus {
@@ -18,7 +19,7 @@ export enum ChannelStatus {
 @Entity({ tableName: 'channel' })
 @TenantScoped()
 export class Channel extends TenantRecord {
-  [OptionalProps]?: 'id' | 'title' | 'directKey' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'startedByPatient' | 'patientCanReply' | 'closedAt' | 'closedByTeamMemberId' | 'unstaffedSince' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'title' | 'directKey' | 'patientId' | 'status' | 'lastSeq' | 'lastActivityAt' | 'createdByTeamMemberId' | 'startedByPatient' | 'patientCanReply' | 'closedAt' | 'closedByTeamMemberId' | 'unstaffedSince' | 'remoteClinicSlug' | 'remoteClinicName' | 'remoteThreadId' | 'startedByClinic' | 'remotePatientName' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   kind!: ChannelKind;
@@ -63,6 +64,25 @@ export class Channel extends TenantRecord {
   /** Set while a patient channel has no active team member; messaging admins are shown it. */
   @Property({ type: 'datetime', nullable: true })
   unstaffedSince?: Date | null;
+
+  /** CLINIC channels: the other clinic, as it named itself. */
+  @Property({ type: 'text', nullable: true })
+  remoteClinicSlug?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  remoteClinicName?: string | null;
+
+  /** CLINIC channels: the conversation's id shared by both clinics' copies. */
+  @Property({ type: 'uuid', nullable: true })
+  remoteThreadId?: string | null;
+
+  /** CLINIC channels: the other clinic started it, so this organisation's responders answer it. */
+  @Property({ type: 'boolean' })
+  startedByClinic: boolean = false;
+
+  /** CLINIC channels the other clinic started about one of its patients: that patient's name, as it shared it. */
+  @Property({ type: 'text', nullable: true })
+  remotePatientName?: string | null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

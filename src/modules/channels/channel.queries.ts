@@ -221,7 +221,7 @@ export async function incomingConversations(em: EntityManager, staff: PersonActo
   const { column, id } = memberColumn(staff);
   const rows = await preparedRows<Record<string, unknown>[]>(em,
     `select ${selectColumns(em, ChannelEntity, 'c')} from channel c
-      where c.organisation_id = ? and ${channelPolicy.sql.patientStarted('c')}
+      where c.organisation_id = ? and ${channelPolicy.sql.awaitingAnswer('c')}
         and not exists (select 1 from message m where m.organisation_id = c.organisation_id and m.channel_id = c.id
                          and m.author_team_member_id is not null and ${messagePolicy.sql.seenByPatients('m')} and m.deleted_at is null)
         ${everyone ? '' : `and exists (select 1 from channel_member cm where cm.organisation_id = c.organisation_id and cm.channel_id = c.id and cm.${column} = ? and cm.left_at is null)`}

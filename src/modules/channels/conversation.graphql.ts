@@ -73,12 +73,12 @@ export class ConversationChangePayload extends MutationPayload {
 @ObjectType({ description: 'Result of conversationClose.' })
 export class ConversationClosePayload extends ConversationChangePayload {}
 
-@ObjectType('IncomingConversation', { description: 'A conversation a patient started that waits for a team member’s first answer.' })
+@ObjectType('IncomingConversation', { description: 'A conversation a patient (or another clinic: `channel.otherClinic`) started that waits for a team member’s first answer.' })
 export class IncomingConversationType {
   @Field(() => ChannelType, { description: 'The conversation: open it, and answer with messageSend (the first to answer becomes a member).' })
   channel!: Channel;
 
-  @Field(() => Date, { description: 'When the patient started it.' })
+  @Field(() => Date, { description: 'When the patient (or the other clinic) started it.' })
   waitingSince!: Date;
 }
 
@@ -88,13 +88,13 @@ const IncomingConversationConnection = connectionType('IncomingConversation', In
 export class IncomingConversationResolver {
   @Query(() => IncomingConversationConnection, {
     description:
-      'Conversations patients started that no team member has answered yet (only what the patient sees counts: not automatic replies, not notes for staff), newest first: every one for those who answer patients (every team member where all respond, otherwise the selected responders) and messaging admins; for anyone else, those they are a member of. Staff only.',
+      'Conversations patients (or other clinics) started that no team member has answered yet (only what the patient sees counts: not automatic replies, not notes for staff), newest first: every one for those who answer patients (every team member where all respond, otherwise the selected responders) and messaging admins; for anyone else, those they are a member of. Staff only.',
   })
   incomingConversations(@Args(() => ForwardPageArgs) page: ForwardPageArgs, @Ctx() context: Context) {
     return context.services.channels.listIncoming(pageRequest(page).limit, page.after ?? undefined);
   }
 
-  @FieldResolver(() => PatientType, { nullable: true, description: 'The patient who is waiting (staff see their real name).' })
+  @FieldResolver(() => PatientType, { nullable: true, description: 'The patient who is waiting (staff see their real name); null for a conversation another clinic started.' })
   patient(@Root() incoming: IncomingConversation, @Ctx() { loaders }: Context) {
     return incoming.channel.patientId ? loaders.patient.load(incoming.channel.patientId) : null;
   }

@@ -4,7 +4,9 @@ import type { Config } from '../../config';
 import { requirePerson, requireStaff, type PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
-import { withEventLog } from '../../realtime/event-log';
+import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
+import { channelPolicy } from '../../policy/channels';
+import type { ClinicService } from '../clinics/clinic.service';
 import { lockChannelState, type ChannelState } from './channel-state';
 import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { TeamMember } from '../directory/team-member.entity';
@@ -38,6 +40,7 @@ export interface ConversationServiceDeps {
   chartDocuments: ChartDocumentService;
   templates: TemplateService;
   channels: ChannelService;
+  clinics: ClinicService;
 }
 
 /**
@@ -180,11 +183,22 @@ export class ConversationService {
   }
 
   /** Closes a conversation: patients can no longer reply (CHANNEL_CLOSED). Staff members of it. Closing again changes nothing. */
-  close(input: unknown): Promise<Channel> {
+  async close(input: unknown): Promise<Channel> {
     const closedBy = requireStaff(this.scope.actor).teamMemberId;
-    return this.change(input, ChannelEventType.CHANNEL_CLOSED, (current) =>
-      current.status === ChannelStatus.CLOSED ? undefined : { status: ChannelStatus.CLOSED, closed_at: new Date(), closed_by_team_member_id: closedBy },
+    let crossed = false;
+    const closed = await this.change(
+      input,
+      ChannelEventType.CHANNEL_CLOSED,
+      (current) => (current.status === ChannelStatus.CLOSED ? undefined : { status: ChannelStatus.CLOSED, closed_at: new Date(), closed_by_team_member_id: closedBy }),
+      // A conversation with another clinic: the other clinic is told its copy was closed here.
+      async (log, channel) => {
+        if (!channelPolicy.crossesClinics(channel.kind)) return;
+        await this.deps.clinics.forwardClose(log, channel);
+        crossed = true;
+      },
     );
+    if (crossed) this.deps.clinics.sent();
+    return closed;
   }
 
   /** Reopens a closed conversation. Staff members of it. */
@@ -210,12 +224,17 @@ export class ConversationService {
    * change is decided on the row as it is under its lock, so concurrent changes apply one after
    * the other; nothing is written when nothing changes.
    */
-  private async change(input: unknown, type: ChannelEventType, changesFor: (current: ChannelState) => Record<string, unknown> | undefined): Promise<Channel> {
+  private async change(
+    input: unknown,
+    type: ChannelEventType,
+    changesFor: (current: ChannelState) => Record<string, unknown> | undefined,
+    alsoWhenChanged?: (log: EventLogTransaction, channel: Channel) => Promise<void>,
+  ): Promise<Channel> {
     const actor = requireStaff(this.scope.actor);
     const { channelId } = parseInput(channelInput, input);
     const found = await this.deps.channels.findParticipating(channelId);
     if (!found) throw new UserError(UserErrorCode.NOT_FOUND, 'No such channel.', 'input.channelId');
-    if (found.channel.kind !== ChannelKind.CONVERSATION) {
+    if (found.channel.kind !== ChannelKind.CONVERSATION && !channelPolicy.crossesClinics(found.channel.kind)) {
       throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'Only conversations are closed, reopened or retitled.', 'input.channelId');
     }
     await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
@@ -229,6 +248,7 @@ export class ConversationService {
         channelId,
       ]);
       await log.append({ channelId, type }, seq);
+      await alsoWhenChanged?.(log, found.channel);
     });
     this.scope.reset();
     return (await this.scope.loaders.channel.load(channelId))!;

@@ -6,7 +6,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 export class Message extends TenantRecord {
   [OptionalProps]?:
     | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal' | 'audienceRoles' | 'audienceTeamMemberId'
-    | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'system' | 'createdAt';
+    | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'system' | 'remoteAuthorName' | 'remoteClinicName' | 'createdAt';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -27,6 +27,13 @@ export class Message extends TenantRecord {
 
   @Property({ type: 'text' })
   body!: string;
+
+  /** A message from another clinic (CLINIC channels): its author's name and clinic, as sent; no author here. */
+  @Property({ type: 'text', nullable: true })
+  remoteAuthorName?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  remoteClinicName?: string | null;
 
   /** A thread reply: the message it answers (always a top-level message). */
   @Property({ type: 'uuid', nullable: true })

@@ -10,12 +10,13 @@ import { PatientType, TeamMemberType } from '../directory/directory.types';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
 import { Message } from './message.entity';
+import { OtherClinicAuthor, OtherClinicAuthorType, otherClinicAuthorOf } from '../clinics/clinic-author.graphql';
 
 export const AuthorUnion = createUnionType({
   name: 'Author',
-  description: 'Who wrote a message.',
-  types: () => [TeamMemberType, PatientType] as const,
-  resolveType: (value) => (value instanceof TeamMember ? TeamMemberType : value instanceof Patient ? PatientType : undefined),
+  description: 'Who wrote a message: a team member or patient of this organisation, or someone at another clinic (conversations between clinics).',
+  types: () => [TeamMemberType, PatientType, OtherClinicAuthorType] as const,
+  resolveType: (value) => (value instanceof TeamMember ? TeamMemberType : value instanceof Patient ? PatientType : value instanceof OtherClinicAuthor ? OtherClinicAuthorType : undefined),
 });
 
 @ObjectType('Message', { description: 'A message in a channel.' })
@@ -261,10 +262,10 @@ export class MessageResolver {
     return messagePolicy.seesRevisions(actor) ? loaders.revisions.load(message.id) : null;
   }
 
-  @FieldResolver(() => AuthorUnion, { nullable: true, description: 'The author; null for an automatic reply (`system`).' })
+  @FieldResolver(() => AuthorUnion, { nullable: true, description: 'The author; null for an automatic reply (`system`). Someone at another clinic is an OtherClinicAuthor.' })
   author(@Root() message: Message, @Ctx() { loaders }: Context) {
     if (message.authorTeamMemberId) return loaders.teamMember.load(message.authorTeamMemberId);
-    return message.authorPatientId ? loaders.patient.load(message.authorPatientId) : null;
+    return message.authorPatientId ? loaders.patient.load(message.authorPatientId) : otherClinicAuthorOf(message);
   }
 
   @FieldResolver(() => PatientType, {

@@ -7,6 +7,7 @@ import { isPerson, requirePerson, requireStaff, type PersonActor, type StaffActo
 import { assertOpenToPatients, authorizeWrite, openToPatientsSql } from './write-policy';
 import { AttachmentService } from '../attachments/attachment.service';
 import { ChartDocumentService, chartDocumentIds } from '../chart/chart-document.service';
+import type { ClinicService } from '../clinics/clinic.service';
 import { autoReply, autoReplyText } from './auto-reply';
 import { channelState, lockChannelState } from '../channels/channel-state';
 import { isUuid, messageBody, parseInput, perConfig, requiredText, uuid } from '../../common/validation';
@@ -42,6 +43,7 @@ export interface MessageServiceDeps {
   channels: ChannelService;
   attachments: AttachmentService;
   chartDocuments: ChartDocumentService;
+  clinics: ClinicService;
   templates: TemplateService;
   settings: MessagingSettingsService;
 }
@@ -114,6 +116,10 @@ export class MessageService {
     if (internal && !channelPolicy.holdsInternalNotes(found.channel.kind)) {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'Internal notes are for channels with patients in them; everything here is staff-only already.', 'input.internal');
     }
+    const crosses = channelPolicy.crossesClinics(found.channel.kind);
+    if (crosses && (parent || data.attachmentIds.length || data.chartDocumentIds.length || data.templateId)) {
+      throw new UserError(UserErrorCode.INVALID_INPUT, 'Messages to another clinic are text only: no threads, attachments or templates.', parent ? 'input.parentMessageId' : 'input.attachmentIds');
+    }
     const attribution = await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
     await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
     await this.deps.chartDocuments.checkAttachable(actor, found.channel, data.chartDocumentIds, data.attachmentIds.length);
@@ -129,7 +135,7 @@ export class MessageService {
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
     try {
-      if (!answering && data.attachmentIds.length === 0 && data.chartDocumentIds.length === 0 && !(await autoReplyText(this.deps.settings, actor, found.channel, false))) {
+      if (!answering && !crosses && data.attachmentIds.length === 0 && data.chartDocumentIds.length === 0 && !(await autoReplyText(this.deps.settings, actor, found.channel, false))) {
         const message = await appendMessageAtOnce(this.scope, this.deps.bus, actor, draft);
         if (message) return message;
         // Not written: the channel closed to the patient meanwhile (or vanished); say which.
@@ -145,9 +151,11 @@ export class MessageService {
         const message = await appendMessage(log, actor, draft);
         await AttachmentService.attach(log, actor.organisationId, message.id, data.attachmentIds);
         if (data.chartDocumentIds.length) await ChartDocumentService.attach(log, requireStaff(actor), message.id, data.chartDocumentIds);
+        if (crosses) await this.deps.clinics.forward(log, found.channel, draft.body);
         await autoReply(this.deps.settings, log, actor, found.channel, false);
         return message;
       });
+      if (crosses) this.deps.clinics.sent();
       if (answering) this.scope.loaders.forgetMembership(channelId);
       return sent;
     } catch (error) {

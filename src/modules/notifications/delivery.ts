@@ -42,6 +42,7 @@ interface RecipientState {
   /** The channel, as the channel policy reads it (null for a digest). */
   channel_kind: ChannelKind | null;
   started_by_patient: boolean | null;
+  started_by_clinic: boolean | null;
   channel_status: ChannelStatus | null;
   permissions: Permission[] | null;
 }
@@ -57,7 +58,7 @@ const MAX_BACKOFF_MS = 3_600_000;
 const WAITING_SQL = `
   select count(*) as n from (
     select 1 from message m
-     where m.organisation_id = ? and m.channel_id = ? and m.author_patient_id is not null and ${messagePolicy.sql.seenByPatients('m')} and m.deleted_at is null
+     where m.organisation_id = ? and m.channel_id = ? and (m.author_patient_id is not null or m.remote_author_name is not null) and ${messagePolicy.sql.seenByPatients('m')} and m.deleted_at is null
        and m.seq > greatest(
          coalesce((select max(cm.last_read_seq) from channel_member cm
                     where cm.organisation_id = m.organisation_id and cm.channel_id = m.channel_id and cm.team_member_id is not null), 0),
@@ -166,7 +167,7 @@ export class NoticeDelivery {
       roles: [],
       expiresAt: Number.MAX_SAFE_INTEGER,
     };
-    const channel = { kind: state.channel_kind, organisationId: notice.organisation_id, startedByPatient: state.started_by_patient ?? false, status: state.channel_status ?? undefined };
+    const channel = { kind: state.channel_kind, organisationId: notice.organisation_id, startedByPatient: state.started_by_patient ?? false, startedByClinic: state.started_by_clinic ?? false, status: state.channel_status ?? undefined };
     return channelPolicy.canSee(staff, channel, undefined, answersPatients(staff, settings));
   }
 
@@ -178,7 +179,7 @@ export class NoticeDelivery {
     const suppressed = this.suppression(notice, state, settings);
     if (suppressed) return suppressed;
     const count = await this.countFor(em, notice, person);
-    if (count === 0) return notice.kind === 'NEW_PATIENT_MESSAGE' ? 'ANSWERED' : notice.kind === 'DIGEST' ? 'NOTHING_UNREAD' : 'READ';
+    if (count === 0) return waitsForAnswer(notice) ? 'ANSWERED' : notice.kind === 'DIGEST' ? 'NOTHING_UNREAD' : 'READ';
     const patientSide = person.kind === 'patient';
     const portal = patientSide ? (settings.patientPortalUrl ?? this.config.patientPortalUrl) : (settings.staffPortalUrl ?? this.config.staffPortalUrl);
     const link = notice.channel_id ? `${portal}/channels/${notice.channel_id}` : `${portal}/channels`;
@@ -190,7 +191,7 @@ export class NoticeDelivery {
   private suppression(notice: ClaimedNotice, state: RecipientState, settings: MessagingSettings): Suppression | undefined {
     if (state.person_archived) return 'RECIPIENT_ARCHIVED';
     if (state.portal_access === false) return 'NO_ACCESS';
-    if (notice.kind === 'NEW_PATIENT_MESSAGE' && !this.canStillOpen(notice, state, settings)) return 'NO_ACCESS';
+    if (waitsForAnswer(notice) && !this.canStillOpen(notice, state, settings)) return 'NO_ACCESS';
     if (notice.kind === 'MESSAGE') {
       if (!state.member) return 'LEFT';
       if (state.archived) return 'ARCHIVED';
@@ -214,7 +215,7 @@ export class NoticeDelivery {
 
   /** The count a notice shows; 0 means there is nothing left to tell. */
   private async countFor(em: EntityManager, notice: ClaimedNotice, person: PersonRef): Promise<number> {
-    if (notice.kind === 'NEW_PATIENT_MESSAGE') {
+    if (waitsForAnswer(notice)) {
       const [{ n }] = await em.execute<Array<{ n: string }>>(WAITING_SQL, [notice.organisation_id, notice.channel_id]);
       return Number(n);
     }
@@ -273,7 +274,7 @@ export class NoticeDelivery {
               coalesce(np.email, 'IMMEDIATE') as email_mode, coalesce(np.push, true) as push, coalesce(np.sms, true) as sms,
               cm.id is not null as member, cm.archived_at is not null as archived,
               coalesce(cm.muted_at is not null and (cm.muted_until is null or cm.muted_until > now()), false) as muted,
-              c.kind as channel_kind, c.started_by_patient, c.status as channel_status, tm.permissions
+              c.kind as channel_kind, c.started_by_patient, c.started_by_clinic, c.status as channel_status, tm.permissions
          from organisation o
          left join channel c on c.organisation_id = o.id and c.id = ?
          left join team_member tm on tm.organisation_id = o.id and tm.id = ?
@@ -311,6 +312,9 @@ export class NoticeDelivery {
   }
 }
 
+/** A notice to those who answer, of a patient's or another clinic's message nobody has answered yet. */
+const waitsForAnswer = (notice: { kind: string }) => notice.kind === 'NEW_PATIENT_MESSAGE' || notice.kind === 'NEW_CLINIC_MESSAGE';
+
 /** An unexpected error, for the log, without its message (driver errors quote SQL parameters: addresses). */
 export function withoutDetails(error: unknown): { type: string; code?: string; frames: string[] } {
   const { name = 'Error', code, stack = '' } = (error ?? {}) as { name?: string; code?: string; stack?: string };
@@ -319,6 +323,6 @@ export function withoutDetails(error: unknown): { type: string; code?: string; f
 
 function templateKind(notice: ClaimedNotice, patientSide: boolean): NotificationTemplateKind {
   if (notice.kind === 'DIGEST') return NotificationTemplateKind.DIGEST_EMAIL;
-  const prefix = notice.kind === 'NEW_PATIENT_MESSAGE' ? 'NEW_PATIENT_MESSAGE' : patientSide ? 'PATIENT' : 'STAFF';
+  const prefix = waitsForAnswer(notice) ? notice.kind : patientSide ? 'PATIENT' : 'STAFF';
   return NotificationTemplateKind[`${prefix}_${notice.transport}` as keyof typeof NotificationTemplateKind];
 }

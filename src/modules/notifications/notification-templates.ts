@@ -17,6 +17,8 @@ export enum NotificationTemplateKind {
   STAFF_PUSH = 'STAFF_PUSH',
   NEW_PATIENT_MESSAGE_EMAIL = 'NEW_PATIENT_MESSAGE_EMAIL',
   NEW_PATIENT_MESSAGE_PUSH = 'NEW_PATIENT_MESSAGE_PUSH',
+  NEW_CLINIC_MESSAGE_EMAIL = 'NEW_CLINIC_MESSAGE_EMAIL',
+  NEW_CLINIC_MESSAGE_PUSH = 'NEW_CLINIC_MESSAGE_PUSH',
   DIGEST_EMAIL = 'DIGEST_EMAIL',
 }
 
@@ -66,6 +68,12 @@ const DEFAULTS: Record<NotificationTemplateKind, Omit<NotificationTemplate, 'kin
     html: html('Hello,', 'A patient has written and nobody has read it yet ({{count}} waiting).', 'Open it'),
   },
   NEW_PATIENT_MESSAGE_PUSH: { subject: '{{organisation.name}}', text: 'A patient is waiting for a reply.', html: '' },
+  NEW_CLINIC_MESSAGE_EMAIL: {
+    subject: 'Another clinic is waiting for a reply at {{organisation.name}}',
+    text: 'Another clinic has written and nobody has read it yet ({{count}} waiting).\n\nOpen it: {{link}}\n',
+    html: html('Hello,', 'Another clinic has written and nobody has read it yet ({{count}} waiting).', 'Open it'),
+  },
+  NEW_CLINIC_MESSAGE_PUSH: { subject: '{{organisation.name}}', text: 'Another clinic is waiting for a reply.', html: '' },
   DIGEST_EMAIL: {
     subject: 'Your daily summary from {{organisation.name}}',
     text: 'You have {{count}} unread message(s) at {{organisation.name}}.\n\nOpen them: {{link}}\n',

@@ -46,6 +46,8 @@ registerEnumType(NotificationTemplateKind, {
     STAFF_PUSH: { description: 'Push notification to a team member.' },
     NEW_PATIENT_MESSAGE_EMAIL: { description: "Email to the role group (or a conversation's responders) about a patient message nobody has read." },
     NEW_PATIENT_MESSAGE_PUSH: { description: 'Push notification to the role group about a patient message nobody has read.' },
+    NEW_CLINIC_MESSAGE_EMAIL: { description: "Email to the role group (or the responders) about another clinic's message nobody has read, in a conversation that clinic started." },
+    NEW_CLINIC_MESSAGE_PUSH: { description: "Push notification to the role group (or the responders) about another clinic's message nobody has read." },
     DIGEST_EMAIL: { description: 'The daily digest email.' },
   },
 });

@@ -7,7 +7,7 @@ import { messagePolicy } from '../../policy/messages';
 import { permissionFor } from '../../policy/permissions';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
 
-export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'DIGEST';
+export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'NEW_CLINIC_MESSAGE' | 'DIGEST';
 export type NoticeTransport = 'EMAIL' | 'PUSH' | 'SMS';
 
 interface PlannedNotice {
@@ -27,7 +27,9 @@ interface SentMessage {
   channel_id: string;
   channel_kind: ChannelKind;
   started_by_patient: boolean;
+  started_by_clinic: boolean;
   unstaffed: boolean;
+  from_other_clinic: boolean;
   author_team_member_id: string | null;
   author_patient_id: string | null;
   on_behalf_of_patient_id: string | null;
@@ -77,7 +79,8 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
   let settings = settingsCache.get(organisationId);
   if (!settings) settingsCache.set(organisationId, (settings = await loadMessagingSettings(em, organisationId)));
   const [message] = await em.execute<SentMessage[]>(
-    `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, c.started_by_patient, c.unstaffed_since is not null as unstaffed, m.author_team_member_id, m.author_patient_id,
+    `select m.organisation_id, m.id, m.seq, m.channel_id, c.kind as channel_kind, c.started_by_patient, c.started_by_clinic, c.unstaffed_since is not null as unstaffed,
+            m.remote_author_name is not null as from_other_clinic, m.author_team_member_id, m.author_patient_id,
             m.on_behalf_of_patient_id, m.internal, m.audience_roles, m.audience_team_member_id, m.deleted_at is not null as deleted, m.created_at
        from message m join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
       where m.organisation_id = ? and m.id = ?`,
@@ -123,6 +126,13 @@ export async function planMessageNotices(em: EntityManager, config: Config['noti
       if (person.push && person.has_push) add(person, 'NEW_PATIENT_MESSAGE', 'PUSH');
     }
   }
+  // A message from another clinic in a conversation that clinic started: its responders hear of it, as of a patient's.
+  if (message.from_other_clinic && channelPolicy.tellsResponders({ kind: message.channel_kind, startedByPatient: false, startedByClinic: message.started_by_clinic })) {
+    for (const person of await newPatientMessageRecipients(em, settings, message, true)) {
+      if (person.email_address && person.email_mode !== 'OFF') add(person, 'NEW_CLINIC_MESSAGE', 'EMAIL');
+      if (person.push && person.has_push) add(person, 'NEW_CLINIC_MESSAGE', 'PUSH');
+    }
+  }
   return insertNotices(em, organisationId, notices);
 }
 
@@ -146,7 +156,7 @@ const notToTell = (message: SentMessage) => [message.author_team_member_id, mess
  * it does not go to them (a staff-started conversation left without staff), the messaging admins.
  */
 function newPatientMessageRecipients(em: EntityManager, settings: MessagingSettings, message: SentMessage, toResponders: boolean): Promise<Candidate[]> {
-  const responders = message.channel_kind === ChannelKind.CONVERSATION && !settings.allStaffRespond && settings.responderIds.length > 0;
+  const responders = (message.channel_kind === ChannelKind.CONVERSATION || message.channel_kind === ChannelKind.CLINIC) && !settings.allStaffRespond && settings.responderIds.length > 0;
   const who = !toResponders
     ? { sql: '? = any(tm.permissions)', param: permissionFor('findAnyConversation') }
     : responders

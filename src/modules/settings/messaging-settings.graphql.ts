@@ -60,6 +60,12 @@ export class MessagingSettingsType {
   patientsCanStartConversations!: boolean;
 
   @Field(() => Boolean, {
+    description:
+      'Other clinics on the platform may start conversations with the organisation and hand patient conversations over to it; the organisation is then listed in their clinicDirectory (name and slug only). Off by default. The responders answer them.',
+  })
+  clinicsCanStartConversations!: boolean;
+
+  @Field(() => Boolean, {
     description: "Every team member may respond to patient-started conversations (the patient's allocation clinician is added); otherwise `responders` are added.",
   })
   allStaffRespond!: boolean;
@@ -138,6 +144,9 @@ export class MessagingSettingsUpdateInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Patients may start conversations with the organisation.' })
   patientsCanStartConversations?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Other clinics may start conversations with the organisation and hand patients over to it (listed in their clinicDirectory).' })
+  clinicsCanStartConversations?: boolean | null;
 
   @Field(() => Boolean, { nullable: true, description: 'Every team member responds to patient-started conversations; false: only the listed responders.' })
   allStaffRespond?: boolean | null;

@@ -52,6 +52,7 @@ export interface MessagingSettings {
   allStaffCanStartConversations: boolean;
   conversationStarterIds: string[];
   patientsCanStartConversations: boolean;
+  clinicsCanStartConversations: boolean;
   allStaffRespond: boolean;
   responderIds: string[];
   newPatientMessageRoleGroup: string;
@@ -90,6 +91,7 @@ export const DEFAULT_SETTINGS: MessagingSettings = {
   allStaffCanStartConversations: true,
   conversationStarterIds: [],
   patientsCanStartConversations: false,
+  clinicsCanStartConversations: false,
   allStaffRespond: true,
   responderIds: [],
   newPatientMessageRoleGroup: 'Appointment Reminder Admin',
@@ -136,6 +138,7 @@ const updateInput = z.object({
   allStaffCanStartConversations: z.boolean().nullish(),
   conversationStarterTeamMemberIds: ids('A team member id').nullish(),
   patientsCanStartConversations: z.boolean().nullish(),
+  clinicsCanStartConversations: z.boolean().nullish(),
   allStaffRespond: z.boolean().nullish(),
   responderTeamMemberIds: ids('A team member id').nullish(),
   newPatientMessageRoleGroup: requiredText('The role group', 100).nullish(),
@@ -179,6 +182,7 @@ const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
   ['allStaffCanStartConversations', 'all_staff_can_start'],
   ['conversationStarterIds', 'conversation_starter_ids', 'uuid[]'],
   ['patientsCanStartConversations', 'patients_can_start_conversations'],
+  ['clinicsCanStartConversations', 'clinics_can_start_conversations'],
   ['allStaffRespond', 'all_staff_respond'],
   ['responderIds', 'responder_ids', 'uuid[]'],
   ['newPatientMessageRoleGroup', 'new_patient_message_role'],
@@ -276,8 +280,8 @@ export class MessagingSettingsService {
     if (merged.staffCanStartConversations && !merged.allStaffCanStartConversations && merged.conversationStarterIds.length === 0) {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'Name at least one team member who may start conversations, or let all of them.', 'input.conversationStarterTeamMemberIds');
     }
-    if (merged.patientsCanStartConversations && !merged.allStaffRespond && merged.responderIds.length === 0) {
-      throw new UserError(UserErrorCode.INVALID_INPUT, 'Name at least one team member who responds to patients, or let all of them.', 'input.responderTeamMemberIds');
+    if ((merged.patientsCanStartConversations || merged.clinicsCanStartConversations) && !merged.allStaffRespond && merged.responderIds.length === 0) {
+      throw new UserError(UserErrorCode.INVALID_INPUT, 'Name at least one team member who responds to patients and clinics, or let all of them.', 'input.responderTeamMemberIds');
     }
     const values = COLUMNS.map(([key, , cast]) => {
       const value = merged[key];

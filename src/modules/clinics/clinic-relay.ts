@@ -1,0 +1,124 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { EventBus } from '../../realtime/bus';
+import { withoutDetails } from '../notifications/delivery';
+import { receiveEnvelope } from './clinic-receiver';
+
+/** One process at a time relays (an advisory lock), whatever the number of processes: envelopes to a clinic arrive in the order they were written. */
+const RELAY_LOCK = 'care-messaging-clinic-relay';
+const BATCH = 100;
+/** After this many failed attempts an envelope is left for inspection (refused_at, last_error). */
+export const MAX_ATTEMPTS = 12;
+
+interface Pending {
+  organisation_id: string;
+  id: string;
+  to_slug: string;
+  envelope: unknown;
+  attempts: number;
+  from_slug: string;
+  from_name: string;
+}
+
+export interface ClinicRelayOptions {
+  /** How often every process looks for envelopes to relay besides being kicked after a send. */
+  pollMs: number;
+}
+
+/**
+ * Carries envelopes from each organisation's outbox to the receiving organisation, in the order
+ * they were written, at least once (a delivery is recorded after the receiver applied it; the
+ * receiver's inbox makes a repeat change nothing). A failed delivery is retried with exponential
+ * backoff, and the envelopes behind it to the same clinic wait for it.
+ */
+export class ClinicRelay {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    private readonly options: ClinicRelayOptions,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(this.options.pollMs);
+  }
+
+  /** Relays soon (after a send committed an envelope). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.relay()
+        .then(() => undefined)
+        .catch((error) => this.logger.warn({ err: error }, 'clinic relay failed'))
+        .finally(() => {
+          this.running = undefined;
+          const more = this.again;
+          this.again = false;
+          this.schedule(more ? 0 : this.options.pollMs);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One pass: relays what is due; returns how many envelopes were delivered or refused. */
+  async relay(): Promise<number> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const [{ locked }] = await em.execute<Array<{ locked: boolean }>>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [RELAY_LOCK]);
+      if (!locked) return 0;
+      const due = await em.execute<Pending[]>(
+        `select o.organisation_id, o.id, o.to_slug, o.envelope, o.attempts, g.slug as from_slug, g.name as from_name
+           from clinic_outbox o join organisation g on g.id = o.organisation_id
+          where o.delivered_at is null and o.refused_at is null and o.next_attempt_at <= clock_timestamp()
+          order by o.created_at, o.id
+          limit ${BATCH}`,
+      );
+      const blocked = new Set<string>();
+      let done = 0;
+      for (const row of due) {
+        // Order per pair of clinics: nothing overtakes an envelope that is waiting to be retried.
+        const pair = `${row.organisation_id}>${row.to_slug}`;
+        if (blocked.has(pair)) continue;
+        try {
+          const result = await receiveEnvelope(this.orm, this.bus, { slug: row.from_slug, name: row.from_name }, row.to_slug, row.envelope);
+          if (result.outcome === 'REFUSED') {
+            this.logger.warn({ envelopeId: row.id, reason: result.reason }, 'clinic envelope refused by its receiver');
+            await em.execute('update clinic_outbox set refused_at = now(), last_error = ?, attempts = attempts + 1 where organisation_id = ? and id = ?', [result.reason, row.organisation_id, row.id]);
+          } else {
+            await em.execute('update clinic_outbox set delivered_at = now(), attempts = attempts + 1 where organisation_id = ? and id = ?', [row.organisation_id, row.id]);
+          }
+          done += 1;
+        } catch (error) {
+          blocked.add(pair);
+          const attempts = row.attempts + 1;
+          this.logger.warn({ envelopeId: row.id, attempts, error: withoutDetails(error) }, 'clinic envelope delivery failed; will retry');
+          await em.execute(
+            `update clinic_outbox set attempts = ?, last_error = ?, next_attempt_at = clock_timestamp() + make_interval(secs => ?),
+                    refused_at = case when ? then now() end
+              where organisation_id = ? and id = ?`,
+            [attempts, 'delivery failed', Math.min(3600, 2 ** attempts), attempts >= MAX_ATTEMPTS, row.organisation_id, row.id],
+          );
+        }
+      }
+      return done;
+    });
+  }
+}
