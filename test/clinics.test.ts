@@ -1,5 +1,6 @@
 import type { ClinicRelay } from '../src/modules/clinics/clinic-relay';
 import { startTestServer, type TestServer } from './support/server';
+import { SmtpSink } from './support/notification-sinks';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request } from './support/client';
 import { codes } from './support/actions';
@@ -202,4 +203,47 @@ it('an envelope the receiver refuses (it stopped accepting conversations) is kep
   await server.deps.auditLog.flush();
   const refused = await sql<{ outcome: string }>("select outcome from audit_event where organisation_id = ? and action = 'Clinic.CONVERSATION_STARTED'", [b.org.id]);
   expect(refused.map((row) => row.outcome)).toEqual(['REJECTED']);
+});
+
+describe('notices of conversations from other clinics', () => {
+  const smtp = new SmtpSink();
+  let noticing: TestServer;
+
+  beforeAll(async () => {
+    await smtp.start();
+    noticing = await startTestServer({ CLINIC_RELAY_POLL_MS: '100', NOTIFICATION_WORKER: 'true', NOTIFICATION_POLL_MS: '50', SMTP_URL: smtp.url, STAFF_PORTAL_URL: 'https://clinic.example/portal' });
+  });
+  afterAll(async () => {
+    await noticing.close();
+    await smtp.stop();
+  });
+
+  it("reach the receiving clinic's role group (all respond) or its selected responders, and carry no health information", async () => {
+    const make = async (label: string) => {
+      const org = await createOrganisation(noticing);
+      const admin = await org.addStaff(`${label} Admin`, ['MESSAGING_ADMIN']);
+      return { org, admin };
+    };
+    const [a, everyone, selected] = await Promise.all([make('Sender'), make('Everyone'), make('Selected')]);
+    const reception = await everyone.org.addStaff('Reception Desk', [], ['Appointment Reminder Admin']);
+    const responder = await selected.org.addStaff('Rita Responder');
+    const quiet = { staffNotificationDelayMinutes: 0, clinicsCanStartConversations: true };
+    expect((await ok(noticing.url, everyone.admin.token, ClinicSettingsUpdateDocument, { input: quiet })).messagingSettingsUpdate.userErrors).toEqual([]);
+    expect((await ok(noticing.url, selected.admin.token, ClinicSettingsUpdateDocument, { input: { ...quiet, allStaffRespond: false, responderTeamMemberIds: [responder.id] } })).messagingSettingsUpdate.userErrors).toEqual([]);
+    const sender = await a.org.addStaff('Dr Sender');
+    const patient = await a.org.addPatient('Ruth Secretname');
+    const secret = { title: 'Oncology referral', body: 'Biopsy shows stage 3 carcinoma.' };
+    for (const to of [everyone, selected]) {
+      const started = await ok(noticing.url, sender.token, ClinicConversationStartDocument, { input: { clinicSlug: to.org.slug, patientId: patient.id, ...secret } });
+      expect(started.clinicConversationStart.userErrors).toEqual([]);
+    }
+    const inbox = (person: Person) => smtp.to(`${person.externalId}@clinic.example`);
+    await eventually(() => inbox(reception).length > 0 && inbox(responder).length > 0, 15_000);
+    expect(inbox(reception)[0].subject).toMatch(/Another clinic is waiting for a reply/);
+    // The selected responder is a member of the conversation: told as of any unread message.
+    expect(inbox(responder)[0].subject).toMatch(/Unread messages/);
+    for (const mail of [...inbox(reception), ...inbox(responder)]) {
+      for (const word of ['Oncology', 'carcinoma', 'Secretname', 'Ruth', 'Dr Sender', a.org.slug]) expect(mail.raw).not.toContain(word);
+    }
+  });
 });
