@@ -16,6 +16,7 @@ import { Migration20261202180000AuditClientRequestId } from './Migration20261202
 import { Migration20261202190000GroupHistory } from './Migration20261202190000GroupHistory';
 import { Migration20261202200000ChartDocuments } from './Migration20261202200000ChartDocuments';
 import { Migration20261202210000ClinicConversations } from './Migration20261202210000ClinicConversations';
+import { Migration20261202220000Handovers } from './Migration20261202220000Handovers';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -36,4 +37,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202190000GroupHistory', class: Migration20261202190000GroupHistory },
   { name: 'Migration20261202200000ChartDocuments', class: Migration20261202200000ChartDocuments },
   { name: 'Migration20261202210000ClinicConversations', class: Migration20261202210000ClinicConversations },
+  { name: 'Migration20261202220000Handovers', class: Migration20261202220000Handovers },
 ];

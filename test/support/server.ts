@@ -35,6 +35,9 @@ export async function startTestServer(overrides: Record<string, string> = {}, bu
     // One test person sends hundreds of messages and one address opens hundreds of sockets: the
     // abuse limits are tested in test/rate-limits.test.ts, with limits of its own.
     RATE_LIMITS: 'off',
+    // Envelopes between clinics are relayed when a send kicks the relay; no polling in between
+    // (tests that count statements would count the poll's). test/clinics.test.ts polls.
+    CLINIC_RELAY_POLL_MS: '600000',
     ...overrides,
   });
   const server = await startServer(config, databaseUrl, options.logs ? createLogger(config, options.logs) : undefined, bus);

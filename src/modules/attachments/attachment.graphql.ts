@@ -7,7 +7,11 @@ import { Attachment, AttachmentPurpose, AttachmentStatus } from './attachment.en
 registerEnumType(AttachmentPurpose, {
   name: 'AttachmentPurpose',
   description: 'What an uploaded file is for.',
-  valuesConfig: { MESSAGE: { description: 'To attach to a message.' }, AVATAR: { description: "A patient's avatar (profileUpdate)." } },
+  valuesConfig: {
+    MESSAGE: { description: 'To attach to a message.' },
+    AVATAR: { description: "A patient's avatar (profileUpdate)." },
+    CHART_DOCUMENT: { description: "The file of a patient's chart document (partner integrations; chartDocumentRegister)." },
+  },
 });
 
 registerEnumType(AttachmentStatus, {

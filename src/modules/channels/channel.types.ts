@@ -13,6 +13,7 @@ registerEnumType(ChannelKind, {
     GROUP: { description: 'Several patients and team members (group programmes). Managed with MESSAGING_MANAGEMENT.' },
     DIRECT: { description: 'Team members only, not about a patient.' },
     CONVERSATION: { description: 'A titled conversation with one patient that can be closed.' },
+    CLINIC: { description: "A titled conversation with another clinic (this clinic's copy; team members only): see `otherClinic`." },
   },
 });
 

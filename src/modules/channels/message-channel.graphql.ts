@@ -28,7 +28,7 @@ export class MessageChannelFieldResolver {
 
   @Query(() => MessageConnection, {
     description:
-      "Messages in the patient's chart: one patient's messages across the channels about them that the caller may see (care and service teams, staff channels, the conversations they are in or may find), thread replies and internal notes (as addressed) included, newest first; deleted messages left out. Each channel read is on the audit log. Staff.",
+      "Messages in the patient's chart: one patient's messages across the channels about them that the caller may see (care and service teams, staff channels, the conversations they are in or may find), thread replies included, as are internal notes (as addressed), newest first; deleted messages left out. Each channel read is on the audit log. Staff.",
   })
   async patientMessages(
     @Arg('patientId', () => ID, { description: 'The patient.' }) patientId: string,

@@ -232,7 +232,7 @@ export class MessageService {
   /**
    * "Messages in the patient's chart": one patient's messages across the channels about them that
    * the team member may see (their care and service teams, staff channels, the conversations they
-   * are in or may find), thread replies and internal notes (as addressed) included, newest first.
+   * are in or may find), thread replies included, as are internal notes (as addressed), newest first.
    * Deleted messages are left out (their history is in each message's revisions).
    */
   async patientHistory(patientId: string, limit: number, after?: string | null): Promise<Connection<Message>> {
