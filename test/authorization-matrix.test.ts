@@ -6,7 +6,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import webpush from 'web-push';
 import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
-import { errorCodes, request, requestOverSocket, subscribe, type HttpResult, type Subscription } from './support/client';
+import { errorCodes, eventually, request, requestOverSocket, subscribe, type HttpResult, type Subscription } from './support/client';
 
 /*
  * The authorization matrix: every root field of the schema against every kind of caller, each
@@ -124,6 +124,11 @@ interface World {
   careMessageId: string;
   staffChannelId: string;
   conversationId: string;
+  /** The conversation's first message (handed over by the conversationHandover row). */
+  conversationMessageId: string;
+  /** Handovers the foreign clinic offered this one. */
+  handoverToAcceptId: string;
+  handoverToDeclineId: string;
   groupId: string;
   /** A conversation the patient started that nobody responds to yet. */
   unstaffedId: string;
@@ -195,20 +200,22 @@ beforeAll(async () => {
   // The guardian comes after the channels: linking them adds them to the CARE_TEAM channel, not the STAFF one.
   const guardian = await org.addPatient('Gina Guardian', { guardianOfPatientIds: [patient.id] });
 
-  const [careMessageId, [conversationId, unstaffedId, answerableId], groupId] = await Promise.all([
+  const [careMessageId, [conversationId, conversationMessageId, unstaffedId, answerableId], groupId] = await Promise.all([
     (async () => {
       await Promise.all([staffMM, admin, colleague].map((person) => perform(person.token, 'channelJoin', { channelId: careChannelId })));
       return idIn(await perform(staff.token, 'messageSend', { channelId: careChannelId, body: 'Hello from your care team' }), 'message');
     })(),
     (async () => {
-      await perform(admin.token, 'messagingSettingsUpdate', { patientsCanStartConversations: true });
+      // This organisation accepts conversations (and handovers) from other clinics too.
+      await perform(admin.token, 'messagingSettingsUpdate', { patientsCanStartConversations: true, clinicsCanStartConversations: true });
       await perform(admin.token, 'activationRuleUpdate', { kind: 'SERVICE_TEAM', autoActivate: false, teamMemberIds: [admin.id] });
       // Conversations add the patient's guardian as they start.
-      const started = idIn(await perform(staff.token, 'conversationStart', { patientId: patient.id, title: 'Results', body: 'Your results are in' }), 'channel');
+      const startedPayload = await perform(staff.token, 'conversationStart', { patientId: patient.id, title: 'Results', body: 'Your results are in' });
+      const [started, startedMessage] = [idIn(startedPayload, 'channel'), idIn(startedPayload, 'message')];
       // Started by the patient with no allocation clinician: nobody responds, so it is unstaffed.
       const unstaffed = idIn(await perform(patient.token, 'conversationStart', { title: 'A question', body: 'May I ask something?' }), 'channel');
       const answerable = idIn(await perform(patient.token, 'conversationStart', { title: 'Another question', body: 'And one more thing?' }), 'channel');
-      return [started, unstaffed, answerable];
+      return [started, startedMessage, unstaffed, answerable];
     })(),
     (async () =>
       idIn(await perform(staffMM.token, 'groupChannelCreate', { title: 'Tuesday group', teamMemberIds: [staff.id, admin.id], patientIds: [patient.id] }), 'channel'))(),
@@ -224,6 +231,24 @@ beforeAll(async () => {
       await perform(foreignStaff.token, 'messagingSettingsUpdate', { patientsCanStartConversations: false, clinicsCanStartConversations: true });
     })(),
   ]);
+
+  // The foreign clinic offers this one two of its patient conversations (to accept, and to decline).
+  for (const title of ['To accept', 'To decline']) {
+    const offered = await perform(foreignStaff.token, 'conversationStart', { patientId: foreignPatient.id, title, body: 'Handing over' });
+    await perform(foreignStaff.token, 'conversationHandover', {
+      channelId: idIn(offered, 'channel'),
+      clinicSlug: org.slug,
+      messageIds: [idIn(offered, 'message')],
+      consent: { obtainedAt: '2026-11-30T10:00:00.000Z', method: 'WRITTEN' },
+    });
+  }
+  const incomingHandovers = gql('{ handovers(direction: INCOMING, status: PENDING) { edges { node { id title } } } }');
+  let handoverIds: Record<string, string> = {};
+  await eventually(async () => {
+    const listed = (await request(server.url, admin.token, incomingHandovers, {})).data?.handovers as { edges: Array<{ node: { id: string; title: string } }> } | undefined;
+    handoverIds = Object.fromEntries((listed?.edges ?? []).map((edge) => [edge.node.title, edge.node.id]));
+    return Object.keys(handoverIds).length === 2;
+  });
 
   const addressedNoteId = idIn(await perform(colleague.token, 'messageSend', { channelId: careChannelId, body: 'Billing only', internal: true, audienceRoles: ['Billing'] }), 'message');
 
@@ -247,6 +272,9 @@ beforeAll(async () => {
     careMessageId,
     staffChannelId,
     conversationId,
+    conversationMessageId,
+    handoverToAcceptId: handoverIds['To accept'],
+    handoverToDeclineId: handoverIds['To decline'],
     groupId,
     unstaffedId,
     answerableId,
@@ -476,6 +504,8 @@ const ROWS: Row[] = [
   queryRow('roleGroups', [...STAFF, 'service', 'foreignStaff'], '{ roleGroups }'),
   // Staff find other clinics (errors only: each sees the clinics that accept conversations but their own).
   queryRow('clinicDirectory', [...STAFF, 'foreignStaff'], '{ clinicDirectory { edges { node { slug name } } } }'),
+  // Incoming handovers: those who answer patients (every team member here, all respond) and messaging admins; foreignStaff their own organisation's.
+  queryRow('handovers', [...STAFF, 'foreignStaff'], '{ handovers(direction: INCOMING) { edges { node { id } } } }'),
   // The chart: staff and the integration; patients never; foreignStaff finds nothing of this organisation's patient.
   queryRow('chartDocuments', [...STAFF, 'service'], 'query ($id: ID!) { chartDocuments(patientId: $id) { edges { node { id } } } }', {
     target: "the patient's",
@@ -623,6 +653,16 @@ const ROWS: Row[] = [
   ),
   // Staff (the settings let all of them start) start a conversation with the foreign clinic, which accepts them; foreignStaff cannot start one with their own (NOT_FOUND).
   mutationRow('clinicConversationStart', STAFF, () => ({ clinicSlug: w.foreignSlug, title: 'Referral', body: 'Could you see our patient?' }), 'the foreign clinic'),
+  // A member of the patient conversation hands it over to the foreign clinic (staffMM and admin are not members: NOT_FOUND).
+  mutationRow(
+    'conversationHandover',
+    ['staff'],
+    () => ({ channelId: w.conversationId, clinicSlug: w.foreignSlug, messageIds: [w.conversationMessageId], consent: { obtainedAt: '2026-11-30T10:00:00.000Z', method: 'VERBAL' } }),
+    'CONVERSATION',
+  ),
+  // Those who answer patients decide incoming handovers (the second to accept or decline finds it decided the same way); foreignStaff's organisation has no such handover (NOT_FOUND).
+  mutationRow('handoverAccept', STAFF, () => ({ handoverId: w.handoverToAcceptId, createPatient: true }), 'from the foreign clinic'),
+  mutationRow('handoverDecline', STAFF, () => ({ handoverId: w.handoverToDeclineId, reason: 'Not for us' }), 'from the foreign clinic'),
   // Staff members of the conversation only: staffMM and admin have not joined it (NOT_FOUND).
   mutationRow('conversationClose', ['staff'], () => ({ channelId: w.conversationId }), 'CONVERSATION'),
   mutationRow('conversationReopen', ['staff'], () => ({ channelId: w.conversationId }), 'CONVERSATION'),

@@ -1,5 +1,6 @@
 import type { ClinicRelay } from '../src/modules/clinics/clinic-relay';
 import { startTestServer, type TestServer } from './support/server';
+import { createOwnDatabase, type OwnDatabase } from './support/database';
 import { SmtpSink } from './support/notification-sinks';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, eventually, ok, request } from './support/client';
@@ -22,6 +23,8 @@ import {
  * envelope relayed from the sender's outbox and applied by the receiver once.
  */
 let server: TestServer;
+/** A database of this file's own: no other file's relay delivers (or misses) these envelopes. */
+let database: OwnDatabase;
 
 interface ClinicWorld {
   org: TestOrganisation;
@@ -42,9 +45,13 @@ async function clinic(label: string, accepts: boolean): Promise<ClinicWorld> {
 }
 
 beforeAll(async () => {
-  server = await startTestServer({ CLINIC_RELAY_POLL_MS: '100' });
+  database = await createOwnDatabase('clinics');
+  server = await startTestServer({ CLINIC_RELAY_POLL_MS: '100' }, undefined, { databaseUrl: database.url });
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  await database.drop();
+});
 
 const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []) => server.orm.em.fork().execute<T[]>(query, params);
 type Messages = NonNullable<ClinicChannelQuery['channel']>['messages']['edges'];
@@ -211,7 +218,11 @@ describe('notices of conversations from other clinics', () => {
 
   beforeAll(async () => {
     await smtp.start();
-    noticing = await startTestServer({ CLINIC_RELAY_POLL_MS: '100', NOTIFICATION_WORKER: 'true', NOTIFICATION_POLL_MS: '50', SMTP_URL: smtp.url, STAFF_PORTAL_URL: 'https://clinic.example/portal' });
+    noticing = await startTestServer(
+      { CLINIC_RELAY_POLL_MS: '100', NOTIFICATION_WORKER: 'true', NOTIFICATION_POLL_MS: '50', SMTP_URL: smtp.url, STAFF_PORTAL_URL: 'https://clinic.example/portal' },
+      undefined,
+      { databaseUrl: database.url },
+    );
   });
   afterAll(async () => {
     await noticing.close();

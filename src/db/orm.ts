@@ -11,8 +11,9 @@ import { Message } from '../modules/messages/message.entity';
 import { ChannelEventRecord } from '../realtime/channel-event.entity';
 import { Attachment } from '../modules/attachments/attachment.entity';
 import { ChartDocument } from '../modules/chart/chart-document.entity';
+import { Handover } from '../modules/clinics/handover.entity';
 
-export const entities = [Organisation, TeamMember, Patient, PatientGuardian, Channel, ChannelMember, Message, ChannelEventRecord, Attachment, ChartDocument];
+export const entities = [Organisation, TeamMember, Patient, PatientGuardian, Channel, ChannelMember, Message, ChannelEventRecord, Attachment, ChartDocument, Handover];
 
 export interface OrmOptions {
   databaseUrl: string;

@@ -49,6 +49,8 @@ export const permissionMap = {
     chartDocuments: isStaffOrService,
     patientMessages: isStaff,
     clinicDirectory: isStaff,
+    // Who answers patients or MESSAGING_ADMIN for INCOMING: checked by the service.
+    handovers: isStaff,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -78,6 +80,9 @@ export const permissionMap = {
     chartDocumentUpdate: isService,
     chartDocumentWithdraw: isService,
     clinicConversationStart: isStaff,
+    conversationHandover: isStaff,
+    handoverAccept: isStaff,
+    handoverDecline: isStaff,
     // MESSAGING_ADMIN is checked by the service.
     messageTemplateCreate: isStaff,
     messageTemplateUpdate: isStaff,
@@ -169,6 +174,12 @@ export const permissionMap = {
   ClinicEdge: allow,
   ClinicConnection: allow,
   OtherClinicAuthor: allow,
+  Handover: allow,
+  HandoverEdge: allow,
+  HandoverConnection: allow,
+  HandoverConsent: allow,
+  HandoverTranscriptMessage: allow,
+  HandoverPayload: allow,
   MessageTemplate: allow,
   MessageTemplatePayload: allow,
   OpeningHours: allow,

@@ -16,6 +16,7 @@ import { MessagingSettingsResolver } from '../modules/settings/messaging-setting
 import { AttachmentResolver } from '../modules/attachments/attachment.graphql';
 import { AttachmentChartFieldResolver, ChartDocumentResolver } from '../modules/chart/chart-document.graphql';
 import { ClinicChannelFieldResolver, ClinicResolver } from '../modules/clinics/clinic.graphql';
+import { HandoverResolver } from '../modules/clinics/handover.graphql';
 import { MessageTemplateResolver } from '../modules/templates/template.graphql';
 import { NotificationResolver } from '../modules/notifications/notification.graphql';
 import { MessageResolver } from '../modules/messages/message.graphql';
@@ -56,6 +57,7 @@ const resolvers = [
   ChartDocumentResolver,
   ClinicResolver,
   ClinicChannelFieldResolver,
+  HandoverResolver,
   AttachmentChartFieldResolver,
   MessageTemplateResolver,
   NotificationResolver,

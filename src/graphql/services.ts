@@ -9,6 +9,7 @@ import { ReactionService } from '../modules/messages/reaction.service';
 import { AttachmentService } from '../modules/attachments/attachment.service';
 import { ChartDocumentService } from '../modules/chart/chart-document.service';
 import { ClinicService } from '../modules/clinics/clinic.service';
+import { HandoverService } from '../modules/clinics/handover.service';
 import { TemplateService } from '../modules/templates/template.service';
 import { ReadStateService } from '../modules/messages/read-state.service';
 import { ChannelEventService } from '../realtime/channel-events.service';
@@ -34,6 +35,7 @@ export interface Services {
   readonly attachments: AttachmentService;
   readonly chartDocuments: ChartDocumentService;
   readonly clinics: ClinicService;
+  readonly handovers: HandoverService;
   readonly templates: TemplateService;
   readonly readState: ReadStateService;
   readonly channelEvents: ChannelEventService;
@@ -76,6 +78,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('attachments', () => new AttachmentService(scope, deps({ config, cursors, rateLimits }, { settings: 'messagingSettings' })));
   provide('chartDocuments', () => new ChartDocumentService(scope, { files }));
   provide('clinics', () => new ClinicService(scope, deps({ config, bus, rateLimits, relay: clinicRelay }, { settings: 'messagingSettings' })));
+  provide('handovers', () => new HandoverService(scope, deps({ bus, files, relay: clinicRelay }, { channels: 'channels', clinics: 'clinics', activationRules: 'activationRules' })));
   provide('channels', () => new ChannelService(scope, deps({ bus, cursors }, { settings: 'messagingSettings' })));
   provide('channelMemberships', () => new ChannelMembershipService(scope, deps({ bus }, { channels: 'channels' })));
   provide('directory', () => new DirectoryService(scope, deps({ bus }, { activationRules: 'activationRules' })));

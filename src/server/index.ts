@@ -94,14 +94,15 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const cursorSecret = config.cursorSecret ?? secret;
   if (!cursorSecret) throw new Error('CURSOR_SECRET is required when tokens are verified with JWKS');
   const auditLog = new AuditLog(orm, logger);
-  const clinicRelay = new ClinicRelay(orm, bus, logger, { pollMs: config.clinics.relayPollMs });
+  const files = config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir);
+  const clinicRelay = new ClinicRelay(orm, bus, files, logger, { pollMs: config.clinics.relayPollMs });
   const deps: AppDeps = {
     config,
     orm,
     bus,
     live,
     cursors: createCursorCodec(cursorSecret),
-    files: config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir),
+    files,
     logger,
     auditLog,
     settingsCache: new SettingsCache(config.auth.cacheTtlMs),

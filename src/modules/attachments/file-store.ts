@@ -22,7 +22,8 @@ export interface FileStore {
   remove(key: string): Promise<void>;
 }
 
-const KEY = /^[0-9a-f-]{36}\/[0-9a-f-]{36}$/;
+/** `organisation/attachment`, or `transfer/<id>` for files on their way between clinics (handovers). */
+const KEY = /^([0-9a-f-]{36}|transfer)\/[0-9a-f-]{36}$/;
 
 /** The default store: files under a local folder (`FILES_DIR`, default `./.data/files`). */
 export class LocalFileStore implements FileStore {

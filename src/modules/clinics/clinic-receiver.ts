@@ -4,12 +4,12 @@ import { uuidArray } from '../../db/sql';
 import { AuditTrail, insertAuditRecords } from '../audit/audit-log';
 import type { EventBus } from '../../realtime/bus';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
-import { ChannelEventType } from '../../realtime/channel-event.entity';
-import { Channel, ChannelKind } from '../channels/channel.entity';
-import { addMembers } from '../channels/membership';
-import { Message } from '../messages/message.entity';
+import { LockMode } from '@mikro-orm/core';
+import type { FileStore } from '../attachments/file-store';
 import { loadMessagingSettings } from '../settings/messaging-settings.service';
 import { envelopeSchema, type Envelope, type EnvelopeSender } from './clinic-envelope';
+import { closeConversation, openClinicThread, remoteMessage, systemNote } from './handover-steps';
+import { ConsentMethod, Handover, HandoverDirection, HandoverStatus } from './handover.entity';
 
 /** How a delivery went: applied now, applied before (a retry), or refused for good with a reason. */
 export type DeliveryResult = { outcome: 'APPLIED' | 'DUPLICATE' } | { outcome: 'REFUSED'; reason: string };
@@ -23,7 +23,7 @@ class Refused extends Error {}
  * died before it recorded the delivery) changes nothing. Every step is on the receiver's audit log
  * as the sending clinic's.
  */
-export async function receiveEnvelope(orm: MikroORM, bus: EventBus, sender: EnvelopeSender, toSlug: string, raw: unknown): Promise<DeliveryResult> {
+export async function receiveEnvelope(orm: MikroORM, bus: EventBus, files: FileStore, sender: EnvelopeSender, toSlug: string, raw: unknown): Promise<DeliveryResult> {
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) return { outcome: 'REFUSED', reason: 'malformed envelope' };
   const envelope = parsed.data;
@@ -45,8 +45,10 @@ export async function receiveEnvelope(orm: MikroORM, bus: EventBus, sender: Enve
     occurredAt: new Date(),
   };
   audit.begin(record);
+  // Transfer copies of a decided handover's files: removed once the decision is recorded.
+  const transferred: string[] = [];
   try {
-    return await withEventLog({ em, audit }, bus, receiver.id, undefined, async (log) => {
+    const result = await withEventLog({ em, audit }, bus, receiver.id, undefined, async (log) => {
       const fresh = await log.em.execute('insert into clinic_inbox (organisation_id, from_slug, envelope_id, kind) values (?, ?, ?, ?) on conflict do nothing returning envelope_id', [
         receiver.id,
         sender.slug,
@@ -57,9 +59,11 @@ export async function receiveEnvelope(orm: MikroORM, bus: EventBus, sender: Enve
         audit.begin(undefined);
         return { outcome: 'DUPLICATE' as const };
       }
-      await apply(log, receiver.id, sender, envelope);
+      transferred.push(...(await apply(log, receiver.id, sender, envelope)));
       return { outcome: 'APPLIED' as const };
     });
+    for (const key of transferred) await files.remove(key).catch(() => undefined);
+    return result;
   } catch (error) {
     if (!(error instanceof Refused)) throw error;
     await insertAuditRecords(em, [{ ...record, outcome: 'REJECTED', errorCode: 'REFUSED' }]);
@@ -67,39 +71,79 @@ export async function receiveEnvelope(orm: MikroORM, bus: EventBus, sender: Enve
   }
 }
 
-async function apply(log: EventLogTransaction, organisationId: string, sender: EnvelopeSender, envelope: Envelope): Promise<void> {
+/** Applies the envelope; returns transfer keys whose files may go once it committed. */
+async function apply(log: EventLogTransaction, organisationId: string, sender: EnvelopeSender, envelope: Envelope): Promise<string[]> {
   switch (envelope.kind) {
     case 'CONVERSATION_STARTED': {
-      const settings = await loadMessagingSettings(log.em, organisationId);
-      if (!settings.clinicsCanStartConversations) throw new Refused('this clinic does not accept conversations from other clinics');
-      const channel = log.em.create(Channel, {
-        organisationId,
-        kind: ChannelKind.CLINIC,
-        title: envelope.title,
-        remoteClinicSlug: sender.slug,
-        remoteClinicName: sender.name,
-        remoteThreadId: envelope.thread,
-        remotePatientName: envelope.aboutPatientName,
-        startedByClinic: true,
-      });
-      await log.em.flush();
-      // The selected responders join; when every team member responds, it waits in their incoming conversations.
-      const responders = settings.allStaffRespond ? [] : await activeTeamMembers(log.em, organisationId, settings.responderIds);
-      await addMembers(log, organisationId, channel.id, responders.map((teamMemberId) => ({ teamMemberId })));
-      await appendRemoteMessage(log, organisationId, channel.id, sender, envelope.message);
-      return;
+      const channelId = await openIncomingThread(log, organisationId, sender, envelope.thread, envelope.title, envelope.aboutPatientName);
+      await remoteMessage(log, organisationId, channelId, { authorName: envelope.message.authorName, clinicName: sender.name, body: envelope.message.body }, true);
+      return [];
     }
     case 'MESSAGE': {
       const channelId = await threadChannel(log.em, organisationId, sender, envelope.thread);
-      await appendRemoteMessage(log, organisationId, channelId, sender, envelope.message);
-      return;
+      await remoteMessage(log, organisationId, channelId, { authorName: envelope.message.authorName, clinicName: sender.name, body: envelope.message.body }, true);
+      return [];
     }
     case 'CONVERSATION_CLOSED': {
       const channelId = await threadChannel(log.em, organisationId, sender, envelope.thread);
-      await appendSystemMessage(log, organisationId, channelId, `${envelope.closedBy} at ${sender.name} closed this conversation on their side.`);
-      return;
+      await systemNote(log, organisationId, channelId, `${envelope.closedBy} at ${sender.name} closed this conversation on their side.`);
+      return [];
+    }
+    case 'HANDOVER_OFFERED': {
+      const { offer } = envelope;
+      const clinicChannelId = await openIncomingThread(log, organisationId, sender, envelope.thread, `Handover: ${offer.title}`, offer.patient.name);
+      const consent = `${offer.consent.method.toLowerCase()} consent attested by ${offer.consent.attestedBy} on ${offer.consent.obtainedAt.slice(0, 10)}`;
+      const body = `Offers to hand over a conversation with ${offer.patient.name} (${offer.transcript.length} messages; ${consent}).${offer.note ? `\n\n${offer.note}` : ''}`;
+      await remoteMessage(log, organisationId, clinicChannelId, { authorName: offer.offeredBy, clinicName: sender.name, body }, true);
+      log.em.create(Handover, {
+        organisationId,
+        direction: HandoverDirection.INCOMING,
+        thread: envelope.thread,
+        remoteClinicSlug: sender.slug,
+        remoteClinicName: sender.name,
+        clinicChannelId,
+        offer,
+        consentAttestedBy: offer.consent.attestedBy,
+        consentObtainedAt: new Date(offer.consent.obtainedAt),
+        consentMethod: offer.consent.method as ConsentMethod,
+      });
+      await log.em.flush();
+      return [];
+    }
+    case 'HANDOVER_ACCEPTED':
+    case 'HANDOVER_DECLINED': {
+      const handover = await log.em.findOne(
+        Handover,
+        { organisationId, direction: HandoverDirection.OUTGOING, remoteClinicSlug: sender.slug, thread: envelope.thread },
+        { lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      if (!handover) throw new Refused('no such handover');
+      if (handover.status !== HandoverStatus.PENDING) return [];
+      handover.decidedAt = new Date();
+      if (envelope.kind === 'HANDOVER_ACCEPTED') {
+        handover.status = HandoverStatus.ACCEPTED;
+        // The patient consented to this: they are told where their conversation continues, and it closes for them here.
+        await systemNote(log, organisationId, handover.channelId!, `This conversation was handed over to ${sender.name}, where it continues.`, { notify: true });
+        await closeConversation(log, organisationId, handover.channelId!);
+        await systemNote(log, organisationId, handover.clinicChannelId, `${envelope.decidedBy} at ${sender.name} accepted the handover.`);
+      } else {
+        handover.status = HandoverStatus.DECLINED;
+        handover.declineReason = envelope.reason;
+        await systemNote(log, organisationId, handover.channelId!, `${sender.name} declined the handover: ${envelope.reason}`, { internal: true });
+        await systemNote(log, organisationId, handover.clinicChannelId, `${envelope.decidedBy} at ${sender.name} declined the handover: ${envelope.reason}`);
+      }
+      await log.em.flush();
+      return handover.offer.transcript.flatMap((sent) => sent.files.map((file) => file.transferKey));
     }
   }
+}
+
+/** The receiving copy of a conversation another clinic started: its selected responders join; when every team member responds, it waits in their incoming conversations. */
+async function openIncomingThread(log: EventLogTransaction, organisationId: string, sender: EnvelopeSender, thread: string, title: string, patientName: string | null): Promise<string> {
+  const settings = await loadMessagingSettings(log.em, organisationId);
+  if (!settings.clinicsCanStartConversations) throw new Refused('this clinic does not accept conversations from other clinics');
+  const members = settings.allStaffRespond ? [] : await activeTeamMembers(log.em, organisationId, settings.responderIds);
+  return openClinicThread(log, organisationId, sender, thread, title, { startedByClinic: true, remotePatientName: patientName, members });
 }
 
 async function threadChannel(em: EntityManager, organisationId: string, sender: EnvelopeSender, thread: string): Promise<string> {
@@ -116,20 +160,4 @@ async function activeTeamMembers(em: EntityManager, organisationId: string, ids:
   if (ids.length === 0) return [];
   const rows = await em.execute<Array<{ id: string }>>('select id from team_member where organisation_id = ? and id = any(?::uuid[]) and archived_at is null', [organisationId, uuidArray(ids)]);
   return rows.map((row) => row.id);
-}
-
-/** A message of the other clinic: no author here, its author's name and clinic as sent; members and responders are told as of any message. */
-async function appendRemoteMessage(log: EventLogTransaction, organisationId: string, channelId: string, sender: EnvelopeSender, sent: { authorName: string; body: string }): Promise<void> {
-  const seq = await log.nextSeq(channelId);
-  const message = log.em.create(Message, { organisationId, channelId, seq, body: sent.body, remoteAuthorName: sent.authorName, remoteClinicName: sender.name, createdAt: new Date() });
-  await log.em.flush();
-  await log.em.execute('insert into notification_outbox (organisation_id, message_id) values (?, ?)', [organisationId, message.id]);
-  await log.append({ channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
-}
-
-export async function appendSystemMessage(log: EventLogTransaction, organisationId: string, channelId: string, body: string): Promise<void> {
-  const seq = await log.nextSeq(channelId);
-  const message = log.em.create(Message, { organisationId, channelId, seq, body, system: true, createdAt: new Date() });
-  await log.em.flush();
-  await log.append({ channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
 }

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { EventBus } from '../../realtime/bus';
+import type { FileStore } from '../attachments/file-store';
 import { withoutDetails } from '../notifications/delivery';
 import { receiveEnvelope } from './clinic-receiver';
 
@@ -40,6 +41,7 @@ export class ClinicRelay {
   constructor(
     private readonly orm: MikroORM,
     private readonly bus: EventBus,
+    private readonly files: FileStore,
     private readonly logger: Logger,
     private readonly options: ClinicRelayOptions,
   ) {}
@@ -98,7 +100,7 @@ export class ClinicRelay {
         const pair = `${row.organisation_id}>${row.to_slug}`;
         if (blocked.has(pair)) continue;
         try {
-          const result = await receiveEnvelope(this.orm, this.bus, { slug: row.from_slug, name: row.from_name }, row.to_slug, row.envelope);
+          const result = await receiveEnvelope(this.orm, this.bus, this.files, { slug: row.from_slug, name: row.from_name }, row.to_slug, row.envelope);
           if (result.outcome === 'REFUSED') {
             this.logger.warn({ envelopeId: row.id, reason: result.reason }, 'clinic envelope refused by its receiver');
             await em.execute('update clinic_outbox set refused_at = now(), last_error = ?, attempts = attempts + 1 where organisation_id = ? and id = ?', [result.reason, row.organisation_id, row.id]);

@@ -11,13 +11,13 @@ import type { EventBus } from '../../realtime/bus';
 import { assertActivePeople } from '../directory/active-people';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
-import { Channel, ChannelKind } from '../channels/channel.entity';
-import { addMembers } from '../channels/membership';
+import type { Channel } from '../channels/channel.entity';
 import { appendMessage } from '../messages/message.service';
 import type { Message } from '../messages/message.entity';
 import type { MessagingSettingsService } from '../settings/messaging-settings.service';
 import type { RateLimits } from '../rate-limits/rate-limits';
 import { queueEnvelope } from './clinic-outbox';
+import { openClinicThread } from './handover-steps';
 
 /** A clinic as other clinics find it: its name and slug, nothing else. */
 export interface Clinic {
@@ -92,7 +92,7 @@ export class ClinicService {
   }
 
   /** The clinic a slug names, if it accepts conversations from other clinics and is not the caller's own. */
-  private async accepting(actor: StaffActor, slug: string): Promise<Clinic> {
+  async accepting(actor: StaffActor, slug: string): Promise<Clinic> {
     const [clinic] = await this.scope.db.execute<Clinic[]>(
       `select o.slug, o.name from organisation o join messaging_settings s on s.organisation_id = o.id
         where o.slug = ? and o.id <> ? and s.clinics_can_start_conversations`,
@@ -118,21 +118,11 @@ export class ClinicService {
     const patient = data.patientId ? await this.scope.em.findOne(Patient, { organisationId: actor.organisationId, id: data.patientId, archivedAt: null }) : undefined;
     if (data.patientId && !patient) throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
     await assertActivePeople(this.scope.em, actor.organisationId, TeamMember, data.recipientTeamMemberIds, 'input.recipientTeamMemberIds');
-    const authorName = await this.authorName(actor);
+    const authorName = await this.authorNameOf(actor);
     const thread = randomUUID();
     const { channelId, message } = await withEventLog(this.scope, this.deps.bus, actor.organisationId, actor, async (log) => {
-      const channel = log.em.create(Channel, {
-        organisationId: actor.organisationId,
-        kind: ChannelKind.CLINIC,
-        title: data.title,
-        patientId: patient?.id ?? null,
-        createdByTeamMemberId: actor.teamMemberId,
-        remoteClinicSlug: clinic.slug,
-        remoteClinicName: clinic.name,
-        remoteThreadId: thread,
-      });
-      await log.em.flush();
-      await addMembers(log, actor.organisationId, channel.id, [actor.teamMemberId, ...data.recipientTeamMemberIds].filter((id, index, all) => all.indexOf(id) === index).map((teamMemberId) => ({ teamMemberId })));
+      const channelId = await openClinicThread(log, actor.organisationId, clinic, thread, data.title, { patientId: patient?.id, startedBy: actor.teamMemberId, members: data.recipientTeamMemberIds });
+      const channel = { id: channelId };
       const message = await appendMessage(log, actor, { channelId: channel.id, body: data.body, onBehalfOfPatientId: null });
       await queueEnvelope(log.em, actor.organisationId, clinic.slug, {
         kind: 'CONVERSATION_STARTED',
@@ -150,7 +140,8 @@ export class ClinicService {
     return { channel, message };
   }
 
-  private async authorName(actor: StaffActor): Promise<string> {
+  /** How a team member of this clinic is named to the other clinic. */
+  async authorNameOf(actor: StaffActor): Promise<string> {
     const member = await this.scope.loaders.teamMember.load(actor.teamMemberId);
     if (!member) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.');
     return member.name;
@@ -159,13 +150,13 @@ export class ClinicService {
   /** In the transaction of a message a team member sent in a CLINIC channel: it crosses to the other clinic. */
   async forward(log: EventLogTransaction, channel: Channel, body: string): Promise<void> {
     const actor = requireStaff(this.scope.actor);
-    await queueEnvelope(log.em, actor.organisationId, channel.remoteClinicSlug!, { kind: 'MESSAGE', thread: channel.remoteThreadId!, message: { authorName: await this.authorName(actor), body } });
+    await queueEnvelope(log.em, actor.organisationId, channel.remoteClinicSlug!, { kind: 'MESSAGE', thread: channel.remoteThreadId!, message: { authorName: await this.authorNameOf(actor), body } });
   }
 
   /** In the transaction that closed a CLINIC channel here: the other clinic is told. */
   async forwardClose(log: EventLogTransaction, channel: Pick<Channel, 'remoteClinicSlug' | 'remoteThreadId'>): Promise<void> {
     const actor = requireStaff(this.scope.actor);
-    await queueEnvelope(log.em, actor.organisationId, channel.remoteClinicSlug!, { kind: 'CONVERSATION_CLOSED', thread: channel.remoteThreadId!, closedBy: await this.authorName(actor) });
+    await queueEnvelope(log.em, actor.organisationId, channel.remoteClinicSlug!, { kind: 'CONVERSATION_CLOSED', thread: channel.remoteThreadId!, closedBy: await this.authorNameOf(actor) });
   }
 
   /** After the transaction of a forward committed. */

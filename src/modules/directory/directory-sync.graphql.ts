@@ -56,6 +56,12 @@ export class PatientUpsertInput {
   @Field(() => String, { nullable: true, description: 'The patient category (charge band) in the customer\'s system; null clears it, absent leaves it.' })
   category?: string | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description: 'An identifier other clinics know too (a national health number, say), unique in the organisation: a conversation another clinic hands over for a patient with this identifier is matched to this patient. Null clears it, absent leaves it.',
+  })
+  sharedIdentifier?: string | null;
+
   @Field(() => [ID], { nullable: true, description: "Patients this patient is the guardian of; replaces the list when given. A guardian joins their dependants' care-team, service-team and conversation channels; one removed leaves them." })
   guardianOfPatientIds?: string[] | null;
 }

@@ -38,6 +38,7 @@ const patientInput = z.object({
   allocationClinicianId: uuid('The allocation clinician id').nullish(),
   category: requiredText('The category', 100).nullish(),
   guardianOfPatientIds: z.array(uuid('A dependant id')).max(20).nullish(),
+  sharedIdentifier: requiredText('The shared identifier', 200).nullish(),
 });
 
 const archiveInput = z.object({ teamMemberId: uuid('The team member id') });
@@ -166,6 +167,11 @@ export class DirectoryService {
         const clinicianChanged = data.allocationClinicianId !== undefined && data.allocationClinicianId !== patient.allocationClinicianId;
         if (data.allocationClinicianId !== undefined) patient.allocationClinicianId = data.allocationClinicianId;
         if (data.category !== undefined) patient.category = data.category;
+        if (data.sharedIdentifier !== undefined && data.sharedIdentifier !== patient.sharedIdentifier) {
+          const holder = data.sharedIdentifier && (await em.findOne(Patient, { organisationId, sharedIdentifier: data.sharedIdentifier }));
+          if (holder) throw new UserError(UserErrorCode.INVALID_INPUT, 'Another patient has this shared identifier.', 'input.sharedIdentifier');
+          patient.sharedIdentifier = data.sharedIdentifier;
+        }
         await em.flush();
         if (data.guardianOfPatientIds != null) await this.replaceDependants(log, patient, [...new Set(data.guardianOfPatientIds)]);
         if (!existing) await this.deps.activationRules.applyToNewPatient(log, organisationId, patient.id, patient.allocationClinicianId);

@@ -4,7 +4,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 @Entity({ tableName: 'patient' })
 @TenantScoped()
 export class Patient extends TenantRecord {
-  [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'category' | 'avatarAttachmentId' | 'archivedAt' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'displayName' | 'email' | 'phone' | 'portalAccess' | 'messagingEnabled' | 'allocationClinicianId' | 'category' | 'avatarAttachmentId' | 'sharedIdentifier' | 'archivedAt' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   externalId!: string;
@@ -38,6 +38,10 @@ export class Patient extends TenantRecord {
   /** An image the patient uploaded as their avatar. */
   @Property({ type: 'uuid', nullable: true })
   avatarAttachmentId?: string | null;
+
+  /** An identifier other clinics know too (a national health number, say), from the integration: it matches a handed-over patient. */
+  @Property({ type: 'text', nullable: true })
+  sharedIdentifier?: string | null;
 
   @Property({ type: 'datetime', nullable: true })
   archivedAt?: Date | null;

@@ -54,6 +54,11 @@ export class PatientResolver {
     return peoplePolicy.seesPatientRecord(actor) ? patient.externalId : null;
   }
 
+  @FieldResolver(() => String, { nullable: true, description: 'An identifier other clinics know too (a national health number, say): matches the patient when another clinic hands a conversation over. Staff and services only.' })
+  sharedIdentifier(@Root() patient: Patient, @Ctx() { actor }: Context): string | null {
+    return peoplePolicy.seesPatientRecord(actor) ? (patient.sharedIdentifier ?? null) : null;
+  }
+
   @FieldResolver(() => String, { nullable: true, description: 'Email on file. Staff, services and the patient themself.' })
   email(@Root() patient: Patient, @Ctx() { actor }: Context): string | null {
     return peoplePolicy.seesDirectoryDetails(actor, patient) ? (patient.email ?? null) : null;
