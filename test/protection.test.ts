@@ -44,6 +44,25 @@ describe('limits on HTTP', () => {
     expect(body.errors?.[0].message).toMatch(/depth/i);
   });
 
+  // A portal's query as codegen and Apollo 4's data masking compose it: six levels of data,
+  // reached through three fragments and an inline fragment (refused as "found 11" when they counted).
+  const portalQuery = `
+    fragment AuthorBits on Author { ... on TeamMember { id name } ... on Patient { id } }
+    fragment MessageBits on Message { id body author { ...AuthorBits } }
+    fragment ChannelItem on Channel { id kind lastMessage { ...MessageBits } }
+    query Portal { channels(first: 5) { edges { node { ...ChannelItem } } } }`;
+
+  it('allowed: a fragment-composed portal query is measured in levels of data, fragments adding none', async () => {
+    const { body } = await post({ query: portalQuery });
+    expect(body.errors).toBeUndefined();
+    expect(body.data).toEqual({ channels: { edges: expect.any(Array) } });
+  });
+
+  it('denied: a query over the depth limit gets a message naming the limit, not a "Syntax Error"', async () => {
+    const { body } = await post({ query: deepQuery });
+    expect(body.errors).toEqual([{ message: 'Query depth limit of 10 exceeded, found 12.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }]);
+  });
+
   it('denied: too many aliases', async () => {
     const { body } = await post({ query: aliasQuery });
     expect(body.errors?.[0].message).toMatch(/alias/i);

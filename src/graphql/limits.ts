@@ -6,10 +6,16 @@ import type { Config } from '../config';
 
 /** Validation rules added to GraphQL's own, for HTTP and WebSocket alike (cost is in cost.ts: it needs variables). */
 export function limitRules(limits: Config['limits']): ValidationRule[] {
-  // Report as ordinary validation errors (GRAPHQL_VALIDATION_FAILED) instead of throwing.
-  const report = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
+  // Report as ordinary validation errors (GRAPHQL_VALIDATION_FAILED) instead of throwing, without the
+  // "Syntax Error: " graphql-armor puts before every message: the document parsed; it is over a limit.
+  const report = {
+    propagateOnRejection: false,
+    onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
+  };
   return [
-    maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true, ...report }),
+    // Depth counts levels of data: fragment spreads and inline fragments add none (codegen and
+    // data masking compose queries from fragments; the same fields inline have the same depth).
+    maxDepthRule({ n: limits.maxDepth, ignoreIntrospection: true, exposeLimits: true, flattenFragments: true, ...report }),
     maxAliasesRule({ n: limits.maxAliases, exposeLimits: true, ...report }),
     maxDirectivesRule({ n: limits.maxDirectives, exposeLimits: true, ...report }),
   ] as ValidationRule[];
