@@ -6,6 +6,7 @@ import { createOrganisation, type Person, type TestOrganisation } from './suppor
 import { errorCodes, eventually, ok, request } from './support/client';
 import { codes } from './support/actions';
 import {
+  ChannelJoinDocument,
   ChannelMembersAddDocument,
   ClinicChannelDocument,
   ClinicConversationStartDocument,
@@ -13,6 +14,8 @@ import {
   ClinicIncomingDocument,
   ClinicSettingsUpdateDocument,
   ConversationCloseDocument,
+  MessageDeleteDocument,
+  MessageEditDocument,
   MessageSendDocument,
   SendWithAttachmentsDocument,
   type ClinicChannelQuery,
@@ -210,6 +213,46 @@ it('an envelope the receiver refuses (it stopped accepting conversations) is kep
   await server.deps.auditLog.flush();
   const refused = await sql<{ outcome: string }>("select outcome from audit_event where organisation_id = ? and action = 'Clinic.CONVERSATION_STARTED'", [b.org.id]);
   expect(refused.map((row) => row.outcome)).toEqual(['REJECTED']);
+});
+
+it('in order: an envelope waiting for its retry holds back the later ones to the same clinic (a message never arrives before its conversation)', async () => {
+  const [a, b] = await Promise.all([clinic('Kilo', false), clinic('Lima', true)]);
+  const relay = server.deps.clinicRelay as ClinicRelay;
+  await relay.stop();
+  try {
+    const started = await start(a, b, 'In order');
+    await ok(server.url, a.clinician.token, MessageSendDocument, { input: { channelId: started.channel!.id, body: 'After the start' } });
+    // The start failed once and waits a while for its retry.
+    await sql("update clinic_outbox set attempts = 1, next_attempt_at = now() + interval '1 hour' where organisation_id = ? and kind = 'CONVERSATION_STARTED'", [a.org.id]);
+  } finally {
+    relay.start();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const waiting = await sql<{ kind: string; delivered_at: Date | null; refused_at: Date | null }>('select kind, delivered_at, refused_at from clinic_outbox where organisation_id = ? order by created_at', [a.org.id]);
+  expect(waiting).toEqual([
+    { kind: 'CONVERSATION_STARTED', delivered_at: null, refused_at: null },
+    { kind: 'MESSAGE', delivered_at: null, refused_at: null },
+  ]);
+  await sql('update clinic_outbox set next_attempt_at = now() where organisation_id = ?', [a.org.id]);
+  const incomingId = await arrived(b, 'In order');
+  await eventually(async () => (await messagesOf(b.clinician, incomingId)).length === 2);
+  expect((await messagesOf(b.clinician, incomingId)).map((edge) => edge.node.body)).toEqual(['Could you see our patient next week?', 'After the start']);
+});
+
+it('denied: what crossed is not changed afterwards: neither the other clinic’s messages nor one’s own sent to it', async () => {
+  const [a, b] = await Promise.all([clinic('Mike', false), clinic('November', true)]);
+  const started = await start(a, b, 'Fixed once sent');
+  const incomingId = await arrived(b, 'Fixed once sent');
+  const [theirs] = await messagesOf(b.clinician, incomingId);
+  // Even a member with the Messaging Management permission (which changes others' messages).
+  const joined = await ok(server.url, b.admin.token, ChannelJoinDocument, { input: { channelId: incomingId } });
+  expect(joined.channelJoin.userErrors).toEqual([]);
+  const edited = (await ok(server.url, b.admin.token, MessageEditDocument, { input: { messageId: theirs.node.id, body: 'Changed' } })).messageEdit;
+  expect(edited.userErrors).toEqual([expect.objectContaining({ code: 'FORBIDDEN', message: 'A message from another clinic cannot be changed here.' })]);
+  const [mine] = await messagesOf(a.clinician, started.channel!.id);
+  expect(codes((await ok(server.url, a.clinician.token, MessageEditDocument, { input: { messageId: mine.node.id, body: 'Changed' } })).messageEdit)).toEqual(['UNSUPPORTED_CHANNEL_KIND']);
+  expect(codes((await ok(server.url, a.clinician.token, MessageDeleteDocument, { input: { messageId: mine.node.id } })).messageDelete)).toEqual(['UNSUPPORTED_CHANNEL_KIND']);
+  expect((await messagesOf(b.clinician, incomingId)).map((edge) => edge.node.body)).toEqual(['Could you see our patient next week?']);
 });
 
 describe('notices of conversations from other clinics', () => {

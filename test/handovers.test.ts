@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { rm } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { ClinicRelay } from '../src/modules/clinics/clinic-relay';
 import { startTestServer, type TestServer } from './support/server';
@@ -11,6 +11,7 @@ import { codes } from './support/actions';
 import {
   AttachmentCreateUploadDocument,
   ChannelActivateDocument,
+  ChannelMembersAddDocument,
   ClinicSettingsUpdateDocument,
   ConversationHandoverDocument,
   ConversationStartDocument,
@@ -19,6 +20,7 @@ import {
   HandoverDeclineDocument,
   HandoverPatientUpsertDocument,
   HandoversDocument,
+  MessageEditDocument,
   MessageSendDocument,
   SendWithAttachmentsDocument,
   type HandoverFieldsFragment,
@@ -140,6 +142,14 @@ it('accepted with the patient matched by shared identifier: the transcript and i
   expect(bodies.map((message) => message.body)).toEqual(['Your exercises', 'Better, thanks. I am moving to Bristol.', expect.stringContaining(`handed over from ${a.org.slug ? `Test ${a.org.slug}` : ''}`)]);
   expect(bodies[0].author).toEqual({ __typename: 'OtherClinicAuthor', displayName: `Dr Sender, Test ${a.org.slug}` });
   expect(bodies[0].attachments).toEqual([expect.objectContaining({ fileName: 'exercises.png' })]);
+  // The patient's own words are theirs at B too, not "<name>, <clinic A>".
+  expect(bodies[1].author).toEqual({ __typename: 'Patient', id: existing.id });
+  // What came from A is A's: B cannot rewrite it.
+  const manager = await b.org.addStaff('Managing Admin', ['MESSAGING_ADMIN', 'MESSAGING_MANAGEMENT']);
+  const joined = await ok(server.url, b.responder.token, ChannelMembersAddDocument, { input: { channelId: accepted.handover!.channel!.id, teamMemberIds: [manager.id] } });
+  expect(joined.channelMembersAdd.userErrors).toEqual([]);
+  const edited = (await ok(server.url, manager.token, MessageEditDocument, { input: { messageId: bodies[0].id, body: 'Rewritten' } })).messageEdit;
+  expect(edited.userErrors).toEqual([expect.objectContaining({ code: 'FORBIDDEN', message: 'A message from another clinic cannot be changed here.' })]);
   const file = await fetch(`${new URL(server.url).origin}${bodies[0].attachments[0].url}`);
   expect(Buffer.from(await file.arrayBuffer()).equals(PNG)).toBe(true);
   expect(JSON.stringify(bodies)).not.toContain('consider referral');
@@ -176,7 +186,7 @@ it('accepted with a patient created from what A shared, when no record matches',
   expect(atB!.messages.edges.flatMap((edge) => edge.node.attachments)).toEqual([]);
 });
 
-it('a file that went missing on its way is left out; the rest of the handover is accepted', async () => {
+it('a file that went missing on its way is left out, and the team is told which (staff only); the rest of the handover is accepted', async () => {
   const [a, b] = await Promise.all([sender(null, 'Milo Missing'), receiver()]);
   await offer(a, b);
   const pending = await arrivedAt(b);
@@ -186,6 +196,35 @@ it('a file that went missing on its way is left out; the rest of the handover is
   const atB = (await conversationOf(b.responder, accepted.handover!.channel!.id))!;
   expect(atB.messages.edges.map((edge) => edge.node.body)).toContain('Your exercises');
   expect(atB.messages.edges.flatMap((edge) => edge.node.attachments)).toEqual([]);
+  expect(atB.messages.edges.map((edge) => edge.node)).toContainEqual(
+    expect.objectContaining({ internal: true, system: true, body: `A file of the handover did not arrive intact and was left out (exercises.png); ask Test ${a.org.slug} to send it again.` }),
+  );
+});
+
+it('an offer the other clinic refuses on arrival (it stopped accepting) is declined at A with the reason, its transfer copies go, and it may be offered again', async () => {
+  const [a, b] = await Promise.all([sender(null, 'Rita Refused'), receiver()]);
+  const relay = server.deps.clinicRelay as ClinicRelay;
+  await relay.stop();
+  try {
+    await offer(a, b);
+    expect((await ok(server.url, b.admin.token, ClinicSettingsUpdateDocument, { input: { clinicsCanStartConversations: false } })).messagingSettingsUpdate.userErrors).toEqual([]);
+  } finally {
+    relay.start();
+  }
+  await eventually(async () => (await outgoing(a))[0]?.status === 'DECLINED');
+  expect((await outgoing(a))[0].declineReason).toBe('Not delivered: this clinic does not accept conversations from other clinics');
+  expect(await incoming(b)).toEqual([]);
+  const [{ transfers }] = await sql<{ transfers: number }>("select count(*)::int as transfers from handover h, jsonb_array_elements(h.offer->'transcript') t, jsonb_array_elements(t->'files') f where h.organisation_id = ?", [a.org.id]);
+  expect(transfers).toBe(1);
+  const [{ key }] = await sql<{ key: string }>("select f->>'transferKey' as key from handover h, jsonb_array_elements(h.offer->'transcript') t, jsonb_array_elements(t->'files') f where h.organisation_id = ?", [a.org.id]);
+  await expect(access(path.join(POLL.FILES_DIR, key))).rejects.toThrow();
+  const forStaff = (await conversationOf(a.clinician, a.conversationId))!;
+  expect(forStaff.messages.edges.map((edge) => edge.node)).toContainEqual(expect.objectContaining({ internal: true, body: expect.stringContaining(`did not reach ${b.name}`) }));
+  expect(JSON.stringify(await conversationOf(a.patient, a.conversationId))).not.toContain(b.name);
+  // Declined: A may offer it again once B accepts again.
+  expect((await ok(server.url, b.admin.token, ClinicSettingsUpdateDocument, { input: { clinicsCanStartConversations: true } })).messagingSettingsUpdate.userErrors).toEqual([]);
+  expect((await offer(a, b)).status).toBe('PENDING');
+  await arrivedAt(b);
 });
 
 it('declined: A is told why, its conversation stays open, and the patient never learns of B', async () => {

@@ -3,7 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { RequestScope } from '../../graphql/context';
 import type { Actor, ServiceActor, StaffActor } from '../../auth/actor';
 import { forbidden, apiError, ApiErrorCode, UserError, UserErrorCode } from '../../errors';
-import { parseInput, requiredText, uuid } from '../../common/validation';
+import { parseInput, requiredText, uuid, isUuid } from '../../common/validation';
 import { auditedTransaction } from '../audit/audit-log';
 import { chartPolicy } from '../../policy/chart';
 import { uuidArray } from '../../db/sql';
@@ -190,6 +190,7 @@ export class ChartDocumentService {
     if (!chartPolicy.readsChart(actor) || (actor?.kind !== 'staff' && actor?.kind !== 'service')) throw forbidden();
     const after = query.after != null ? timeIdCursor.decode(query.after) : undefined;
     if (query.after != null && !after) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+    if (!isUuid(query.patientId)) return connectionOf([], () => '');
     const text = query.text?.trim();
     if (text && text.length > 200) throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for at most 200 characters.');
     const conditions = ['organisation_id = ?', 'patient_id = ?'];

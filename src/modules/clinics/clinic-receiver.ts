@@ -119,23 +119,64 @@ async function apply(log: EventLogTransaction, organisationId: string, sender: E
       );
       if (!handover) throw new Refused('no such handover');
       if (handover.status !== HandoverStatus.PENDING) return [];
-      handover.decidedAt = new Date();
       if (envelope.kind === 'HANDOVER_ACCEPTED') {
         handover.status = HandoverStatus.ACCEPTED;
+        handover.decidedAt = new Date();
         // The patient consented to this: they are told where their conversation continues, and it closes for them here.
         await systemNote(log, organisationId, handover.channelId!, `This conversation was handed over to ${sender.name}, where it continues.`, { notify: true });
         await closeConversation(log, organisationId, handover.channelId!);
         await systemNote(log, organisationId, handover.clinicChannelId, `${envelope.decidedBy} at ${sender.name} accepted the handover.`);
-      } else {
-        handover.status = HandoverStatus.DECLINED;
-        handover.declineReason = envelope.reason;
-        await systemNote(log, organisationId, handover.channelId!, `${sender.name} declined the handover: ${envelope.reason}`, { internal: true });
-        await systemNote(log, organisationId, handover.clinicChannelId, `${envelope.decidedBy} at ${sender.name} declined the handover: ${envelope.reason}`);
+        await log.em.flush();
+        return transferKeysOf(handover);
       }
-      await log.em.flush();
-      return handover.offer.transcript.flatMap((sent) => sent.files.map((file) => file.transferKey));
+      return recordDeclined(log, organisationId, handover, `${sender.name} declined the handover: ${envelope.reason}`, envelope.reason);
     }
   }
+}
+
+const transferKeysOf = (handover: Handover) => handover.offer.transcript.flatMap((sent) => sent.files.map((file) => file.transferKey));
+
+/** The sending side of a handover that will not happen: declined, staff told (never the patient); returns its transfer keys. */
+async function recordDeclined(log: EventLogTransaction, organisationId: string, handover: Handover, note: string, reason: string): Promise<string[]> {
+  handover.status = HandoverStatus.DECLINED;
+  handover.declineReason = reason;
+  handover.decidedAt = new Date();
+  await systemNote(log, organisationId, handover.channelId!, note, { internal: true });
+  await systemNote(log, organisationId, handover.clinicChannelId, note);
+  await log.em.flush();
+  return transferKeysOf(handover);
+}
+
+/**
+ * An offer that never reached the other clinic (it refused the envelope, or the relay gave up):
+ * on the sending side the handover is declined with the reason, so the conversation may be
+ * offered again, and the transfer copies of its files go. Audited as the relay's.
+ */
+export async function handoverNotDelivered(orm: MikroORM, bus: EventBus, files: FileStore, organisationId: string, raw: unknown, reason: string): Promise<void> {
+  const parsed = envelopeSchema.safeParse(raw);
+  if (!parsed.success || parsed.data.kind !== 'HANDOVER_OFFERED') return;
+  const { thread } = parsed.data;
+  const em = orm.em.fork({ clear: true, useContext: false });
+  em.setFilterParams(TENANT_FILTER, { organisationId });
+  const audit = new AuditTrail();
+  audit.begin({
+    organisationId,
+    actorKind: 'system',
+    actorId: 'clinic-relay',
+    requestId: parsed.data.id,
+    action: 'Clinic.HANDOVER_NOT_DELIVERED',
+    targetType: 'clinic_thread',
+    targetId: thread,
+    outcome: 'ALLOWED',
+    errorCode: null,
+    occurredAt: new Date(),
+  });
+  const transferred = await withEventLog({ em, audit }, bus, organisationId, undefined, async (log) => {
+    const handover = await log.em.findOne(Handover, { organisationId, direction: HandoverDirection.OUTGOING, thread }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!handover || handover.status !== HandoverStatus.PENDING) return [];
+    return recordDeclined(log, organisationId, handover, `The handover did not reach ${handover.remoteClinicName} (${reason}); it may be offered again.`, `Not delivered: ${reason}`);
+  });
+  for (const key of transferred) await files.remove(key).catch(() => undefined);
 }
 
 /** The receiving copy of a conversation another clinic started: its selected responders join; when every team member responds, it waits in their incoming conversations. */

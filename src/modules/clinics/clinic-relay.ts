@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { EventBus } from '../../realtime/bus';
 import type { FileStore } from '../attachments/file-store';
 import { withoutDetails } from '../notifications/delivery';
-import { receiveEnvelope } from './clinic-receiver';
+import { handoverNotDelivered, receiveEnvelope } from './clinic-receiver';
 
 /** One process at a time relays (an advisory lock), whatever the number of processes: envelopes to a clinic arrive in the order they were written. */
 const RELAY_LOCK = 'care-messaging-clinic-relay';
@@ -90,13 +90,19 @@ export class ClinicRelay {
         `select o.organisation_id, o.id, o.to_slug, o.envelope, o.attempts, g.slug as from_slug, g.name as from_name
            from clinic_outbox o join organisation g on g.id = o.organisation_id
           where o.delivered_at is null and o.refused_at is null and o.next_attempt_at <= clock_timestamp()
+            -- Nothing overtakes an earlier envelope to the same clinic that waits for its retry.
+            and not exists (
+              select 1 from clinic_outbox e
+               where e.organisation_id = o.organisation_id and e.to_slug = o.to_slug
+                 and e.delivered_at is null and e.refused_at is null and e.next_attempt_at > clock_timestamp()
+                 and (e.created_at, e.id) < (o.created_at, o.id))
           order by o.created_at, o.id
           limit ${BATCH}`,
       );
       const blocked = new Set<string>();
       let done = 0;
       for (const row of due) {
-        // Order per pair of clinics: nothing overtakes an envelope that is waiting to be retried.
+        // Order per pair of clinics within the pass: nothing overtakes an envelope that just failed.
         const pair = `${row.organisation_id}>${row.to_slug}`;
         if (blocked.has(pair)) continue;
         try {
@@ -104,6 +110,7 @@ export class ClinicRelay {
           if (result.outcome === 'REFUSED') {
             this.logger.warn({ envelopeId: row.id, reason: result.reason }, 'clinic envelope refused by its receiver');
             await em.execute('update clinic_outbox set refused_at = now(), last_error = ?, attempts = attempts + 1 where organisation_id = ? and id = ?', [result.reason, row.organisation_id, row.id]);
+            await handoverNotDelivered(this.orm, this.bus, this.files, row.organisation_id, row.envelope, result.reason);
           } else {
             await em.execute('update clinic_outbox set delivered_at = now(), attempts = attempts + 1 where organisation_id = ? and id = ?', [row.organisation_id, row.id]);
           }
@@ -118,6 +125,7 @@ export class ClinicRelay {
               where organisation_id = ? and id = ?`,
             [attempts, 'delivery failed', Math.min(3600, 2 ** attempts), attempts >= MAX_ATTEMPTS, row.organisation_id, row.id],
           );
+          if (attempts >= MAX_ATTEMPTS) await handoverNotDelivered(this.orm, this.bus, this.files, row.organisation_id, row.envelope, 'delivery failed').catch(() => undefined);
         }
       }
       return done;

@@ -73,6 +73,15 @@ export async function remoteMessage(
   return message;
 }
 
+/** A message the patient wrote elsewhere (a handed-over transcript), theirs here too, sent when it was sent there. */
+async function patientMessage(log: EventLogTransaction, organisationId: string, channelId: string, patientId: string, body: string, sentAt: Date): Promise<Message> {
+  const seq = await log.nextSeq(channelId);
+  const message = log.em.create(Message, { organisationId, channelId, seq, body, authorPatientId: patientId, createdAt: sentAt });
+  await log.em.flush();
+  await log.append({ channelId, type: ChannelEventType.MESSAGE_SENT, messageId: message.id }, seq);
+  return message;
+}
+
 /** Closes a conversation for the patient (CHANNEL_CLOSED), as conversationClose does. */
 export async function closeConversation(log: EventLogTransaction, organisationId: string, channelId: string): Promise<void> {
   const seq = await log.nextSeq(channelId);
@@ -105,12 +114,15 @@ export async function acceptHandover(
   const { organisationId } = actor;
   const pending = await scope.em.findOneOrFail(Handover, { organisationId, id: handoverId });
   const copies = new Map<string, CopiedFile[]>();
+  /** Files that did not arrive intact: left out, and said so to the team. */
+  const missing: string[] = [];
   for (const [index, sent] of pending.offer.transcript.entries()) {
     for (const file of sent.files) {
       const attachmentId = randomUUID();
       const storageKey = `${organisationId}/${attachmentId}`;
       const bytes = await copyFromTransfer(deps.files, file.transferKey, storageKey, file).catch(() => undefined);
       if (bytes !== undefined) copies.set(String(index), [...(copies.get(String(index)) ?? []), { attachmentId, storageKey, bytes, fileName: file.fileName, contentType: file.contentType }]);
+      else missing.push(file.fileName);
     }
   }
   const discardCopies = () => Promise.all([...copies.values()].flat().map((copy) => deps.files.remove(copy.storageKey).catch(() => undefined)));
@@ -126,7 +138,11 @@ export async function acceptHandover(
       await log.em.flush();
       await addMembers(log, organisationId, channel.id, [...(await patientAndGuardians(log.em, organisationId, patientId)), { teamMemberId: actor.teamMemberId }]);
       for (const [index, sent] of offer.transcript.entries()) {
-        const message = await remoteMessage(log, organisationId, channel.id, { authorName: sent.authorName, clinicName: locked.remoteClinicName, body: sent.body, sentAt: new Date(sent.sentAt) }, false);
+        const sentAt = new Date(sent.sentAt);
+        // The patient's own words stay theirs; the other clinic's show its name.
+        const message = sent.fromPatient
+          ? await patientMessage(log, organisationId, channel.id, patientId, sent.body, sentAt)
+          : await remoteMessage(log, organisationId, channel.id, { authorName: sent.authorName, clinicName: locked.remoteClinicName, body: sent.body, sentAt }, false);
         for (const copy of copies.get(String(index)) ?? []) {
           await log.em.execute(
             `insert into attachment (organisation_id, id, uploaded_by_team_member_id, purpose, file_name, declared_type, declared_bytes, content_type, size_bytes, status, storage_key, message_id, uploaded_at)
@@ -137,6 +153,10 @@ export async function acceptHandover(
       }
       const consent = `${offer.consent.method.toLowerCase()} consent attested by ${offer.consent.attestedBy} on ${offer.consent.obtainedAt.slice(0, 10)}`;
       await systemNote(log, organisationId, channel.id, `This conversation was handed over from ${locked.remoteClinicName} (${consent}). Its earlier messages are above.`, { notify: true });
+      if (missing.length > 0) {
+        const note = `${missing.length === 1 ? 'A file' : `${missing.length} files`} of the handover did not arrive intact and ${missing.length === 1 ? 'was' : 'were'} left out (${missing.join(', ')}); ask ${locked.remoteClinicName} to send ${missing.length === 1 ? 'it' : 'them'} again.`;
+        await systemNote(log, organisationId, channel.id, note, { internal: true });
+      }
       await systemNote(log, organisationId, locked.clinicChannelId, `${decidedBy} accepted the handover.`);
       locked.status = HandoverStatus.ACCEPTED;
       locked.patientId = patientId;

@@ -112,6 +112,8 @@ export class HandoverService {
     if (!attester || attester.archivedAt) throw new UserError(UserErrorCode.NOT_FOUND, 'No such team member.', 'input.consent.attestedByTeamMemberId');
     const offeredBy = await this.deps.clinics.authorNameOf(actor);
     const transcript = await this.transcript(actor, source.id, data.messageIds, data.attachmentIds);
+    // Copies in the transfer area of an offer that does not commit (or loses to another) go at once.
+    const discardTransfers = () => Promise.all(transcript.flatMap((sent) => sent.files).map((file) => this.deps.files.remove(file.transferKey).catch(() => undefined)));
     const offer: HandoverOffer = {
       title: source.title ?? 'Conversation',
       note: data.note ?? null,
@@ -148,11 +150,13 @@ export class HandoverService {
       this.deps.relay.kick();
       return handover;
     } catch (error) {
+      await discardTransfers();
       if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      // The same offer twice at once: the loser answers with the winner's.
+      // The same offer twice at once: the loser answers with the winner's when it is the same offer.
       this.scope.em.clear();
       const winner = await this.scope.em.findOne(Handover, { organisationId, direction: HandoverDirection.OUTGOING, channelId: source.id, status: HandoverStatus.PENDING });
       if (!winner) throw error;
+      if (winner.remoteClinicSlug !== clinic.slug) throw new UserError(UserErrorCode.INVALID_INPUT, 'A handover of this conversation is waiting for an answer.', 'input.channelId');
       return winner;
     }
   }
@@ -173,7 +177,10 @@ export class HandoverService {
     if (rows.some((row) => row.internal)) throw new UserError(UserErrorCode.INVALID_INPUT, 'Internal notes stay here: the transcript goes to a conversation the patient sees.', 'input.messageIds');
     const files = await this.scope.em.execute<Array<{ id: string; message_id: string; file_name: string; content_type: string; size_bytes: string; storage_key: string }>>(
       `select id, message_id, file_name, content_type, size_bytes, storage_key from attachment
-        where organisation_id = ? and message_id = any(?::uuid[]) and status = 'READY' order by created_at, id`,
+        where organisation_id = ? and message_id = any(?::uuid[]) and status = 'READY'
+          -- A withdrawn chart document stays here only as long as the withdrawal policy says: it does not travel.
+          and not exists (select 1 from chart_document d where d.organisation_id = attachment.organisation_id and d.id = attachment.chart_document_id and d.status = 'WITHDRAWN')
+        order by created_at, id`,
       [actor.organisationId, uuidArray(messageIds)],
     );
     const chosen = attachmentIds ? files.filter((file) => attachmentIds.has(file.id)) : files;

@@ -9,6 +9,7 @@ import { ChannelEventType } from '../../realtime/channel-event.entity';
 import { messagePolicy } from '../../policy/messages';
 import { can } from '../../policy/permissions';
 import { lockChannelState } from '../channels/channel-state';
+import { ChannelKind } from '../channels/channel.entity';
 import { assertOpenToPatients, authorizeWrite } from './write-policy';
 import type { Message } from './message.entity';
 import { purgeDeletedMessageFiles } from '../attachments/attachment-sweeper';
@@ -67,6 +68,7 @@ export class MessageEditService {
     if (!mayChange(actor, message)) {
       throw new UserError(UserErrorCode.FORBIDDEN, "Only the author, or a team member with the Messaging Management permission, may change this message.", 'input.messageId');
     }
+    await refuseCrossClinicChange(this.scope, message);
     if (message.deletedAt) {
       if (deleting) return message;
       throw new UserError(UserErrorCode.MESSAGE_DELETED, 'This message was deleted.', 'input.messageId');
@@ -115,6 +117,18 @@ export class MessageEditService {
       );
     }
     return (await this.scope.loaders.message.load(message.id))!;
+  }
+}
+
+/**
+ * What crossed between clinics is not changed afterwards: another clinic's words are theirs, and
+ * what was sent to another clinic has arrived there (edits and deletes do not travel).
+ */
+async function refuseCrossClinicChange(scope: RequestScope, message: Message): Promise<void> {
+  if (message.remoteAuthorName) throw new UserError(UserErrorCode.FORBIDDEN, 'A message from another clinic cannot be changed here.', 'input.messageId');
+  const channel = await scope.loaders.channel.load(message.channelId);
+  if (channel?.kind === ChannelKind.CLINIC) {
+    throw new UserError(UserErrorCode.UNSUPPORTED_CHANNEL_KIND, 'A message sent to another clinic cannot be changed or deleted once sent; send a correction instead.', 'input.messageId');
   }
 }
 
