@@ -33,4 +33,18 @@ describe('cursors', () => {
     const old = Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
     expect(codec.decode(old)).toEqual({ channelId, seq: 7 });
   });
+
+  it('list positions (a time and an id; sort keys) are sealed too: the same position the same string, decoding back; others refused', () => {
+    const at = new Date('2026-12-03T06:00:00.123Z');
+    const cursor = codec.keyset.encode(at, channelId);
+    expect(codec.keyset.encode(new Date(at), channelId)).toBe(cursor);
+    expect(codec.keyset.decode(cursor)).toEqual({ at, id: channelId });
+    expect(Buffer.from(cursor, 'base64url').toString('latin1')).not.toContain('2026-12-03');
+    expect(codec.keyset.decode(codec.encode({ channelId, seq: 1 }))).toBeUndefined();
+    expect(codec.keyset.decode(Buffer.from(`${at.toISOString()}|${channelId}`).toString('base64url'))).toBeUndefined();
+    const sortKey = codec.encodeSortKey(['North | South Clinic', 'north-south']);
+    expect(codec.decodeSortKey(sortKey, 2)).toEqual(['North | South Clinic', 'north-south']);
+    expect(codec.decodeSortKey(sortKey, 3)).toBeUndefined();
+    expect(codec.decodeSortKey(cursor, 2)).toBeUndefined();
+  });
 });

@@ -32,6 +32,19 @@ export interface FileTicket {
   holder?: string;
 }
 
+/** A position in a list ordered by a millisecond timestamp and then an id (channel lists, members, audit, documents). */
+export interface KeysetPosition {
+  at: Date;
+  id: string;
+}
+
+/** Cursors of lists ordered by a timestamp and an id: sealed like the others, so clients neither read nor forge them. */
+export interface KeysetCodec {
+  encode(at: Date, id: string): string;
+  /** Undefined when malformed or not made by this server. */
+  decode(cursor: string): KeysetPosition | undefined;
+}
+
 export interface CursorCodec {
   encode(position: ChannelPosition): string;
   /** Undefined when the cursor is malformed or was not made by this server. */
@@ -42,6 +55,10 @@ export interface CursorCodec {
   encodeFileTicket(ticket: FileTicket): string;
   /** Undefined when malformed, forged or expired. */
   decodeFileTicket(ticket: string, now?: number): FileTicket | undefined;
+  keyset: KeysetCodec;
+  /** A position in a list ordered by text values (the clinic directory: name, slug). */
+  encodeSortKey(values: readonly string[]): string;
+  decodeSortKey(cursor: string, length: number): string[] | undefined;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -62,7 +79,7 @@ export function createCursorCodec(secret: string): CursorCodec {
   const open = (cursor: string): string[] | undefined => {
     try {
       const raw = Buffer.from(cursor, 'base64url');
-      if (raw.length < 29 || raw.length > 256) return undefined;
+      if (raw.length < 29 || raw.length > 1024) return undefined;
       const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
       decipher.setAuthTag(raw.subarray(12, 28));
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8').split('|');
@@ -70,7 +87,25 @@ export function createCursorCodec(secret: string): CursorCodec {
       return undefined;
     }
   };
+  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+  const keyset: KeysetCodec = {
+    encode: (at, id) => seal(`k|${at.toISOString()}|${id}`),
+    decode(cursor) {
+      const parts = open(cursor);
+      if (!parts || parts.length !== 3 || parts[0] !== 'k' || !ISO.test(parts[1]) || !UUID.test(parts[2])) return undefined;
+      const at = new Date(parts[1]);
+      return Number.isNaN(at.getTime()) || at.toISOString() !== parts[1] ? undefined : { at, id: parts[2] };
+    },
+  };
   return {
+    keyset,
+    // Each value encoded: names may hold `|`.
+    encodeSortKey: (values) => seal(['s', ...values.map((value) => Buffer.from(value).toString('base64url'))].join('|')),
+    decodeSortKey(cursor, length) {
+      const parts = open(cursor);
+      if (!parts || parts.length !== length + 1 || parts[0] !== 's') return undefined;
+      return parts.slice(1).map((part) => Buffer.from(part, 'base64url').toString('utf8'));
+    },
     encode: ({ channelId, seq }) => seal(`c|${channelId}|${seq}`),
     decode(cursor) {
       const parts = open(cursor);
@@ -99,21 +134,3 @@ export function createCursorCodec(secret: string): CursorCodec {
     },
   };
 }
-
-/**
- * Cursors of lists ordered by a millisecond timestamp and then an id (channel lists, members).
- * They carry nothing secret, so they are only encoded; anything malformed decodes to undefined.
- */
-export const timeIdCursor = {
-  encode(at: Date, id: string): string {
-    return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
-  },
-  decode(cursor: string): { at: Date; id: string } | undefined {
-    const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(
-      Buffer.from(cursor, 'base64url').toString('utf8'),
-    );
-    if (!match) return undefined;
-    const at = new Date(match[1]);
-    return Number.isNaN(at.getTime()) || at.toISOString() !== match[1] ? undefined : { at, id: match[2] };
-  },
-};

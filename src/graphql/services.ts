@@ -71,14 +71,14 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   };
   provide('organisations', () => new OrganisationService(scope));
   provide('messagingSettings', () => new MessagingSettingsService(scope, { cache: settingsCache, bus }));
-  provide('audit', () => new AuditService(scope, { auditLog }));
+  provide('audit', () => new AuditService(scope, { auditLog, cursors }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));
   provide('templates', () => new TemplateService(scope, deps({ config }, { organisations: 'organisations' })));
   provide('attachments', () => new AttachmentService(scope, deps({ config, cursors, rateLimits }, { settings: 'messagingSettings' })));
-  provide('chartDocuments', () => new ChartDocumentService(scope, { files }));
-  provide('clinics', () => new ClinicService(scope, deps({ config, bus, rateLimits, relay: clinicRelay }, { settings: 'messagingSettings' })));
-  provide('handovers', () => new HandoverService(scope, deps({ bus, files, relay: clinicRelay }, { channels: 'channels', clinics: 'clinics', activationRules: 'activationRules' })));
+  provide('chartDocuments', () => new ChartDocumentService(scope, { files, cursors }));
+  provide('clinics', () => new ClinicService(scope, deps({ config, bus, cursors, rateLimits, relay: clinicRelay }, { settings: 'messagingSettings' })));
+  provide('handovers', () => new HandoverService(scope, deps({ bus, cursors, files, relay: clinicRelay }, { channels: 'channels', clinics: 'clinics', activationRules: 'activationRules' })));
   provide('channels', () => new ChannelService(scope, deps({ bus, cursors }, { settings: 'messagingSettings' })));
   provide('channelMemberships', () => new ChannelMembershipService(scope, deps({ bus }, { channels: 'channels' })));
   provide('directory', () => new DirectoryService(scope, deps({ bus }, { activationRules: 'activationRules' })));

@@ -3,7 +3,7 @@ import type { AuditLog, AuditRecord } from './audit-log';
 import { can } from '../../policy/permissions';
 import { requirePerson } from '../../auth/actor';
 import { connectionOf } from '../../common/graphql-types';
-import { timeIdCursor } from '../../common/cursor';
+import type { CursorCodec } from '../../common/cursor';
 import { apiError, ApiErrorCode, forbidden } from '../../errors';
 
 /** An audit record as read back: its id, and the outcome as stored. */
@@ -24,7 +24,7 @@ export interface AuditFilter {
 export class AuditService {
   constructor(
     private readonly scope: RequestScope,
-    private readonly deps: { auditLog: AuditLog },
+    private readonly deps: { auditLog: AuditLog; cursors: CursorCodec },
   ) {}
 
   async list(filter: AuditFilter, limit: number, after?: string) {
@@ -44,7 +44,7 @@ export class AuditService {
     if (filter.from) add('occurred_at >= ?', filter.from);
     if (filter.to) add('occurred_at < ?', filter.to);
     if (after !== undefined) {
-      const cursor = timeIdCursor.decode(after);
+      const cursor = this.deps.cursors.keyset.decode(after);
       if (!cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
       conditions.push('(occurred_at, id) < (?::timestamptz, ?::uuid)');
       params.push(cursor.at.toISOString(), cursor.id);
@@ -68,6 +68,6 @@ export class AuditService {
       outcome: String(row.outcome),
       errorCode: (row.error_code as string | null) ?? null,
     }));
-    return connectionOf(events, (event) => timeIdCursor.encode(event.occurredAt, event.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(events, (event) => this.deps.cursors.keyset.encode(event.occurredAt, event.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 }

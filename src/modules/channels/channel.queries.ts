@@ -1,7 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { preparedRows } from '../../db/prepared';
 import { isPerson, type Actor, type PersonActor } from '../../auth/actor';
-import { timeIdCursor } from '../../common/cursor';
 import { selectColumns, typedRow, uuidArray } from '../../db/sql';
 import { channelPolicy, memberColumn } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
@@ -38,7 +37,6 @@ export async function channelsOfPatients(em: EntityManager, actor: Actor | undef
 }
 
 /** The cursor of a channel in a patient's list (activation order, to the millisecond). */
-export const patientChannelCursor = (channel: Channel) => timeIdCursor.encode(channel.createdAt, channel.id);
 
 /** The current members of each channel, one page per channel in one query, in joining order. */
 export async function membersOfChannels(em: EntityManager, actor: Actor | undefined, channelIds: readonly string[], page: KeysetPage): Promise<ChannelMember[][]> {

@@ -4,7 +4,6 @@ import { isPerson, requirePerson, requireStaff, type PersonActor, type StaffActo
 import { ApiErrorCode, UserError, UserErrorCode, apiError, forbidden } from '../../errors';
 import { isUuid, parseInput, uuid } from '../../common/validation';
 import { connectionOf, type Connection } from '../../common/graphql-types';
-import { timeIdCursor } from '../../common/cursor';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
 import { Patient } from '../directory/patient.entity';
 import { Channel, ChannelKind, ChannelMember } from './channel.entity';
@@ -138,7 +137,7 @@ export class ChannelService {
   /** The caller's channels, most recent activity first. */
   async listMine(filter: ChannelFilter, limit: number, after?: string) {
     const actor = this.person();
-    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    const cursor = after !== undefined ? this.deps.cursors.keyset.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
     const mine = channelPolicy.sql.ownMemberships(actor, 'c', 'm');
     const params: unknown[] = [actor.organisationId, ...mine.params];
@@ -171,7 +170,7 @@ export class ChannelService {
       [...params, limit + 1],
     );
     const channels = rows.slice(0, limit).map(channelFromSelected);
-    return connectionOf(channels, (channel) => timeIdCursor.encode(channel.lastActivityAt, channel.id), {
+    return connectionOf(channels, (channel) => this.deps.cursors.keyset.encode(channel.lastActivityAt, channel.id), {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
     });
@@ -244,7 +243,7 @@ export class ChannelService {
   async listUnstaffed(limit: number, after?: string): Promise<Connection<Channel>> {
     const actor = requireStaff(this.scope.actor);
     if (!can(actor, 'listUnstaffedChannels')) throw forbidden();
-    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    const cursor = after !== undefined ? this.deps.cursors.keyset.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
     const rows = await preparedRows<Record<string, unknown>[]>(
       this.scope.db,
@@ -254,7 +253,7 @@ export class ChannelService {
       [actor.organisationId, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
     );
     const channels = rows.slice(0, limit).map(channelFromSelected);
-    return connectionOf(channels, (channel) => timeIdCursor.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(channels, (channel) => this.deps.cursors.keyset.encode(channel.unstaffedSince!, channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /**
@@ -264,19 +263,19 @@ export class ChannelService {
    */
   async listIncoming(limit: number, after?: string): Promise<Connection<IncomingConversation>> {
     const actor = this.staff();
-    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    const cursor = after !== undefined ? this.deps.cursors.keyset.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
     const everyone = can(actor, 'findAnyConversation') || (await this.answersPatients());
     const rows = await incomingConversations(this.scope.db, actor, everyone, cursor, limit + 1);
-    return connectionOf(rows.slice(0, limit), (row) => timeIdCursor.encode(row.waitingSince, row.channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(rows.slice(0, limit), (row) => this.deps.cursors.keyset.encode(row.waitingSince, row.channel.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /** Members in joining order; the pages of every channel of a list come from one query. */
   async members(channel: Channel, limit: number, after?: string): Promise<Connection<ChannelMember>> {
-    const cursor = after !== undefined ? timeIdCursor.decode(after) : undefined;
+    const cursor = after !== undefined ? this.deps.cursors.keyset.decode(after) : undefined;
     if (after !== undefined && !cursor) throw invalidCursor();
     const rows = await this.scope.loaders.channelMembers.page({ limit, after: cursor }).load(channel.id);
-    return connectionOf(rows.slice(0, limit), (member) => timeIdCursor.encode(member.joinedAt, member.id), {
+    return connectionOf(rows.slice(0, limit), (member) => this.deps.cursors.keyset.encode(member.joinedAt, member.id), {
       hasNextPage: rows.length > limit,
       hasPreviousPage: false,
     });

@@ -7,7 +7,7 @@ import { parseInput, requiredText, uuid, isUuid } from '../../common/validation'
 import { auditedTransaction } from '../audit/audit-log';
 import { chartPolicy } from '../../policy/chart';
 import { uuidArray } from '../../db/sql';
-import { timeIdCursor } from '../../common/cursor';
+import type { CursorCodec } from '../../common/cursor';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import type { EventLogTransaction } from '../../realtime/event-log';
 import type { Channel } from '../channels/channel.entity';
@@ -69,6 +69,7 @@ export interface ChartSearch {
 
 export interface ChartDocumentServiceDeps {
   files: FileStore;
+  cursors: CursorCodec;
 }
 
 /**
@@ -188,7 +189,7 @@ export class ChartDocumentService {
   async search(query: ChartSearch): Promise<Connection<ChartDocument>> {
     const actor = this.scope.actor;
     if (!chartPolicy.readsChart(actor) || (actor?.kind !== 'staff' && actor?.kind !== 'service')) throw forbidden();
-    const after = query.after != null ? timeIdCursor.decode(query.after) : undefined;
+    const after = query.after != null ? this.deps.cursors.keyset.decode(query.after) : undefined;
     if (query.after != null && !after) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     if (!isUuid(query.patientId)) return connectionOf([], () => '');
     const text = query.text?.trim();
@@ -206,7 +207,7 @@ export class ChartDocumentService {
       [...params, query.limit + 1],
     );
     const documents = rows.slice(0, query.limit).map((row) => this.scope.em.map(ChartDocument, row));
-    return connectionOf(documents, (document) => timeIdCursor.encode(document.clinicalDate, document.id), { hasNextPage: rows.length > query.limit, hasPreviousPage: false });
+    return connectionOf(documents, (document) => this.deps.cursors.keyset.encode(document.clinicalDate, document.id), { hasNextPage: rows.length > query.limit, hasPreviousPage: false });
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { CursorCodec } from '../../common/cursor';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { RequestScope } from '../../graphql/context';
@@ -28,6 +29,7 @@ export interface Clinic {
 /** What ClinicService works with besides the request. */
 export interface ClinicServiceDeps {
   config: Config;
+  cursors: CursorCodec;
   bus: EventBus;
   rateLimits: RateLimits;
   settings: MessagingSettingsService;
@@ -49,18 +51,6 @@ const startInput = perConfig((config: Config) =>
   }),
 );
 
-const directoryCursor = {
-  encode: (clinic: Clinic) => Buffer.from(JSON.stringify([clinic.name, clinic.slug])).toString('base64url'),
-  decode(cursor: string): [string, string] | undefined {
-    try {
-      const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-      return Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === 'string') ? (value as [string, string]) : undefined;
-    } catch {
-      return undefined;
-    }
-  },
-};
-
 /**
  * Conversations between clinics on the platform. Each clinic keeps its own copy (a CLINIC
  * channel of its own organisation); what one side writes crosses to the other as an envelope
@@ -75,7 +65,7 @@ export class ClinicService {
   /** Clinics that accept conversations from other clinics (not the caller's own), by name; optionally those whose name or slug contains `search`. */
   async directory(search: string | null | undefined, limit: number, after: string | null | undefined): Promise<Connection<Clinic>> {
     const actor = requireStaff(this.scope.actor);
-    const cursor = after != null ? directoryCursor.decode(after) : undefined;
+    const cursor = after != null ? this.deps.cursors.decodeSortKey(after, 2) : undefined;
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     const text = search?.trim();
     if (text && text.length > 100) throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for at most 100 characters.');
@@ -88,7 +78,7 @@ export class ClinicService {
         order by o.name, o.slug limit ?`,
       [actor.organisationId, ...(pattern ? [pattern, pattern] : []), ...(cursor ?? []), limit + 1],
     );
-    return connectionOf(rows.slice(0, limit), directoryCursor.encode, { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(rows.slice(0, limit), (clinic) => this.deps.cursors.encodeSortKey([clinic.name, clinic.slug]), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /** The clinic a slug names, if it accepts conversations from other clinics and is not the caller's own. */

@@ -6,7 +6,7 @@ import { requireStaff, type StaffActor } from '../../auth/actor';
 import { apiError, ApiErrorCode, forbidden, UserError, UserErrorCode } from '../../errors';
 import { parseInput, requiredText, uuid } from '../../common/validation';
 import { connectionOf, type Connection } from '../../common/graphql-types';
-import { timeIdCursor } from '../../common/cursor';
+import type { CursorCodec } from '../../common/cursor';
 import { uuidArray } from '../../db/sql';
 import { can } from '../../policy/permissions';
 import { withEventLog, type EventLogTransaction } from '../../realtime/event-log';
@@ -24,6 +24,7 @@ import { copyToTransfer } from './transfer-files';
 import { ConsentMethod, Handover, HandoverDirection, HandoverStatus } from './handover.entity';
 
 export interface HandoverServiceDeps {
+  cursors: CursorCodec;
   bus: EventBus;
   files: FileStore;
   channels: ChannelService;
@@ -282,7 +283,7 @@ export class HandoverService {
     const actor = requireStaff(this.scope.actor);
     const admin = can(actor, 'findAnyConversation');
     if (direction === HandoverDirection.INCOMING && !admin && !(await this.deps.channels.answersPatients())) throw forbidden();
-    const cursor = after != null ? timeIdCursor.decode(after) : undefined;
+    const cursor = after != null ? this.deps.cursors.keyset.decode(after) : undefined;
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     const rows = await this.scope.em.execute(
       `select * from handover where organisation_id = ? and direction = ?
@@ -300,6 +301,6 @@ export class HandoverService {
       ],
     );
     const handovers = rows.slice(0, limit).map((row) => this.scope.em.map(Handover, row));
-    return connectionOf(handovers, (handover) => timeIdCursor.encode(handover.createdAt, handover.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(handovers, (handover) => this.deps.cursors.keyset.encode(handover.createdAt, handover.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 }

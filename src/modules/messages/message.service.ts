@@ -19,7 +19,6 @@ import { ChannelStatus, type Channel, type ChannelMember } from '../channels/cha
 import { addMembers } from '../channels/membership';
 import { channelPolicy } from '../../policy/channels';
 import { messagePolicy } from '../../policy/messages';
-import { timeIdCursor } from '../../common/cursor';
 import { Message } from './message.entity';
 import { messageFromSelected, messagePage, messagePageKey, messagePageQuery } from './message.queries';
 import { selectColumns, textArray } from '../../db/sql';
@@ -74,6 +73,9 @@ const sendInput = perConfig((config: Config) =>
       .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0 || data.chartDocumentIds.length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
       .refine((data) => !(data.templateId && data.body.trim().length > 0), { message: 'Give a body or a template, not both.', path: ['templateId'] }),
 );
+
+/** Lists of messages newest first page after a message named by its cursor: its place in that order. */
+const MESSAGE_AT_POSITION = "select date_trunc('milliseconds', p.created_at), p.id from message p where p.organisation_id = ? and p.channel_id = ? and p.seq = ?";
 
 export class MessageService {
   constructor(
@@ -223,10 +225,15 @@ export class MessageService {
     const more = rows.length > request.limit;
     const page = rows.slice(0, request.limit);
     if (!query.forward) page.reverse();
-    return connectionOf(page, (message) => cursors.encode({ channelId: message.channelId, seq: message.seq }), {
+    return connectionOf(page, (message) => this.cursorOf(message), {
       hasNextPage: query.forward && more,
       hasPreviousPage: !query.forward && more,
     });
+  }
+
+  /** A message's own cursor (`Message.cursor`, its channel position): the edge cursor of every list of messages. */
+  cursorOf(message: Pick<Message, 'channelId' | 'seq'>): string {
+    return this.deps.cursors.encode({ channelId: message.channelId, seq: message.seq });
   }
 
   /**
@@ -237,7 +244,7 @@ export class MessageService {
    */
   async patientHistory(patientId: string, limit: number, after?: string | null): Promise<Connection<Message>> {
     const actor = requireStaff(this.scope.actor);
-    const cursor = after != null ? timeIdCursor.decode(after) : undefined;
+    const cursor = after != null ? this.deps.cursors.decode(after) : undefined;
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     if (!isUuid(patientId)) return connectionOf([], () => '');
     const channels = channelPolicy.sql.visible(actor, 'c', await this.deps.channels.answersPatients());
@@ -247,13 +254,13 @@ export class MessageService {
          join channel c on c.organisation_id = m.organisation_id and c.id = m.channel_id
         where c.organisation_id = ? and c.patient_id = ? and ${channels.sql}
           and m.deleted_at is null${visible.sql}
-          ${cursor ? "and (date_trunc('milliseconds', m.created_at), m.id) < (?::timestamptz, ?::uuid)" : ''}
+          ${cursor ? `and (date_trunc('milliseconds', m.created_at), m.id) < (${MESSAGE_AT_POSITION})` : ''}
         order by date_trunc('milliseconds', m.created_at) desc, m.id desc
         limit ?`,
-      [actor.organisationId, patientId, ...channels.params, ...visible.params, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
+      [actor.organisationId, patientId, ...channels.params, ...visible.params, ...(cursor ? [actor.organisationId, cursor.channelId, cursor.seq] : []), limit + 1],
     );
     const messages = rows.slice(0, limit).map((row) => this.scope.em.map(Message, row));
-    return connectionOf(messages, (message) => timeIdCursor.encode(message.createdAt, message.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(messages, (message) => this.cursorOf(message), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /**
@@ -265,7 +272,7 @@ export class MessageService {
     const actor = requirePerson(this.scope.actor);
     const text = query.trim();
     if (text.length === 0 || text.length > 200) throw apiError(ApiErrorCode.BAD_USER_INPUT, 'Search for 1 to 200 characters.');
-    const cursor = after != null ? timeIdCursor.decode(after) : undefined;
+    const cursor = after != null ? this.deps.cursors.decode(after) : undefined;
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     await this.deps.rateLimits.consumeFor('search', actor);
     if (channelId != null && !(await this.deps.channels.findParticipating(channelId))) return connectionOf([], () => '');
@@ -281,7 +288,7 @@ export class MessageService {
         where m.organisation_id = ? and m.deleted_at is null${visible.sql}
           and to_tsvector('english', m.body) @@ websearch_to_tsquery('english', ?)
           ${channelId != null ? 'and m.channel_id = ?' : ''}
-          ${cursor ? "and (date_trunc('milliseconds', m.created_at), m.id) < (?::timestamptz, ?::uuid)" : ''}
+          ${cursor ? `and (date_trunc('milliseconds', m.created_at), m.id) < (${MESSAGE_AT_POSITION})` : ''}
         order by date_trunc('milliseconds', m.created_at) desc, m.id desc
         limit ?`,
       [
@@ -290,12 +297,12 @@ export class MessageService {
         ...visible.params,
         text,
         ...(channelId != null ? [channelId] : []),
-        ...(cursor ? [cursor.at.toISOString(), cursor.id] : []),
+        ...(cursor ? [actor.organisationId, cursor.channelId, cursor.seq] : []),
         limit + 1,
       ],
     );
     const messages = rows.slice(0, limit).map((row) => this.scope.em.map(Message, row));
-    return connectionOf(messages, (message) => timeIdCursor.encode(message.createdAt, message.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(messages, (message) => this.cursorOf(message), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /** A message in a channel the caller takes part in (what reactions, edits and deletes act on). */
