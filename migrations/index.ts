@@ -17,6 +17,7 @@ import { Migration20261202190000GroupHistory } from './Migration20261202190000Gr
 import { Migration20261202200000ChartDocuments } from './Migration20261202200000ChartDocuments';
 import { Migration20261202210000ClinicConversations } from './Migration20261202210000ClinicConversations';
 import { Migration20261202220000Handovers } from './Migration20261202220000Handovers';
+import { Migration20261203060000StaffAvatars } from './Migration20261203060000StaffAvatars';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -38,4 +39,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202200000ChartDocuments', class: Migration20261202200000ChartDocuments },
   { name: 'Migration20261202210000ClinicConversations', class: Migration20261202210000ClinicConversations },
   { name: 'Migration20261202220000Handovers', class: Migration20261202220000Handovers },
+  { name: 'Migration20261203060000StaffAvatars', class: Migration20261203060000StaffAvatars },
 ];

@@ -135,7 +135,12 @@ describe('tokens over WebSocket (connection_init)', () => {
     expect(await connectionCloseCode(server.wsUrl, { authorization: `Bearer ${token}` })).toBe(4403);
   });
 
-  it('the socket closes 4401 when the token expires', async () => {
+  it('an already expired token closes 4419 (a code graphql-ws retries, asking connectionParams again)', async () => {
+    const token = await hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, TEST_JWT_SECRET, Math.floor(Date.now() / 1000) - 10);
+    expect(await connectionCloseCode(server.wsUrl, { authorization: `Bearer ${token}` })).toBe(4419);
+  });
+
+  it('the socket closes 4419 when the token expires', async () => {
     const token = await hs256({ role: 'staff', org: org.slug, sub: staff.externalId }, TEST_JWT_SECRET, Math.floor(Date.now() / 1000) + 2);
     const closed = await new Promise<number>((resolve) => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -144,6 +149,6 @@ describe('tokens over WebSocket (connection_init)', () => {
       socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
       socket.on('close', (code) => resolve(code));
     });
-    expect(closed).toBe(4401);
+    expect(closed).toBe(4419);
   });
 });

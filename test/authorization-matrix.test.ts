@@ -76,6 +76,8 @@ interface Judging {
   items?: (value: unknown) => unknown[];
   /** Further conditions on an ALLOWED answer; returns what is wrong. */
   check?: (actor: ActorName, value: unknown) => string | undefined;
+  /** Payload fields of which exactly one is set (the caller's own kind of object), the others null. */
+  oneOf?: readonly string[];
 }
 
 /**
@@ -92,8 +94,10 @@ function classify(actor: ActorName, result: HttpResult<Data>, field: string, jud
   if (isPayload(value)) {
     const userCodes = value.userErrors.map((error) => error.code);
     if (userCodes.length > 0) return userCodes.every((code) => DENIAL_USER_ERRORS.has(code)) ? 'DENIED' : unexpected(`userErrors ${userCodes.join(', ')}`);
-    const absent = Object.keys(value).filter((key) => key !== 'userErrors' && value[key] == null);
+    const absent = Object.keys(value).filter((key) => key !== 'userErrors' && !judging.oneOf?.includes(key) && value[key] == null);
     if (absent.length > 0) return unexpected(`payload without ${absent.join(', ')}`);
+    const set = judging.oneOf?.filter((key) => value[key] != null) ?? [];
+    if (judging.oneOf && set.length !== 1) return unexpected(`payload with ${set.length} of ${judging.oneOf.join(', ')}`);
   }
   if (judging.items && judging.items(value).length === 0) return 'DENIED';
   const problem = judging.check?.(actor, value);
@@ -364,14 +368,14 @@ function queryRow(field: string, allowed: readonly ActorName[], source: string, 
   };
 }
 
-function mutationRow(field: string, allowed: readonly ActorName[], input: (actor: ActorName) => object | Promise<object>, target?: string): Row {
+function mutationRow(field: string, allowed: readonly ActorName[], input: (actor: ActorName) => object | Promise<object>, target?: string, judging: Judging = {}): Row {
   return {
     operation: `Mutation.${field}`,
     target,
     allowed,
     async probe(actor) {
       const result = await request(server.url, w.tokens[actor], mutationDocument(field), { input: await input(actor) });
-      return leakIn(actor, result) ?? classify(actor, result, field);
+      return leakIn(actor, result) ?? classify(actor, result, field, judging);
     },
   };
 }
@@ -678,8 +682,8 @@ const ROWS: Row[] = [
   // MESSAGING_ADMIN; foreignStaff changes their own organisation's templates.
   mutationRow('notificationTemplateUpdate', ['admin', 'foreignStaff'], () => ({ kind: 'PATIENT_SMS', text: 'New message: {{link}}' }), 'their organisation’s'),
   mutationRow('notificationTemplateReset', ['admin', 'foreignStaff'], () => ({ kind: 'PATIENT_SMS' }), 'their organisation’s'),
-  // A patient's own profile: patients only.
-  mutationRow('profileUpdate', ['patient', 'guardian', 'otherPatient'], () => ({ displayName: 'Matrix Name' })),
+  // One's own profile: patients and team members (clearing the avatar); services and operators have none.
+  mutationRow('profileUpdate', PEOPLE, () => ({ avatarAttachmentId: null }), undefined, { oneOf: ['patient', 'teamMember'] }),
 ];
 
 // ---------------------------------------------------------------------------------------------

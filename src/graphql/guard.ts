@@ -41,7 +41,11 @@ export function guardSchema(schema: GraphQLSchema, onInternalError: (error: unkn
         throw apiError(ApiErrorCode.BAD_USER_INPUT, message);
       }
       try {
-        return await resolve(source, args, context, info);
+        const result = await resolve(source, args, context, info);
+        // A payload shows related objects as they are after the change (a thread's replyCount, a
+        // channel's lastMessage): what was read before it is dropped, and read again if selected.
+        if (rootName === 'Mutation') context.reset();
+        return result;
       } catch (error) {
         throw masked(error, context, onInternalError);
       }

@@ -38,3 +38,22 @@ export function selectedFieldArgs(info: GraphQLResolveInfo, name: string): Recor
     return undefined;
   }
 }
+
+/**
+ * Whether the current field selects nothing of its object but `id` (and `__typename`): a resolver
+ * that knows the id can answer without reading the row (a cache-normalising client asks exactly
+ * that of most related objects). False when unsure (directives, fragments on other types).
+ */
+export function selectsOnlyId(info: GraphQLResolveInfo): boolean {
+  const type = getNamedType(info.returnType);
+  if (!isObjectType(type)) return false;
+  const onlyId = (selectionSet: SelectionSetNode | undefined, depth: number): boolean =>
+    (selectionSet?.selections ?? []).every((selection) => {
+      if (selection.directives?.length) return false;
+      if (selection.kind === Kind.FIELD) return selection.name.value === 'id' || selection.name.value === '__typename';
+      const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : info.fragments[selection.name.value];
+      if (!fragment || depth > 8 || (fragment.typeCondition && fragment.typeCondition.name.value !== type.name)) return false;
+      return onlyId(fragment.selectionSet, depth + 1);
+    });
+  return info.fieldNodes.every((node) => onlyId(node.selectionSet, 0));
+}

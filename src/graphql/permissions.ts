@@ -21,7 +21,6 @@ const isOperator = role('operator');
 const isService = role('service');
 const isStaff = role('staff');
 const isPerson = role('staff', 'patient');
-const isPatient = role('patient');
 const isStaffOrService = role('staff', 'service');
 
 export const permissionMap = {
@@ -94,7 +93,7 @@ export const permissionMap = {
     conversationUpdate: isStaff,
     channelMute: isPerson,
     channelUnmute: isPerson,
-    profileUpdate: isPatient,
+    profileUpdate: isPerson,
     notificationPreferencesUpdate: isPerson,
     pushSubscriptionRegister: isPerson,
     pushSubscriptionRemove: isPerson,

@@ -39,6 +39,12 @@ interface ConnectionState {
  * retries with its backoff (it gives up at once on 4429); the reason says when.
  */
 export const CLOSE_TOO_MANY = 1013;
+/**
+ * The token expired (while connected, or already when presented). Not one of graphql-ws's fatal
+ * codes: its client reconnects by itself, calling `connectionParams` again (a function that
+ * returns a fresh token) and subscribing again (from the cursors in the subscriptions' variables).
+ */
+export const CLOSE_TOKEN_EXPIRED = 4419;
 
 /** The message of a RATE_LIMITED refusal of `consume`, or undefined when it went through. */
 async function refusedBy(consume: () => Promise<void>): Promise<string | undefined> {
@@ -63,7 +69,7 @@ function withCode(error: GraphQLError, code: string): GraphQLError {
 
 /**
  * graphql-ws on the same path as HTTP. The token is checked once at connection_init; every
- * subscribe gets the same validation and limits as HTTP; the socket closes (4401) when the
+ * subscribe gets the same validation and limits as HTTP; the socket closes (4419) when the
  * token expires.
  */
 export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, schema: GraphQLSchema, authenticator: Authenticator, trusted?: TrustedDocuments) {
@@ -124,7 +130,8 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           logger.info({ connectionId: state.connectionId, reason: error.reason }, 'websocket token rejected');
           await failed();
           await recordRefusedToken(deps, token, error.reason, state.connectionId, address.id);
-          socket.close(error.reason.startsWith('unknown') ? CloseCode.Forbidden : CloseCode.Unauthorized, error.reason.startsWith('unknown') ? 'Forbidden' : 'Unauthorized');
+          if (error.reason === 'ERR_JWT_EXPIRED') socket.close(CLOSE_TOKEN_EXPIRED, 'Token expired');
+          else socket.close(error.reason.startsWith('unknown') ? CloseCode.Forbidden : CloseCode.Unauthorized, error.reason.startsWith('unknown') ? 'Forbidden' : 'Unauthorized');
           return false;
         }
         // The socket may have closed while the token was checked: then there is nothing to set up.
@@ -152,7 +159,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           }
         }
         const remaining = state.actor.expiresAt - Date.now();
-        state.expiryTimer = setTimeout(() => closeConnection(socket, CloseCode.Unauthorized, 'Token expired'), Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
+        state.expiryTimer = setTimeout(() => closeConnection(socket, CLOSE_TOKEN_EXPIRED, 'Token expired'), Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
         state.expiryTimer.unref();
         return true;
       },

@@ -50,7 +50,8 @@ export async function sweepStaleUploads(orm: MikroORM, files: FileStore, olderTh
                   or (s.status = 'READY' and s.purpose = 'CHART_DOCUMENT'
                       and not exists (select 1 from chart_document d where d.organisation_id = s.organisation_id and d.file_attachment_id = s.id))
                   or (s.status = 'READY' and s.purpose = 'AVATAR'
-                      and not exists (select 1 from patient p where p.organisation_id = s.organisation_id and p.avatar_attachment_id = s.id)))
+                      and not exists (select 1 from patient p where p.organisation_id = s.organisation_id and p.avatar_attachment_id = s.id)
+                      and not exists (select 1 from team_member t where t.organisation_id = s.organisation_id and t.avatar_attachment_id = s.id)))
            limit ${BATCH}
            for update skip locked)
         returning a.organisation_id, a.id, a.storage_key`,

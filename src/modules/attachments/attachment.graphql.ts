@@ -9,7 +9,7 @@ registerEnumType(AttachmentPurpose, {
   description: 'What an uploaded file is for.',
   valuesConfig: {
     MESSAGE: { description: 'To attach to a message.' },
-    AVATAR: { description: "A patient's avatar (profileUpdate)." },
+    AVATAR: { description: "A patient's or team member's own avatar (profileUpdate)." },
     CHART_DOCUMENT: { description: "The file of a patient's chart document (partner integrations; chartDocumentRegister)." },
   },
 });
@@ -49,7 +49,7 @@ export class AttachmentCreateUploadInput {
   @Field(() => Int, { description: 'Its size in bytes, within the server limit (FILE_TOO_LARGE); more bytes are refused.' })
   size!: number;
 
-  @Field(() => AttachmentPurpose, { nullable: true, description: 'MESSAGE (default) or AVATAR (patients, images).' })
+  @Field(() => AttachmentPurpose, { nullable: true, description: 'MESSAGE (default) or AVATAR (patients and team members, images).' })
   purpose?: AttachmentPurpose | null;
 }
 

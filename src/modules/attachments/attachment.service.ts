@@ -92,7 +92,6 @@ export class AttachmentService {
       throw new UserError(UserErrorCode.FORBIDDEN, 'Partner integrations upload chart documents (purpose CHART_DOCUMENT), and only those.', 'input.purpose');
     }
     if (purpose === AttachmentPurpose.AVATAR) {
-      if (uploader.kind !== 'patient') throw new UserError(UserErrorCode.FORBIDDEN, 'Avatars are for patients.', 'input.purpose');
       if (!AVATAR_TYPES.has(data.contentType)) throw new UserError(UserErrorCode.UNSUPPORTED_FILE_TYPE, 'An avatar is a JPEG, PNG, GIF or WebP image.', 'input.contentType');
       if (data.size > MAX_AVATAR_BYTES) throw new UserError(UserErrorCode.FILE_TOO_LARGE, `An avatar is at most ${MAX_AVATAR_BYTES} bytes.`, 'input.size');
     } else if (uploader.kind !== 'service') {

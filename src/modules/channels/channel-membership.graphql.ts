@@ -2,7 +2,7 @@ import { Arg, Ctx, Field, FieldResolver, ID, InputType, Mutation, ObjectType, Re
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
-import { PatientType, TeamMemberType } from '../directory/directory.types';
+import { PatientType, PersonInterface, TeamMemberType } from '../directory/directory.types';
 import { Channel, ChannelMember } from './channel.entity';
 import { ChannelMemberType, ChannelMembershipType, ChannelType } from './channel.types';
 
@@ -89,6 +89,11 @@ export class ChannelMemberRemovePayload extends MutationPayload {
 
 @Resolver(() => ChannelMemberType)
 export class ChannelMemberFieldResolver {
+  @FieldResolver(() => PersonInterface, { nullable: true, description: 'The member as a Person (a team member or a patient): one fragment for either.' })
+  person(@Root() member: ChannelMember, @Ctx() { loaders }: Context) {
+    return member.teamMemberId ? loaders.teamMember.load(member.teamMemberId) : member.patientId ? loaders.patient.load(member.patientId) : null;
+  }
+
   @FieldResolver(() => TeamMemberType, { nullable: true, description: 'The team member, when the member is staff.' })
   teamMember(@Root() member: ChannelMember, @Ctx() { loaders }: Context) {
     return member.teamMemberId ? loaders.teamMember.load(member.teamMemberId) : null;

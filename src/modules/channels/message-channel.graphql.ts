@@ -7,6 +7,7 @@ import { BidirectionalPageArgs, ForwardPageArgs, pageRequest } from '../../commo
 import { MessageType } from '../messages/message.graphql';
 import type { Message } from '../messages/message.entity';
 import { ChannelType, MessageConnection } from './channel.types';
+import { selectsOnlyId } from '../../graphql/lookahead';
 
 @Resolver(() => MessageType)
 export class MessageChannelFieldResolver {
@@ -42,7 +43,9 @@ export class MessageChannelFieldResolver {
   }
 
   @FieldResolver(() => ChannelType, { description: 'The channel the message is in.' })
-  channel(@Root() message: Message, @Ctx() { loaders }: Context) {
+  channel(@Root() message: Message, @Ctx() { loaders }: Context, @Info() info: GraphQLResolveInfo) {
+    // Whoever sees the message sees its channel: its id alone needs no read.
+    if (selectsOnlyId(info)) return { id: message.channelId };
     return loaders.channel.load(message.channelId);
   }
 

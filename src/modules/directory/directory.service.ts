@@ -2,7 +2,7 @@ import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import { auditedTransaction } from '../audit/audit-log';
 import type { RequestScope } from '../../graphql/context';
-import type { OrganisationActor } from '../../auth/actor';
+import type { OrganisationActor, StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { email, parseInput, personName, phone, requiredText, uuid } from '../../common/validation';
 import { impersonation } from '../../policy/names';
@@ -116,9 +116,13 @@ export class DirectoryService {
     return member;
   }
 
-  /** A patient sets the name shown to other patients (null: none) and their avatar; staff still see the real name. */
-  async updateProfile(input: unknown): Promise<Patient> {
+  /**
+   * A patient sets the name shown to other patients (null: none) and their avatar; staff still see
+   * the real name. A team member sets their avatar (staff always show their real name).
+   */
+  async updateProfile(input: unknown): Promise<Patient | TeamMember> {
     const actor = this.scope.actor;
+    if (actor?.kind === 'staff') return this.updateStaffProfile(actor, parseInput(profileInput, input));
     if (actor?.kind !== 'patient') throw forbidden();
     const data = parseInput(profileInput, input);
     if (data.displayName) {
@@ -143,6 +147,26 @@ export class DirectoryService {
       if (data.avatarAttachmentId !== undefined) patient.avatarAttachmentId = data.avatarAttachmentId;
       await em.flush();
       return patient;
+    });
+  }
+
+  private async updateStaffProfile(actor: StaffActor, data: z.infer<typeof profileInput>): Promise<TeamMember> {
+    if (data.displayName !== undefined) throw new UserError(UserErrorCode.INVALID_INPUT, 'Team members always show their real name: only the avatar can be set.', 'input.displayName');
+    if (data.avatarAttachmentId) {
+      const avatar = await this.scope.em.findOne(Attachment, {
+        organisationId: actor.organisationId,
+        id: data.avatarAttachmentId,
+        uploadedByTeamMemberId: actor.teamMemberId,
+        purpose: AttachmentPurpose.AVATAR,
+        status: AttachmentStatus.READY,
+      });
+      if (!avatar) throw new UserError(UserErrorCode.NOT_FOUND, 'No such avatar image: upload one with purpose AVATAR first.', 'input.avatarAttachmentId');
+    }
+    return auditedTransaction(this.scope, async (em) => {
+      const member = await em.findOneOrFail(TeamMember, { organisationId: actor.organisationId, id: actor.teamMemberId });
+      if (data.avatarAttachmentId !== undefined) member.avatarAttachmentId = data.avatarAttachmentId;
+      await em.flush();
+      return member;
     });
   }
 

@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InterfaceType, ObjectType, registerEnumType } from 'type-graphql';
 import { PERMISSIONS, type Permission } from './team-member.entity';
 import { MessagingBlocker } from '../settings/messageability';
 
@@ -28,17 +28,33 @@ registerEnumType(PermissionEnum, {
   valuesConfig: permissionDescriptions,
 });
 
-@ObjectType('TeamMember', { description: 'A member of staff of the organisation.' })
-export class TeamMemberType {
+/**
+ * What every person shares, with the same types on each: a fragment on Person (or the same field
+ * on Patient and TeamMember side by side) needs no aliases. Each type's resolvers fill the fields.
+ */
+@InterfaceType('Person', {
+  description: 'A patient or a team member: what every person shows, typed alike on each (select these through `... on Person` in `me`, authors and members).',
+  resolveType: (value: object) => ('roles' in value ? 'TeamMember' : 'Patient'),
+})
+export abstract class PersonInterface {
   @Field(() => ID, { description: 'Opaque id.' })
   id!: string;
 
-  @Field(() => String, { description: 'Full name.' })
+  @Field(() => String, { description: 'The name to show beside their messages.' })
+  displayName!: string;
+
+  @Field(() => String, { nullable: true, description: 'Full (real) name; null where the caller may not see it (a patient seen by another patient).' })
+  fullName?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'A short-lived URL of the avatar they chose; null when none.' })
+  avatarUrl?: string | null;
+}
+
+@ObjectType('TeamMember', { description: 'A member of staff of the organisation.', implements: PersonInterface })
+export class TeamMemberType extends PersonInterface {
+  @Field(() => String, { description: 'Full name.', deprecationReason: 'Use fullName (Person): the same type on patients and team members, so fragments need no aliases.' })
   name!: string;
 }
 
-@ObjectType('Patient', { description: 'A patient of the organisation.' })
-export class PatientType {
-  @Field(() => ID, { description: 'Opaque id.' })
-  id!: string;
-}
+@ObjectType('Patient', { description: 'A patient of the organisation.', implements: PersonInterface })
+export class PatientType extends PersonInterface {}

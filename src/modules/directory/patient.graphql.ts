@@ -29,8 +29,17 @@ export class PatientResolver {
   @FieldResolver(() => String, {
     nullable: true,
     description: 'Real name. Staff, services, the patient themself and their guardians; null for anyone else (who see displayName).',
+    deprecationReason: 'Use fullName (Person): the same type on patients and team members, so fragments need no aliases.',
   })
-  async name(@Root() patient: Patient, @Ctx() context: Context): Promise<string | null> {
+  name(@Root() patient: Patient, @Ctx() context: Context): Promise<string | null> {
+    return this.fullName(patient, context);
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: 'Real name. Staff, services, the patient themself and their guardians; null for anyone else (who see displayName).',
+  })
+  async fullName(@Root() patient: Patient, @Ctx() context: Context): Promise<string | null> {
     return (await peoplePolicy.seesRealName(context.actor, patient, dependantsOf(context))) ? patient.name : null;
   }
 

@@ -8,7 +8,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 @Entity({ tableName: 'team_member' })
 @TenantScoped()
 export class TeamMember extends TenantRecord {
-  [OptionalProps]?: 'id' | 'roles' | 'permissions' | 'archivedAt' | 'email' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'id' | 'roles' | 'permissions' | 'archivedAt' | 'email' | 'avatarAttachmentId' | 'createdAt' | 'updatedAt';
 
   @Property({ type: 'text' })
   externalId!: string;
@@ -27,6 +27,10 @@ export class TeamMember extends TenantRecord {
 
   @Property({ type: 'datetime', nullable: true })
   archivedAt?: Date | null;
+
+  /** An image they uploaded as their avatar (profileUpdate). */
+  @Property({ type: 'uuid', nullable: true })
+  avatarAttachmentId?: string | null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

@@ -12,6 +12,18 @@ export class TeamMemberFieldResolver {
     return member.name;
   }
 
+  @FieldResolver(() => String, { nullable: true, description: 'Full name (team members always show their real name; never null for a team member).' })
+  fullName(@Root() member: TeamMember): string {
+    return member.name;
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'A short-lived URL of the avatar they chose (profileUpdate); null when none. Whoever sees the team member.' })
+  async avatarUrl(@Root() member: TeamMember, @Ctx() { loaders, services }: Context): Promise<string | null> {
+    if (!member.avatarAttachmentId) return null;
+    const avatar = await loaders.attachment.load(member.avatarAttachmentId);
+    return avatar ? services.attachments.downloadUrl(avatar).url : null;
+  }
+
   @FieldResolver(() => String, { nullable: true, description: "Id in the customer's own system. Staff and services only; null for patients." })
   externalId(@Root() member: TeamMember, @Ctx() { actor }: Context): string | null {
     return peoplePolicy.seesDirectoryDetails(actor, member) ? member.externalId : null;
