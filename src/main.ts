@@ -1,5 +1,6 @@
 import { loadConfig, ConfigError } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
+import { EmbeddedPostgresUnavailable } from './db/embedded-staging';
 import { createLogger, startServer, type RunningServer } from './server';
 import { DEMO_SLUG, DEMO_USERS, seedDemo } from './db/seed';
 import { demoTokenSecret } from './auth/secret';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       const dataDir = path.join(config.dataDir, 'postgres');
       logger.info({ dataDir }, 'no DATABASE_URL: starting embedded PostgreSQL');
       embedded = await startEmbeddedPostgres(dataDir);
+      if (embedded.note) logger.info({ dataDir, note: embedded.note }, 'embedded PostgreSQL staged');
       databaseUrl = embedded.url;
     }
     server = await startServer(config, databaseUrl, logger);
@@ -44,7 +46,9 @@ async function main(): Promise<void> {
       await printDemoTokens(config, server.url);
     }
   } catch (error) {
-    logger.fatal({ err: error }, 'failed to start');
+    // One line saying what to do, not a stack.
+    if (error instanceof EmbeddedPostgresUnavailable) console.error(error.message);
+    else logger.fatal({ err: error }, 'failed to start');
     await server?.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     process.exit(1);

