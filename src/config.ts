@@ -61,6 +61,9 @@ const environmentSchema = z.object({
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   FILE_URL_TTL_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
   CLINIC_RELAY_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
   CHART_WITHDRAWN_FILE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   PUBLIC_URL: optionalText.pipe(z.string().url().optional()),
   FILE_STORE: z.enum(['local', 's3']).default('local'),
@@ -128,6 +131,11 @@ export interface Config {
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
   /** Conversations between clinics: how often each process looks for envelopes to relay (besides right after a send). */
   clinics: { relayPollMs: number };
+  /**
+   * Prometheus metrics: on a port of their own (`port`, on `host`), and/or at `/metrics` of the API
+   * port for a bearer of `token`; neither: not served.
+   */
+  metrics: { port?: number; host: string; token?: string };
   /** A manifest of the only operations that run (trusted documents); undefined: any operation. */
   trustedDocuments?: string;
   /** Abuse limits (undefined: none), where they are counted, and the caps counted directly. */
@@ -260,6 +268,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
     clinics: { relayPollMs: e.CLINIC_RELAY_POLL_MS },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
     trustedDocuments: e.TRUSTED_DOCUMENTS ? path.resolve(e.TRUSTED_DOCUMENTS) : undefined,
     rateLimits: {
       table: rateLimitTable(e.RATE_LIMITS),

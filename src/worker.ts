@@ -3,6 +3,8 @@ import { createLogger } from './server';
 import { openDatabase } from './db/orm';
 import { runMigrations } from './db/migrate';
 import { NotificationWorker } from './modules/notifications/worker';
+import { Metrics } from './telemetry/metrics';
+import { serveMetrics } from './telemetry/metrics-endpoint';
 
 /**
  * The notification worker alone, without HTTP: for deployments that run it apart from the API
@@ -14,12 +16,16 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) throw new ConfigError('Invalid configuration: the stand-alone worker needs DATABASE_URL (the embedded database belongs to the server process)');
   await runMigrations(config.databaseUrl);
   const orm = await openDatabase({ databaseUrl: config.databaseUrl, logger, poolMax: 4 });
-  const worker = new NotificationWorker(orm, config.notifications, logger);
+  const metrics = new Metrics(orm);
+  const metricsServer = await serveMetrics(metrics, config.metrics);
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'metrics served');
+  const worker = new NotificationWorker(orm, config.notifications, logger, undefined, metrics);
   worker.start();
   logger.info('notification worker started');
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'notification worker stopping');
     await worker.stop();
+    await metricsServer?.close();
     await orm.close(true);
     process.exit(0);
   };

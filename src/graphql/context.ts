@@ -1,3 +1,4 @@
+import type { Metrics } from '../telemetry/metrics';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Actor, StaffActor } from '../auth/actor';
@@ -34,6 +35,8 @@ export interface AppDeps {
   rateLimits: RateLimits;
   /** Carries envelopes between clinics; kicked after a send committed one. */
   clinicRelay: { kick(): void };
+  /** Prometheus metrics of this process. */
+  metrics: Metrics;
 }
 
 /**

@@ -63,6 +63,7 @@ export class ChannelEventService {
     return liveReader<number>({
       feed,
       start: afterSeq,
+      deliveredLive: (event) => live.deliveredLive(event),
       fromDatabase: (seq, limit) =>
         loadEvents(scope.db, organisationId, 'organisation_id = ? and channel_id = ? and seq > ? order by seq limit ?', [
           organisationId,

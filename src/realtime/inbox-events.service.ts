@@ -87,6 +87,7 @@ export class InboxEventService {
     const reader = liveReader<EventKey>({
       feed,
       start,
+      deliveredLive: (event) => live.deliveredLive(event),
       fromDatabase: (cursor, limit) =>
         loadEvents(
           scope.db,

@@ -1,3 +1,4 @@
+import type { LoadedEvent } from './event-batch';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { TENANT_FILTER } from '../db/tenant';
@@ -21,6 +22,8 @@ export interface LiveHubOptions {
   pollMs: number;
   /** How often open connections of archived people are looked for (in case a revoke notice was lost). */
   sweepMs: number;
+  /** Told the seconds from an event's commit to its sending to a live subscriber (metrics). */
+  onLiveDelivery?: (lagSeconds: number) => void;
 }
 
 type Closer = (code: number, reason: string) => void;
@@ -53,6 +56,11 @@ export class LiveHub {
       setInterval(() => this.logMemory(), options.statsLogMs ?? 15_000),
     ];
     for (const timer of this.timers) timer.unref();
+  }
+
+  /** An event read from the shared feed is being sent to a subscriber. */
+  deliveredLive(event: LoadedEvent): void {
+    this.options.onLiveDelivery?.(Math.max(0, Date.now() - event.record.createdAt.getTime()) / 1000);
   }
 
   /** The organisation's feed, started on first use; release it with `releaseFeed`. */

@@ -26,6 +26,8 @@ export interface LiveSource<Cursor> {
   connectionSignal?: AbortSignal;
   /** Runs once, however the stream ends. */
   release(): void;
+  /** An event from the shared feed (not a replay) is about to be sent. */
+  deliveredLive?(event: LoadedEvent): void;
 }
 
 const BATCH = 100;
@@ -103,6 +105,7 @@ export function liveReader<Cursor>(source: LiveSource<Cursor>): AsyncIterableIte
           if (decision === 'end') throw source.endError();
           cursor = source.advance(cursor, event);
           if (decision === 'skip') continue;
+          if (fromFeed) source.deliveredLive?.(event);
           yield event;
           if (decision === 'deliver-then-end') throw source.endError();
         }

@@ -14,6 +14,7 @@ import type { Authenticator } from '../auth/authenticate';
 import { answerError, graphqlHttpHandler } from './graphql-http';
 import type { TrustedDocuments } from './trusted-documents';
 import { openDownload, receiveUpload } from '../modules/attachments/attachment.service';
+import { answerMetrics, bearsMetricsToken } from '../telemetry/metrics-endpoint';
 
 export interface HttpParts {
   /** The server's request listener: `/graphql` straight to Apollo, everything else through Express. */
@@ -48,9 +49,18 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
       {
         // Cost depends on variables (page sizes), so it is checked once the operation is known.
         async requestDidStart() {
+          const started = process.hrtime.bigint();
+          let failed = false;
           return {
+            async willSendResponse({ operation, operationName }) {
+              deps.metrics.operations.observe(
+                { transport: 'http', type: operation?.operation ?? 'unknown', operation: deps.metrics.operationLabel(operationName), outcome: failed ? 'error' : 'ok' },
+                Number(process.hrtime.bigint() - started) / 1e9,
+              );
+            },
             // A document refused before any operation ran (parse, validation, cost, variables) is on the caller's audit log.
             async didEncounterErrors({ contextValue, errors }) {
+              failed = true;
               // Errors of fields have a path; these stopped the whole request.
               // An automatic persisted query's first miss is the protocol working (the client sends the text next).
               const refusal = errors.find((error) => error.path === undefined && error.extensions?.code !== 'PERSISTED_QUERY_NOT_FOUND');
@@ -80,6 +90,11 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
   app.get('/readyz', async (_req, res) => {
     const ready = await readiness().catch(() => false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+  });
+  // Prometheus metrics on the API port: only for the bearer of METRICS_TOKEN (else as if absent).
+  app.get('/metrics', (req, res, next) => {
+    if (!bearsMetricsToken(req, config.metrics.token)) return void res.status(404).json({ status: 'not found' });
+    answerMetrics(deps.metrics, res).catch(next);
   });
   // Upload and download URLs carry their own short-lived, sealed capability (no bearer token).
   app.put('/files/upload/:ticket', async (req, res, next) => {

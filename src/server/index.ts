@@ -1,3 +1,5 @@
+import { Metrics } from '../telemetry/metrics';
+import { serveMetrics } from '../telemetry/metrics-endpoint';
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
@@ -34,6 +36,8 @@ import { Redis } from 'ioredis';
 export interface RunningServer {
   url: string;
   wsUrl: string;
+  /** Where Prometheus scrapes this process when METRICS_PORT is set. */
+  metricsUrl?: string;
   orm: MikroORM;
   deps: AppDeps;
   close(): Promise<void>;
@@ -68,6 +72,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const applied = await runMigrations(databaseUrl);
   const orm = await openDatabase({ databaseUrl, logger });
   const bus = givenBus ?? (await createEventBus(config, databaseUrl, logger));
+  const metrics = new Metrics(orm);
   const live = new LiveHub({
     orm,
     bus,
@@ -77,6 +82,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     feedMemoryBytes: config.live.feedMemoryBytes,
     pollMs: config.live.pollMs,
     sweepMs: Math.max(1_000, config.live.revalidateMs),
+    onLiveDelivery: (seconds) => metrics.eventLag.observe(seconds),
   });
   const stopRetention = scheduleRetention(orm, config.live.retentionDays, logger);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
@@ -106,12 +112,13 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     logger,
     auditLog,
     settingsCache: new SettingsCache(config.auth.cacheTtlMs),
-    rateLimits: new RateLimits(config.rateLimits.table, rateLimitStore(config, orm), logger),
+    rateLimits: new RateLimits(config.rateLimits.table, rateLimitStore(config, orm), logger, (action) => metrics.rateLimitRefusals.inc({ action })),
     clinicRelay,
+    metrics,
   };
   clinicRelay.start();
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger, config.files.withdrawnChartRetentionDays);
-  const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger) : undefined;
+  const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger, undefined, metrics) : undefined;
   notifications?.start();
 
   const schema = buildExecutableSchema((error, context) => context.logger.error({ err: error }, 'resolver failed'));
@@ -141,6 +148,8 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
   });
+  const metricsServer = await serveMetrics(metrics, config.metrics);
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'metrics served');
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const scheme = config.tls ? 'https' : 'http';
@@ -148,11 +157,13 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   return {
     url: `${scheme}://${host}:${port}/graphql`,
     wsUrl: `${config.tls ? 'wss' : 'ws'}://${host}:${port}/graphql`,
+    metricsUrl: metricsServer?.url,
     orm,
     deps,
     close() {
       closing ??= (async () => {
         await ws.close();
+        await metricsServer?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

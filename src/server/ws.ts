@@ -27,6 +27,8 @@ interface ConnectionState {
   token?: string;
   connectionId: string;
   expiryTimer?: NodeJS.Timeout;
+  /** Counted in the sockets gauge (set up completely). */
+  counted?: boolean;
   /** Ids of the operations running on this socket. */
   operations: Set<string>;
   unregister?: () => void;
@@ -161,16 +163,23 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         const remaining = state.actor.expiresAt - Date.now();
         state.expiryTimer = setTimeout(() => closeConnection(socket, CLOSE_TOKEN_EXPIRED, 'Token expired'), Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
         state.expiryTimer.unref();
+        state.counted = true;
+        deps.metrics.sockets.inc();
         return true;
       },
       onClose: (ctx) => {
         const state = states.get(ctx.extra);
+        if (state?.counted) {
+          deps.metrics.sockets.dec();
+          deps.metrics.subscriptions.dec(state.operations.size);
+          state.operations.clear();
+        }
         if (state?.expiryTimer) clearTimeout(state.expiryTimer);
         state?.unregister?.();
         state?.closing.abort();
       },
       onComplete: (ctx, id) => {
-        states.get(ctx.extra)?.operations.delete(id);
+        if (states.get(ctx.extra)?.operations.delete(id)) deps.metrics.subscriptions.dec();
       },
       onSubscribe: async (ctx, id, payload) => {
         const state = states.get(ctx.extra);
@@ -204,6 +213,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
           return [withCode(new GraphQLError(`At most ${config.live.maxSubscriptionsPerSocket} subscriptions per connection.`), 'TOO_MANY_SUBSCRIPTIONS')];
         }
         state?.operations.add(id);
+        deps.metrics.subscriptions.inc();
         return {
           schema,
           document,
@@ -219,7 +229,7 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         await auditSubscription(schema, args.document, args.variableValues ?? undefined, args.contextValue as Context, refused, args.operationName);
       },
       onError: (ctx, id, _payload, errors) => {
-        states.get(ctx.extra)?.operations.delete(id);
+        if (states.get(ctx.extra)?.operations.delete(id)) deps.metrics.subscriptions.dec();
         return errors.map((error) => maskError(error.toJSON(), error, logger));
       },
       onNext: (_ctx, _id, _payload, _args, result) =>

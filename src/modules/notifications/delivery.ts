@@ -1,3 +1,4 @@
+import type { Metrics } from '../../telemetry/metrics';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
@@ -82,6 +83,7 @@ export class NoticeDelivery {
     private readonly config: Config['notifications'],
     private readonly transports: Transports,
     private readonly logger: Logger,
+    private readonly metrics?: Metrics,
   ) {}
 
   /**
@@ -127,6 +129,7 @@ export class NoticeDelivery {
 
   /** Back to waiting, later; where a newer notice already waits for the same person and channel, it carries this one. */
   private async retryLater(em: EntityManager, notice: ClaimedNotice, code: string): Promise<void> {
+    this.metrics?.notifications.inc({ transport: notice.transport, outcome: 'RETRY' });
     try {
       await em.execute(
         `update notification set status = 'PENDING', due_at = now() + make_interval(secs => ?), locked_until = null, reason = ?
@@ -146,6 +149,7 @@ export class NoticeDelivery {
 
   /** Only this claim's outcome counts: a notice reclaimed after its lease ended belongs to the new claim. */
   private async finish(em: EntityManager, notice: ClaimedNotice, status: 'SENT' | 'SUPPRESSED' | 'FAILED', reason: string | null): Promise<void> {
+    this.metrics?.notifications.inc({ transport: notice.transport, outcome: status });
     await em.execute(
       `update notification set status = ?, reason = ?, sent_at = case when ? = 'SENT' then now() end, locked_until = null
         where organisation_id = ? and id = ? and status = 'SENDING' and attempts = ?`,

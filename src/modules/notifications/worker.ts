@@ -1,3 +1,4 @@
+import type { Metrics } from '../../telemetry/metrics';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
@@ -30,8 +31,9 @@ export class NotificationWorker {
     private readonly config: Config['notifications'],
     private readonly logger: Logger,
     private readonly transports: Transports = createTransports(config, logger),
+    metrics?: Metrics,
   ) {
-    this.delivery = new NoticeDelivery(orm, config, this.transports, logger);
+    this.delivery = new NoticeDelivery(orm, config, this.transports, logger, metrics);
   }
 
   start(): void {

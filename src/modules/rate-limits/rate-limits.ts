@@ -58,6 +58,8 @@ export class RateLimits {
     private readonly table: RateLimitTable | undefined,
     private readonly store: RateLimitStore,
     private readonly logger: Logger,
+    /** Told of each refusal (metrics). */
+    private readonly onRefused: (action: LimitedAction) => void = () => undefined,
   ) {
     if (!table) return;
     if (store.kind === 'postgres') {
@@ -108,6 +110,7 @@ export class RateLimits {
           continue;
         }
         const retryAfterSeconds = Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
+        this.onRefused(action);
         const whose = subject.scope === 'person' ? 'you have' : subject.scope === 'organisation' ? 'your organisation has' : 'this address has';
         throw new RateLimitedError(`Too many ${WORDS[action]}: ${whose} reached the limit; try again in ${retryAfterSeconds} s.`, retryAfterSeconds);
       }
