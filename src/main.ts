@@ -1,3 +1,5 @@
+// First: tracing (when configured) instruments what is loaded after it.
+import { tracing } from './telemetry/start';
 import { loadConfig, ConfigError } from './config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
 import { EmbeddedPostgresUnavailable } from './db/embedded-staging';
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
     try {
       await server?.close();
       await embedded?.stop();
+      await tracing?.shutdown().catch(() => undefined);
     } finally {
       process.exit(0);
     }

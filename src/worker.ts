@@ -1,3 +1,5 @@
+// First: tracing (when configured) instruments what is loaded after it.
+import { tracing } from './telemetry/start';
 import { loadConfig, ConfigError } from './config';
 import { createLogger } from './server';
 import { openDatabase } from './db/orm';
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
     await worker.stop();
     await metricsServer?.close();
     await orm.close(true);
+    await tracing?.shutdown().catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -19,7 +19,7 @@ export interface TestOrganisation {
 }
 
 /** A fresh organisation of this test's own, created through the API (operator + service tokens). */
-export async function createOrganisation(server: TestServer): Promise<TestOrganisation> {
+export async function createOrganisation(server: Pick<TestServer, 'url' | 'token'>): Promise<TestOrganisation> {
   const slug = `t-${randomUUID().slice(0, 18)}`;
   const operator = await server.token({ role: 'operator', sub: 'test-operator' });
   const created = await ok(server.url, operator, OrganisationCreateDocument, { input: { slug, name: `Test ${slug}` } });
