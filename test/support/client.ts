@@ -107,12 +107,17 @@ export function subscribe<T, V>(wsUrl: string, token: string | undefined, docume
       if (queued) return Promise.resolve(queued);
       if (done) return Promise.reject(new Error('subscription ended'));
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no event within timeout')), timeoutMs);
-        waiters.push((value) => {
+        const waiter = (value: ExecutionResult<T> | undefined) => {
           clearTimeout(timer);
           if (value) resolve(value);
           else reject(new Error('subscription ended'));
-        });
+        };
+        // A waiter that timed out leaves the queue: the next event is not handed to it.
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error('no event within timeout'));
+        }, timeoutMs);
+        waiters.push(waiter);
       });
     },
     async expectSilence(ms = 300) {
