@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
@@ -319,15 +320,44 @@ async function rounds(fire: (k: number) => Promise<void>, receipts: number[][], 
   return { perSecond: Math.round((sizes.fanout * sizes.rounds) / (busy / 1000)), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-/** Node options for every server the memory bench measures: a full collection on SIGUSR2 before each reading. */
-const MEASURED_NODE_OPTIONS = `--expose-gc --require ${path.join(__dirname, 'collect-on-signal.js')}`;
+/**
+ * Node options for every server the memory bench measures: full collections on SIGUSR2 before each
+ * reading, and a young generation of fixed size (V8 grows it from 8 to 32 MiB under a burst of
+ * allocation whenever that burst happens, which a per-socket figure would count as 24 KiB a socket).
+ */
+const MEASURED_NODE_OPTIONS = `--expose-gc --max-semi-space-size=1 --require ${path.join(__dirname, 'collect-on-signal.js')}`;
 
-/** Resident memory of a measured server right after a full garbage collection. */
-async function collectedResident(pid: number): Promise<number> {
-  process.kill(pid, 'SIGUSR2');
-  await sleep(500);
-  return residentBytes(pid);
+/** Collected heap (V8 heap in use after full collections) and resident memory of a measured server. */
+interface Reading {
+  heap: number;
+  resident: number;
 }
+
+/**
+ * Memory of a measured server after full collections: waits for the server to say it has collected
+ * (a fixed pause read the resident size while collections were still running, on a busy machine).
+ */
+async function collectedReading(child: ChildProcess): Promise<Reading> {
+  const heap = new Promise<number>((resolve) => {
+    // A listener beside spawnNode's reader (a second readline would pause the pipe when closed).
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString();
+      const match = /^collected heap (\d+)$/m.exec(pending);
+      if (match) {
+        child.stdout!.off('data', onData);
+        resolve(Number(match[1]));
+      } else pending = pending.slice(pending.lastIndexOf('\n') + 1);
+    };
+    child.stdout!.on('data', onData);
+  });
+  process.kill(child.pid!, 'SIGUSR2');
+  const collected = await heap;
+  await sleep(200);
+  return { heap: collected, resident: await residentBytes(child.pid!) };
+}
+
+const perSubscriber = (before: Reading, after: Reading) => ({ heap: (after.heap - before.heap) / sizes.idle, resident: (after.resident - before.resident) / sizes.idle });
 
 /**
  * Resident memory per idle subscriber, each server measured the same way: a reading after a full
@@ -373,7 +403,7 @@ async function memory(databaseUrl: string) {
   cursor = await sendStep('warm-up');
   await confirmed([warm]);
   await sleep(1_000);
-  const before = await collectedResident(ours.child.pid!);
+  const before = await collectedReading(ours.child);
   const states: Array<ReturnType<typeof subscribeIdle>> = [];
   for (let opened = 0; opened < sizes.idle; opened += 100) {
     states.push(...Array.from({ length: Math.min(100, sizes.idle - opened) }, () => subscribeIdle(cursor)));
@@ -382,13 +412,13 @@ async function memory(databaseUrl: string) {
   await sendStep('confirm');
   await confirmed(states);
   await sleep(1_000);
-  const after = await collectedResident(ours.child.pid!);
+  const after = await collectedReading(ours.child);
   await Promise.all([warm, ...states].map((state) => state.client.dispose()));
   ours.child.kill('SIGTERM');
 
   const bare = await spawnNode(path.join(__dirname, 'bare-ws-server.js'), { NODE_OPTIONS: MEASURED_NODE_OPTIONS }, (line) => (/^\d+$/.test(line) ? line : undefined));
   await sleep(500);
-  const bareBefore = await collectedResident(bare.child.pid!);
+  const bareBefore = await collectedReading(bare.child);
   const sockets: WebSocket[] = [];
   for (let i = 0; i < sizes.idle; i++) {
     const socket = new WebSocket(`ws://127.0.0.1:${bare.value}`);
@@ -396,14 +426,14 @@ async function memory(databaseUrl: string) {
     sockets.push(socket);
   }
   await sleep(1_000);
-  const bareAfter = await collectedResident(bare.child.pid!);
+  const bareAfter = await collectedReading(bare.child);
   for (const socket of sockets) socket.close();
   bare.child.kill('SIGTERM');
 
   // The plain graphql-ws + PubSub server with as many idle subscriptions, confirmed by one published event (SIGUSR1).
   const plain = await spawnNode(path.join(__dirname, 'plain-graphql-ws-server.js'), { NODE_OPTIONS: MEASURED_NODE_OPTIONS }, (line) => (/^\d+$/.test(line) ? line : undefined));
   await sleep(500);
-  const plainBefore = await collectedResident(plain.child.pid!);
+  const plainBefore = await collectedReading(plain.child);
   const plainStates: Array<{ client: Client; received: number }> = [];
   let connected = 0;
   for (let i = 0; i < sizes.idle; i++) {
@@ -418,10 +448,10 @@ async function memory(databaseUrl: string) {
   plain.child.kill('SIGUSR1');
   await confirmed(plainStates);
   await sleep(1_000);
-  const plainAfter = await collectedResident(plain.child.pid!);
+  const plainAfter = await collectedReading(plain.child);
   await Promise.all(plainStates.map((state) => state.client.dispose()));
   plain.child.kill('SIGTERM');
-  return { ours: (after - before) / sizes.idle, bare: (bareAfter - bareBefore) / sizes.idle, plain: (plainAfter - plainBefore) / sizes.idle };
+  return { ours: perSubscriber(before, after), bare: perSubscriber(bareBefore, bareAfter), plain: perSubscriber(plainBefore, plainAfter) };
 }
 
 async function main() {
@@ -452,11 +482,12 @@ async function main() {
 
     if (only.has('memory')) {
     const mem = await memory(database.url);
-    console.log(`\nmemory per idle subscriber (${sizes.idle} sockets, resident memory of the server process):`);
-    console.log(`  ours: ${(mem.ours / 1024).toFixed(1)} KiB (authenticated graphql-ws connection with one channelEvents subscription; every server read after a full collection, with one event delivered to each subscriber)`);
-    console.log(`  bare ws socket: ${(mem.bare / 1024).toFixed(1)} KiB`);
-    console.log(`  plain graphql-ws + PubSub subscription: ${(mem.plain / 1024).toFixed(1)} KiB`);
-    console.log(`  ratio ours/bare: ${(mem.ours / mem.bare).toFixed(1)}, ours/plain graphql-ws: ${(mem.ours / mem.plain).toFixed(2)}`);
+    const kib = (reading: { heap: number; resident: number }) => `${(reading.resident / 1024).toFixed(1)} KiB resident, ${(reading.heap / 1024).toFixed(1)} KiB collected heap`;
+    console.log(`\nmemory per idle subscriber (${sizes.idle} sockets, each server read after full collections, with one event delivered to each subscriber):`);
+    console.log(`  ours: ${kib(mem.ours)} (authenticated graphql-ws connection with one channelEvents subscription)`);
+    console.log(`  bare ws socket: ${kib(mem.bare)}`);
+    console.log(`  plain graphql-ws + PubSub subscription: ${kib(mem.plain)}`);
+    console.log(`  ratio ours/bare (resident): ${(mem.ours.resident / mem.bare.resident).toFixed(1)}, ours/plain graphql-ws: resident ${(mem.ours.resident / mem.plain.resident).toFixed(2)}, collected heap ${(mem.ours.heap / mem.plain.heap).toFixed(2)}`);
     }
   } finally {
     await server.close();
