@@ -268,6 +268,9 @@ beforeAll(async () => {
     [patient.id, 'the patient'],
     [guardian.id, 'the guardian'],
   ]);
+  // A team member opens the CARE_TEAM channel's messages: the patient's access log has an entry.
+  const opened = await request(server.url, staff.token, gql('query ($id: ID!) { channel(id: $id) { messages(first: 1) { edges { node { id } } } } }'), { id: careChannelId });
+  expect(opened.errors).toBeUndefined();
   w = {
     org,
     foreignSlug: foreignOrg.slug,
@@ -532,6 +535,12 @@ const ROWS: Row[] = [
   queryRow('activationRules', [...STAFF, 'service', 'foreignStaff'], '{ activationRules { kind teamMembers { id } } }'),
   // MESSAGING_ADMIN. foreignStaff is an admin of their own organisation: they read its log (ALLOWED),
   // which must name none of this organisation's people (the hidden ids).
+  // Who opened the patient's messages: the patient, their guardian, messaging admins; foreignStaff's organisation has no such patient.
+  queryRow('accessLog', ['admin', 'patient', 'guardian'], 'query ($id: ID) { accessLog(patientId: $id) { edges { node { accessorName } } } }', {
+    target: "the patient's",
+    variables: () => ({ id: w.ids.patient }),
+    items: edgesOf,
+  }),
   queryRow('auditEvents', ['admin', 'foreignStaff'], '{ auditEvents(first: 100) { edges { node { actorId } } } }', { items: edgesOf }),
   // MESSAGING_ADMIN. foreignStaff sees their own organisation's unstaffed channel, none of this one's.
   queryRow('unstaffedChannels', ['admin', 'foreignStaff'], '{ unstaffedChannels(first: 100) { edges { node { id } } } }', {

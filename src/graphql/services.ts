@@ -1,3 +1,4 @@
+import { AccessLogService } from '../modules/audit/access-log.service';
 import type { AppDeps, RequestScope } from './context';
 import { OrganisationService } from '../modules/organisations/organisation.service';
 import { DirectoryService } from '../modules/directory/directory.service';
@@ -42,6 +43,7 @@ export interface Services {
   readonly inboxEvents: InboxEventService;
   readonly typing: TypingService;
   readonly audit: AuditService;
+  readonly accessLog: AccessLogService;
   readonly teamChannels: TeamChannelService;
   readonly activationRules: ActivationRuleService;
   readonly conversations: ConversationService;
@@ -72,6 +74,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('organisations', () => new OrganisationService(scope));
   provide('messagingSettings', () => new MessagingSettingsService(scope, { cache: settingsCache, bus }));
   provide('audit', () => new AuditService(scope, { auditLog, cursors }));
+  provide('accessLog', () => new AccessLogService(scope, { auditLog, cursors }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));
   provide('templates', () => new TemplateService(scope, deps({ config }, { organisations: 'organisations' })));
