@@ -18,7 +18,7 @@ const APP_SERVICES = ['api-1', 'api-2', 'worker'];
 /** `${NAME:?message}` and `${NAME:-default}` as compose fills them, with a secret given for the required ones. */
 const interpolated = (value: string) =>
   String(value)
-    .replace(/\$\{(\w+):\?[^}]*\}/g, (_match, name: string) => (name === 'AUTH_JWT_SECRET' ? 'a-deployment-secret-that-is-long-enough-0123' : `required-${name}`))
+    .replace(/\$\{(\w+):\?[^}]*\}/g, (_match, name: string) => (name === 'AUTH_JWT_SECRET' ? 'a-deployment-secret-that-is-long-enough-0123' : `required${name.toLowerCase()}`))
     .replace(/\$\{(\w+):-([^}]*)\}/g, (_match, _name: string, fallback: string) => fallback);
 const environmentOf = (service: string) => Object.fromEntries(Object.entries(compose.services[service].environment ?? {}).map(([key, value]) => [key, interpolated(value)]));
 
@@ -41,12 +41,12 @@ it('every variable of every app service is one the server reads, and the server 
     expect(Object.keys(env).filter((name) => !known.has(name))).toEqual([]);
     const config = loadConfig(env);
     expect(config.env).toBe('production');
-    expect(config.databaseUrl).toBe('postgres://care:care@postgres:5432/care_messaging');
+    expect(config.databaseUrl).toBe('postgres://care:requiredpostgres_password@postgres:5432/care_messaging');
     // Replicas share events, limits and files.
     expect(env).toMatchObject({ EVENT_BUS: 'redis', RATE_LIMIT_STORE: 'redis', REDIS_URL: 'redis://redis:6379', FILES_DIR: '/data/files' });
     expect(config.notifications.worker).toBe(service === 'worker');
   }
-  const database = compose.services.postgres.environment!;
+  const database = Object.fromEntries(Object.entries(compose.services.postgres.environment!).map(([key, value]) => [key, interpolated(value)]));
   expect(`postgres://${database.POSTGRES_USER}:${database.POSTGRES_PASSWORD}@postgres:5432/${database.POSTGRES_DB}`).toBe(environmentOf('api-1').DATABASE_URL);
 });
 
@@ -57,8 +57,11 @@ it('every published port is one the server listens on, and no host port is taken
     const config = loadConfig({ ...imageEnv, ...environmentOf(service) });
     const listens = new Set([config.port, config.metrics.port]);
     for (const mapping of compose.services[service].ports ?? []) {
-      const [host, container] = mapping.split(':');
+      const parts = mapping.split(':');
+      const [host, container] = parts.slice(-2);
       expect(listens.has(Number(container))).toBe(true);
+      // Metrics need no token: only this host's loopback reaches them.
+      if (Number(container) === config.metrics.port) expect(parts[0]).toBe('127.0.0.1');
       hostPorts.push(host);
     }
   }

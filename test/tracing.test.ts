@@ -5,7 +5,7 @@ import { startServerProcess, type ServerProcess } from './support/process';
 import { createOrganisation } from './support/fixtures';
 import { eventually, ok } from './support/client';
 import { ChannelActivateDocument, ConversationStartDocument, MeDocument, MessageSendDocument } from './generated/graphql';
-import { safePath, withoutLiterals } from '../src/telemetry/tracing';
+import { RedactingExporter, safePath, withoutLiterals } from '../src/telemetry/tracing';
 
 /**
  * Traces as an operator gets them: the server process exports OTLP (JSON over HTTP) to a
@@ -78,4 +78,23 @@ it('a span’s URL path loses its query string and a file URL its ticket', () =>
 it('a span’s SQL loses its quoted literals, placeholders and structure kept', () => {
   expect(withoutLiterals("insert into message (body, seq) values ('It''s my \\'knee\\'', 3), ($1, $2)")).toBe("insert into message (body, seq) values ('?', 3), ($1, $2)");
   expect(withoutLiterals("select E'a\\nb', $tag$ body $tag$ from t where x = ?")).toBe("select '?', '?' from t where x = ?");
+});
+
+it('an error’s message and stack leave no span (they quote what was sent): its type and the status code stay', async () => {
+  const received: unknown[] = [];
+  const exporter = new RedactingExporter({ export: (spans, done) => { received.push(...spans); done({ code: 0 }); }, shutdown: async () => undefined });
+  const span = {
+    name: 'graphql.parse',
+    attributes: { 'graphql.source': '{ me "Leukaemia relapse" }', 'db.query.text': "select 'Leukaemia'" },
+    events: [{ name: 'exception', time: [0, 0], attributes: { 'exception.type': 'GraphQLError', 'exception.message': 'Syntax Error: Expected Name, found String "Leukaemia relapse".', 'exception.stacktrace': 'at parse (Leukaemia)' } }],
+    status: { code: 2, message: 'Syntax Error: Expected Name, found String "Leukaemia relapse".' },
+    spanContext: () => ({ traceId: 't', spanId: 's', traceFlags: 1 }),
+  };
+  exporter.export([span as never], () => undefined);
+  const [out] = received as Array<typeof span>;
+  expect(JSON.stringify({ attributes: out.attributes, events: out.events, status: out.status })).not.toContain('Leukaemia');
+  expect(out.events[0].attributes).toEqual({ 'exception.type': 'GraphQLError' });
+  expect(out.status).toEqual({ code: 2 });
+  expect(out.name).toBe('graphql.parse');
+  expect(out.spanContext().spanId).toBe('s');
 });

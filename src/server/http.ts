@@ -54,7 +54,8 @@ export async function createHttpApp(deps: AppDeps, schema: GraphQLSchema, authen
           return {
             async willSendResponse({ operation, operationName }) {
               deps.metrics.operations.observe(
-                { transport: 'http', type: operation?.operation ?? 'unknown', operation: deps.metrics.operationLabel(operationName), outcome: failed ? 'error' : 'ok' },
+                // A name becomes a label only for a document that parsed, validated and named an operation.
+                { transport: 'http', type: operation?.operation ?? 'invalid', operation: operation ? deps.metrics.operationLabel(operationName) : 'invalid', outcome: failed ? 'error' : 'ok' },
                 Number(process.hrtime.bigint() - started) / 1e9,
               );
             },

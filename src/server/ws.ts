@@ -163,6 +163,12 @@ export function attachWebSocketServer(httpServer: HttpServer, deps: AppDeps, sch
         const remaining = state.actor.expiresAt - Date.now();
         state.expiryTimer = setTimeout(() => closeConnection(socket, CLOSE_TOKEN_EXPIRED, 'Token expired'), Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
         state.expiryTimer.unref();
+        // Closed during the awaits above: onClose has run already, with nothing counted yet.
+        if (socket.readyState !== socket.OPEN) {
+          clearTimeout(state.expiryTimer);
+          state.unregister?.();
+          return false;
+        }
         state.counted = true;
         deps.metrics.sockets.inc();
         return true;

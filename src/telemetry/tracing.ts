@@ -32,17 +32,19 @@ export function safePath(url: string | undefined): string {
 /** The exporter's spans without the attributes that could carry values or text. */
 type ReadableSpan = tracing.ReadableSpan;
 
-class RedactingExporter implements tracing.SpanExporter {
+export class RedactingExporter implements tracing.SpanExporter {
   constructor(private readonly next: tracing.SpanExporter) {}
 
   export(spans: ReadableSpan[], resultCallback: (result: core.ExportResult) => void): void {
     const redacted = spans.map((span) => {
-      if (![...REMOVED_ATTRIBUTES, ...SQL_ATTRIBUTES].some((name) => name in span.attributes)) return span;
       const attributes = { ...span.attributes };
       for (const name of REMOVED_ATTRIBUTES) delete attributes[name];
       for (const name of SQL_ATTRIBUTES) if (typeof attributes[name] === 'string') attributes[name] = withoutLiterals(attributes[name]);
+      // Error texts quote what was sent (GraphQL syntax and coercion errors, PostgreSQL's "invalid
+      // input" messages): a span keeps an error's type and code, never its message or stack.
+      const events = span.events.map((event) => ({ ...event, attributes: event.attributes?.['exception.type'] ? { 'exception.type': event.attributes['exception.type'] } : {} }));
       // The span's own methods and fields stay; only what it says changes.
-      return Object.create(span, { attributes: { value: attributes } }) as ReadableSpan;
+      return Object.create(span, { attributes: { value: attributes }, events: { value: events }, status: { value: { code: span.status.code } } }) as ReadableSpan;
     });
     this.next.export(redacted, resultCallback);
   }
