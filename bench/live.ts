@@ -59,12 +59,14 @@ const wsClient = (url: string, bearer: string): Client =>
 interface ResumingReader {
   ids: string[];
   reconnects: number;
+  /** How many ids the reader held at each reconnection (to place a loss). */
+  reconnectAt: number[];
   stop(): void;
 }
 
 /** Follows a stream, dropping its connection at random and resuming from the last cursor. */
 function resumingReader(wsUrl: string, bearer: string, query: string, variables: Record<string, unknown>, pick: (data: any) => { cursor: string; id?: string }): ResumingReader {
-  const reader: ResumingReader = { ids: [], reconnects: 0, stop: () => (stopped = true) };
+  const reader: ResumingReader = { ids: [], reconnects: 0, reconnectAt: [], stop: () => (stopped = true) };
   let stopped = false;
   let cursor = variables.a as string | undefined;
   const open = () => {
@@ -78,6 +80,7 @@ function resumingReader(wsUrl: string, bearer: string, query: string, variables:
       dropped = true;
       void client.dispose();
       reader.reconnects += 1;
+      reader.reconnectAt.push(reader.ids.length);
       setTimeout(open, Math.floor(Math.random() * 50));
     };
     client.subscribe(
@@ -171,6 +174,22 @@ async function deliveryCheck(server: RunningServer) {
 
   const reports = readers.map((reader, c) => orderReport(reader.ids, expectedByChannel[c]));
   const inboxReport = orderReport(inbox.ids, expectedInbox);
+  // A loss explains itself: the event, and where the reader was and reconnected around it.
+  const describe = async (name: string, reader: ResumingReader, expected: string[]) => {
+    const got = new Set(reader.ids);
+    for (const [index, id] of expected.entries()) {
+      if (got.has(id)) continue;
+      const [event] = await em.execute<Array<Record<string, unknown>>>(
+        'select e.position, e.channel_id, e.seq, e.created_at from channel_event e where e.organisation_id = ? and e.message_id = ? and e.type = ?',
+        [org.id, id, 'MESSAGE_SENT'],
+      );
+      const previous = reader.ids.indexOf(expected[index - 1]);
+      const nearby = reader.reconnectAt.filter((at) => Math.abs(at - previous) < 5);
+      console.log(`  LOST by ${name}: message ${id} ${JSON.stringify(event)}, ${index + 1} of ${expected.length}; the one before it was received as #${previous}, reconnections at ${JSON.stringify(nearby)}`);
+    }
+  };
+  for (const [c, reader] of readers.entries()) await describe(`channel ${c}`, reader, expectedByChannel[c]);
+  await describe('inbox', inbox, expectedInbox);
   const sum = (key: 'lost' | 'duplicated' | 'outOfOrder') => reports.reduce((total, report) => total + report[key], 0) + inboxReport[key];
   return {
     sent,
