@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, subscribe } from './support/client';
 import { actions } from './support/actions';
+import { createOwnDatabase, type OwnDatabase } from './support/database';
 import { ChannelEventsDocument, ChannelJoinDocument, InboxEventsDocument } from './generated/graphql';
 import { pruneEventLog } from '../src/realtime/retention';
 
@@ -71,6 +72,25 @@ describe('exactly once, in order', () => {
 });
 
 describe('retention', () => {
+  // pruneEventLog prunes every organisation of its database: on the run's shared database it
+  // expired the cursors of files running beside this one (defences.test.ts's inbox replay got
+  // CURSOR_EXPIRED). Here it runs on a database of its own.
+  let database: OwnDatabase;
+  let server: TestServer;
+  let org: TestOrganisation;
+  let clinician: Person;
+  const { activate, post } = actions(() => server);
+  beforeAll(async () => {
+    database = await createOwnDatabase('retention');
+    server = await startTestServer({}, undefined, { databaseUrl: database.url });
+    org = await createOrganisation(server);
+    clinician = await org.addStaff('Dr Retention');
+  });
+  afterAll(async () => {
+    await server.close();
+    await database.drop();
+  });
+
   it('a cursor older than the history kept gets CURSOR_EXPIRED, on channel and inbox streams; a current one still works', async () => {
     const patient = await org.addPatient('Old Cursor Patient');
     const channel = await activate(clinician, patient);
