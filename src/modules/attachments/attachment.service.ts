@@ -23,7 +23,7 @@ const MAX_PER_MESSAGE = 10;
 const MAX_AVATAR_BYTES = 2 * 1024 * 1024;
 const AVATAR_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 /** The uploader's column of an attachment row. */
-const uploaderColumns = (actor: PersonActor | ServiceActor) =>
+export const uploaderColumns = (actor: PersonActor | ServiceActor) =>
   actor.kind === 'staff' ? { uploadedByTeamMemberId: actor.teamMemberId } : actor.kind === 'patient' ? { uploadedByPatientId: actor.patientId } : { uploadedByServiceClient: actor.clientId };
 
 /** Control characters and path separators have no place in a file name shown to others. */

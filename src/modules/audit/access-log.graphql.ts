@@ -32,8 +32,12 @@ export class AccessLogEntryType {
   @Field(() => String, { nullable: true, description: 'The team member’s (first) role group, e.g. "Clinician"; null for others.' })
   accessorRole?: string | null;
 
-  @Field(() => String, { description: 'How: `Channel.messages` (opened the channel), `Message.replies` (a thread), `Query.messageSearch` (search results), `Query.patientMessages` (the patient chart).' })
-  via!: string;
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'How: `Channel.messages` (opened the channel), `Message.replies` (a thread), `Query.messageSearch` (search results), `Query.patientMessages` (the patient chart). Messaging admins only; null for patients and guardians (which read it was could hint at internal notes they do not see).',
+  })
+  via?: string | null;
 }
 
 export const AccessLogEntryConnection = connectionType('AccessLogEntry', AccessLogEntryType, 'access log entry');

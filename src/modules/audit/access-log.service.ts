@@ -25,7 +25,8 @@ export interface AccessLogEntry {
   accessorName: string;
   accessorRole: string | null;
   channelId: string;
-  via: string;
+  /** Null for patients and guardians: which read it was (a thread, search results) could hint at notes they do not see. */
+  via: string | null;
 }
 
 interface Row {
@@ -76,7 +77,7 @@ export class AccessLogService {
         limit ?`,
       [organisationId, subject, subject, organisationId, `{${MESSAGE_READS.join(',')}}`, ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
     );
-    const entries = rows.slice(0, limit).map(entryOf);
+    const entries = rows.slice(0, limit).map((row) => entryOf(row, actor.kind === 'staff'));
     return connectionOf(entries, (entry) => this.deps.cursors.keyset.encode(entry.occurredAt, entry.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
@@ -94,7 +95,7 @@ export class AccessLogService {
   }
 }
 
-function entryOf(row: Row): AccessLogEntry {
+function entryOf(row: Row, showVia: boolean): AccessLogEntry {
   const kind = row.actor_kind === 'staff' ? AccessorKind.TEAM_MEMBER : row.actor_kind === 'service' ? AccessorKind.INTEGRATION : AccessorKind.OPERATOR;
   return {
     id: row.id,
@@ -103,6 +104,6 @@ function entryOf(row: Row): AccessLogEntry {
     accessorName: kind === AccessorKind.TEAM_MEMBER ? (row.team_member_name ?? 'A former team member') : row.organisation_name,
     accessorRole: kind === AccessorKind.TEAM_MEMBER ? (row.team_member_roles?.[0] ?? null) : null,
     channelId: row.channel_id,
-    via: row.action,
+    via: showVia ? row.action : null,
   };
 }

@@ -2,7 +2,7 @@ import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { z } from 'zod';
 import { auditedTransaction } from '../audit/audit-log';
 import type { RequestScope } from '../../graphql/context';
-import type { OrganisationActor, StaffActor } from '../../auth/actor';
+import type { OrganisationActor, PersonActor, StaffActor } from '../../auth/actor';
 import { UserError, UserErrorCode, forbidden } from '../../errors';
 import { email, parseInput, personName, phone, requiredText, uuid } from '../../common/validation';
 import { impersonation } from '../../policy/names';
@@ -15,6 +15,7 @@ import { uuidArray } from '../../db/sql';
 import { heldRoleGroups, teamMemberNames } from './directory.queries';
 import { channelPolicy } from '../../policy/channels';
 import { Attachment, AttachmentPurpose, AttachmentStatus } from '../attachments/attachment.entity';
+import { uploaderColumns } from '../attachments/attachment.service';
 import type { ActivationRuleService } from '../channels/activation-rules.service';
 import type { EventBus } from '../../realtime/bus';
 
@@ -131,16 +132,7 @@ export class DirectoryService {
       const passesFor = impersonation(data.displayName, names, roleGroups);
       if (passesFor) throw new UserError(UserErrorCode.INVALID_INPUT, `The display name must not look like ${passesFor}.`, 'input.displayName');
     }
-    if (data.avatarAttachmentId) {
-      const avatar = await this.scope.em.findOne(Attachment, {
-        organisationId: actor.organisationId,
-        id: data.avatarAttachmentId,
-        uploadedByPatientId: actor.patientId,
-        purpose: AttachmentPurpose.AVATAR,
-        status: AttachmentStatus.READY,
-      });
-      if (!avatar) throw new UserError(UserErrorCode.NOT_FOUND, 'No such avatar image: upload one with purpose AVATAR first.', 'input.avatarAttachmentId');
-    }
+    await this.assertOwnAvatar(actor, data.avatarAttachmentId);
     return auditedTransaction(this.scope, async (em) => {
       const patient = await em.findOneOrFail(Patient, { organisationId: actor.organisationId, id: actor.patientId });
       if (data.displayName !== undefined) patient.displayName = data.displayName;
@@ -150,18 +142,22 @@ export class DirectoryService {
     });
   }
 
+  /** An avatar is a READY image the caller uploaded as one (purpose AVATAR). */
+  private async assertOwnAvatar(actor: PersonActor, attachmentId: string | null | undefined): Promise<void> {
+    if (!attachmentId) return;
+    const avatar = await this.scope.em.findOne(Attachment, {
+      organisationId: actor.organisationId,
+      id: attachmentId,
+      ...uploaderColumns(actor),
+      purpose: AttachmentPurpose.AVATAR,
+      status: AttachmentStatus.READY,
+    });
+    if (!avatar) throw new UserError(UserErrorCode.NOT_FOUND, 'No such avatar image: upload one with purpose AVATAR first.', 'input.avatarAttachmentId');
+  }
+
   private async updateStaffProfile(actor: StaffActor, data: z.infer<typeof profileInput>): Promise<TeamMember> {
     if (data.displayName !== undefined) throw new UserError(UserErrorCode.INVALID_INPUT, 'Team members always show their real name: only the avatar can be set.', 'input.displayName');
-    if (data.avatarAttachmentId) {
-      const avatar = await this.scope.em.findOne(Attachment, {
-        organisationId: actor.organisationId,
-        id: data.avatarAttachmentId,
-        uploadedByTeamMemberId: actor.teamMemberId,
-        purpose: AttachmentPurpose.AVATAR,
-        status: AttachmentStatus.READY,
-      });
-      if (!avatar) throw new UserError(UserErrorCode.NOT_FOUND, 'No such avatar image: upload one with purpose AVATAR first.', 'input.avatarAttachmentId');
-    }
+    await this.assertOwnAvatar(actor, data.avatarAttachmentId);
     return auditedTransaction(this.scope, async (em) => {
       const member = await em.findOneOrFail(TeamMember, { organisationId: actor.organisationId, id: actor.teamMemberId });
       if (data.avatarAttachmentId !== undefined) member.avatarAttachmentId = data.avatarAttachmentId;
