@@ -18,6 +18,7 @@ import { Migration20261202200000ChartDocuments } from './Migration20261202200000
 import { Migration20261202210000ClinicConversations } from './Migration20261202210000ClinicConversations';
 import { Migration20261202220000Handovers } from './Migration20261202220000Handovers';
 import { Migration20261203060000StaffAvatars } from './Migration20261203060000StaffAvatars';
+import { Migration20261203080000Webhooks } from './Migration20261203080000Webhooks';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -40,4 +41,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202210000ClinicConversations', class: Migration20261202210000ClinicConversations },
   { name: 'Migration20261202220000Handovers', class: Migration20261202220000Handovers },
   { name: 'Migration20261203060000StaffAvatars', class: Migration20261203060000StaffAvatars },
+  { name: 'Migration20261203080000Webhooks', class: Migration20261203080000Webhooks },
 ];

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MAX_PENDING_UPLOADS, parseRateLimits, type RateLimitTable } from './modules/rate-limits/rate-limit-config';
@@ -61,6 +62,19 @@ export const environmentSchema = z.object({
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   FILE_URL_TTL_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
   CLINIC_RELAY_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  WEBHOOK_DISPATCH: booleanFromEnv.default('true'),
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(20).max(600_000).default(1_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_MAX_RESPONSE_BYTES: z.coerce.number().int().min(0).max(10 * 1024 * 1024).default(64 * 1024),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(100_000).default(20),
+  WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().min(0).max(24 * 365).default(72),
+  WEBHOOK_ALLOWED_NETWORKS: z
+    .string()
+    .default('')
+    .refine((list) => list.split(',').every((entry) => !entry.trim() || ipaddr.isValidCIDR(entry.trim()) || ipaddr.isValid(entry.trim())), 'WEBHOOK_ALLOWED_NETWORKS lists addresses or CIDR networks, comma-separated'),
+  WEBHOOK_KEEP_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional()),
@@ -131,6 +145,26 @@ export interface Config {
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
   /** Conversations between clinics: how often each process looks for envelopes to relay (besides right after a send). */
   clinics: { relayPollMs: number };
+  /**
+   * Webhooks: whether this process delivers (any number may), how often it looks besides being
+   * kicked by new events, the limits of one attempt, retries (base delay, multiplied by 4 each
+   * time, capped at 6 hours) until a delivery is dead, when a failing endpoint is turned off (this
+   * many failures in a row, failing for at least this long), the networks allowed although not
+   * public, and how long finished deliveries are kept. https only in production.
+   */
+  webhooks: {
+    dispatch: boolean;
+    pollMs: number;
+    timeoutMs: number;
+    maxResponseBytes: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    disableAfterFailures: number;
+    disableAfterMs: number;
+    httpsOnly: boolean;
+    allowedNetworks: string;
+    keepDays: number;
+  };
   /**
    * Prometheus metrics: on a port of their own (`port`, on `host`), and/or at `/metrics` of the API
    * port for a bearer of `token`; neither: not served.
@@ -268,6 +302,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
     clinics: { relayPollMs: e.CLINIC_RELAY_POLL_MS },
+    webhooks: {
+      dispatch: e.WEBHOOK_DISPATCH,
+      pollMs: e.WEBHOOK_POLL_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxResponseBytes: e.WEBHOOK_MAX_RESPONSE_BYTES,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER_HOURS * 3_600_000,
+      httpsOnly: production,
+      allowedNetworks: e.WEBHOOK_ALLOWED_NETWORKS,
+      keepDays: e.WEBHOOK_KEEP_DAYS,
+    },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
     trustedDocuments: e.TRUSTED_DOCUMENTS ? path.resolve(e.TRUSTED_DOCUMENTS) : undefined,
     rateLimits: {

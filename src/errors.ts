@@ -51,6 +51,8 @@ export enum UserErrorCode {
   CHART_DOCUMENT_WITHDRAWN = 'CHART_DOCUMENT_WITHDRAWN',
   /** An external id already used for something else in this organisation. */
   EXTERNAL_ID_TAKEN = 'EXTERNAL_ID_TAKEN',
+  /** A webhook URL that is not https (in production) or does not reach a public address. */
+  WEBHOOK_URL_REFUSED = 'WEBHOOK_URL_REFUSED',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

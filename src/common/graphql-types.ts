@@ -28,6 +28,7 @@ registerEnumType(UserErrorCode, {
     CHART_DOCUMENT_WRONG_CHANNEL: { description: "A chart document goes only to its own patient's channels (care team, service team, their conversations, a staff channel about them); never a group, a DM or another patient's channel." },
     CHART_DOCUMENT_WITHDRAWN: { description: 'The chart document was withdrawn: it cannot be attached or changed any more.' },
     EXTERNAL_ID_TAKEN: { description: 'This external id is already used for something else in the organisation.' },
+    WEBHOOK_URL_REFUSED: { description: 'The webhook URL is not https (in production) or does not reach a public address.' },
   },
 });
 

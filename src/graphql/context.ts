@@ -10,6 +10,7 @@ import type { FileStore } from '../modules/attachments/file-store';
 import { AuditTrail, type AuditLog } from '../modules/audit/audit-log';
 import type { SettingsCache } from '../modules/settings/settings-cache';
 import type { RateLimits } from '../modules/rate-limits/rate-limits';
+import type { SecretBox } from '../modules/webhooks/webhook-secrets';
 import { TENANT_FILTER } from '../db/tenant';
 import { plainReader } from '../db/prepared';
 import { createLoaders, type Loaders } from './loaders';
@@ -37,6 +38,10 @@ export interface AppDeps {
   clinicRelay: { kick(): void };
   /** Prometheus metrics of this process. */
   metrics: Metrics;
+  /** Seals webhook signing secrets at rest. */
+  webhookSecrets: SecretBox;
+  /** Delivers webhooks; kicked when an endpoint is turned on or a delivery replayed. */
+  webhookDispatcher: { kick(): void };
 }
 
 /**

@@ -51,6 +51,9 @@ export const permissionMap = {
     clinicDirectory: isStaff,
     // Who answers patients or MESSAGING_ADMIN for INCOMING: checked by the service.
     handovers: isStaff,
+    // MESSAGING_ADMIN (staff) is checked by the service.
+    webhookEndpoints: isStaffOrService,
+    webhookDeliveries: isStaffOrService,
   },
   Mutation: {
     organisationCreate: isOperator,
@@ -101,6 +104,12 @@ export const permissionMap = {
     // MESSAGING_ADMIN is checked by the service.
     notificationTemplateUpdate: isStaff,
     notificationTemplateReset: isStaff,
+    // MESSAGING_ADMIN (staff) is checked by the service.
+    webhookEndpointCreate: isStaffOrService,
+    webhookEndpointUpdate: isStaffOrService,
+    webhookEndpointDelete: isStaffOrService,
+    webhookEndpointRotateSecret: isStaffOrService,
+    webhookDeliveryReplay: isStaffOrService,
   },
   // Subscriptions also authorize in their subscribe function (the guard wraps resolve, not subscribe).
   Subscription: {
@@ -138,6 +147,12 @@ export const permissionMap = {
   AuditEventConnection: allow,
   AccessLogEntryEdge: allow,
   AccessLogEntryConnection: allow,
+  WebhookEndpoint: allow,
+  WebhookDelivery: allow,
+  WebhookDeliveryEdge: allow,
+  WebhookDeliveryConnection: allow,
+  WebhookEndpointPayload: allow,
+  WebhookDeliveryPayload: allow,
   TypingEvent: allow,
   PageInfo: allow,
   UserError: allow,

@@ -24,6 +24,7 @@ import { ChannelEventResolver } from '../realtime/channel-event.graphql';
 import { InboxEventResolver } from '../realtime/inbox-event.graphql';
 import { TypingResolver } from '../realtime/typing.graphql';
 import { AuditResolver } from '../modules/audit/audit.graphql';
+import { WebhookResolver } from '../modules/webhooks/webhook.graphql';
 import { AccessLogResolver } from '../modules/audit/access-log.graphql';
 import { TeamChannelResolver } from '../modules/channels/team-channels.graphql';
 import { ActivationRuleResolver } from '../modules/channels/activation-rules.graphql';
@@ -49,6 +50,7 @@ const resolvers = [
   TypingResolver,
   AuditResolver,
   AccessLogResolver,
+  WebhookResolver,
   TeamChannelResolver,
   ActivationRuleResolver,
   PatientChannelsFieldResolver,

@@ -1,3 +1,4 @@
+import { WebhookService } from '../modules/webhooks/webhook.service';
 import { AccessLogService } from '../modules/audit/access-log.service';
 import type { AppDeps, RequestScope } from './context';
 import { OrganisationService } from '../modules/organisations/organisation.service';
@@ -44,6 +45,7 @@ export interface Services {
   readonly typing: TypingService;
   readonly audit: AuditService;
   readonly accessLog: AccessLogService;
+  readonly webhooks: WebhookService;
   readonly teamChannels: TeamChannelService;
   readonly activationRules: ActivationRuleService;
   readonly conversations: ConversationService;
@@ -59,7 +61,7 @@ export interface Services {
  * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
-  const { bus, config, cursors, live, orm, files, auditLog, settingsCache, rateLimits, clinicRelay } = app;
+  const { bus, config, cursors, live, orm, files, auditLog, settingsCache, rateLimits, clinicRelay, webhookSecrets, webhookDispatcher } = app;
   const services = {} as Services;
   const provide = <K extends keyof Services>(name: K, build: () => Services[K]) => {
     let built: Services[K] | undefined;
@@ -75,6 +77,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('messagingSettings', () => new MessagingSettingsService(scope, { cache: settingsCache, bus }));
   provide('audit', () => new AuditService(scope, { auditLog, cursors }));
   provide('accessLog', () => new AccessLogService(scope, { auditLog, cursors }));
+  provide('webhooks', () => new WebhookService(scope, { config, cursors, secrets: webhookSecrets, dispatcher: webhookDispatcher }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));
   provide('templates', () => new TemplateService(scope, deps({ config }, { organisations: 'organisations' })));

@@ -101,6 +101,9 @@ export const channelPolicy = {
     return actor?.kind === 'staff' && membership === undefined && openToAnswer(channel);
   },
 
+  /** Is it a titled conversation (with a patient or another clinic), which is started and closed? */
+  isConversation: (kind: ChannelKind) => ADDRESSED_KINDS.has(kind),
+
   /** Is it a conversation with another clinic (messages cross to the other clinic's copy)? */
   crossesClinics: (kind: ChannelKind) => kind === ChannelKind.CLINIC,
 

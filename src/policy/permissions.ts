@@ -19,6 +19,7 @@ const NEEDS: Record<StaffAction, Permission> = {
   listUnstaffedChannels: 'MESSAGING_ADMIN',
   findAnyConversation: 'MESSAGING_ADMIN',
   readAddressedNotes: 'MESSAGING_ADMIN',
+  manageWebhooks: 'MESSAGING_ADMIN',
 };
 
 export type StaffAction =
@@ -45,7 +46,9 @@ export type StaffAction =
   /** find and join conversations one is not in (to staff one left without a responder) */
   | 'findAnyConversation'
   /** read internal notes addressed to role groups one is not in */
-  | 'readAddressedNotes';
+  | 'readAddressedNotes'
+  /** webhook endpoints and their delivery log; told when one is turned off */
+  | 'manageWebhooks';
 
 /** The permission an action needs (for SQL that decides it for a reader who is not the caller). */
 export const permissionFor = (action: StaffAction): Permission => NEEDS[action];

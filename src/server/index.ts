@@ -19,6 +19,8 @@ import { LocalFileStore } from '../modules/attachments/file-store';
 import { S3FileStore } from '../modules/attachments/s3-file-store';
 import { scheduleAttachmentSweep } from '../modules/attachments/attachment-sweeper';
 import { ClinicRelay } from '../modules/clinics/clinic-relay';
+import { WebhookDispatcher } from '../modules/webhooks/webhook-dispatcher';
+import { SecretBox } from '../modules/webhooks/webhook-secrets';
 import { NotificationWorker } from '../modules/notifications/worker';
 import { createEventBus, type EventBus } from '../realtime/bus';
 import { LiveHub } from '../realtime/live-hub';
@@ -102,6 +104,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const auditLog = new AuditLog(orm, logger);
   const files = config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir);
   const clinicRelay = new ClinicRelay(orm, bus, files, logger, { pollMs: config.clinics.relayPollMs });
+  const webhookDispatcher = new WebhookDispatcher(orm, config.webhooks, cursorSecret, logger, bus);
   const deps: AppDeps = {
     config,
     orm,
@@ -115,8 +118,11 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     rateLimits: new RateLimits(config.rateLimits.table, rateLimitStore(config, orm), logger, (action) => metrics.rateLimitRefusals.inc({ action })),
     clinicRelay,
     metrics,
+    webhookSecrets: new SecretBox(cursorSecret),
+    webhookDispatcher,
   };
   clinicRelay.start();
+  if (config.webhooks.dispatch) webhookDispatcher.start();
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger, config.files.withdrawnChartRetentionDays);
   const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger, undefined, metrics) : undefined;
   notifications?.start();
@@ -174,6 +180,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
         stopRetention();
         stopAttachmentSweep();
         await clinicRelay.stop();
+        await webhookDispatcher.stop();
         await notifications?.stop();
         stopIdentityNotices();
         live.close();

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { eventId, queueWebhookEvent, WebhookEventType } from '../webhooks/webhook-events';
 import { TENANT_FILTER } from '../../db/tenant';
 import { uuidArray } from '../../db/sql';
 import { AuditTrail, insertAuditRecords } from '../audit/audit-log';
@@ -127,6 +128,12 @@ async function apply(log: EventLogTransaction, organisationId: string, sender: E
         await closeConversation(log, organisationId, handover.channelId!);
         await systemNote(log, organisationId, handover.clinicChannelId, `${envelope.decidedBy} at ${sender.name} accepted the handover.`);
         await log.em.flush();
+        await queueWebhookEvent(log.em, organisationId, {
+          id: eventId(organisationId, handover.id, WebhookEventType.CONVERSATION_HANDED_OVER),
+          type: WebhookEventType.CONVERSATION_HANDED_OVER,
+          occurredAt: handover.decidedAt,
+          data: { organisationId, channelId: handover.channelId, handoverId: handover.id, patientId: handover.patientId ?? null, toClinic: { slug: sender.slug, name: sender.name } },
+        });
         return transferKeysOf(handover);
       }
       return recordDeclined(log, organisationId, handover, `${sender.name} declined the handover: ${envelope.reason}`, envelope.reason);

@@ -14,6 +14,7 @@ import { answersPatients } from '../../policy/responders';
 import type { StaffActor } from '../../auth/actor';
 import type { ChannelKind, ChannelStatus } from '../channels/channel.entity';
 import type { Permission } from '../directory/team-member.entity';
+import { eventId, queueWebhookEvent, WebhookEventType, type WebhookEvent } from '../webhooks/webhook-events';
 
 interface ClaimedNotice {
   organisation_id: string;
@@ -150,11 +151,12 @@ export class NoticeDelivery {
   /** Only this claim's outcome counts: a notice reclaimed after its lease ended belongs to the new claim. */
   private async finish(em: EntityManager, notice: ClaimedNotice, status: 'SENT' | 'SUPPRESSED' | 'FAILED', reason: string | null): Promise<void> {
     this.metrics?.notifications.inc({ transport: notice.transport, outcome: status });
-    await em.execute(
+    const finished = await em.execute<Array<{ id: string }>>(
       `update notification set status = ?, reason = ?, sent_at = case when ? = 'SENT' then now() end, locked_until = null
-        where organisation_id = ? and id = ? and status = 'SENDING' and attempts = ?`,
+        where organisation_id = ? and id = ? and status = 'SENDING' and attempts = ? returning id`,
       [status, reason, status, notice.organisation_id, notice.id, notice.attempts],
     );
+    if (status === 'FAILED' && finished.length > 0) await queueWebhookEvent(em, notice.organisation_id, notificationFailed(notice, reason));
   }
 
   /**
@@ -182,11 +184,11 @@ export class NoticeDelivery {
     const person: PersonRef = notice.team_member_id ? { kind: 'staff', teamMemberId: notice.team_member_id } : { kind: 'patient', patientId: notice.patient_id! };
     const suppressed = this.suppression(notice, state, settings);
     if (suppressed) return suppressed;
-    const count = await this.countFor(em, notice, person);
+    const count = notice.kind === 'WEBHOOK_DISABLED' ? 1 : await this.countFor(em, notice, person);
     if (count === 0) return waitsForAnswer(notice) ? 'ANSWERED' : notice.kind === 'DIGEST' ? 'NOTHING_UNREAD' : 'READ';
     const patientSide = person.kind === 'patient';
     const portal = patientSide ? (settings.patientPortalUrl ?? this.config.patientPortalUrl) : (settings.staffPortalUrl ?? this.config.staffPortalUrl);
-    const link = notice.channel_id ? `${portal}/channels/${notice.channel_id}` : `${portal}/channels`;
+    const link = notice.kind === 'WEBHOOK_DISABLED' ? `${portal}/settings/webhooks` : notice.channel_id ? `${portal}/channels/${notice.channel_id}` : `${portal}/channels`;
     const template = await this.templateOf(em, notice.organisation_id, templateKind(notice, patientSide));
     const rendered = renderNotice(template, { organisationName: state.organisation_name, link, count });
     return this.send(em, notice, state, rendered, link);
@@ -316,6 +318,23 @@ export class NoticeDelivery {
   }
 }
 
+/** For partners' monitoring: which notice could not be sent, to whom and why (a code), never what it said or where it went. */
+const notificationFailed = (notice: ClaimedNotice, reason: string | null): WebhookEvent => ({
+  id: eventId(notice.organisation_id, notice.id, WebhookEventType.NOTIFICATION_FAILED),
+  type: WebhookEventType.NOTIFICATION_FAILED,
+  occurredAt: new Date(),
+  data: {
+    organisationId: notice.organisation_id,
+    notificationId: notice.id,
+    kind: notice.kind,
+    transport: notice.transport,
+    recipient: notice.team_member_id ? { kind: 'TEAM_MEMBER', id: notice.team_member_id } : { kind: 'PATIENT', id: notice.patient_id },
+    channelId: notice.channel_id,
+    messageId: notice.message_id,
+    reason,
+  },
+});
+
 /** A notice to those who answer, of a patient's or another clinic's message nobody has answered yet. */
 const waitsForAnswer = (notice: { kind: string }) => notice.kind === 'NEW_PATIENT_MESSAGE' || notice.kind === 'NEW_CLINIC_MESSAGE';
 
@@ -327,6 +346,7 @@ export function withoutDetails(error: unknown): { type: string; code?: string; f
 
 function templateKind(notice: ClaimedNotice, patientSide: boolean): NotificationTemplateKind {
   if (notice.kind === 'DIGEST') return NotificationTemplateKind.DIGEST_EMAIL;
+  if (notice.kind === 'WEBHOOK_DISABLED') return NotificationTemplateKind.WEBHOOK_DISABLED_EMAIL;
   const prefix = waitsForAnswer(notice) ? notice.kind : patientSide ? 'PATIENT' : 'STAFF';
   return NotificationTemplateKind[`${prefix}_${notice.transport}` as keyof typeof NotificationTemplateKind];
 }

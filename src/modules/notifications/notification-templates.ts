@@ -20,6 +20,7 @@ export enum NotificationTemplateKind {
   NEW_CLINIC_MESSAGE_EMAIL = 'NEW_CLINIC_MESSAGE_EMAIL',
   NEW_CLINIC_MESSAGE_PUSH = 'NEW_CLINIC_MESSAGE_PUSH',
   DIGEST_EMAIL = 'DIGEST_EMAIL',
+  WEBHOOK_DISABLED_EMAIL = 'WEBHOOK_DISABLED_EMAIL',
 }
 
 export const NOTIFICATION_PLACEHOLDERS = ['organisation.name', 'link', 'count'] as const;
@@ -78,6 +79,11 @@ const DEFAULTS: Record<NotificationTemplateKind, Omit<NotificationTemplate, 'kin
     subject: 'Your daily summary from {{organisation.name}}',
     text: 'You have {{count}} unread message(s) at {{organisation.name}}.\n\nOpen them: {{link}}\n',
     html: html('Your daily summary:', 'You have {{count}} unread message(s) at {{organisation.name}}.', 'Open them'),
+  },
+  WEBHOOK_DISABLED_EMAIL: {
+    subject: 'A webhook endpoint of {{organisation.name}} was turned off',
+    text: 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Its events wait until it is turned on again.\n\nCheck it: {{link}}\n',
+    html: html('Hello,', 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Its events wait until it is turned on again.', 'Check it'),
   },
 };
 

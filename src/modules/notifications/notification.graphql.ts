@@ -49,6 +49,7 @@ registerEnumType(NotificationTemplateKind, {
     NEW_CLINIC_MESSAGE_EMAIL: { description: "Email to the role group (or the responders) about another clinic's message nobody has read, in a conversation that clinic started." },
     NEW_CLINIC_MESSAGE_PUSH: { description: "Push notification to the role group (or the responders) about another clinic's message nobody has read." },
     DIGEST_EMAIL: { description: 'The daily digest email.' },
+    WEBHOOK_DISABLED_EMAIL: { description: 'Email to messaging admins when a webhook endpoint is turned off after failing for long.' },
   },
 });
 

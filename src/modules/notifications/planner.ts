@@ -7,7 +7,7 @@ import { messagePolicy } from '../../policy/messages';
 import { permissionFor } from '../../policy/permissions';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
 
-export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'NEW_CLINIC_MESSAGE' | 'DIGEST';
+export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'NEW_CLINIC_MESSAGE' | 'DIGEST' | 'WEBHOOK_DISABLED';
 export type NoticeTransport = 'EMAIL' | 'PUSH' | 'SMS';
 
 interface PlannedNotice {
