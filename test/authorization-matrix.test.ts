@@ -322,6 +322,7 @@ beforeAll(async () => {
   };
   // A document in the patient's chart, for the chart rows.
   await chartDocument();
+  webhookFixture = await webhookWithDelivery();
 });
 afterAll(() => server.close());
 
@@ -459,6 +460,20 @@ const conversation = { title: 'Matrix conversation', body: 'Hello' };
 const freshDeviceOfPatient = async () =>
   idIn(await perform(w.tokens.patient, 'pushSubscriptionRegister', { mobile: { platform: 'ANDROID', token: `matrix-${randomUUID()}` } }), 'pushSubscription');
 
+/** A webhook endpoint of this organisation (off: nothing is sent during the matrix) and one delivery in its log. */
+const webhook = { url: 'http://93.184.215.14/hooks', eventTypes: ['MESSAGE_SENT'], enabled: false };
+const freshWebhook = async () => idIn(await perform(w.tokens.admin, 'webhookEndpointCreate', webhook), 'webhookEndpoint');
+let webhookFixture: { endpointId: string; deliveryId: string } | undefined;
+const webhookWithDelivery = once(async () => {
+  const endpointId = await freshWebhook();
+  const [{ id }] = await server.orm.em.fork().execute<Array<{ id: string }>>(
+    `insert into webhook_delivery (organisation_id, endpoint_id, event_id, event_type, occurred_at, data, status)
+     values (?, ?, 'evt_matrix', 'MESSAGE_SENT', now(), '{}'::jsonb, 'DEAD') returning id`,
+    [w.org.id, endpointId],
+  );
+  return { endpointId, deliveryId: id };
+});
+
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
 /** A file the integration uploaded for the chart, READY. */
 async function freshChartFile(): Promise<string> {
@@ -539,6 +554,13 @@ const ROWS: Row[] = [
   queryRow('accessLog', ['admin', 'patient', 'guardian'], 'query ($id: ID) { accessLog(patientId: $id) { edges { node { accessorName } } } }', {
     target: "the patient's",
     variables: () => ({ id: w.ids.patient }),
+    items: edgesOf,
+  }),
+  // Webhooks: messaging admins and the integration; foreignStaff (an admin elsewhere) lists their own organisation's, finds none of this one's deliveries.
+  queryRow('webhookEndpoints', ['admin', 'service', 'foreignStaff'], '{ webhookEndpoints { id url } }'),
+  queryRow('webhookDeliveries', ['admin', 'service'], 'query ($id: ID!) { webhookDeliveries(endpointId: $id) { edges { node { id eventId status } } } }', {
+    target: "this organisation's endpoint",
+    variables: () => ({ id: webhookFixture?.endpointId }),
     items: edgesOf,
   }),
   queryRow('auditEvents', ['admin', 'foreignStaff'], '{ auditEvents(first: 100) { edges { node { actorId } } } }', { items: edgesOf }),
@@ -637,6 +659,12 @@ const ROWS: Row[] = [
   mutationRow('reactionRemove', MEMBERS, () => ({ messageId: w.careMessageId, emoji: '👍' }), 'CARE_TEAM message'),
   // Staff upload anywhere (foreignStaff into their own organisation); patients only where the settings allow it (not here).
   // Templates: messaging admins manage them (foreignStaff creates in their own organisation, finds none of this one's).
+  // Webhooks: messaging admins and the integration (foreignStaff registers in their own organisation, finds none of this one's).
+  mutationRow('webhookEndpointCreate', ['admin', 'service', 'foreignStaff'], () => webhook, 'a new endpoint'),
+  mutationRow('webhookEndpointUpdate', ['admin', 'service'], async () => ({ endpointId: await freshWebhook(), description: 'Changed' }), "this organisation's endpoint", { oneOf: ['webhookEndpoint', 'secret'] }),
+  mutationRow('webhookEndpointDelete', ['admin', 'service'], async () => ({ endpointId: await freshWebhook() }), "this organisation's endpoint", { oneOf: ['webhookEndpoint', 'secret'] }),
+  mutationRow('webhookEndpointRotateSecret', ['admin', 'service'], async () => ({ endpointId: await freshWebhook() }), "this organisation's endpoint"),
+  mutationRow('webhookDeliveryReplay', ['admin', 'service'], async () => ({ deliveryId: (await webhookWithDelivery()).deliveryId }), "this organisation's delivery"),
   mutationRow('messageTemplateCreate', ['admin', 'foreignStaff'], () => ({ name: `T ${randomUUID()}`, body: 'Hello {{patient.firstName}}' }), 'a new template'),
   mutationRow('messageTemplateUpdate', ['admin'], async () => ({ templateId: await freshTemplate(), body: 'Changed' }), "this organisation's template"),
   mutationRow('messageTemplateDelete', ['admin'], async () => ({ templateId: await freshTemplate() }), "this organisation's template"),
