@@ -104,7 +104,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const auditLog = new AuditLog(orm, logger);
   const files = config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir);
   const clinicRelay = new ClinicRelay(orm, bus, files, logger, { pollMs: config.clinics.relayPollMs });
-  const webhookDispatcher = new WebhookDispatcher(orm, config.webhooks, cursorSecret, logger, bus);
+  const webhookDispatcher = new WebhookDispatcher(orm, config.webhooks, cursorSecret, logger, bus, metrics);
   const deps: AppDeps = {
     config,
     orm,

@@ -41,6 +41,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhooks = new Counter({
+    name: 'care_messaging_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (DELIVERED, RETRY, DEAD) and error code (none when delivered).',
+    labelNames: ['outcome', 'error'] as const,
+    registers: [this.registry],
+  });
+
   readonly rateLimitRefusals = new Counter({
     name: 'care_messaging_rate_limit_refusals_total',
     help: 'Calls refused by an abuse limit, by action.',
@@ -67,18 +74,20 @@ export class Metrics {
   private watchOutboxes(orm: MikroORM): void {
     new Gauge({
       name: 'care_messaging_outbox_depth',
-      help: 'Entries waiting in each outbox: messages to plan notices for, notices to send, envelopes to other clinics.',
+      help: 'Entries waiting in each outbox: messages to plan notices for, notices to send, envelopes to other clinics, webhook deliveries.',
       labelNames: ['outbox'] as const,
       registers: [this.registry],
       async collect() {
-        const [row] = await orm.em.fork().execute<Array<{ planning: string; notices: string; clinics: string }>>(
+        const [row] = await orm.em.fork().execute<Array<{ planning: string; notices: string; clinics: string; webhooks: string }>>(
           `select (select count(*) from notification_outbox) as planning,
                   (select count(*) from notification where status in ('PENDING', 'SENDING')) as notices,
-                  (select count(*) from clinic_outbox where delivered_at is null and refused_at is null) as clinics`,
+                  (select count(*) from clinic_outbox where delivered_at is null and refused_at is null) as clinics,
+                  (select count(*) from webhook_delivery where status = 'PENDING') as webhooks`,
         );
         this.set({ outbox: 'notification_planning' }, Number(row.planning));
         this.set({ outbox: 'notifications' }, Number(row.notices));
         this.set({ outbox: 'clinic_envelopes' }, Number(row.clinics));
+        this.set({ outbox: 'webhooks' }, Number(row.webhooks));
       },
     });
   }

@@ -3,6 +3,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
 import type { EventBus } from '../../realtime/bus';
+import type { Metrics } from '../../telemetry/metrics';
 import { scheduleRepeating } from '../../common/schedule';
 import { withoutDetails } from '../notifications/delivery';
 import { permissionFor } from '../../policy/permissions';
@@ -66,6 +67,7 @@ export class WebhookDispatcher {
     serverSecret: string,
     private readonly logger: Logger,
     private readonly bus?: EventBus,
+    private readonly metrics?: Metrics,
   ) {
     this.rules = destinationRules(config);
     this.secrets = new SecretBox(serverSecret);
@@ -231,6 +233,7 @@ export class WebhookDispatcher {
   /** Records an attempt's outcome (renewing the lease); whether to go on to the next delivery. */
   private async record(em: EntityManager, endpoint: LeasedEndpoint, token: string, head: HeadDelivery, outcome: SendOutcome): Promise<boolean> {
     if (outcome.delivered) {
+      this.metrics?.webhooks.inc({ outcome: 'DELIVERED', error: '' });
       await em.execute(
         `with delivered as (
            update webhook_delivery set status = 'DELIVERED', attempts = attempts + 1, last_attempt_at = now(), last_status_code = ?, last_error = null, delivered_at = now()
@@ -243,6 +246,7 @@ export class WebhookDispatcher {
     }
     const attempts = head.attempts + 1;
     const dead = attempts >= this.config.maxAttempts;
+    this.metrics?.webhooks.inc({ outcome: dead ? 'DEAD' : 'RETRY', error: outcome.error ?? '' });
     this.logger.warn({ endpointId: endpoint.id, deliveryId: head.id, attempts, error: outcome.error, statusCode: outcome.statusCode }, dead ? 'webhook delivery dead' : 'webhook delivery failed; will retry');
     const turnOff = 'streak.was_enabled and streak.failures >= ? and streak.since <= now() - make_interval(secs => ?)';
     const threshold = [this.config.disableAfterFailures, this.config.disableAfterMs / 1000];
