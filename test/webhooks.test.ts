@@ -5,6 +5,7 @@ import { startTestServer, type TestServer } from './support/server';
 import { createOwnDatabase, type OwnDatabase } from './support/database';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { eventually, ok, request } from './support/client';
+import { SmtpSink } from './support/notification-sinks';
 import { actions, codes } from './support/actions';
 import {
   ConversationCloseDocument,
@@ -89,6 +90,7 @@ class Receiver {
   }
 }
 
+const smtp = new SmtpSink();
 const SETTINGS = {
   WEBHOOK_POLL_MS: '50',
   WEBHOOK_RETRY_BASE_MS: '100',
@@ -111,6 +113,8 @@ const { activate, post } = actions(() => server);
 
 beforeAll(async () => {
   database = await createOwnDatabase('webhooks');
+  await smtp.start();
+  Object.assign(SETTINGS, { NOTIFICATION_WORKER: 'true', NOTIFICATION_POLL_MS: '50', SMTP_URL: smtp.url });
   server = await startTestServer(SETTINGS, undefined, { databaseUrl: database.url });
   receiver = await new Receiver().listen();
   // On another loopback address, outside the allowed network: nothing may ever reach it.
@@ -123,6 +127,7 @@ afterAll(async () => {
   await server.close();
   await receiver.close();
   await elsewhere.close();
+  await smtp.stop();
   await database.drop();
 });
 beforeEach(() => {
@@ -352,6 +357,13 @@ describe('delivering', () => {
     );
     expect(notices.map((notice) => notice.team_member_id).sort()).toEqual(admins.map((person) => person.id).sort());
     expect(notices.every((notice) => notice.transport === 'EMAIL')).toBe(true);
+    // The email names the organisation and links to the settings: no endpoint address, no patient, no message.
+    const addresses = admins.map((person) => `${person.externalId}@clinic.example`);
+    await eventually(() => smtp.mails.filter((mail) => addresses.includes(mail.to[0])).length === 2, 10_000);
+    const mail = smtp.mails.find((candidate) => candidate.to[0] === addresses[0])!;
+    expect(mail.subject).toBe(`A webhook endpoint of Test ${organisation.slug} was turned off`);
+    expect(mail.text).toContain('/settings/webhooks');
+    for (const secretWord of [receiver.url, 'Failing Patient', endpoint.id]) expect(mail.raw).not.toContain(secretWord);
 
     // Nothing is sent while it is off; turned on again, what is still pending goes.
     const attempts = receiver.received.length;

@@ -60,6 +60,8 @@ export class WebhookDispatcher {
   private stopKicks?: () => void;
   private readonly rules: DestinationRules;
   private readonly secrets: SecretBox;
+  /** Organisations with webhooks (as of the last pass): only their events wake the dispatcher early. */
+  private fedOrganisations = new Set<string>();
 
   constructor(
     private readonly orm: MikroORM,
@@ -78,7 +80,7 @@ export class WebhookDispatcher {
     this.schedule(0);
     // New events: deliver soon rather than at the next poll.
     this.stopKicks = this.bus?.subscribe((notice) => {
-      if (notice.kind === 'events') this.kick();
+      if (notice.kind === 'events' && this.fedOrganisations.has(notice.organisationId)) this.kick();
     });
     this.stopHousekeeping = scheduleRepeating(() => {
       this.orm.em
@@ -127,12 +129,13 @@ export class WebhookDispatcher {
 
   /** Turns new channel events into deliveries for every organisation behind; true if one has more. */
   async feed(): Promise<boolean> {
-    const behind = await this.orm.em.fork().execute<Array<{ organisation_id: string; last_position: string }>>(
-      `select f.organisation_id, p.last_position from webhook_feed f join event_position p on p.organisation_id = f.organisation_id
-        where p.last_position > f.last_position`,
+    const fed = await this.orm.em.fork().execute<Array<{ organisation_id: string; last_position: string; behind: boolean }>>(
+      `select f.organisation_id, p.last_position, p.last_position > f.last_position as behind
+         from webhook_feed f join event_position p on p.organisation_id = f.organisation_id`,
     );
+    this.fedOrganisations = new Set(fed.map((row) => row.organisation_id));
     let more = false;
-    for (const { organisation_id: organisationId, last_position: latest } of behind) {
+    for (const { organisation_id: organisationId, last_position: latest } of fed.filter((row) => row.behind)) {
       if (this.stopped) break;
       more = (await this.orm.em.fork().transactional((em) => this.feedOrganisation(em, organisationId, Number(latest)))) || more;
     }
