@@ -114,7 +114,7 @@ const { activate, post } = actions(() => server);
 beforeAll(async () => {
   database = await createOwnDatabase('webhooks');
   await smtp.start();
-  Object.assign(SETTINGS, { NOTIFICATION_WORKER: 'true', NOTIFICATION_POLL_MS: '50', SMTP_URL: smtp.url });
+  Object.assign(SETTINGS, { NOTIFICATION_WORKER: 'true', NOTIFICATION_POLL_MS: '50', NOTIFICATION_MAX_ATTEMPTS: '1', SMTP_URL: smtp.url });
   server = await startTestServer(SETTINGS, undefined, { databaseUrl: database.url });
   receiver = await new Receiver().listen();
   // On another loopback address, outside the allowed network: nothing may ever reach it.
@@ -401,6 +401,29 @@ describe('delivering', () => {
     expect(() => bodies(newSecret)).toThrow();
     expect(codes((await ok(server.url, organisation.serviceToken, WebhookEndpointRotateSecretDocument, { input: { endpointId: endpoint.id, overlapMinutes: 20_000 } })).webhookEndpointRotateSecret)).toEqual(['INVALID_INPUT']);
   });
+});
+
+it('tells subscribed endpoints of a notice that could not be sent, with ids and a reason code only', async () => {
+  const { organisation, secret } = await freshEndpoint(['NOTIFICATION_FAILED']);
+  const unreachable = await organisation.addStaff('Unreachable Admin', ['MESSAGING_ADMIN']);
+  await smtp.stop();
+  try {
+    const [{ id }] = await server.orm.em
+      .fork()
+      .execute<Array<{ id: string }>>(`insert into notification (organisation_id, kind, transport, team_member_id, due_at) values (?, 'WEBHOOK_DISABLED', 'EMAIL', ?, now()) returning id`, [
+        organisation.id,
+        unreachable.id,
+      ]);
+    await eventually(() => bodies(secret).length === 1, 10_000);
+    expect(bodies(secret)[0]).toEqual({
+      type: 'notification.failed',
+      timestamp: expect.any(String),
+      data: expect.objectContaining({ organisationId: organisation.id, notificationId: id, transport: 'EMAIL', recipient: { kind: 'TEAM_MEMBER', id: unreachable.id }, reason: expect.any(String) }),
+    });
+    expect(JSON.stringify(bodies(secret))).not.toContain('clinic.example');
+  } finally {
+    await smtp.start();
+  }
 });
 
 it('across a restart with the receiver failing, every event reaches the receiver exactly once, in order', async () => {

@@ -128,11 +128,12 @@ async function apply(log: EventLogTransaction, organisationId: string, sender: E
         await closeConversation(log, organisationId, handover.channelId!);
         await systemNote(log, organisationId, handover.clinicChannelId, `${envelope.decidedBy} at ${sender.name} accepted the handover.`);
         await log.em.flush();
+        const [channel] = await log.em.execute<Array<{ patient_id: string | null }>>('select patient_id from channel where organisation_id = ? and id = ?', [organisationId, handover.channelId]);
         await queueWebhookEvent(log.em, organisationId, {
           id: eventId(organisationId, handover.id, WebhookEventType.CONVERSATION_HANDED_OVER),
           type: WebhookEventType.CONVERSATION_HANDED_OVER,
           occurredAt: handover.decidedAt,
-          data: { organisationId, channelId: handover.channelId, handoverId: handover.id, patientId: handover.patientId ?? null, toClinic: { slug: sender.slug, name: sender.name } },
+          data: { organisationId, channelId: handover.channelId, handoverId: handover.id, patientId: channel?.patient_id ?? null, toClinic: { slug: sender.slug, name: sender.name } },
         });
         return transferKeysOf(handover);
       }
