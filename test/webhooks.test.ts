@@ -186,6 +186,13 @@ describe('registering endpoints', () => {
     expect(deleted.webhookEndpointDelete.userErrors).toEqual([]);
   });
 
+  it('an organisation has at most 20 endpoints', async () => {
+    const organisation = await createOrganisation(server);
+    for (let index = 0; index < 20; index++) expect((await register(organisation.serviceToken, { eventTypes: ['MESSAGE_SENT'], enabled: false })).userErrors).toEqual([]);
+    const refused = await register(organisation.serviceToken, { eventTypes: ['MESSAGE_SENT'], enabled: false });
+    expect(refused.userErrors).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', message: 'An organisation has at most 20 webhook endpoints.' })]);
+  });
+
   it('refuses URLs that reach loopback, private, link-local or metadata addresses, and bad input, changing nothing', async () => {
     const before = (await ok(server.url, admin.token, WebhookEndpointsDocument, {})).webhookEndpoints.length;
     for (const url of [
@@ -219,7 +226,7 @@ describe('registering endpoints', () => {
     const rules = { httpsOnly: false, allowedNetworks: [] };
     expect(addressAllowed('93.184.215.14', rules)).toBe(true);
     expect(addressAllowed('2606:2800:220:1:248:1893:25c8:1946', rules)).toBe(true);
-    for (const address of ['127.0.0.1', '::1', '::ffff:10.1.2.3', '169.254.169.254', 'fe80::1', '100.64.0.1', '224.0.0.1', '255.255.255.255', 'fc00::1']) {
+    for (const address of ['127.0.0.1', '::1', '::ffff:10.1.2.3', '::7f00:1', '169.254.169.254', 'fe80::1', '100.64.0.1', '224.0.0.1', '255.255.255.255', 'fc00::1', '64:ff9b::a00:1']) {
       expect({ address, allowed: addressAllowed(address, rules) }).toEqual({ address, allowed: false });
     }
     // A name that pointed at a public address and now points at a private one is refused at send.
@@ -227,6 +234,8 @@ describe('registering endpoints', () => {
     await expect(resolveAllowed(url, rules, async () => [{ address: '93.184.215.14', family: 4 }])).resolves.toHaveLength(1);
     await expect(resolveAllowed(url, rules, async () => [{ address: '93.184.215.14', family: 4 }, { address: '10.0.0.1', family: 4 }])).rejects.toEqual(new DestinationRefused('PRIVATE_ADDRESS'));
     await expect(resolveAllowed(new URL('http://x.example/'), { httpsOnly: false, allowedNetworks: [] }, async () => [])).rejects.toEqual(new DestinationRefused('UNRESOLVABLE'));
+    // A name server that never answers does not hold a send (or a registration) beyond the deadline.
+    await expect(resolveAllowed(url, rules, () => new Promise(() => undefined), 50)).rejects.toEqual(new DestinationRefused('UNRESOLVABLE'));
   });
 });
 
@@ -263,6 +272,15 @@ describe('delivering', () => {
 
     const log = await deliveriesOf(endpoint.id, organisation.serviceToken);
     expect(log.every((delivery) => delivery.status === 'DELIVERED' && delivery.attempts === 1 && delivery.lastStatusCode === 204)).toBe(true);
+    // Newest first, paged with opaque cursors that do not change between reads.
+    const first = (await ok(server.url, organisation.serviceToken, WebhookDeliveriesDocument, { endpointId: endpoint.id, first: 2 })).webhookDeliveries;
+    const again = (await ok(server.url, organisation.serviceToken, WebhookDeliveriesDocument, { endpointId: endpoint.id, first: 2 })).webhookDeliveries;
+    expect(again.pageInfo.endCursor).toBe(first.pageInfo.endCursor);
+    const rest = (await ok(server.url, organisation.serviceToken, WebhookDeliveriesDocument, { endpointId: endpoint.id, first: 100, after: first.pageInfo.endCursor })).webhookDeliveries;
+    expect([...first.edges, ...rest.edges].map((edge) => edge.node.id)).toEqual(log.map((delivery) => delivery.id));
+    const payloads = log.map((delivery) => JSON.parse(delivery.payload) as { channelId: string; messageId?: string });
+    expect(payloads.filter((data) => data.channelId === care.id && data.messageId).map((data) => data.messageId).reverse()).toEqual(sent.map((message) => message.id));
+    expect((await request(server.url, organisation.serviceToken, WebhookDeliveriesDocument, { endpointId: endpoint.id, after: 'forged' })).errors?.[0].extensions?.code).toBe('CURSOR_INVALID');
     expect(JSON.stringify(log)).not.toContain('secret text');
   });
 

@@ -9,14 +9,17 @@ const RETENTION_LOCK = 'care-messaging-event-retention';
  * Removes, per organisation, the prefix of its event log (by position) older than `olderThan`.
  * Each organisation's `pruned_through` is raised first, so a resume cursor into the removed range
  * gets CURSOR_EXPIRED rather than a silent gap. Messages are kept: only the replay log is
- * trimmed. Returns how many events were removed (0 when another process holds the lock).
+ * trimmed, and never past an organisation's webhook feed. Returns how many events were removed (0 when another process holds the lock).
  */
 export async function pruneEventLog(orm: MikroORM, olderThan: Date, batchSize = 10_000): Promise<number> {
   return orm.em.fork().transactional(async (em) => {
     const [{ locked }] = await em.execute<Array<{ locked: boolean }>>('select pg_try_advisory_xact_lock(hashtext(?)) as locked', [RETENTION_LOCK]);
     if (!locked) return 0;
+    // Never past what webhooks have yet to turn into deliveries: a lagging feed loses nothing.
     const cuts = await em.execute<Array<{ organisation_id: string; through: string }>>(
-      'select organisation_id, max(position) as through from channel_event where created_at < ? group by organisation_id',
+      `select e.organisation_id, least(max(e.position), min(f.last_position)) as through
+         from channel_event e left join webhook_feed f on f.organisation_id = e.organisation_id
+        where e.created_at < ? group by e.organisation_id`,
       [olderThan],
     );
     let removed = 0;

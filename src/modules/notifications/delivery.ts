@@ -151,12 +151,15 @@ export class NoticeDelivery {
   /** Only this claim's outcome counts: a notice reclaimed after its lease ended belongs to the new claim. */
   private async finish(em: EntityManager, notice: ClaimedNotice, status: 'SENT' | 'SUPPRESSED' | 'FAILED', reason: string | null): Promise<void> {
     this.metrics?.notifications.inc({ transport: notice.transport, outcome: status });
-    const finished = await em.execute<Array<{ id: string }>>(
-      `update notification set status = ?, reason = ?, sent_at = case when ? = 'SENT' then now() end, locked_until = null
-        where organisation_id = ? and id = ? and status = 'SENDING' and attempts = ? returning id`,
-      [status, reason, status, notice.organisation_id, notice.id, notice.attempts],
-    );
-    if (status === 'FAILED' && finished.length > 0) await queueWebhookEvent(em, notice.organisation_id, notificationFailed(notice, reason));
+    // A failure and the webhook event telling of it commit together.
+    await em.transactional(async (tx) => {
+      const finished = await tx.execute<Array<{ id: string }>>(
+        `update notification set status = ?, reason = ?, sent_at = case when ? = 'SENT' then now() end, locked_until = null
+          where organisation_id = ? and id = ? and status = 'SENDING' and attempts = ? returning id`,
+        [status, reason, status, notice.organisation_id, notice.id, notice.attempts],
+      );
+      if (status === 'FAILED' && finished.length > 0) await queueWebhookEvent(tx, notice.organisation_id, notificationFailed(notice, reason));
+    });
   }
 
   /**
@@ -206,7 +209,8 @@ export class NoticeDelivery {
     switch (notice.transport) {
       case 'EMAIL': {
         const wanted = notice.kind === 'DIGEST' ? 'DIGEST' : notice.kind === 'MESSAGE' ? 'IMMEDIATE' : undefined;
-        if (wanted ? state.email_mode !== wanted : state.email_mode === 'OFF') return 'PREFERENCE';
+        // An endpoint turned off is an operational notice to admins, not about messages: their message email preference does not apply.
+        if (notice.kind !== 'WEBHOOK_DISABLED' && (wanted ? state.email_mode !== wanted : state.email_mode === 'OFF')) return 'PREFERENCE';
         if (!this.transports.email) return 'NOT_CONFIGURED';
         return state.email_address ? undefined : 'NO_ADDRESS';
       }

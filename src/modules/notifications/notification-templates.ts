@@ -82,8 +82,8 @@ const DEFAULTS: Record<NotificationTemplateKind, Omit<NotificationTemplate, 'kin
   },
   WEBHOOK_DISABLED_EMAIL: {
     subject: 'A webhook endpoint of {{organisation.name}} was turned off',
-    text: 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Its events wait until it is turned on again.\n\nCheck it: {{link}}\n',
-    html: html('Hello,', 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Its events wait until it is turned on again.', 'Check it'),
+    text: 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Events are not sent to it until it is turned on again.\n\nCheck it: {{link}}\n',
+    html: html('Hello,', 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Events are not sent to it until it is turned on again.', 'Check it'),
   },
 };
 

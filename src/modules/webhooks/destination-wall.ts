@@ -33,8 +33,12 @@ export function addressAllowed(address: string, rules: DestinationRules): boolea
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   if (rules.allowedNetworks.some(([network, bits]) => network.kind() === parsed.kind() && parsed.match([network, bits] as never))) return true;
+  // IPv6: global unicast (2000::/3) only, which leaves out IPv4-compatible and unallocated space.
+  if (parsed.kind() === 'ipv6') return parsed.range() === 'unicast' && parsed.match(GLOBAL_UNICAST_V6);
   return parsed.range() === 'unicast';
 }
+
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
 
 /** The URL's form: http(s) only (https only where required), no credentials in it. */
 export function checkUrl(raw: string, rules: DestinationRules): URL {
@@ -52,15 +56,25 @@ export function checkUrl(raw: string, rules: DestinationRules): URL {
 
 type Resolve = (host: string) => Promise<Array<{ address: string; family: number }>>;
 const systemResolve: Resolve = (host) => dns.promises.lookup(host, { all: true, verbatim: true });
+/** A name that takes longer to resolve is UNRESOLVABLE (the lookup may go on in the background, but nothing waits for it). */
+const RESOLVE_TIMEOUT_MS = 5_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('resolution timed out')), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
 
 /** The URL's host resolved now; refused if any address it resolves to is not allowed (a name need only point once at a private address). */
-export async function resolveAllowed(url: URL, rules: DestinationRules, resolve: Resolve = systemResolve): Promise<Array<{ address: string; family: number }>> {
+export async function resolveAllowed(url: URL, rules: DestinationRules, resolve: Resolve = systemResolve, timeoutMs = RESOLVE_TIMEOUT_MS): Promise<Array<{ address: string; family: number }>> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let addresses: Array<{ address: string; family: number }>;
   if (net.isIP(host)) addresses = [{ address: host, family: net.isIP(host) }];
   else {
     try {
-      addresses = await resolve(host);
+      addresses = await withDeadline(resolve(host), timeoutMs);
     } catch {
       throw new DestinationRefused('UNRESOLVABLE');
     }

@@ -8,7 +8,7 @@ import { scheduleRepeating } from '../../common/schedule';
 import { withoutDetails } from '../notifications/delivery';
 import { permissionFor } from '../../policy/permissions';
 import { parseNetworks, type DestinationRules } from './destination-wall';
-import { eventsOfChannelEvent, wireType, WebhookEventType, type LoggedChannelEvent } from './webhook-events';
+import { eventOfLogged, eventsOfChannelEvent, wireType, WebhookEventType, type LoggedChannelEvent, type LoggedWebhookEvent } from './webhook-events';
 import { SecretBox, signatureHeader } from './webhook-secrets';
 import { postWebhook, type SendOutcome } from './webhook-sender';
 
@@ -21,16 +21,6 @@ const DELIVERIES_PER_LEASE = 50;
 const LEASE = "interval '2 minutes'";
 const MAX_BACKOFF_MS = 6 * 3_600_000;
 
-interface LeasedEndpoint {
-  organisation_id: string;
-  id: string;
-  url: string;
-  include_content: boolean;
-  secret_sealed: string;
-  previous_secret_sealed: string | null;
-  in_overlap: boolean;
-}
-
 interface HeadDelivery {
   id: string;
   event_id: string;
@@ -39,6 +29,12 @@ interface HeadDelivery {
   data: Record<string, unknown>;
   attempts: number;
   due: boolean;
+  /** The endpoint as it is now. */
+  url: string;
+  include_content: boolean;
+  secret_sealed: string;
+  /** While the rotation overlap lasts. */
+  previous_secret_sealed: string | null;
 }
 
 /**
@@ -127,7 +123,7 @@ export class WebhookDispatcher {
     return fed || sent === ENDPOINTS_PER_PASS;
   }
 
-  /** Turns new channel events into deliveries for every organisation behind; true if one has more. */
+  /** Turns new events into deliveries for every organisation behind; true if one has more. */
   async feed(): Promise<boolean> {
     const fed = await this.orm.em.fork().execute<Array<{ organisation_id: string; last_position: string; behind: boolean }>>(
       `select f.organisation_id, p.last_position, p.last_position > f.last_position as behind
@@ -137,7 +133,12 @@ export class WebhookDispatcher {
     let more = false;
     for (const { organisation_id: organisationId, last_position: latest } of fed.filter((row) => row.behind)) {
       if (this.stopped) break;
-      more = (await this.orm.em.fork().transactional((em) => this.feedOrganisation(em, organisationId, Number(latest)))) || more;
+      try {
+        more = (await this.orm.em.fork().transactional((em) => this.feedOrganisation(em, organisationId, Number(latest)))) || more;
+      } catch (error) {
+        // One organisation's trouble does not hold up the others (it is tried again next pass).
+        this.logger.warn({ organisationId, error: withoutDetails(error) }, 'webhook feed failed');
+      }
     }
     return more;
   }
@@ -150,21 +151,34 @@ export class WebhookDispatcher {
     // Every position up to `latest` has committed (a position is taken under a row lock held to commit).
     const upTo = Math.min(latest, from + FEED_POSITIONS);
     if (upTo <= from) return false;
-    const endpoints = await em.execute<Array<{ id: string; event_types: WebhookEventType[] }>>(
-      'select id, event_types from webhook_endpoint where organisation_id = ? and enabled order by created_at, id',
+    const endpoints = await em.execute<Array<{ id: string; event_types: WebhookEventType[]; from_position: string }>>(
+      'select id, event_types, from_position from webhook_endpoint where organisation_id = ? and enabled order by created_at, id',
       [organisationId],
     );
     if (endpoints.length > 0) {
-      const events = await em.execute<LoggedChannelEvent[]>(
-        `select e.organisation_id, e.channel_id, e.seq::text as seq, e.type, e.message_id, e.actor_team_member_id, e.actor_patient_id,
-                e.subject_team_member_id, e.subject_patient_id, e.staff_only, e.created_at, c.kind as channel_kind, c.patient_id
-           from channel_event e join channel c on c.organisation_id = e.organisation_id and c.id = e.channel_id
-          where e.organisation_id = ? and e.position > ? and e.position <= ?
-          order by e.position, e.channel_id, e.seq`,
-        [organisationId, from, upTo],
-      );
-      const rows = events.flatMap(eventsOfChannelEvent).flatMap((event) =>
-        endpoints.filter((endpoint) => endpoint.event_types.includes(event.type)).map((endpoint) => [endpoint.id, event.id, event.type, event.occurredAt.toISOString(), JSON.stringify(event.data)]),
+      const [channelEvents, otherEvents] = await Promise.all([
+        em.execute<Array<LoggedChannelEvent & { position: string }>>(
+          `select e.position, e.organisation_id, e.channel_id, e.seq::text as seq, e.type, e.message_id, e.actor_team_member_id, e.actor_patient_id,
+                  e.subject_team_member_id, e.subject_patient_id, e.staff_only, e.created_at, c.kind as channel_kind, c.patient_id
+             from channel_event e join channel c on c.organisation_id = e.organisation_id and c.id = e.channel_id
+            where e.organisation_id = ? and e.position > ? and e.position <= ?
+            order by e.position, e.created_at, e.channel_id, e.seq`,
+          [organisationId, from, upTo],
+        ),
+        em.execute<LoggedWebhookEvent[]>(
+          'select position, event_id, event_type, occurred_at, data from webhook_event where organisation_id = ? and position > ? and position <= ? order by position, event_id',
+          [organisationId, from, upTo],
+        ),
+      ]);
+      // Commit order: by position (a transaction's events share one), channel events first.
+      const events = [
+        ...channelEvents.flatMap((row) => eventsOfChannelEvent(row).map((event) => ({ position: Number(row.position), event }))),
+        ...otherEvents.map((row) => ({ position: Number(row.position), event: eventOfLogged(row) })),
+      ].sort((a, b) => a.position - b.position);
+      const rows = events.flatMap(({ position, event }) =>
+        endpoints
+          .filter((endpoint) => endpoint.event_types.includes(event.type) && position > Number(endpoint.from_position))
+          .map((endpoint) => [endpoint.id, event.id, event.type, event.occurredAt.toISOString(), JSON.stringify(event.data)]),
       );
       if (rows.length > 0) {
         const column = (index: number) => rows.map((row) => row[index]);
@@ -172,80 +186,98 @@ export class WebhookDispatcher {
           `insert into webhook_delivery (organisation_id, endpoint_id, event_id, event_type, occurred_at, data)
            select ?, d.endpoint_id, d.event_id, d.event_type, d.occurred_at, d.data
              from unnest(?::uuid[], ?::text[], ?::text[], ?::timestamptz[], ?::jsonb[]) with ordinality as d(endpoint_id, event_id, event_type, occurred_at, data, n)
-            order by d.n`,
+            order by d.n
+           on conflict (organisation_id, endpoint_id, event_id) where replay_of is null do nothing`,
           [organisationId, ...[0, 1, 2, 3, 4].map((index) => pgArray(column(index)))],
         );
       }
     }
+    await em.execute('delete from webhook_event where organisation_id = ? and position <= ?', [organisationId, upTo]);
     await em.execute('update webhook_feed set last_position = ? where organisation_id = ?', [upTo, organisationId]);
-    this.kick();
     return upTo < latest;
   }
 
-  /** Leases endpoints whose next delivery is due and sends to them side by side; returns how many were leased. */
+  /** Leases endpoints whose next delivery is due (the longest waiting first) and sends to them side by side; returns how many were leased. */
   async sendDue(): Promise<number> {
     const token = randomUUID();
-    const leased = await this.orm.em.fork().execute<LeasedEndpoint[]>(
+    const leased = await this.orm.em.fork().execute<Array<{ organisation_id: string; id: string }>>(
       `update webhook_endpoint e set lease_token = ?, lease_until = clock_timestamp() + ${LEASE}
         where (e.organisation_id, e.id) in (
           select w.organisation_id, w.id from webhook_endpoint w
-           where w.enabled and (w.lease_until is null or w.lease_until < clock_timestamp())
-             and (select d.next_attempt_at from webhook_delivery d
-                   where d.organisation_id = w.organisation_id and d.endpoint_id = w.id and d.status = 'PENDING'
-                   order by d.seq limit 1) <= clock_timestamp()
-           limit ${ENDPOINTS_PER_PASS} for update skip locked)
-        returning e.organisation_id, e.id, e.url, e.include_content, e.secret_sealed, e.previous_secret_sealed,
-                  coalesce(e.previous_secret_expires_at > now(), false) as in_overlap`,
+           cross join lateral (select d.next_attempt_at from webhook_delivery d
+                                where d.organisation_id = w.organisation_id and d.endpoint_id = w.id and d.status = 'PENDING'
+                                order by d.seq limit 1) head
+           where w.enabled and (w.lease_until is null or w.lease_until < clock_timestamp()) and head.next_attempt_at <= clock_timestamp()
+           order by head.next_attempt_at
+           limit ${ENDPOINTS_PER_PASS} for update of w skip locked)
+        returning e.organisation_id, e.id`,
       [token],
     );
     await Promise.all(leased.map((endpoint) => this.drain(endpoint, token).catch((error) => this.logger.warn({ endpointId: endpoint.id, error: withoutDetails(error) }, 'webhook sending failed'))));
     return leased.length;
   }
 
-  /** Sends an endpoint's due deliveries in order, while they succeed (or die), then gives up its lease. */
-  private async drain(endpoint: LeasedEndpoint, token: string): Promise<void> {
+  /**
+   * Sends an endpoint's due deliveries in order while they succeed (or die), then gives up its
+   * lease. The endpoint is read again before each (its URL, content setting, secrets and being on
+   * may change meanwhile); once the lease is lost, nothing more is sent or recorded.
+   */
+  private async drain(endpoint: { organisation_id: string; id: string }, token: string): Promise<void> {
     const em = this.orm.em.fork();
-    const secrets = [this.secrets.open(endpoint.secret_sealed)];
-    if (endpoint.in_overlap && endpoint.previous_secret_sealed) secrets.push(this.secrets.open(endpoint.previous_secret_sealed));
     try {
       for (let sent = 0; sent < DELIVERIES_PER_LEASE && !this.stopped; sent++) {
         const [head] = await em.execute<HeadDelivery[]>(
-          `select id, event_id, event_type, occurred_at, data, attempts, next_attempt_at <= clock_timestamp() as due from webhook_delivery
-            where organisation_id = ? and endpoint_id = ? and status = 'PENDING' order by seq limit 1`,
-          [endpoint.organisation_id, endpoint.id],
+          `select d.id, d.event_id, d.event_type, d.occurred_at, d.data, d.attempts, d.next_attempt_at <= clock_timestamp() as due,
+                  e.url, e.include_content, e.secret_sealed, case when e.previous_secret_expires_at > now() then e.previous_secret_sealed end as previous_secret_sealed
+             from webhook_endpoint e
+             join lateral (select * from webhook_delivery d where d.organisation_id = e.organisation_id and d.endpoint_id = e.id and d.status = 'PENDING'
+                            order by d.seq limit 1) d on true
+            where e.organisation_id = ? and e.id = ? and e.lease_token = ? and e.enabled`,
+          [endpoint.organisation_id, endpoint.id, token],
         );
         if (!head?.due) return;
-        const content = endpoint.include_content ? await contentOf(em, endpoint.organisation_id, head) : undefined;
-        const body = JSON.stringify({ type: wireType(head.event_type), timestamp: new Date(head.occurred_at).toISOString(), data: content ? { ...head.data, content } : head.data });
-        const now = new Date();
-        const outcome = await postWebhook(
-          endpoint.url,
-          body,
-          { 'webhook-id': head.event_id, 'webhook-timestamp': Math.floor(now.getTime() / 1000).toString(), 'webhook-signature': signatureHeader(secrets, head.event_id, now, body) },
-          this.rules,
-          this.config,
-        );
-        const keepGoing = await this.record(em, endpoint, token, head, outcome);
-        if (!keepGoing) return;
+        const outcome = await this.attempt(em, endpoint.organisation_id, head);
+        if (!(await this.record(em, endpoint, token, head, outcome))) return;
       }
     } finally {
       await em.execute('update webhook_endpoint set lease_token = null, lease_until = null where organisation_id = ? and id = ? and lease_token = ?', [endpoint.organisation_id, endpoint.id, token]);
     }
   }
 
-  /** Records an attempt's outcome (renewing the lease); whether to go on to the next delivery. */
-  private async record(em: EntityManager, endpoint: LeasedEndpoint, token: string, head: HeadDelivery, outcome: SendOutcome): Promise<boolean> {
+  /** One attempt; a fault of ours (a secret that cannot be opened, a failed read) is a failed attempt too, retried with backoff. */
+  private async attempt(em: EntityManager, organisationId: string, head: HeadDelivery): Promise<SendOutcome> {
+    try {
+      const secrets = [head.secret_sealed, head.previous_secret_sealed].filter((sealed): sealed is string => sealed !== null).map((sealed) => this.secrets.open(sealed));
+      const content = head.include_content ? await contentOf(em, organisationId, head) : undefined;
+      const body = JSON.stringify({ type: wireType(head.event_type), timestamp: new Date(head.occurred_at).toISOString(), data: content ? { ...head.data, content } : head.data });
+      const now = new Date();
+      return await postWebhook(
+        head.url,
+        body,
+        { 'webhook-id': head.event_id, 'webhook-timestamp': Math.floor(now.getTime() / 1000).toString(), 'webhook-signature': signatureHeader(secrets, head.event_id, now, body) },
+        this.rules,
+        this.config,
+      );
+    } catch (error) {
+      this.logger.error({ deliveryId: head.id, error: withoutDetails(error) }, 'webhook attempt failed before sending');
+      return { delivered: false, statusCode: null, error: 'INTERNAL' };
+    }
+  }
+
+  /** Records an attempt's outcome and renews the lease; whether to go on to the next delivery (not once the lease is lost). */
+  private async record(em: EntityManager, endpoint: { organisation_id: string; id: string }, token: string, head: HeadDelivery, outcome: SendOutcome): Promise<boolean> {
+    const leaseHeld = 'exists (select 1 from webhook_endpoint l where l.organisation_id = ? and l.id = ? and l.lease_token = ?)';
     if (outcome.delivered) {
       this.metrics?.webhooks.inc({ outcome: 'DELIVERED', error: '' });
-      await em.execute(
+      const renewed = await em.execute<unknown[]>(
         `with delivered as (
            update webhook_delivery set status = 'DELIVERED', attempts = attempts + 1, last_attempt_at = now(), last_status_code = ?, last_error = null, delivered_at = now()
-            where organisation_id = ? and id = ? and status = 'PENDING')
+            where organisation_id = ? and id = ? and status = 'PENDING' and ${leaseHeld})
          update webhook_endpoint set failure_streak = 0, failing_since = null, lease_until = clock_timestamp() + ${LEASE}
-          where organisation_id = ? and id = ? and lease_token = ?`,
-        [outcome.statusCode, endpoint.organisation_id, head.id, endpoint.organisation_id, endpoint.id, token],
+          where organisation_id = ? and id = ? and lease_token = ? returning 1`,
+        [outcome.statusCode, endpoint.organisation_id, head.id, endpoint.organisation_id, endpoint.id, token, endpoint.organisation_id, endpoint.id, token],
       );
-      return true;
+      return renewed.length > 0;
     }
     const attempts = head.attempts + 1;
     const dead = attempts >= this.config.maxAttempts;
@@ -257,7 +289,7 @@ export class WebhookDispatcher {
       `with failed as (
          update webhook_delivery set attempts = ?, last_attempt_at = now(), last_status_code = ?, last_error = ?,
                 status = case when ? then 'DEAD' else 'PENDING' end, next_attempt_at = clock_timestamp() + make_interval(secs => ?)
-          where organisation_id = ? and id = ? and status = 'PENDING'),
+          where organisation_id = ? and id = ? and status = 'PENDING' and ${leaseHeld}),
        streak as (
          select failure_streak + 1 as failures, coalesce(failing_since, now()) as since, enabled as was_enabled
            from webhook_endpoint where organisation_id = ? and id = ?)
@@ -278,6 +310,9 @@ export class WebhookDispatcher {
         head.id,
         endpoint.organisation_id,
         endpoint.id,
+        token,
+        endpoint.organisation_id,
+        endpoint.id,
         ...threshold,
         ...threshold,
         ...threshold,
@@ -286,7 +321,8 @@ export class WebhookDispatcher {
         token,
       ],
     );
-    if (state?.turned_off) {
+    if (!state) return false;
+    if (state.turned_off) {
       this.logger.warn({ endpointId: endpoint.id }, 'webhook endpoint turned off after failing for long');
       await tellAdmins(em, endpoint.organisation_id);
       return false;
@@ -334,7 +370,7 @@ async function tellAdmins(em: EntityManager, organisationId: string): Promise<vo
   await em.execute(
     `insert into notification (organisation_id, kind, transport, team_member_id, due_at)
      select organisation_id, 'WEBHOOK_DISABLED', 'EMAIL', id, now() from team_member
-      where organisation_id = ? and archived_at is null and ? = any(permissions)
+      where organisation_id = ? and archived_at is null and ? = any(permissions) and email is not null
      on conflict do nothing`,
     [organisationId, permissionFor('manageWebhooks')],
   );

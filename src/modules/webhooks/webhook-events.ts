@@ -93,15 +93,31 @@ export function eventsOfChannelEvent(event: LoggedChannelEvent): WebhookEvent[] 
 }
 
 /**
- * Queues an event that is not a channel event (a handover, a failed notification) for the
- * organisation's endpoints subscribed to it, in the caller's transaction.
+ * Records an event that is not a channel event (a handover, a failed notice) in the caller's
+ * transaction, for organisations with webhooks: it takes the next position of the organisation's
+ * event log (whose row lock, held to commit, orders positions by commit), so the feeder sends it
+ * in commit order with the channel events around it.
  */
 export async function queueWebhookEvent(em: EntityManager, organisationId: string, event: WebhookEvent): Promise<void> {
   await em.execute(
-    `insert into webhook_delivery (organisation_id, endpoint_id, event_id, event_type, occurred_at, data)
-     select organisation_id, id, ?, ?, ?, ?::jsonb from webhook_endpoint
-      where organisation_id = ? and enabled and ? = any(event_types)
-      order by created_at, id`,
-    [event.id, event.type, event.occurredAt, JSON.stringify(event.data), organisationId, event.type],
+    `with counter as (
+       insert into event_position (organisation_id, last_position)
+       select ?, 1 where exists (select 1 from webhook_feed where organisation_id = ?)
+       on conflict (organisation_id) do update set last_position = event_position.last_position + 1
+       returning last_position)
+     insert into webhook_event (organisation_id, position, event_id, event_type, occurred_at, data)
+     select ?, last_position, ?, ?, ?, ?::jsonb from counter`,
+    [organisationId, organisationId, organisationId, event.id, event.type, event.occurredAt, JSON.stringify(event.data)],
   );
 }
+
+/** A recorded non-channel event as the feeder reads it. */
+export interface LoggedWebhookEvent {
+  position: string;
+  event_id: string;
+  event_type: WebhookEventType;
+  occurred_at: string | Date;
+  data: Record<string, unknown>;
+}
+
+export const eventOfLogged = (row: LoggedWebhookEvent): WebhookEvent => ({ id: row.event_id, type: row.event_type, occurredAt: new Date(row.occurred_at), data: row.data });

@@ -25,7 +25,7 @@ export async function postWebhook(rawUrl: string, body: string, headers: Record<
   let addresses: Awaited<ReturnType<typeof resolveAllowed>>;
   try {
     url = checkUrl(rawUrl, rules);
-    addresses = await resolveAllowed(url, rules);
+    addresses = await resolveAllowed(url, rules, undefined, limits.timeoutMs);
   } catch (error) {
     if (error instanceof DestinationRefused) return { delivered: false, statusCode: null, error: error.reason };
     throw error;

@@ -40,6 +40,8 @@ export interface WebhookEndpoint {
 
 export interface WebhookDelivery {
   id: string;
+  /** Its place in the endpoint's order (for cursors; not shown). */
+  seq: string;
   endpointId: string;
   eventId: string;
   eventType: WebhookEventType;
@@ -58,7 +60,7 @@ export interface WebhookDelivery {
 
 const ENDPOINT_COLUMNS = `id, url, description, event_types, include_content, enabled, disabled_reason, disabled_at, failure_streak, failing_since,
   case when previous_secret_expires_at > now() then previous_secret_expires_at end as previous_secret_expires_at, secret_rotated_at, created_at, updated_at`;
-const DELIVERY_COLUMNS = `id, endpoint_id, event_id, event_type, occurred_at, data, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error,
+const DELIVERY_COLUMNS = `id, seq, endpoint_id, event_id, event_type, occurred_at, data, status, attempts, next_attempt_at, last_attempt_at, last_status_code, last_error,
   delivered_at, replay_of, created_at`;
 
 const eventTypes = z
@@ -82,6 +84,9 @@ const rotateInput = z.object({
   overlapMinutes: z.number().int('Whole minutes.').min(0, 'At least 0 minutes.').max(10_080, 'At most a week (10080 minutes).').nullish(),
 });
 const replayInput = z.object({ deliveryId: uuid('The delivery id') });
+
+/** Each endpoint costs a delivery per event: a bound keeps one organisation from multiplying its events without end. */
+const MAX_ENDPOINTS = 20;
 
 const REFUSALS: Record<DestinationRefused['reason'], string> = {
   NOT_HTTPS: 'Webhook URLs must use https.',
@@ -129,10 +134,13 @@ export class WebhookService {
     const secret = newSigningSecret();
     const endpoint = await auditedTransaction(this.scope, async (em) => {
       const [row] = await em.execute<EndpointRow[]>(
-        `insert into webhook_endpoint (organisation_id, url, description, event_types, include_content, enabled, secret_sealed)
-         values (?, ?, ?, ?::text[], ?, ?, ?) returning ${ENDPOINT_COLUMNS}`,
-        [organisationId, target, data.description ?? '', textArray(data.eventTypes), data.includeContent ?? false, data.enabled ?? true, this.deps.secrets.seal(secret)],
+        `insert into webhook_endpoint (organisation_id, url, description, event_types, include_content, enabled, secret_sealed, from_position)
+         select ?, ?, ?, ?::text[], ?, ?, ?, coalesce((select last_position from event_position where organisation_id = ?), 0)
+          where (select count(*) from webhook_endpoint where organisation_id = ?) < ${MAX_ENDPOINTS}
+         returning ${ENDPOINT_COLUMNS}`,
+        [organisationId, target, data.description ?? '', textArray(data.eventTypes), data.includeContent ?? false, data.enabled ?? true, this.deps.secrets.seal(secret), organisationId, organisationId],
       );
+      if (!row) throw new UserError(UserErrorCode.INVALID_INPUT, `An organisation has at most ${MAX_ENDPOINTS} webhook endpoints.`, 'input');
       // Events from now on: the feed starts at the organisation's latest position.
       await em.execute(
         `insert into webhook_feed (organisation_id, last_position)
@@ -208,17 +216,16 @@ export class WebhookService {
   async deliveries(endpointId: string, status: WebhookDeliveryStatus | null | undefined, limit: number, after?: string | null): Promise<Connection<WebhookDelivery>> {
     const { organisationId } = this.reader();
     if (!isUuid(endpointId)) throw apiError(ApiErrorCode.BAD_USER_INPUT, 'The endpoint id is not valid.');
-    const cursor = after != null ? this.deps.cursors.keyset.decode(after) : undefined;
-    if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
+    const [before] = after != null ? (this.deps.cursors.decodeSortKey(after, 1) ?? []) : [];
+    if (after != null && !/^\d+$/.test(before ?? '')) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     const rows = await this.scope.em.execute<DeliveryRow[]>(
       `select ${DELIVERY_COLUMNS} from webhook_delivery
-        where organisation_id = ? and endpoint_id = ? ${status ? 'and status = ?' : ''}
-          ${cursor ? 'and (created_at, id) < (?::timestamptz, ?::uuid)' : ''}
-        order by created_at desc, id desc limit ?`,
-      [organisationId, endpointId, ...(status ? [status] : []), ...(cursor ? [cursor.at.toISOString(), cursor.id] : []), limit + 1],
+        where organisation_id = ? and endpoint_id = ? ${status ? 'and status = ?' : ''} ${before ? 'and seq < ?::bigint' : ''}
+        order by seq desc limit ?`,
+      [organisationId, endpointId, ...(status ? [status] : []), ...(before ? [before] : []), limit + 1],
     );
     const deliveries = rows.slice(0, limit).map(toDelivery);
-    return connectionOf(deliveries, (delivery) => this.deps.cursors.keyset.encode(delivery.createdAt, delivery.id), { hasNextPage: rows.length > limit, hasPreviousPage: false });
+    return connectionOf(deliveries, (delivery) => this.deps.cursors.encodeSortKey([delivery.seq]), { hasNextPage: rows.length > limit, hasPreviousPage: false });
   }
 
   /** Sends a delivery's event again, with the same `webhook-id`, after what is already waiting for its endpoint. */
@@ -278,6 +285,7 @@ interface EndpointRow {
 
 interface DeliveryRow {
   id: string;
+  seq: string;
   endpoint_id: string;
   event_id: string;
   event_type: WebhookEventType;
@@ -315,6 +323,7 @@ const toEndpoint = (row: EndpointRow): WebhookEndpoint => ({
 
 const toDelivery = (row: DeliveryRow): WebhookDelivery => ({
   id: row.id,
+  seq: row.seq,
   endpointId: row.endpoint_id,
   eventId: row.event_id,
   eventType: row.event_type,
