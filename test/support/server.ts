@@ -38,6 +38,9 @@ export async function startTestServer(overrides: Record<string, string> = {}, bu
     // Envelopes between clinics are relayed when a send kicks the relay; no polling in between
     // (tests that count statements would count the poll's). test/clinics.test.ts polls.
     CLINIC_RELAY_POLL_MS: '600000',
+    // Webhook deliveries likewise: a send in an organisation with endpoints kicks the dispatcher,
+    // and test/webhooks.test.ts polls for its retries.
+    WEBHOOK_POLL_MS: '600000',
     ...overrides,
   });
   const server = await startServer(config, databaseUrl, options.logs ? createLogger(config, options.logs) : undefined, bus);
