@@ -19,6 +19,7 @@ import { Migration20261202210000ClinicConversations } from './Migration202612022
 import { Migration20261202220000Handovers } from './Migration20261202220000Handovers';
 import { Migration20261203060000StaffAvatars } from './Migration20261203060000StaffAvatars';
 import { Migration20261203080000Webhooks } from './Migration20261203080000Webhooks';
+import { Migration20261203090000Escalation } from './Migration20261203090000Escalation';
 
 /** Every migration, in order. Listed explicitly so compiled and ts-jest runs find the same set. */
 export const migrationsList: MigrationObject[] = [
@@ -42,4 +43,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202220000Handovers', class: Migration20261202220000Handovers },
   { name: 'Migration20261203060000StaffAvatars', class: Migration20261203060000StaffAvatars },
   { name: 'Migration20261203080000Webhooks', class: Migration20261203080000Webhooks },
+  { name: 'Migration20261203090000Escalation', class: Migration20261203090000Escalation },
 ];

@@ -62,6 +62,7 @@ export const environmentSchema = z.object({
   ATTACHMENT_MAX_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   FILE_URL_TTL_SECONDS: z.coerce.number().int().positive().max(3600).default(300),
   CLINIC_RELAY_POLL_MS: z.coerce.number().int().min(50).max(600_000).default(1_000),
+  ESCALATION_POLL_MS: z.coerce.number().int().min(20).max(600_000).default(30_000),
   WEBHOOK_DISPATCH: booleanFromEnv.default('true'),
   WEBHOOK_POLL_MS: z.coerce.number().int().min(20).max(600_000).default(1_000),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
@@ -145,6 +146,8 @@ export interface Config {
   eventBus: { kind: 'in-process' | 'postgres' | 'redis'; redisUrl?: string };
   /** Conversations between clinics: how often each process looks for envelopes to relay (besides right after a send). */
   clinics: { relayPollMs: number };
+  /** How often each process looks for patient messages past their response target. */
+  escalation: { pollMs: number };
   /**
    * Webhooks: whether this process delivers (any number may), how often it looks besides being
    * kicked by new events, the limits of one attempt, retries (base delay, multiplied by 4 each
@@ -302,6 +305,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     eventBus: { kind: e.EVENT_BUS ?? defaultEventBus(e), redisUrl: e.REDIS_URL },
     clinics: { relayPollMs: e.CLINIC_RELAY_POLL_MS },
+    escalation: { pollMs: e.ESCALATION_POLL_MS },
     webhooks: {
       dispatch: e.WEBHOOK_DISPATCH,
       pollMs: e.WEBHOOK_POLL_MS,

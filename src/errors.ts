@@ -53,6 +53,8 @@ export enum UserErrorCode {
   EXTERNAL_ID_TAKEN = 'EXTERNAL_ID_TAKEN',
   /** A webhook URL that is not https (in production) or does not reach a public address. */
   WEBHOOK_URL_REFUSED = 'WEBHOOK_URL_REFUSED',
+  /** A patient marked a message URGENT where the settings do not let patients do so. */
+  URGENCY_NOT_ALLOWED = 'URGENCY_NOT_ALLOWED',
 }
 
 /** Thrown by services for an expected failure; resolvers turn it into `userErrors`. */

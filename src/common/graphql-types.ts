@@ -29,6 +29,7 @@ registerEnumType(UserErrorCode, {
     CHART_DOCUMENT_WITHDRAWN: { description: 'The chart document was withdrawn: it cannot be attached or changed any more.' },
     EXTERNAL_ID_TAKEN: { description: 'This external id is already used for something else in the organisation.' },
     WEBHOOK_URL_REFUSED: { description: 'The webhook URL is not https (in production) or does not reach a public address.' },
+    URGENCY_NOT_ALLOWED: { description: 'Patients may not mark messages URGENT in this organisation (messaging settings: patientsCanMarkUrgent).' },
   },
 });
 

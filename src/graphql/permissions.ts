@@ -34,6 +34,7 @@ export const permissionMap = {
     // MESSAGING_ADMIN is checked by the service.
     auditEvents: isStaff,
     accessLog: isPerson,
+    responsesDue: isStaff,
     activationRules: isStaffOrService,
     patient: isPerson,
     messagingSettings: isStaffOrService,

@@ -26,6 +26,7 @@ import { TypingResolver } from '../realtime/typing.graphql';
 import { AuditResolver } from '../modules/audit/audit.graphql';
 import { WebhookResolver } from '../modules/webhooks/webhook.graphql';
 import { AccessLogResolver } from '../modules/audit/access-log.graphql';
+import { ResponsesDueResolver } from '../modules/escalation/escalation.graphql';
 import { TeamChannelResolver } from '../modules/channels/team-channels.graphql';
 import { ActivationRuleResolver } from '../modules/channels/activation-rules.graphql';
 import { guardSchema } from './guard';
@@ -50,6 +51,7 @@ const resolvers = [
   TypingResolver,
   AuditResolver,
   AccessLogResolver,
+  ResponsesDueResolver,
   WebhookResolver,
   TeamChannelResolver,
   ActivationRuleResolver,

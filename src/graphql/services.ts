@@ -1,5 +1,6 @@
 import { WebhookService } from '../modules/webhooks/webhook.service';
 import { AccessLogService } from '../modules/audit/access-log.service';
+import { ResponsesDueService } from '../modules/escalation/responses-due.service';
 import type { AppDeps, RequestScope } from './context';
 import { OrganisationService } from '../modules/organisations/organisation.service';
 import { DirectoryService } from '../modules/directory/directory.service';
@@ -45,6 +46,7 @@ export interface Services {
   readonly typing: TypingService;
   readonly audit: AuditService;
   readonly accessLog: AccessLogService;
+  readonly responsesDue: ResponsesDueService;
   readonly webhooks: WebhookService;
   readonly teamChannels: TeamChannelService;
   readonly activationRules: ActivationRuleService;
@@ -77,6 +79,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('messagingSettings', () => new MessagingSettingsService(scope, { cache: settingsCache, bus }));
   provide('audit', () => new AuditService(scope, { auditLog, cursors }));
   provide('accessLog', () => new AccessLogService(scope, { auditLog, cursors }));
+  provide('responsesDue', () => new ResponsesDueService(scope, deps({ cursors }, { channels: 'channels' })));
   provide('webhooks', () => new WebhookService(scope, { config, cursors, secrets: webhookSecrets, dispatcher: webhookDispatcher }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));

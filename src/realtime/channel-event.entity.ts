@@ -15,6 +15,7 @@ export enum ChannelEventType {
   CHANNEL_UNMUTED = 'CHANNEL_UNMUTED',
   CHANNEL_UPDATED = 'CHANNEL_UPDATED',
   CHANNEL_CLOSED = 'CHANNEL_CLOSED',
+  ESCALATED = 'ESCALATED',
 }
 
 @Entity({ tableName: 'channel_event' })

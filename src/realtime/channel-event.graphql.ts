@@ -22,6 +22,7 @@ registerEnumType(ChannelEventType, {
     CHANNEL_UNMUTED: { description: 'The subscriber unmuted the channel; only they receive it.' },
     CHANNEL_UPDATED: { description: 'The channel changed for everyone: a conversation renamed, reopened, or its patient replies turned on or off; see `channel`.' },
     CHANNEL_CLOSED: { description: 'A conversation was closed: patients can no longer reply; see `channel`.' },
+    ESCALATED: { description: "Staff only: the patient's `message` (the oldest unanswered) has had no staff reply by its response target, and people were told (see `responsesDue`)." },
     READ_MARKED: { description: "The subscriber's own read position moved to `message` (another device of theirs); only they receive it." },
   },
 });

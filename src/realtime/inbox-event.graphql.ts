@@ -16,6 +16,7 @@ registerEnumType(InboxEventType, {
     CHANNEL_UNARCHIVED: { description: 'The caller unarchived `channel`.' },
     CHANNEL_MUTED: { description: 'The caller muted `channel` (perhaps on another device); see `channel.myMembership`.' },
     CHANNEL_UNMUTED: { description: 'The caller unmuted `channel`.' },
+    ESCALATED: { description: "Staff only: a patient's message in `channel` has had no staff reply by its response target (see `responsesDue`)." },
     CHANNEL_UPDATED: { description: '`channel` changed for everyone (a conversation closed, reopened, renamed, or its patient replies switched); refetch what you show of it.' },
     READ_STATE_CHANGED: { description: 'The caller marked `channel` read (perhaps on another device); see `unreadCount` and `badgeCount`.' },
   },

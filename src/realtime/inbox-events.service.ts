@@ -22,6 +22,7 @@ export enum InboxEventType {
   CHANNEL_UPDATED = 'CHANNEL_UPDATED',
   CHANNEL_MUTED = 'CHANNEL_MUTED',
   CHANNEL_UNMUTED = 'CHANNEL_UNMUTED',
+  ESCALATED = 'ESCALATED',
 }
 
 export interface InboxItem {
@@ -146,6 +147,7 @@ function itemType(event: LoadedEvent, viewer: Viewer): InboxEventType | undefine
   if (!eventPolicy.canSee(viewer, record)) return undefined;
   if (record.type === ChannelEventType.MESSAGE_SENT) return InboxEventType.MESSAGE_SENT;
   if (record.type === ChannelEventType.CHANNEL_UPDATED || record.type === ChannelEventType.CHANNEL_CLOSED) return InboxEventType.CHANNEL_UPDATED;
+  if (record.type === ChannelEventType.ESCALATED) return InboxEventType.ESCALATED;
   if (subjectKey(record) !== viewer.key) return undefined;
   if (record.type === ChannelEventType.MEMBER_JOINED) return InboxEventType.CHANNEL_ADDED;
   if (record.type === ChannelEventType.MEMBER_LEFT) return InboxEventType.CHANNEL_REMOVED;

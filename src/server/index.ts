@@ -19,6 +19,7 @@ import { LocalFileStore } from '../modules/attachments/file-store';
 import { S3FileStore } from '../modules/attachments/s3-file-store';
 import { scheduleAttachmentSweep } from '../modules/attachments/attachment-sweeper';
 import { ClinicRelay } from '../modules/clinics/clinic-relay';
+import { Escalator } from '../modules/escalation/escalator';
 import { WebhookDispatcher } from '../modules/webhooks/webhook-dispatcher';
 import { SecretBox } from '../modules/webhooks/webhook-secrets';
 import { NotificationWorker } from '../modules/notifications/worker';
@@ -67,7 +68,7 @@ function rateLimitStore(config: Config, orm: MikroORM): RateLimitStore {
 }
 
 /** Connects to the database, applies migrations and serves HTTP and WebSocket on one port. */
-export async function startServer(config: Config, databaseUrl: string, logger = createLogger(config), givenBus?: EventBus): Promise<RunningServer> {
+export async function startServer(config: Config, databaseUrl: string, logger = createLogger(config), givenBus?: EventBus, options: { clock?: () => Date } = {}): Promise<RunningServer> {
   // Read before anything is opened: a bad manifest stops the start with nothing to close.
   const trusted = config.trustedDocuments ? TrustedDocuments.load(config.trustedDocuments) : undefined;
   if (trusted) logger.info({ operations: trusted.size }, 'trusted documents: only these operations run');
@@ -105,6 +106,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const files = config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir);
   const clinicRelay = new ClinicRelay(orm, bus, files, logger, { pollMs: config.clinics.relayPollMs });
   const webhookDispatcher = new WebhookDispatcher(orm, config.webhooks, cursorSecret, logger, bus, metrics);
+  const escalator = new Escalator(orm, bus, logger, { pollMs: config.escalation.pollMs, clock: options.clock });
   const deps: AppDeps = {
     config,
     orm,
@@ -123,6 +125,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   };
   clinicRelay.start();
   if (config.webhooks.dispatch) webhookDispatcher.start();
+  escalator.start();
   const stopAttachmentSweep = scheduleAttachmentSweep(orm, deps.files, logger, config.files.withdrawnChartRetentionDays);
   const notifications = config.notifications.worker ? new NotificationWorker(orm, config.notifications, logger, undefined, metrics) : undefined;
   notifications?.start();
@@ -181,6 +184,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
         stopAttachmentSweep();
         await clinicRelay.stop();
         await webhookDispatcher.stop();
+        await escalator.stop();
         await notifications?.stop();
         stopIdentityNotices();
         live.close();

@@ -17,7 +17,7 @@ export interface TestServer extends RunningServer {
  * The real server on a random port, against the run's PostgreSQL (or `options.databaseUrl`, a
  * database of the file's own). One per test file.
  */
-export async function startTestServer(overrides: Record<string, string> = {}, bus?: EventBus, options: { databaseUrl?: string; logs?: DestinationStream } = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, string> = {}, bus?: EventBus, options: { databaseUrl?: string; logs?: DestinationStream; clock?: () => Date } = {}): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   if (!databaseUrl) throw new Error('DATABASE_URL is set by the global setup');
   const config = loadConfig({
@@ -41,8 +41,10 @@ export async function startTestServer(overrides: Record<string, string> = {}, bu
     // Webhook deliveries likewise: a send in an organisation with endpoints kicks the dispatcher,
     // and test/webhooks.test.ts polls for its retries.
     WEBHOOK_POLL_MS: '600000',
+    // Escalations likewise (test/escalation.test.ts sets its own poll and clock).
+    ESCALATION_POLL_MS: '600000',
     ...overrides,
   });
-  const server = await startServer(config, databaseUrl, options.logs ? createLogger(config, options.logs) : undefined, bus);
+  const server = await startServer(config, databaseUrl, options.logs ? createLogger(config, options.logs) : undefined, bus, { clock: options.clock });
   return { ...server, token: (request) => signToken(TEST_JWT_SECRET, request) };
 }

@@ -16,6 +16,7 @@ import { appendMessage } from '../messages/message.service';
 import { AttachmentService } from '../attachments/attachment.service';
 import { ChartDocumentService, chartDocumentIds } from '../chart/chart-document.service';
 import { autoReply } from '../messages/auto-reply';
+import { responseDueChange, stopResponseDue } from '../escalation/response-due';
 import type { Message } from '../messages/message.entity';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
 import { Channel, ChannelKind, ChannelStatus } from './channel.entity';
@@ -117,7 +118,8 @@ export class ConversationService {
         throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
       }
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
-      const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId });
+      const responseDue = responseDueChange(settings, actor, ChannelKind.CONVERSATION, { urgency: 'ROUTINE' }, new Date());
+      const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId, responseDue });
       await AttachmentService.attach(log, organisationId, message.id, data.attachmentIds);
       if (data.chartDocumentIds.length) await ChartDocumentService.attach(log, requireStaff(actor), message.id, data.chartDocumentIds);
       await autoReply(this.deps.settings, log, actor, channel, true);
@@ -192,6 +194,7 @@ export class ConversationService {
       (current) => (current.status === ChannelStatus.CLOSED ? undefined : { status: ChannelStatus.CLOSED, closed_at: new Date(), closed_by_team_member_id: closedBy }),
       // A conversation with another clinic: the other clinic is told its copy was closed here.
       async (log, channel) => {
+        await stopResponseDue(log.em, channel.organisationId, channel.id);
         if (!channelPolicy.crossesClinics(channel.kind)) return;
         await this.deps.clinics.forwardClose(log, channel);
         crossed = true;

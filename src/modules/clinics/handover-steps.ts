@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { stopResponseDue } from '../escalation/response-due';
 import { LockMode } from '@mikro-orm/core';
 import type { AuditedScope } from '../audit/audit-log';
 import type { StaffActor } from '../../auth/actor';
@@ -86,6 +87,7 @@ async function patientMessage(log: EventLogTransaction, organisationId: string, 
 export async function closeConversation(log: EventLogTransaction, organisationId: string, channelId: string): Promise<void> {
   const seq = await log.nextSeq(channelId);
   await log.em.execute(`update channel set status = ?, closed_at = now() where organisation_id = ? and id = ? and status <> ?`, [ChannelStatus.CLOSED, organisationId, channelId, ChannelStatus.CLOSED]);
+  await stopResponseDue(log.em, organisationId, channelId);
   await log.append({ channelId, type: ChannelEventType.CHANNEL_CLOSED }, seq);
 }
 

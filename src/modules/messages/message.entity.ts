@@ -6,7 +6,7 @@ import { TenantRecord, TenantScoped } from '../../db/tenant';
 export class Message extends TenantRecord {
   [OptionalProps]?:
     | 'id' | 'authorTeamMemberId' | 'authorPatientId' | 'onBehalfOfPatientId' | 'parentMessageId' | 'replyCount' | 'lastReplyAt' | 'internalReplyCount' | 'lastInternalReplyAt' | 'internal' | 'audienceRoles' | 'audienceTeamMemberId'
-    | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'system' | 'remoteAuthorName' | 'remoteClinicName' | 'createdAt';
+    | 'editedAt' | 'deletedAt' | 'deletedByTeamMemberId' | 'deletedByPatientId' | 'idempotencyKey' | 'requestHash' | 'system' | 'urgency' | 'remoteAuthorName' | 'remoteClinicName' | 'createdAt';
 
   @Property({ type: 'uuid' })
   channelId!: string;
@@ -79,6 +79,10 @@ export class Message extends TenantRecord {
   /** An automatic reply of the organisation: no author. */
   @Property({ type: 'boolean' })
   system: boolean = false;
+
+  /** How soon it needs an answer (response targets, escalation). */
+  @Property({ type: 'text' })
+  urgency: 'ROUTINE' | 'URGENT' = 'ROUTINE';
 
   @Property({ type: 'text', nullable: true })
   idempotencyKey?: string | null;

@@ -10,6 +10,8 @@ import { PatientType, TeamMemberType } from '../directory/directory.types';
 import { TeamMember } from '../directory/team-member.entity';
 import { Patient } from '../directory/patient.entity';
 import { Message } from './message.entity';
+import { UrgencyEnum } from '../escalation/urgency.graphql';
+import type { Urgency } from '../escalation/due-time';
 import { OtherClinicAuthor, OtherClinicAuthorType, otherClinicAuthorOf } from '../clinics/clinic-author.graphql';
 
 export const AuthorUnion = createUnionType({
@@ -64,6 +66,13 @@ export class MessageSendInput {
       'Address the internal note to these role groups (see `roleGroups`): only team members in them, its author and messaging admins (MESSAGING_ADMIN) see it, on every route. Left out, a note is for all staff. Needs `internal: true` and a first message of a thread: a reply shares its thread\'s audience.',
   })
   audienceRoles?: string[] | null;
+
+  @Field(() => UrgencyEnum, {
+    nullable: true,
+    description:
+      "How soon it needs an answer (default ROUTINE). A patient's message starts its channel's response target (messaging settings); past it, unanswered, it escalates. Patients: URGENT only where `patientsCanMarkUrgent` (URGENCY_NOT_ALLOWED).",
+  })
+  urgency?: Urgency | null;
 
   @Field(() => String, {
     nullable: true,
@@ -206,6 +215,11 @@ export class MessageResolver {
   @FieldResolver(() => Boolean, { description: "An automatic reply of the organisation (the messaging settings'); `author` is null." })
   system(@Root() message: Message): boolean {
     return message.system;
+  }
+
+  @FieldResolver(() => UrgencyEnum, { description: 'How soon it needs an answer, as its author marked it.' })
+  urgency(@Root() message: Message): Urgency {
+    return message.urgency;
   }
 
   @FieldResolver(() => Boolean, { description: 'An internal note (only staff ever see these).' })

@@ -32,6 +32,8 @@ import { preparedRows } from '../../db/prepared';
 import { heldRoleGroups } from '../directory/directory.queries';
 import type { RateLimits } from '../rate-limits/rate-limits';
 import { messageWithAccess } from '../channels/channel.queries';
+import { URGENCIES, type Urgency } from '../escalation/due-time';
+import { responseDueChange, responseDueCte, type ResponseDueChange } from '../escalation/response-due';
 
 /** What MessageService works with besides the request. */
 export interface MessageServiceDeps {
@@ -68,6 +70,7 @@ const sendInput = perConfig((config: Config) =>
         .nullish()
         .transform((roles) => (roles ? [...new Set(roles)].sort() : null)),
       onBehalfOfPatientId: uuid('The dependant id').nullish(),
+      urgency: z.enum(URGENCIES).nullish().transform((urgency) => urgency ?? 'ROUTINE'),
       idempotencyKey: requiredText('The idempotency key', 200).nullish(),
     })
       .refine((data) => data.body.trim().length > 0 || data.attachmentIds.length > 0 || data.chartDocumentIds.length > 0 || data.templateId, { message: 'The message body must not be empty.', path: ['body'] })
@@ -123,6 +126,10 @@ export class MessageService {
       throw new UserError(UserErrorCode.INVALID_INPUT, 'Messages to another clinic are text only: no threads, attachments or templates.', parent ? 'input.parentMessageId' : 'input.attachmentIds');
     }
     const attribution = await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
+    const settings = await this.deps.settings.current();
+    if (actor.kind === 'patient' && data.urgency === 'URGENT' && !settings.patientsCanMarkUrgent) {
+      throw new UserError(UserErrorCode.URGENCY_NOT_ALLOWED, 'Messages cannot be marked urgent here: for anything urgent, call the clinic.', 'input.urgency');
+    }
     await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
     await this.deps.chartDocuments.checkAttachable(actor, found.channel, data.chartDocumentIds, data.attachmentIds.length);
     const draft: MessageDraft = {
@@ -133,6 +140,8 @@ export class MessageService {
       internal,
       audienceRoles,
       audienceTeamMemberId,
+      urgency: data.urgency,
+      responseDue: responseDueChange(settings, actor, found.channel.kind, { internal, urgency: data.urgency }, new Date()),
       idempotencyKey: data.idempotencyKey ?? null,
       requestHash: data.idempotencyKey ? requestHash(data) : null,
     };
@@ -369,6 +378,7 @@ type SendData = {
   attachmentIds: string[];
   chartDocumentIds: string[];
   templateId?: string | null;
+  urgency?: Urgency;
 };
 
 /** What identifies a send's content for its idempotency key. */
@@ -376,6 +386,7 @@ function requestHash(data: SendData): string {
   const content = [data.channelId, data.body, data.parentMessageId ?? '', data.internal ? '1' : '0', ...(data.audienceRoles ? [data.audienceRoles] : []), data.onBehalfOfPatientId ?? '', [...data.attachmentIds].sort(), data.templateId ?? ''];
   // Appended only when present: keys stored before chart documents existed still match.
   if (data.chartDocumentIds.length) content.push([...data.chartDocumentIds].sort());
+  if (data.urgency === 'URGENT') content.push('URGENT');
   return createHash('sha256').update(JSON.stringify(content)).digest('base64url');
 }
 
@@ -390,6 +401,9 @@ export interface MessageDraft {
   audienceTeamMemberId?: string | null;
   idempotencyKey?: string | null;
   requestHash?: string | null;
+  urgency?: Urgency;
+  /** What it does to the channel's response clock (escalation/response-due.ts). */
+  responseDue?: ResponseDueChange;
 }
 
 /**
@@ -399,15 +413,17 @@ export interface MessageDraft {
  */
 function messageWriteCtes(actor: PersonActor, draft: MessageDraft, createdAt: Date): { sql: string; params: unknown[] } {
   const { organisationId } = actor;
+  const due = responseDueCte(draft.responseDue, organisationId, draft.channelId);
   const counters = draft.internal ? 'internal_reply_count = internal_reply_count + 1, last_internal_reply_at' : 'reply_count = reply_count + 1, last_reply_at';
   return {
     sql: `written as (
        insert into message (organisation_id, id, channel_id, seq, body, author_team_member_id, author_patient_id, on_behalf_of_patient_id,
-                            parent_message_id, internal, audience_roles, audience_team_member_id, idempotency_key, request_hash, created_at)
-       select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?::text[], ?::uuid, ?, ?, ? from reserved
+                            parent_message_id, internal, audience_roles, audience_team_member_id, idempotency_key, request_hash, urgency, created_at)
+       select ?, gen_random_uuid(), ?, reserved.seq, ?, ?, ?, ?, ?, ?, ?::text[], ?::uuid, ?, ?, ?, ? from reserved
        returning *),
      outbox as (insert into notification_outbox (organisation_id, message_id) select organisation_id, id from written)
-     ${draft.parentMessageId ? `, thread as (update message set ${counters} = now() where organisation_id = ? and id = ? and exists (select 1 from written))` : ''}`,
+     ${draft.parentMessageId ? `, thread as (update message set ${counters} = now() where organisation_id = ? and id = ? and exists (select 1 from written))` : ''}
+     ${due.sql}`,
     params: [
       organisationId,
       draft.channelId,
@@ -421,8 +437,10 @@ function messageWriteCtes(actor: PersonActor, draft: MessageDraft, createdAt: Da
       draft.audienceRoles?.length ? (draft.audienceTeamMemberId ?? null) : null,
       draft.idempotencyKey ?? null,
       draft.requestHash ?? null,
+      draft.urgency ?? 'ROUTINE',
       createdAt,
       ...(draft.parentMessageId ? [organisationId, draft.parentMessageId] : []),
+      ...due.params,
     ],
   };
 }

@@ -188,7 +188,7 @@ export class NoticeDelivery {
     const suppressed = this.suppression(notice, state, settings);
     if (suppressed) return suppressed;
     const count = notice.kind === 'WEBHOOK_DISABLED' ? 1 : await this.countFor(em, notice, person);
-    if (count === 0) return waitsForAnswer(notice) ? 'ANSWERED' : notice.kind === 'DIGEST' ? 'NOTHING_UNREAD' : 'READ';
+    if (count === 0) return waitsForAnswer(notice) || notice.kind === 'ESCALATION' ? 'ANSWERED' : notice.kind === 'DIGEST' ? 'NOTHING_UNREAD' : 'READ';
     const patientSide = person.kind === 'patient';
     const portal = patientSide ? (settings.patientPortalUrl ?? this.config.patientPortalUrl) : (settings.staffPortalUrl ?? this.config.staffPortalUrl);
     const link = notice.kind === 'WEBHOOK_DISABLED' ? `${portal}/settings/webhooks` : notice.channel_id ? `${portal}/channels/${notice.channel_id}` : `${portal}/channels`;
@@ -200,7 +200,7 @@ export class NoticeDelivery {
   private suppression(notice: ClaimedNotice, state: RecipientState, settings: MessagingSettings): Suppression | undefined {
     if (state.person_archived) return 'RECIPIENT_ARCHIVED';
     if (state.portal_access === false) return 'NO_ACCESS';
-    if (waitsForAnswer(notice) && !this.canStillOpen(notice, state, settings)) return 'NO_ACCESS';
+    if ((waitsForAnswer(notice) || notice.kind === 'ESCALATION') && !this.canStillOpen(notice, state, settings)) return 'NO_ACCESS';
     if (notice.kind === 'MESSAGE') {
       if (!state.member) return 'LEFT';
       if (state.archived) return 'ARCHIVED';
@@ -225,6 +225,11 @@ export class NoticeDelivery {
 
   /** The count a notice shows; 0 means there is nothing left to tell. */
   private async countFor(em: EntityManager, notice: ClaimedNotice, person: PersonRef): Promise<number> {
+    // Still waiting: no team member has answered and the conversation is open (escalation/response-due.ts).
+    if (notice.kind === 'ESCALATION') {
+      const [{ n }] = await em.execute<Array<{ n: string }>>('select count(*) as n from response_due where organisation_id = ? and channel_id = ?', [notice.organisation_id, notice.channel_id]);
+      return Number(n);
+    }
     if (waitsForAnswer(notice)) {
       const [{ n }] = await em.execute<Array<{ n: string }>>(WAITING_SQL, [notice.organisation_id, notice.channel_id]);
       return Number(n);
@@ -351,6 +356,6 @@ export function withoutDetails(error: unknown): { type: string; code?: string; f
 function templateKind(notice: ClaimedNotice, patientSide: boolean): NotificationTemplateKind {
   if (notice.kind === 'DIGEST') return NotificationTemplateKind.DIGEST_EMAIL;
   if (notice.kind === 'WEBHOOK_DISABLED') return NotificationTemplateKind.WEBHOOK_DISABLED_EMAIL;
-  const prefix = waitsForAnswer(notice) ? notice.kind : patientSide ? 'PATIENT' : 'STAFF';
+  const prefix = waitsForAnswer(notice) || notice.kind === 'ESCALATION' ? notice.kind : patientSide ? 'PATIENT' : 'STAFF';
   return NotificationTemplateKind[`${prefix}_${notice.transport}` as keyof typeof NotificationTemplateKind];
 }

@@ -21,6 +21,8 @@ export enum NotificationTemplateKind {
   NEW_CLINIC_MESSAGE_PUSH = 'NEW_CLINIC_MESSAGE_PUSH',
   DIGEST_EMAIL = 'DIGEST_EMAIL',
   WEBHOOK_DISABLED_EMAIL = 'WEBHOOK_DISABLED_EMAIL',
+  ESCALATION_EMAIL = 'ESCALATION_EMAIL',
+  ESCALATION_PUSH = 'ESCALATION_PUSH',
 }
 
 export const NOTIFICATION_PLACEHOLDERS = ['organisation.name', 'link', 'count'] as const;
@@ -85,6 +87,12 @@ const DEFAULTS: Record<NotificationTemplateKind, Omit<NotificationTemplate, 'kin
     text: 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Events are not sent to it until it is turned on again.\n\nCheck it: {{link}}\n',
     html: html('Hello,', 'A webhook endpoint of {{organisation.name}} failed for a long time and was turned off. Events are not sent to it until it is turned on again.', 'Check it'),
   },
+  ESCALATION_EMAIL: {
+    subject: 'Overdue: a patient is waiting for a reply at {{organisation.name}}',
+    text: 'A patient has waited longer than the response target of {{organisation.name}} and nobody has replied yet.\n\nReply now: {{link}}\n',
+    html: html('Hello,', 'A patient has waited longer than the response target of {{organisation.name}} and nobody has replied yet.', 'Reply now'),
+  },
+  ESCALATION_PUSH: { subject: '{{organisation.name}}', text: 'Overdue: a patient is waiting for a reply.', html: '' },
 };
 
 export const defaultTemplate = (kind: NotificationTemplateKind): NotificationTemplate => ({ kind, ...DEFAULTS[kind], customised: false, updatedAt: null });

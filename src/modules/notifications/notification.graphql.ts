@@ -50,6 +50,8 @@ registerEnumType(NotificationTemplateKind, {
     NEW_CLINIC_MESSAGE_PUSH: { description: "Push notification to the role group (or the responders) about another clinic's message nobody has read." },
     DIGEST_EMAIL: { description: 'The daily digest email.' },
     WEBHOOK_DISABLED_EMAIL: { description: 'Email to messaging admins when a webhook endpoint is turned off after failing for long.' },
+    ESCALATION_EMAIL: { description: "Email when a patient's message has had no reply by its response target: to the channel's team members (or the responders), later to the role group." },
+    ESCALATION_PUSH: { description: "Push notification when a patient's message has had no reply by its response target." },
   },
 });
 

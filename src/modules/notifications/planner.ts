@@ -7,7 +7,7 @@ import { messagePolicy } from '../../policy/messages';
 import { permissionFor } from '../../policy/permissions';
 import { loadMessagingSettings, type MessagingSettings } from '../settings/messaging-settings.service';
 
-export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'NEW_CLINIC_MESSAGE' | 'DIGEST' | 'WEBHOOK_DISABLED';
+export type NoticeKind = 'MESSAGE' | 'NEW_PATIENT_MESSAGE' | 'NEW_CLINIC_MESSAGE' | 'DIGEST' | 'WEBHOOK_DISABLED' | 'ESCALATION';
 export type NoticeTransport = 'EMAIL' | 'PUSH' | 'SMS';
 
 interface PlannedNotice {
@@ -189,4 +189,43 @@ async function insertNotices(em: EntityManager, organisationId: string, notices:
     inserted += rows.length;
   }
   return inserted;
+}
+
+/**
+ * The notices of an escalation, due now: at the first level the channel's team members who have
+ * not archived it, and a conversation's chosen responders (the role group where there are none);
+ * at the second, the role group in the settings. Email and push as each allows; no content.
+ */
+export async function planEscalationNotices(
+  em: EntityManager,
+  settings: MessagingSettings,
+  wait: { organisationId: string; channelId: string; channelKind: ChannelKind; level: number },
+): Promise<number> {
+  const { organisationId, channelId } = wait;
+  const responders = wait.channelKind === ChannelKind.CONVERSATION && !settings.allStaffRespond ? settings.responderIds : [];
+  const roleGroup = (): Promise<Candidate[]> =>
+    em.execute<Candidate[]>(
+      `select ${candidateColumns('tm', 'tm.id', 'null::uuid')} from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
+        where tm.organisation_id = ? and tm.archived_at is null and ? = any(tm.roles)`,
+      [organisationId, settings.newPatientMessageRoleGroup],
+    );
+  const people =
+    wait.level >= 2
+      ? await roleGroup()
+      : await em.execute<Candidate[]>(
+          `select ${candidateColumns('tm', 'tm.id', 'null::uuid')} from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
+            where tm.organisation_id = ? and tm.archived_at is null
+              and (tm.id = any(?::uuid[])
+                   or exists (select 1 from channel_member cm where cm.organisation_id = tm.organisation_id and cm.channel_id = ?
+                               and cm.team_member_id = tm.id and cm.left_at is null and cm.archived_at is null))`,
+          [organisationId, uuidArray(responders), channelId],
+        );
+  const told = people.length > 0 ? people : await roleGroup();
+  const notices: PlannedNotice[] = [];
+  for (const person of told) {
+    const notice = { kind: 'ESCALATION' as const, teamMemberId: person.team_member_id, patientId: null, channelId, messageId: null, dueAt: new Date() };
+    if (person.email_address && person.email_mode !== 'OFF') notices.push({ ...notice, transport: 'EMAIL' });
+    if (person.push && person.has_push) notices.push({ ...notice, transport: 'PUSH' });
+  }
+  return insertNotices(em, organisationId, notices);
 }

@@ -4,6 +4,8 @@ import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload } from '../../graphql/payload';
 import { TeamMemberType } from '../directory/directory.types';
 import { activeTeamMembers } from '../directory/active-people';
+import { ResponseTimeBasisEnum } from '../escalation/urgency.graphql';
+import type { ResponseTimeBasis } from '../escalation/due-time';
 import { GROUP_HISTORY, WEEKDAYS, type GroupHistory, type MessagingSettings, type Weekday } from './messaging-settings.service';
 
 /** The weekdays of the settings, as a GraphQL enum (the values are the names). */
@@ -127,6 +129,24 @@ export class MessagingSettingsType {
   @Field(() => String, { nullable: true, description: "The clinical portal's address that links in staff notices open; null: the server's default." })
   staffPortalUrl?: string | null;
 
+  @Field(() => Int, { nullable: true, description: "Minutes within which a patient's ROUTINE message should have a staff reply (counted per `responseTimeBasis`); past it the conversation escalates. Null: no target." })
+  routineResponseMinutes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: "Minutes within which a patient's URGENT message should have a staff reply. Null: no target." })
+  urgentResponseMinutes?: number | null;
+
+  @Field(() => ResponseTimeBasisEnum, { description: 'Whether response targets count opening hours only or every minute.' })
+  responseTimeBasis!: ResponseTimeBasis;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Minutes after the first escalation (the channel’s team members, or the responders) that the role group in `newPatientMessageRoleGroup` is told too, if still unanswered. Null: no second escalation.',
+  })
+  secondEscalationMinutes?: number | null;
+
+  @Field(() => Boolean, { description: 'Patients may mark their messages URGENT (otherwise URGENCY_NOT_ALLOWED).' })
+  patientsCanMarkUrgent!: boolean;
+
   @Field(() => Date, { nullable: true, description: 'When the settings were last changed; null while they are the defaults.' })
   updatedAt?: Date | null;
 }
@@ -210,6 +230,21 @@ export class MessagingSettingsUpdateInput {
 
   @Field(() => String, { nullable: true, description: "The clinical portal's address for links in notices; an empty text restores the default." })
   staffPortalUrl?: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'Response target for ROUTINE patient messages in minutes (1 to 43200); 0 removes it.' })
+  routineResponseMinutes?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Response target for URGENT patient messages in minutes (1 to 43200); 0 removes it.' })
+  urgentResponseMinutes?: number | null;
+
+  @Field(() => ResponseTimeBasisEnum, { nullable: true, description: 'Count response targets in opening hours or around the clock.' })
+  responseTimeBasis?: ResponseTimeBasis | null;
+
+  @Field(() => Int, { nullable: true, description: 'Minutes from the first escalation to the second, to the role group (1 to 43200); 0 removes it.' })
+  secondEscalationMinutes?: number | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Patients may mark messages URGENT.' })
+  patientsCanMarkUrgent?: boolean | null;
 }
 
 @ObjectType({ description: 'Result of messagingSettingsUpdate.' })

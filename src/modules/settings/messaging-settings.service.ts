@@ -14,6 +14,7 @@ import { entitlementBlockers } from './messageability';
 import { ATTACHMENT_TYPES } from '../attachments/file-types';
 import type { SettingsCache } from './settings-cache';
 import type { EventBus } from '../../realtime/bus';
+import { RESPONSE_TIME_BASES, type ResponseTimeBasis } from '../escalation/due-time';
 
 export const WEEKDAYS = ['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY', 'SUNDAY'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -82,6 +83,14 @@ export interface MessagingSettings {
   /** Where links in notices point (null: the server's default). */
   patientPortalUrl: string | null;
   staffPortalUrl: string | null;
+  /** Response targets for patients' messages, in minutes (null: none, no escalation). */
+  routineResponseMinutes: number | null;
+  urgentResponseMinutes: number | null;
+  responseTimeBasis: ResponseTimeBasis;
+  /** Minutes after the first escalation (to the responders) that the role group is told too (null: never). */
+  secondEscalationMinutes: number | null;
+  /** Patients may mark a message URGENT. */
+  patientsCanMarkUrgent: boolean;
   updatedAt: Date | null;
 }
 
@@ -113,6 +122,11 @@ export const DEFAULT_SETTINGS: MessagingSettings = {
   notificationDigestHour: 8,
   patientPortalUrl: null,
   staffPortalUrl: null,
+  routineResponseMinutes: null,
+  urgentResponseMinutes: null,
+  responseTimeBasis: 'OPENING_HOURS',
+  secondEscalationMinutes: null,
+  patientsCanMarkUrgent: false,
   updatedAt: null,
 };
 
@@ -128,6 +142,9 @@ const ids = (label: string) =>
     .array(uuid(label))
     .max(500)
     .transform((list) => [...new Set(list)]);
+
+/** Up to 30 days; 0 turns the target off. */
+const responseMinutes = z.number().int().min(0, 'Minutes are 0 (none) or more.').max(43_200, 'At most 43200 minutes (30 days).');
 
 export const GROUP_HISTORY = ['FROM_JOINING', 'EVERYTHING'] as const;
 export type GroupHistory = (typeof GROUP_HISTORY)[number];
@@ -175,6 +192,12 @@ const updateInput = z.object({
   notificationDigestHour: z.number().int().min(0).max(23).nullish(),
   patientPortalUrl: portalUrl.nullish(),
   staffPortalUrl: portalUrl.nullish(),
+  // 0 removes the target (or the second escalation).
+  routineResponseMinutes: responseMinutes.nullish(),
+  urgentResponseMinutes: responseMinutes.nullish(),
+  responseTimeBasis: z.enum(RESPONSE_TIME_BASES).nullish(),
+  secondEscalationMinutes: responseMinutes.nullish(),
+  patientsCanMarkUrgent: z.boolean().nullish(),
 });
 
 const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
@@ -204,7 +227,15 @@ const COLUMNS: Array<[keyof MessagingSettings, string, string?]> = [
   ['notificationDigestHour', 'notification_digest_hour'],
   ['patientPortalUrl', 'patient_portal_url'],
   ['staffPortalUrl', 'staff_portal_url'],
+  ['routineResponseMinutes', 'routine_response_minutes'],
+  ['urgentResponseMinutes', 'urgent_response_minutes'],
+  ['responseTimeBasis', 'response_time_basis'],
+  ['secondEscalationMinutes', 'second_escalation_minutes'],
+  ['patientsCanMarkUrgent', 'patients_can_mark_urgent'],
 ];
+
+/** Fields where 0 means none. */
+const MINUTES_OFF = new Set(['routineResponseMinutes', 'urgentResponseMinutes', 'secondEscalationMinutes']);
 
 /** Reads an organisation's messaging settings (defaults when it never saved any). */
 export async function loadMessagingSettings(em: EntityManager, organisationId: string): Promise<MessagingSettings> {
@@ -266,8 +297,8 @@ export class MessagingSettingsService {
   private async save(em: EntityManager, teamMemberId: string, organisationId: string, merged: MessagingSettings, data: z.output<typeof updateInput>): Promise<void> {
     for (const [key, given] of Object.entries(data)) {
       if (given === undefined || given === null) continue;
-      // An empty automatic reply text turns that reply off.
-      const value = given === '' ? null : given;
+      // An empty automatic reply text turns that reply off, as 0 minutes does a response target.
+      const value = given === '' || (given === 0 && MINUTES_OFF.has(key)) ? null : given;
       const target = key === 'conversationStarterTeamMemberIds' ? 'conversationStarterIds' : key === 'responderTeamMemberIds' ? 'responderIds' : key;
       (merged as unknown as Record<string, unknown>)[target] = value;
     }

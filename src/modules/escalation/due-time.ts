@@ -1,0 +1,90 @@
+import type { OpeningHours } from '../settings/messaging-settings.service';
+
+/** Monday first, as getUTCDay() + 6 mod 7 counts. */
+const WEEK: ReadonlyArray<OpeningHours['day']> = ['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY', 'SUNDAY'];
+
+export const URGENCIES = ['ROUTINE', 'URGENT'] as const;
+export type Urgency = (typeof URGENCIES)[number];
+
+export const RESPONSE_TIME_BASES = ['OPENING_HOURS', 'WALL_CLOCK'] as const;
+export type ResponseTimeBasis = (typeof RESPONSE_TIME_BASES)[number];
+
+/** What an organisation promises patients: a reply within so many minutes, per urgency (null: no target). */
+export interface ResponseTargets {
+  routineResponseMinutes: number | null;
+  urgentResponseMinutes: number | null;
+  /** Minutes counted only while open (the opening hours, in `timeZone`), or around the clock. */
+  responseTimeBasis: ResponseTimeBasis;
+  openingHours: OpeningHours[];
+  timeZone: string;
+}
+
+const MINUTE = 60_000;
+/** Opening hours of at least one day a week are found within a week; a year is beyond any target. */
+const DAYS_LOOKED_AHEAD = 400;
+
+/**
+ * When a patient's message sent at `from` must have a reply: `from` plus the urgency's target,
+ * counting only opening hours where the organisation says so (a message written at night starts
+ * counting at the next opening; none set means always open). Null when there is no target.
+ */
+export function responseDueAt(targets: ResponseTargets, urgency: Urgency, from: Date): Date | null {
+  const minutes = urgency === 'URGENT' ? targets.urgentResponseMinutes : targets.routineResponseMinutes;
+  if (minutes == null) return null;
+  if (targets.responseTimeBasis === 'WALL_CLOCK' || targets.openingHours.length === 0) return new Date(from.getTime() + minutes * MINUTE);
+  let remaining = minutes * MINUTE;
+  const start = localDate(from, targets.timeZone);
+  for (let day = 0; day < DAYS_LOOKED_AHEAD; day++) {
+    const date = new Date(Date.UTC(start.year, start.month - 1, start.day + day));
+    for (const [opens, closes] of openIntervals(targets, date)) {
+      const begin = Math.max(opens, from.getTime());
+      if (closes <= begin) continue;
+      if (closes - begin >= remaining) return new Date(begin + remaining);
+      remaining -= closes - begin;
+    }
+  }
+  return null;
+}
+
+/** The day's opening hours as instants (merged where they overlap), in order. */
+function openIntervals(targets: ResponseTargets, date: Date): Array<[number, number]> {
+  const weekday = WEEK[(date.getUTCDay() + 6) % 7];
+  const intervals = targets.openingHours
+    .filter((hours) => hours.day === weekday)
+    .map((hours): [number, number] => [instantOf(date, hours.opens, targets.timeZone), instantOf(date, hours.closes, targets.timeZone)])
+    .sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const interval of intervals) {
+    const last = merged[merged.length - 1];
+    if (last && interval[0] <= last[1]) last[1] = Math.max(last[1], interval[1]);
+    else merged.push([...interval]);
+  }
+  return merged;
+}
+
+/** The calendar date at `at` in `timeZone`. */
+function localDate(at: Date, timeZone: string): { year: number; month: number; day: number } {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  const part = (type: string) => Number(parts.find((candidate) => candidate.type === type)?.value);
+  return { year: part('year'), month: part('month'), day: part('day') };
+}
+
+/** How far `timeZone`'s wall clock is ahead of UTC at `at`, in milliseconds. */
+function offsetAt(at: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(at));
+  const part = (type: string) => Number(parts.find((candidate) => candidate.type === type)?.value);
+  const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
+  return wall - Math.floor(at / 1000) * 1000;
+}
+
+/**
+ * The instant the wall clock in `timeZone` shows `time` ("HH:MM", "24:00" for the day's end) on
+ * `date` (a UTC midnight naming the calendar day). A time skipped by a clock change falls after it.
+ */
+function instantOf(date: Date, time: string, timeZone: string): number {
+  const [hours, minutes] = time.split(':').map(Number);
+  const wall = date.getTime() + (hours * 60 + minutes) * MINUTE;
+  const guess = wall - offsetAt(wall, timeZone);
+  const corrected = wall - offsetAt(guess, timeZone);
+  return corrected;
+}

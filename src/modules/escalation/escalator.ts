@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { EventBus } from '../../realtime/bus';
+import { withEventLog } from '../../realtime/event-log';
+import { ChannelEventType } from '../../realtime/channel-event.entity';
+import { TENANT_FILTER } from '../../db/tenant';
+import { AuditTrail } from '../audit/audit-log';
+import { ChannelStatus, type ChannelKind } from '../channels/channel.entity';
+import { loadMessagingSettings } from '../settings/messaging-settings.service';
+import { planEscalationNotices } from '../notifications/planner';
+import { withoutDetails } from '../notifications/delivery';
+
+const BATCH = 100;
+const MINUTE = 60_000;
+
+export interface EscalatorOptions {
+  /** How often each process looks for waits past their due time. */
+  pollMs: number;
+  /** What time it is (tests move it on). */
+  clock?: () => Date;
+}
+
+interface DueWait {
+  organisation_id: string;
+  channel_id: string;
+  level: number;
+}
+
+/**
+ * Escalates patient messages nobody answered by their due time: the first time to the channel's
+ * team members (or the responders), then, after `secondEscalationMinutes`, to the role group. Each
+ * step is one transaction that takes the channel's row (as a message's write does, so an answer
+ * and an escalation never cross) and then the wait's, raises its level only from the level read,
+ * writes a staff-only ESCALATED event (and so the webhook) and plans the notices: any number of
+ * processes may run this, and each step happens once.
+ */
+export class Escalator {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = true;
+  private readonly clock: () => Date;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    private readonly options: EscalatorOptions,
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .then((more) => more, (error) => {
+          this.logger.warn({ error: withoutDetails(error) }, 'escalation pass failed');
+          return false;
+        })
+        .then((more) => {
+          this.running = undefined;
+          this.schedule(more ? 0 : this.options.pollMs);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Escalates what is due now; true when there may be more at once. */
+  async pass(): Promise<boolean> {
+    const now = this.clock();
+    const due = await this.orm.em.fork().execute<DueWait[]>('select organisation_id, channel_id, level from response_due where next_at <= ? order by next_at limit ?', [now, BATCH]);
+    for (const wait of due) {
+      if (this.stopped) return false;
+      try {
+        await this.escalate(wait, now);
+      } catch (error) {
+        this.logger.warn({ organisationId: wait.organisation_id, channelId: wait.channel_id, error: withoutDetails(error) }, 'escalation failed; tried again next pass');
+      }
+    }
+    return due.length === BATCH;
+  }
+
+  /** One step of one wait, if it is still due at the level read and nobody has answered; true when it escalated. */
+  private async escalate(wait: DueWait, now: Date): Promise<boolean> {
+    const organisationId = wait.organisation_id;
+    const em = this.orm.em.fork({ clear: true, useContext: false });
+    em.setFilterParams(TENANT_FILTER, { organisationId });
+    const audit = new AuditTrail();
+    audit.begin({
+      organisationId,
+      actorKind: 'system',
+      actorId: 'escalation',
+      requestId: randomUUID(),
+      action: 'Escalation.escalate',
+      targetType: 'channel',
+      targetId: wait.channel_id,
+      outcome: 'ALLOWED',
+      errorCode: null,
+      occurredAt: now,
+    });
+    const escalated = await withEventLog({ em, audit }, this.bus, organisationId, undefined, async (log) => {
+      // The channel's row first, as a message's write takes it.
+      const [channel] = await log.em.execute<Array<{ kind: ChannelKind; status: ChannelStatus }>>('select kind, status from channel where organisation_id = ? and id = ? for update', [organisationId, wait.channel_id]);
+      const [current] = await log.em.execute<Array<{ message_id: string; answered: boolean }>>(
+        `select r.message_id,
+                exists (select 1 from message s where s.organisation_id = r.organisation_id and s.channel_id = r.channel_id and s.seq > r.message_seq
+                          and s.author_team_member_id is not null and not s.internal) as answered
+           from response_due r
+          where r.organisation_id = ? and r.channel_id = ? and r.level = ? and r.next_at <= ?
+          for update of r`,
+        [organisationId, wait.channel_id, wait.level, now],
+      );
+      // Another process took this step, or it was answered or closed meanwhile: nothing to record.
+      if (!current || !channel || current.answered || channel.status === ChannelStatus.CLOSED) {
+        audit.begin(undefined);
+        if (!current || !channel) return false;
+        await log.em.execute('delete from response_due where organisation_id = ? and channel_id = ?', [organisationId, wait.channel_id]);
+        return false;
+      }
+      const settings = await loadMessagingSettings(log.em, organisationId);
+      const level = wait.level + 1;
+      const nextAt = level === 1 && settings.secondEscalationMinutes ? new Date(now.getTime() + settings.secondEscalationMinutes * MINUTE) : null;
+      await log.em.execute('update response_due set level = ?, escalated_at = ?, next_at = ? where organisation_id = ? and channel_id = ?', [level, now, nextAt, organisationId, wait.channel_id]);
+      await log.append({ channelId: wait.channel_id, type: ChannelEventType.ESCALATED, messageId: current.message_id, staffOnly: true });
+      await planEscalationNotices(log.em, settings, { organisationId, channelId: wait.channel_id, channelKind: channel.kind, level });
+      return true;
+    });
+    if (!escalated) return false;
+    this.logger.info({ organisationId, channelId: wait.channel_id, level: wait.level + 1 }, 'conversation escalated');
+    return true;
+  }
+}

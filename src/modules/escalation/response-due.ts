@@ -1,0 +1,48 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PersonActor } from '../../auth/actor';
+import { ChannelKind } from '../channels/channel.entity';
+import { responseDueAt, type ResponseTargets, type Urgency } from './due-time';
+
+/** The channels where a patient waits for the clinic: their care and service teams and their conversations (not groups, staff channels or DMs). */
+export const RESPONSE_TRACKED_KINDS: readonly ChannelKind[] = [ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION];
+
+/** What a message does to its channel's response clock: a patient starts (or shortens) it, a team member's answer stops it. */
+export type ResponseDueChange = { kind: 'waiting'; dueAt: Date; urgency: Urgency } | { kind: 'answered' };
+
+/**
+ * The change a message makes, or none: only messages the patient side sees, in a tracked channel;
+ * a patient's starts the clock where the organisation has a target for its urgency.
+ */
+export function responseDueChange(targets: ResponseTargets, actor: PersonActor, channelKind: ChannelKind, message: { internal?: boolean; urgency: Urgency }, at: Date): ResponseDueChange | undefined {
+  if (message.internal || !RESPONSE_TRACKED_KINDS.includes(channelKind)) return undefined;
+  if (actor.kind === 'staff') return { kind: 'answered' };
+  const dueAt = responseDueAt(targets, message.urgency, at);
+  return dueAt ? { kind: 'waiting', dueAt, urgency: message.urgency } : undefined;
+}
+
+/**
+ * A common table expression for the statement that writes a message (the CTE `written`): a
+ * patient's message opens the channel's wait or keeps the oldest one (its due time the earlier of
+ * the two, its urgency the higher); a team member's answer ends it.
+ */
+export function responseDueCte(change: ResponseDueChange | undefined, organisationId: string, channelId: string): { sql: string; params: unknown[] } {
+  if (!change) return { sql: '', params: [] };
+  if (change.kind === 'answered') {
+    return { sql: ', answered as (delete from response_due where organisation_id = ? and channel_id = ? and exists (select 1 from written))', params: [organisationId, channelId] };
+  }
+  return {
+    sql: `, waiting as (
+       insert into response_due as r (organisation_id, channel_id, message_id, message_seq, waiting_since, urgency, due_at, next_at)
+       select organisation_id, channel_id, id, seq, created_at, ?, ?::timestamptz, ?::timestamptz from written
+       on conflict (organisation_id, channel_id) do update
+         set urgency = case when excluded.urgency = 'URGENT' then 'URGENT' else r.urgency end,
+             due_at = least(r.due_at, excluded.due_at),
+             next_at = case when r.level = 0 then least(r.due_at, excluded.due_at) else r.next_at end)`,
+    params: [change.urgency, change.dueAt, change.dueAt],
+  };
+}
+
+/** A closed conversation waits for nobody: its response clock stops (in the transaction that closes it). */
+export async function stopResponseDue(em: EntityManager, organisationId: string, channelId: string): Promise<void> {
+  await em.execute('delete from response_due where organisation_id = ? and channel_id = ?', [organisationId, channelId]);
+}
