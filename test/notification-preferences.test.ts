@@ -123,7 +123,7 @@ describe('notification templates', () => {
   it('messaging admins customise and reset them; the defaults carry a link and no patient data', async () => {
     const templates = (await ok(server.url, admin.token, NotificationTemplatesDocument)).notificationTemplates;
     expect(templates.map((template) => template.kind).sort()).toEqual(
-      ['DIGEST_EMAIL', 'NEW_CLINIC_MESSAGE_EMAIL', 'NEW_CLINIC_MESSAGE_PUSH', 'NEW_PATIENT_MESSAGE_EMAIL', 'NEW_PATIENT_MESSAGE_PUSH', 'PATIENT_EMAIL', 'PATIENT_PUSH', 'PATIENT_SMS', 'STAFF_EMAIL', 'STAFF_PUSH', 'WEBHOOK_DISABLED_EMAIL'].sort(),
+      ['DIGEST_EMAIL', 'NEW_CLINIC_MESSAGE_EMAIL', 'NEW_CLINIC_MESSAGE_PUSH', 'NEW_PATIENT_MESSAGE_EMAIL', 'NEW_PATIENT_MESSAGE_PUSH', 'PATIENT_EMAIL', 'PATIENT_PUSH', 'PATIENT_SMS', 'STAFF_EMAIL', 'STAFF_PUSH', 'WEBHOOK_DISABLED_EMAIL', 'ESCALATION_EMAIL', 'ESCALATION_PUSH'].sort(),
     );
     expect(templates.every((template) => !template.customised)).toBe(true);
     expect(templates.find((template) => template.kind === 'PATIENT_EMAIL')!.text).toContain('{{link}}');

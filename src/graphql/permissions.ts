@@ -148,6 +148,10 @@ export const permissionMap = {
   AuditEventConnection: allow,
   AccessLogEntryEdge: allow,
   AccessLogEntryConnection: allow,
+  // Reached only through responsesDue (staff); channel and message resolve through their own checks.
+  ResponseDue: allow,
+  ResponseDueEdge: allow,
+  ResponseDueConnection: allow,
   WebhookEndpoint: allow,
   WebhookDelivery: allow,
   WebhookDeliveryEdge: allow,
