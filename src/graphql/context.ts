@@ -42,6 +42,8 @@ export interface AppDeps {
   webhookSecrets: SecretBox;
   /** Delivers webhooks; kicked when an endpoint is turned on or a delivery replayed. */
   webhookDispatcher: { kick(): void };
+  /** What time it is for response targets and escalation (tests move it on). */
+  clock: () => Date;
 }
 
 /**

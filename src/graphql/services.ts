@@ -63,7 +63,7 @@ export interface Services {
  * depends on whom.
  */
 export function createServices(scope: RequestScope, app: AppDeps): Services {
-  const { bus, config, cursors, live, orm, files, auditLog, settingsCache, rateLimits, clinicRelay, webhookSecrets, webhookDispatcher } = app;
+  const { bus, config, cursors, live, orm, files, auditLog, settingsCache, rateLimits, clinicRelay, webhookSecrets, webhookDispatcher, clock } = app;
   const services = {} as Services;
   const provide = <K extends keyof Services>(name: K, build: () => Services[K]) => {
     let built: Services[K] | undefined;
@@ -79,7 +79,7 @@ export function createServices(scope: RequestScope, app: AppDeps): Services {
   provide('messagingSettings', () => new MessagingSettingsService(scope, { cache: settingsCache, bus }));
   provide('audit', () => new AuditService(scope, { auditLog, cursors }));
   provide('accessLog', () => new AccessLogService(scope, { auditLog, cursors }));
-  provide('responsesDue', () => new ResponsesDueService(scope, deps({ cursors }, { channels: 'channels' })));
+  provide('responsesDue', () => new ResponsesDueService(scope, deps({ cursors, clock }, { channels: 'channels' })));
   provide('webhooks', () => new WebhookService(scope, { config, cursors, secrets: webhookSecrets, dispatcher: webhookDispatcher }));
   provide('activationRules', () => new ActivationRuleService(scope));
   provide('notificationTemplates', () => new NotificationTemplateService(scope));

@@ -106,7 +106,8 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
   const files = config.files.s3 ? new S3FileStore(config.files.s3) : new LocalFileStore(config.files.dir);
   const clinicRelay = new ClinicRelay(orm, bus, files, logger, { pollMs: config.clinics.relayPollMs });
   const webhookDispatcher = new WebhookDispatcher(orm, config.webhooks, cursorSecret, logger, bus, metrics);
-  const escalator = new Escalator(orm, bus, logger, { pollMs: config.escalation.pollMs, clock: options.clock });
+  const clock = options.clock ?? (() => new Date());
+  const escalator = new Escalator(orm, bus, logger, { pollMs: config.escalation.pollMs, clock });
   const deps: AppDeps = {
     config,
     orm,
@@ -122,6 +123,7 @@ export async function startServer(config: Config, databaseUrl: string, logger = 
     metrics,
     webhookSecrets: new SecretBox(cursorSecret),
     webhookDispatcher,
+    clock,
   };
   clinicRelay.start();
   if (config.webhooks.dispatch) webhookDispatcher.start();

@@ -71,11 +71,11 @@ export class ResponsesDueResolver {
 
   @FieldResolver(() => Boolean, { description: 'Past its due time.' })
   overdue(@Root() item: ResponseDue): boolean {
-    return item.dueAt.getTime() <= Date.now();
+    return item.dueAt.getTime() <= item.readAt.getTime();
   }
 
   @FieldResolver(() => Int, { description: 'Whole minutes since the oldest unanswered message was sent.' })
   waitedMinutes(@Root() item: ResponseDue): number {
-    return Math.max(0, Math.floor((Date.now() - item.waitingSince.getTime()) / 60_000));
+    return Math.max(0, Math.floor((item.readAt.getTime() - item.waitingSince.getTime()) / 60_000));
   }
 }

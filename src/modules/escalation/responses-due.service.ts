@@ -21,6 +21,8 @@ export interface ResponseDue {
   dueAt: Date;
   escalationLevel: number;
   escalatedAt: Date | null;
+  /** When the list was read: what overdue and waited minutes are counted from. */
+  readAt: Date;
 }
 
 interface Row {
@@ -40,7 +42,7 @@ const MINUTE = 60_000;
 export class ResponsesDueService {
   constructor(
     private readonly scope: RequestScope,
-    private readonly deps: { cursors: CursorCodec; channels: ChannelService },
+    private readonly deps: { cursors: CursorCodec; channels: ChannelService; clock: () => Date },
   ) {}
 
   async list(scope: ResponsesDueScope, dueWithinMinutes: number | null | undefined, limit: number, after?: string | null): Promise<Connection<ResponseDue>> {
@@ -49,6 +51,7 @@ export class ResponsesDueService {
       throw apiError(ApiErrorCode.BAD_USER_INPUT, 'dueWithinMinutes is 0 (overdue only) to 43200.');
     }
     const cursor = after != null ? this.deps.cursors.keyset.decode(after) : undefined;
+    const now = this.deps.clock();
     if (after != null && !cursor) throw apiError(ApiErrorCode.CURSOR_INVALID, 'The cursor is not valid; start again from the first page.');
     const where =
       scope === 'MINE'
@@ -72,7 +75,7 @@ export class ResponsesDueService {
       [
         actor.organisationId,
         ...where.params,
-        ...(dueWithinMinutes != null ? [new Date(Date.now() + dueWithinMinutes * MINUTE)] : []),
+        ...(dueWithinMinutes != null ? [new Date(now.getTime() + dueWithinMinutes * MINUTE)] : []),
         ...(cursor ? [cursor.at.toISOString(), cursor.id] : []),
         limit + 1,
       ],
@@ -87,6 +90,7 @@ export class ResponsesDueService {
         dueAt: new Date(row.due_at),
         escalationLevel: Number(row.level),
         escalatedAt: row.escalated_at ? new Date(row.escalated_at) : null,
+        readAt: now,
       }),
     );
     return connectionOf(items, (item) => this.deps.cursors.keyset.encode(item.dueAt, item.channelId), { hasNextPage: rows.length > limit, hasPreviousPage: false });
