@@ -558,6 +558,8 @@ const ROWS: Row[] = [
     variables: () => ({ id: w.ids.patient }),
     items: edgesOf,
   }),
+  // Patients waiting for a reply: any team member (their own channels, or all they may see); never patients or integrations (errors only: contents in escalation.test.ts).
+  queryRow('responsesDue', [...STAFF, 'foreignStaff'], '{ responsesDue(scope: ORGANISATION) { edges { node { dueAt channel { id } } } } }'),
   // Webhooks: messaging admins and the integration; foreignStaff (an admin elsewhere) lists their own organisation's, finds none of this one's deliveries.
   queryRow('webhookEndpoints', ['admin', 'service', 'foreignStaff'], '{ webhookEndpoints { id url } }'),
   queryRow('webhookDeliveries', ['admin', 'service'], 'query ($id: ID!) { webhookDeliveries(endpointId: $id) { edges { node { id eventId status } } } }', {

@@ -170,7 +170,7 @@ describe('response targets and escalation', () => {
   it('a conversation a patient started escalates to its responders, and the webhook tells partners (ids only)', async () => {
     const { org, admin, patient } = await organisationWithTargets();
     const responder = await org.addStaff('Rhea Responder');
-    await targets(admin, { patientsCanStartConversations: true, allStaffRespond: false, responderTeamMemberIds: [responder.id] } as MessagingSettingsUpdateInput);
+    await targets(admin, { patientsCanStartConversations: true, allStaffRespond: false, responderTeamMemberIds: [responder.id] });
     const endpoint = (await ok(server.url, admin.token, WebhookEndpointCreateDocument, { input: { url: receiverUrl, eventTypes: ['CONVERSATION_ESCALATED'] } })).webhookEndpointCreate.webhookEndpoint!;
     const started = (await ok(server.url, patient.token, ConversationStartDocument, { input: { title: 'Private question', body: 'Is this normal?' } })).conversationStart;
     expect(started.userErrors).toEqual([]);
@@ -235,7 +235,7 @@ describe('response targets and escalation', () => {
 
   it('bad response targets are refused and change nothing', async () => {
     const { admin, clinician } = await organisationWithTargets();
-    const refused = (await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { routineResponseMinutes: 50_000 } as MessagingSettingsUpdateInput })).messagingSettingsUpdate;
+    const refused = (await ok(server.url, admin.token, MessagingSettingsUpdateDocument, { input: { routineResponseMinutes: 50_000 } })).messagingSettingsUpdate;
     expect(codes(refused)).toEqual(['INVALID_INPUT']);
     const denied = (await ok(server.url, clinician.token, ResponseTargetsUpdateDocument, { input: { routineResponseMinutes: 5 } })).messagingSettingsUpdate;
     expect(codes(denied)).toEqual(['FORBIDDEN']);

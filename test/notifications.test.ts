@@ -48,6 +48,7 @@ beforeAll(async () => {
     NOTIFICATION_WORKER: 'true',
     NOTIFICATION_POLL_MS: '50',
     NOTIFICATION_RETRY_MS: '200',
+    ESCALATION_POLL_MS: '50',
     SMTP_URL: smtp.url,
     STAFF_PORTAL_URL: STAFF_PORTAL,
     PATIENT_PORTAL_URL: PATIENT_PORTAL,
@@ -410,6 +411,42 @@ describe('the role group and digests', () => {
     await settled(c.org.id);
     const text = provider.at('/sms').map((request) => new URLSearchParams(request.body.toString()).get('Body') ?? '').find((body) => body.includes(c.channelId));
     expect(text).toBe(`New message at Test ${c.org.slug} (1): ${PATIENT_PORTAL}/channels/${c.channelId}`);
+  });
+});
+
+describe('escalation', () => {
+  /** The response target passes: the patient's wait is due now (the escalator polls every 50 ms). */
+  const targetPasses = (organisationId: string) => sql(`update response_due set due_at = now(), next_at = now() where organisation_id = ?`, [organisationId]);
+
+  it("an overdue patient message emails the channel's team member with no name, message or title; one answered before it goes out is not sent (ANSWERED)", async () => {
+    const c = await clinic({ staffNotificationDelayMinutes: 600 });
+    const targets = await ok(server.url, c.admin.token, MessagingSettingsUpdateDocument, { input: { routineResponseMinutes: 60, responseTimeBasis: 'WALL_CLOCK' } });
+    expect(targets.messagingSettingsUpdate.userErrors).toEqual([]);
+    await post(c.patient.token, c.channelId, 'My wound is bleeding again');
+    await targetPasses(c.org.id);
+    await eventually(() => smtp.to(staffAddress(c.clinician)).length === 1, 10_000);
+    const [mail] = smtp.to(staffAddress(c.clinician));
+    expect(mail.subject).toContain('Overdue');
+    for (const secret of ['bleeding', 'Zebulon', 'Quixote']) expect(`${mail.subject} ${mail.text} ${mail.html}`).not.toContain(secret);
+    expect(mail.text).toContain(`${STAFF_PORTAL}/channels/${c.channelId}`);
+
+    // The next one fails to send, the clinician answers, and the retry finds nobody waiting.
+    await post(c.clinician.token, c.channelId, 'Apply pressure, we are calling you');
+    await post(c.patient.token, c.channelId, 'It is still bleeding');
+    await smtp.stop();
+    try {
+      await targetPasses(c.org.id);
+      await eventually(async () => (await noticesOf(c.org.id, c.clinician.id)).some((notice) => notice.kind === 'ESCALATION' && notice.status === 'PENDING' && notice.reason !== null), 10_000);
+      await post(c.clinician.token, c.channelId, 'An ambulance is on its way');
+    } finally {
+      await smtp.start();
+    }
+    await eventually(async () => (await noticesOf(c.org.id, c.clinician.id)).filter((notice) => notice.kind === 'ESCALATION').at(-1)?.status === 'SUPPRESSED', 10_000);
+    expect((await noticesOf(c.org.id, c.clinician.id)).filter((notice) => notice.kind === 'ESCALATION').map((notice) => [notice.status, notice.reason])).toEqual([
+      ['SENT', null],
+      ['SUPPRESSED', 'ANSWERED'],
+    ]);
+    expect(smtp.to(staffAddress(c.clinician))).toHaveLength(1);
   });
 });
 
