@@ -172,6 +172,8 @@ describe('response targets and escalation', () => {
     const responder = await org.addStaff('Rhea Responder');
     await targets(admin, { patientsCanStartConversations: true, allStaffRespond: false, responderTeamMemberIds: [responder.id] });
     const endpoint = (await ok(server.url, admin.token, WebhookEndpointCreateDocument, { input: { url: receiverUrl, eventTypes: ['CONVERSATION_ESCALATED'] } })).webhookEndpointCreate.webhookEndpoint!;
+    const urgent = (await ok(server.url, patient.token, ConversationStartDocument, { input: { title: 'Urgent', body: 'Please', urgency: 'URGENT' } })).conversationStart;
+    expect(codes(urgent)).toEqual(['URGENCY_NOT_ALLOWED']);
     const started = (await ok(server.url, patient.token, ConversationStartDocument, { input: { title: 'Private question', body: 'Is this normal?' } })).conversationStart;
     expect(started.userErrors).toEqual([]);
     const conversationId = started.channel!.id;

@@ -137,6 +137,11 @@ export const messagePolicy = {
     /** Messages everyone in the channel sees (what patients read and what waits for staff). */
     seenByPatients: (message: string) => `not ${message}.internal`,
 
+    /** A team member's reply the patient sees, after the message a wait (`response_due` row `wait`) counts from: what answers a patient. */
+    answersWait: (wait: string) =>
+      `exists (select 1 from message answer where answer.organisation_id = ${wait}.organisation_id and answer.channel_id = ${wait}.channel_id
+                 and answer.seq > ${wait}.message_seq and answer.author_team_member_id is not null and not answer.internal)`,
+
     /**
      * Who of a channel's members (alias `cm`, their team member row `tm`) is told of a message:
      * everyone, staff only for an internal note, and for an addressed note only those in its audience.

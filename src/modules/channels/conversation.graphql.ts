@@ -1,4 +1,6 @@
 import { Arg, Args, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root } from 'type-graphql';
+import { UrgencyEnum } from '../escalation/urgency.graphql';
+import type { Urgency } from '../escalation/due-time';
 import type { Context } from '../../graphql/context';
 import { MutationPayload, connectionType } from '../../common/graphql-types';
 import { ForwardPageArgs, pageRequest } from '../../common/pagination';
@@ -29,6 +31,9 @@ export class ConversationStartInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Staff: whether the patient may reply (default from the messaging settings).' })
   patientCanReply?: boolean | null;
+
+  @Field(() => UrgencyEnum, { nullable: true, description: 'How soon the first message needs an answer (as in messageSend; patients: URGENT only where `patientsCanMarkUrgent`).' })
+  urgency?: Urgency | null;
 
   @Field(() => [ID], { nullable: true, description: 'READY attachments for the first message (as in messageSend).' })
   attachmentIds?: string[] | null;

@@ -16,7 +16,8 @@ import { appendMessage } from '../messages/message.service';
 import { AttachmentService } from '../attachments/attachment.service';
 import { ChartDocumentService, chartDocumentIds } from '../chart/chart-document.service';
 import { autoReply } from '../messages/auto-reply';
-import { responseDueChange, stopResponseDue } from '../escalation/response-due';
+import { assertUrgencyAllowed, responseDueChange, stopResponseDue } from '../escalation/response-due';
+import { URGENCIES } from '../escalation/due-time';
 import type { Message } from '../messages/message.entity';
 import { entitlementBlockers, MessagingBlocker, notMessageable, patientBlockers } from '../settings/messageability';
 import { Channel, ChannelKind, ChannelStatus } from './channel.entity';
@@ -56,6 +57,7 @@ const startInput = perConfig((config: Config) =>
       title: requiredText('The title', 200),
       body: messageBody(config.limits.messageBodyChars, true).nullish().transform((body) => body ?? ''),
       templateId: uuid('The template id').nullish(),
+      urgency: z.enum(URGENCIES).nullish().transform((urgency) => urgency ?? 'ROUTINE'),
       recipientTeamMemberIds: z
         .array(uuid('A team member id'))
         .max(MAX_RECIPIENTS)
@@ -94,6 +96,7 @@ export class ConversationService {
     if (!(await this.deps.settings.canStartConversation(actor))) {
       throw new UserError(UserErrorCode.NOT_ALLOWED_TO_START, 'The messaging settings do not let you start conversations.');
     }
+    assertUrgencyAllowed(settings, actor, data.urgency);
     const { organisationId } = actor;
     const plan = actor.kind === 'staff' ? await this.staffPlan(actor.teamMemberId, data) : await this.patientPlan(actor, data);
     const patient = plan.patient;
@@ -118,8 +121,8 @@ export class ConversationService {
         throw new UserError(UserErrorCode.NOT_FOUND, 'No such patient.', 'input.patientId');
       }
       await addMembers(log, organisationId, channel.id, [...patientSide, ...plan.staff]);
-      const responseDue = responseDueChange(settings, actor, ChannelKind.CONVERSATION, { urgency: 'ROUTINE' }, new Date());
-      const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId, responseDue });
+      const responseDue = responseDueChange(settings, actor, ChannelKind.CONVERSATION, { urgency: data.urgency }, new Date());
+      const message = await appendMessage(log, actor, { channelId: channel.id, body, onBehalfOfPatientId: plan.onBehalfOfPatientId, urgency: data.urgency, responseDue });
       await AttachmentService.attach(log, organisationId, message.id, data.attachmentIds);
       if (data.chartDocumentIds.length) await ChartDocumentService.attach(log, requireStaff(actor), message.id, data.chartDocumentIds);
       await autoReply(this.deps.settings, log, actor, channel, true);

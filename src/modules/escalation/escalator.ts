@@ -10,6 +10,7 @@ import { ChannelStatus, type ChannelKind } from '../channels/channel.entity';
 import { loadMessagingSettings } from '../settings/messaging-settings.service';
 import { planEscalationNotices } from '../notifications/planner';
 import { withoutDetails } from '../notifications/delivery';
+import { messagePolicy } from '../../policy/messages';
 
 const BATCH = 100;
 const MINUTE = 60_000;
@@ -116,8 +117,7 @@ export class Escalator {
       const [channel] = await log.em.execute<Array<{ kind: ChannelKind; status: ChannelStatus }>>('select kind, status from channel where organisation_id = ? and id = ? for update', [organisationId, wait.channel_id]);
       const [current] = await log.em.execute<Array<{ message_id: string; answered: boolean }>>(
         `select r.message_id,
-                exists (select 1 from message s where s.organisation_id = r.organisation_id and s.channel_id = r.channel_id and s.seq > r.message_seq
-                          and s.author_team_member_id is not null and not s.internal) as answered
+                ${messagePolicy.sql.answersWait('r')} as answered
            from response_due r
           where r.organisation_id = ? and r.channel_id = ? and r.level = ? and r.next_at <= ?
           for update of r`,

@@ -1,10 +1,18 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PersonActor } from '../../auth/actor';
+import { UserError, UserErrorCode } from '../../errors';
 import { ChannelKind } from '../channels/channel.entity';
 import { responseDueAt, type ResponseTargets, type Urgency } from './due-time';
 
 /** The channels where a patient waits for the clinic: their care and service teams and their conversations (not groups, staff channels or DMs). */
 export const RESPONSE_TRACKED_KINDS: readonly ChannelKind[] = [ChannelKind.CARE_TEAM, ChannelKind.SERVICE_TEAM, ChannelKind.CONVERSATION];
+
+/** Patients mark a message URGENT only where the organisation lets them (staff always may). */
+export function assertUrgencyAllowed(settings: { patientsCanMarkUrgent: boolean }, actor: PersonActor, urgency: Urgency): void {
+  if (actor.kind === 'patient' && urgency === 'URGENT' && !settings.patientsCanMarkUrgent) {
+    throw new UserError(UserErrorCode.URGENCY_NOT_ALLOWED, 'Messages cannot be marked urgent here: for anything urgent, call the clinic.', 'input.urgency');
+  }
+}
 
 /** What a message does to its channel's response clock: a patient starts (or shortens) it, a team member's answer stops it. */
 export type ResponseDueChange = { kind: 'waiting'; dueAt: Date; urgency: Urgency } | { kind: 'answered' };

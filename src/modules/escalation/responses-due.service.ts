@@ -4,6 +4,7 @@ import { apiError, ApiErrorCode } from '../../errors';
 import { connectionOf, type Connection } from '../../common/graphql-types';
 import type { CursorCodec } from '../../common/cursor';
 import { channelPolicy } from '../../policy/channels';
+import { messagePolicy } from '../../policy/messages';
 import type { ChannelService } from '../channels/channel.service';
 import { preparedRows } from '../../db/prepared';
 import type { Urgency } from './due-time';
@@ -66,8 +67,7 @@ export class ResponsesDueService {
          from response_due r
          join channel c on c.organisation_id = r.organisation_id and c.id = r.channel_id
         where r.organisation_id = ? and c.status <> 'CLOSED' and ${where.sql}
-          and not exists (select 1 from message s where s.organisation_id = r.organisation_id and s.channel_id = r.channel_id and s.seq > r.message_seq
-                            and s.author_team_member_id is not null and not s.internal)
+          and not ${messagePolicy.sql.answersWait('r')}
           ${dueWithinMinutes != null ? 'and r.due_at <= ?::timestamptz' : ''}
           ${cursor ? 'and (r.due_at, r.channel_id) > (?::timestamptz, ?::uuid)' : ''}
         order by r.due_at, r.channel_id

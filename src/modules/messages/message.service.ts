@@ -33,7 +33,7 @@ import { heldRoleGroups } from '../directory/directory.queries';
 import type { RateLimits } from '../rate-limits/rate-limits';
 import { messageWithAccess } from '../channels/channel.queries';
 import { URGENCIES, type Urgency } from '../escalation/due-time';
-import { responseDueChange, responseDueCte, type ResponseDueChange } from '../escalation/response-due';
+import { assertUrgencyAllowed, responseDueChange, responseDueCte, type ResponseDueChange } from '../escalation/response-due';
 
 /** What MessageService works with besides the request. */
 export interface MessageServiceDeps {
@@ -127,9 +127,7 @@ export class MessageService {
     }
     const attribution = await authorizeWrite(this.scope, this.deps.settings, actor, found.channel, found.membership, data.onBehalfOfPatientId, internal);
     const settings = await this.deps.settings.current();
-    if (actor.kind === 'patient' && data.urgency === 'URGENT' && !settings.patientsCanMarkUrgent) {
-      throw new UserError(UserErrorCode.URGENCY_NOT_ALLOWED, 'Messages cannot be marked urgent here: for anything urgent, call the clinic.', 'input.urgency');
-    }
+    assertUrgencyAllowed(settings, actor, data.urgency);
     await this.deps.attachments.checkAttachable(actor, data.attachmentIds);
     await this.deps.chartDocuments.checkAttachable(actor, found.channel, data.chartDocumentIds, data.attachmentIds.length);
     const draft: MessageDraft = {
