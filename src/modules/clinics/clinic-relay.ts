@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { PollingLoop } from '../../common/polling-loop';
 import type { Logger } from 'pino';
 import type { EventBus } from '../../realtime/bus';
 import type { FileStore } from '../attachments/file-store';
@@ -33,10 +34,7 @@ export interface ClinicRelayOptions {
  * backoff, and the envelopes behind it to the same clinic wait for it.
  */
 export class ClinicRelay {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
-  private stopped = false;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly orm: MikroORM,
@@ -44,41 +42,22 @@ export class ClinicRelay {
     private readonly files: FileStore,
     private readonly logger: Logger,
     private readonly options: ClinicRelayOptions,
-  ) {}
+  ) {
+    // After a pass the relay waits for the next poll unless a send kicked it meanwhile.
+    this.loop = new PollingLoop(() => this.relay().then(() => false), options.pollMs, (error) => this.logger.warn({ err: error }, 'clinic relay failed'));
+  }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(this.options.pollMs);
+    this.loop.start(this.options.pollMs);
   }
 
   /** Relays soon (after a send committed an envelope). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
+    this.loop.kick();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.relay()
-        .then(() => undefined)
-        .catch((error) => this.logger.warn({ err: error }, 'clinic relay failed'))
-        .finally(() => {
-          this.running = undefined;
-          const more = this.again;
-          this.again = false;
-          this.schedule(more ? 0 : this.options.pollMs);
-        });
-    }, ms);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass: relays what is due; returns how many envelopes were delivered or refused. */

@@ -10,6 +10,7 @@ import { ChannelStatus, type ChannelKind } from '../channels/channel.entity';
 import { loadMessagingSettings } from '../settings/messaging-settings.service';
 import { planEscalationNotices } from '../notifications/planner';
 import { withoutDetails } from '../notifications/delivery';
+import { PollingLoop } from '../../common/polling-loop';
 import { messagePolicy } from '../../policy/messages';
 
 const BATCH = 100;
@@ -37,46 +38,25 @@ interface DueWait {
  * processes may run this, and each step happens once.
  */
 export class Escalator {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private stopped = true;
+  private readonly loop: PollingLoop;
   private readonly clock: () => Date;
 
   constructor(
     private readonly orm: MikroORM,
     private readonly bus: EventBus,
     private readonly logger: Logger,
-    private readonly options: EscalatorOptions,
+    options: EscalatorOptions,
   ) {
     this.clock = options.clock ?? (() => new Date());
+    this.loop = new PollingLoop(() => this.pass(), options.pollMs, (error) => this.logger.warn({ error: withoutDetails(error) }, 'escalation pass failed'));
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.pass()
-        .then((more) => more, (error) => {
-          this.logger.warn({ error: withoutDetails(error) }, 'escalation pass failed');
-          return false;
-        })
-        .then((more) => {
-          this.running = undefined;
-          this.schedule(more ? 0 : this.options.pollMs);
-        });
-    }, ms);
-    this.timer.unref();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Escalates what is due now; true when there may be more at once. */
@@ -84,7 +64,7 @@ export class Escalator {
     const now = this.clock();
     const due = await this.orm.em.fork().execute<DueWait[]>('select organisation_id, channel_id, level from response_due where next_at <= ? order by next_at limit ?', [now, BATCH]);
     for (const wait of due) {
-      if (this.stopped) return false;
+      if (this.loop.stopped) return false;
       try {
         await this.escalate(wait, now);
       } catch (error) {

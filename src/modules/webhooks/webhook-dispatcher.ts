@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PollingLoop } from '../../common/polling-loop';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Config } from '../../config';
@@ -48,10 +49,7 @@ interface HeadDelivery {
  *   the messaging admins are told.
  */
 export class WebhookDispatcher {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
-  private stopped = true;
+  private readonly loop: PollingLoop;
   private stopHousekeeping?: () => void;
   private stopKicks?: () => void;
   private readonly rules: DestinationRules;
@@ -67,13 +65,13 @@ export class WebhookDispatcher {
     private readonly bus?: EventBus,
     private readonly metrics?: Metrics,
   ) {
+    this.loop = new PollingLoop(() => this.pass(), config.pollMs, (error) => this.logger.warn({ error: withoutDetails(error) }, 'webhook pass failed'));
     this.rules = destinationRules(config);
     this.secrets = new SecretBox(serverSecret);
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
     // New events: deliver soon rather than at the next poll.
     this.stopKicks = this.bus?.subscribe((notice) => {
       if (notice.kind === 'events' && this.fedOrganisations.has(notice.organisationId)) this.kick();
@@ -87,33 +85,13 @@ export class WebhookDispatcher {
   }
 
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) this.again = true;
-    else this.schedule(0);
+    this.loop.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
     this.stopKicks?.();
     this.stopHousekeeping?.();
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.pass()
-        .catch((error) => this.logger.warn({ error: withoutDetails(error) }, 'webhook pass failed'))
-        .then((busy) => {
-          this.running = undefined;
-          const more = this.again || busy === true;
-          this.again = false;
-          this.schedule(more ? 0 : this.config.pollMs);
-        });
-    }, ms);
-    this.timer.unref();
+    await this.loop.stop();
   }
 
   /** One pass: feed, then send. True when there is more to do at once. */
@@ -132,7 +110,7 @@ export class WebhookDispatcher {
     this.fedOrganisations = new Set(fed.map((row) => row.organisation_id));
     let more = false;
     for (const { organisation_id: organisationId, last_position: latest } of fed.filter((row) => row.behind)) {
-      if (this.stopped) break;
+      if (this.loop.stopped) break;
       try {
         more = (await this.orm.em.fork().transactional((em) => this.feedOrganisation(em, organisationId, Number(latest)))) || more;
       } catch (error) {
@@ -225,7 +203,7 @@ export class WebhookDispatcher {
   private async drain(endpoint: { organisation_id: string; id: string }, token: string): Promise<void> {
     const em = this.orm.em.fork();
     try {
-      for (let sent = 0; sent < DELIVERIES_PER_LEASE && !this.stopped; sent++) {
+      for (let sent = 0; sent < DELIVERIES_PER_LEASE && !this.loop.stopped; sent++) {
         const [head] = await em.execute<HeadDelivery[]>(
           `select d.id, d.event_id, d.event_type, d.occurred_at, d.data, d.attempts, d.next_attempt_at <= clock_timestamp() as due,
                   e.url, e.include_content, e.secret_sealed, case when e.previous_secret_expires_at > now() then e.previous_secret_sealed end as previous_secret_sealed
