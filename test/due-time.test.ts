@@ -1,4 +1,4 @@
-import { responseDueAt, type ResponseTargets } from '../src/modules/escalation/due-time';
+import { afterResponseMinutes, responseDueAt, type ResponseTargets } from '../src/modules/escalation/due-time';
 
 const weekdays = (opens: string, closes: string) =>
   (['MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY'] as const).map((day) => ({ day, opens, closes }));
@@ -37,6 +37,22 @@ describe('when a reply is due', () => {
     expect(responseDueAt(newYork, 'ROUTINE', at('2026-10-30T20:00:00Z'))).toEqual(at('2026-11-02T17:00:00Z'));
     // London, the Friday before the March change (UTC), due the Monday after (BST, UTC+1).
     expect(responseDueAt(targets(), 'ROUTINE', at('2026-03-27T16:00:00Z'))).toEqual(at('2026-03-30T11:00:00Z'));
+  });
+
+  it('an opening time the clock skips opens when the clock would have shown it (after the change)', () => {
+    // New York springs forward at 02:00 on Sunday 8 March 2026: 02:30 is never shown; it opens at 03:30 EDT (07:30Z).
+    const night = targets({ timeZone: 'America/New_York', urgentResponseMinutes: 30, openingHours: [{ day: 'SUNDAY', opens: '02:30', closes: '05:00' }] });
+    expect(responseDueAt(night, 'URGENT', at('2026-03-08T05:00:00Z'))).toEqual(at('2026-03-08T08:00:00Z'));
+  });
+
+  it('a target the opening hours cannot meet within a year is counted around the clock', () => {
+    const rarely = targets({ routineResponseMinutes: 43_200, openingHours: [{ day: 'MONDAY', opens: '09:00', closes: '10:00' }] });
+    expect(responseDueAt(rarely, 'ROUTINE', at('2026-12-03T10:00:00Z'))).toEqual(at('2027-01-02T10:00:00Z'));
+  });
+
+  it('later steps (a second escalation) count their minutes the same way', () => {
+    expect(afterResponseMinutes(targets(), 120, at('2026-12-04T16:00:00Z'))).toEqual(at('2026-12-07T10:00:00Z'));
+    expect(afterResponseMinutes(targets({ responseTimeBasis: 'WALL_CLOCK' }), 120, at('2026-12-04T16:00:00Z'))).toEqual(at('2026-12-04T18:00:00Z'));
   });
 
   it('overlapping and split opening hours count each open minute once', () => {

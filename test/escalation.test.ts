@@ -5,7 +5,9 @@ import { createOrganisation, type Person } from './support/fixtures';
 import { eventually, ok, request, subscribe } from './support/client';
 import { actions, codes } from './support/actions';
 import {
+  AccessLogDocument,
   ChannelEventsDocument,
+  MessageDeleteDocument,
   ConversationCloseDocument,
   ConversationStartDocument,
   InboxEventsDocument,
@@ -116,8 +118,12 @@ describe('response targets and escalation', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await escalatedEvents(org.id, channel.id)).toEqual([]);
 
+    const activity = () => rows<{ last_activity_at: Date }>('select last_activity_at from channel where organisation_id = ? and id = ?', [org.id, channel.id]);
+    const activeBefore = await activity();
     later(2);
     await settled(async () => (await escalatedEvents(org.id, channel.id)).length === 1);
+    // An escalation is not activity: the channel keeps its place in everyone's list (the patient's too).
+    expect(await activity()).toEqual(activeBefore);
     expect(await escalatedEvents(org.id, channel.id)).toEqual([{ message_id: question.id, staff_only: true }]);
     expect((await staffStream.next()).data?.channelEvents).toMatchObject({ type: 'ESCALATED', message: { id: question.id } });
     expect((await staffInbox.next()).data?.inboxEvents).toMatchObject({ type: 'ESCALATED', channelId: channel.id });
@@ -233,6 +239,91 @@ describe('response targets and escalation', () => {
     expect(await dueFor(stranger, 'ORGANISATION')).toEqual([]);
     const bad = await request(server.url, clinician.token, ResponsesDueDocument, { dueWithinMinutes: -1 });
     expect(errorCode(bad)).toBe('BAD_USER_INPUT');
+  });
+
+  it('the waiting message is shown only to those who may read the conversation, and their read is in the patient\'s access log', async () => {
+    const { org, admin, clinician, patient, channel } = await organisationWithTargets();
+    const colleague = await org.addStaff('Col League');
+    const question = await post(patient, channel.id, 'Is my prescription ready?');
+    // A team member outside the care team sees that the patient waits (the channel is visible to staff), not what they wrote.
+    const [seenByColleague] = await dueFor(colleague, 'ORGANISATION');
+    expect(seenByColleague).toMatchObject({ channel: { id: channel.id }, message: null });
+    const [seenByMember] = await dueFor(clinician);
+    expect(seenByMember.message).toMatchObject({ id: question.id, body: 'Is my prescription ready?' });
+    const log = (await ok(server.url, admin.token, AccessLogDocument, { patientId: patient.id })).accessLog.edges.map((edge) => edge.node);
+    expect(log.map((entry) => [entry.accessorName, entry.via])).toEqual([['Cleo Clinician', 'ResponseDue.message']]);
+    const own = (await ok(server.url, patient.token, AccessLogDocument, {})).accessLog.edges.map((edge) => edge.node);
+    expect(own).toMatchObject([{ accessorName: 'Cleo Clinician', via: null, channel: { id: channel.id } }]);
+  });
+
+  it('a wait an answer could not see (it committed while the answer was written) starts again from the next patient message', async () => {
+    const { org, clinician, patient, channel } = await organisationWithTargets();
+    const first = await post(patient, channel.id, 'First question');
+    await post(clinician, channel.id, 'Answered');
+    // What a patient message committed during the answer's statement leaves behind: its wait, already answered.
+    const [{ seq }] = await rows<{ seq: string }>('select seq from message where organisation_id = ? and id = ?', [org.id, first.id]);
+    await rows(
+      `insert into response_due (organisation_id, channel_id, message_id, message_seq, waiting_since, urgency, due_at, level, next_at, escalated_at)
+       values (?, ?, ?, ?, now() - interval '1 day', 'ROUTINE', now() - interval '23 hours', 1, null, now() - interval '23 hours')`,
+      [org.id, channel.id, first.id, seq],
+    );
+    expect(await dueFor(clinician)).toEqual([]);
+    const sentAt = Date.now();
+    const second = await post(patient, channel.id, 'Second question');
+    const [waiting] = await dueFor(clinician);
+    expect(waiting).toMatchObject({ message: { id: second.id }, escalationLevel: 0, escalatedAt: null, overdue: false });
+    expect(Math.abs(new Date(waiting.dueAt).getTime() - (sentAt + 60 * MINUTE))).toBeLessThan(5_000);
+    later(61);
+    await settled(async () => (await escalatedEvents(org.id, channel.id)).length === 1);
+    expect(await escalatedEvents(org.id, channel.id)).toEqual([{ message_id: second.id, staff_only: true }]);
+  });
+
+  it('nobody waits once the patient deleted what they wrote, or the organisation no longer sets a target: no escalation', async () => {
+    const { org, clinician, patient, channel } = await organisationWithTargets();
+    const withdrawn = await post(patient, channel.id, 'Sent by mistake');
+    expect(codes((await ok(server.url, patient.token, MessageDeleteDocument, { input: { messageId: withdrawn.id } })).messageDelete)).toEqual([]);
+    const other = await organisationWithTargets();
+    await post(other.patient, other.channel.id, 'A question');
+    await targets(other.admin, { routineResponseMinutes: 0 });
+    later(61);
+    await settled(async () => (await rows('select 1 from response_due where organisation_id in (?, ?)', [org.id, other.org.id])).length === 0);
+    expect(await escalatedEvents(org.id, channel.id)).toEqual([]);
+    expect(await escalatedEvents(other.org.id, other.channel.id)).toEqual([]);
+    expect(await escalationNotices(org.id)).toEqual([]);
+    // Allowed counterpart: a patient message that stays is escalated.
+    await post(patient, channel.id, 'A real question');
+    later(61);
+    await settled(async () => (await escalatedEvents(org.id, channel.id)).length === 1);
+    expect(await escalationNotices(org.id)).toEqual([{ team_member_id: clinician.id, transport: 'EMAIL' }]);
+  });
+
+  it("a conversation a team member started escalates the second time to the messaging admins (the role group could not open it)", async () => {
+    const { org, admin, clinician, triage, patient } = await organisationWithTargets({ secondEscalationMinutes: 30 });
+    const conversation = (await ok(server.url, clinician.token, ConversationStartDocument, { input: { title: 'Your results', body: 'They are in.', patientId: patient.id } })).conversationStart.channel!;
+    await post(patient, conversation.id, 'What do they mean?');
+    later(61);
+    await settled(async () => (await escalatedEvents(org.id, conversation.id)).length === 1);
+    expect((await escalationNotices(org.id)).map((notice) => notice.team_member_id)).toEqual([clinician.id]);
+    later(31);
+    await settled(async () => (await escalatedEvents(org.id, conversation.id)).length === 2);
+    const told = (await escalationNotices(org.id)).map((notice) => notice.team_member_id);
+    expect(told.sort()).toEqual([clinician.id, admin.id].sort());
+    expect(told).not.toContain(triage.id);
+  });
+
+  it('an urgent message after a first escalation brings the second forward to its own due time', async () => {
+    const { org, clinician, triage, patient, channel } = await organisationWithTargets({ secondEscalationMinutes: 240, patientsCanMarkUrgent: true });
+    await post(patient, channel.id, 'Routine question');
+    later(61);
+    await settled(async () => (await escalatedEvents(org.id, channel.id)).length === 1);
+    // Back to the real time (messages are written at it): the urgent one is due 15 minutes on, long before the second step's 240.
+    later(-61);
+    await post(patient, channel.id, 'It got worse', { urgency: 'URGENT' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await escalatedEvents(org.id, channel.id)).toHaveLength(1);
+    later(16);
+    await settled(async () => (await escalatedEvents(org.id, channel.id)).length === 2);
+    expect((await escalationNotices(org.id)).map((notice) => notice.team_member_id).sort()).toEqual([clinician.id, triage.id].sort());
   });
 
   it('bad response targets are refused and change nothing', async () => {

@@ -20,7 +20,7 @@ export interface ResponseTargets {
 }
 
 const MINUTE = 60_000;
-/** Opening hours of at least one day a week are found within a week; a year is beyond any target. */
+/** Opening hours of at least one day a week are found within a week; a target they cannot meet within a year is counted around the clock. */
 const DAYS_LOOKED_AHEAD = 400;
 
 /**
@@ -30,8 +30,13 @@ const DAYS_LOOKED_AHEAD = 400;
  */
 export function responseDueAt(targets: ResponseTargets, urgency: Urgency, from: Date): Date | null {
   const minutes = urgency === 'URGENT' ? targets.urgentResponseMinutes : targets.routineResponseMinutes;
-  if (minutes == null) return null;
-  if (targets.responseTimeBasis === 'WALL_CLOCK' || targets.openingHours.length === 0) return new Date(from.getTime() + minutes * MINUTE);
+  return minutes == null ? null : afterResponseMinutes(targets, minutes, from);
+}
+
+/** `from` plus `minutes` counted as the organisation counts response times (in opening hours, or around the clock). */
+export function afterResponseMinutes(targets: Pick<ResponseTargets, 'responseTimeBasis' | 'openingHours' | 'timeZone'>, minutes: number, from: Date): Date {
+  const aroundTheClock = new Date(from.getTime() + minutes * MINUTE);
+  if (targets.responseTimeBasis === 'WALL_CLOCK' || targets.openingHours.length === 0) return aroundTheClock;
   let remaining = minutes * MINUTE;
   const start = localDate(from, targets.timeZone);
   for (let day = 0; day < DAYS_LOOKED_AHEAD; day++) {
@@ -43,11 +48,11 @@ export function responseDueAt(targets: ResponseTargets, urgency: Urgency, from: 
       remaining -= closes - begin;
     }
   }
-  return null;
+  return aroundTheClock;
 }
 
 /** The day's opening hours as instants (merged where they overlap), in order. */
-function openIntervals(targets: ResponseTargets, date: Date): Array<[number, number]> {
+function openIntervals(targets: Pick<ResponseTargets, 'openingHours' | 'timeZone'>, date: Date): Array<[number, number]> {
   const weekday = WEEK[(date.getUTCDay() + 6) % 7];
   const intervals = targets.openingHours
     .filter((hours) => hours.day === weekday)
@@ -62,16 +67,28 @@ function openIntervals(targets: ResponseTargets, date: Date): Array<[number, num
   return merged;
 }
 
+/** Formatters are costly to build (a message's send computes its due time): one per time zone. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function wallClockIn(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
 /** The calendar date at `at` in `timeZone`. */
 function localDate(at: Date, timeZone: string): { year: number; month: number; day: number } {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  const parts = wallClockIn(timeZone).formatToParts(at);
   const part = (type: string) => Number(parts.find((candidate) => candidate.type === type)?.value);
   return { year: part('year'), month: part('month'), day: part('day') };
 }
 
 /** How far `timeZone`'s wall clock is ahead of UTC at `at`, in milliseconds. */
 function offsetAt(at: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(at));
+  const parts = wallClockIn(timeZone).formatToParts(new Date(at));
   const part = (type: string) => Number(parts.find((candidate) => candidate.type === type)?.value);
   const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
   return wall - Math.floor(at / 1000) * 1000;
@@ -84,7 +101,9 @@ function offsetAt(at: number, timeZone: string): number {
 function instantOf(date: Date, time: string, timeZone: string): number {
   const [hours, minutes] = time.split(':').map(Number);
   const wall = date.getTime() + (hours * 60 + minutes) * MINUTE;
-  const guess = wall - offsetAt(wall, timeZone);
-  const corrected = wall - offsetAt(guess, timeZone);
-  return corrected;
+  const offset = offsetAt(wall - offsetAt(wall, timeZone), timeZone);
+  const instant = wall - offset;
+  const offsetThere = offsetAt(instant, timeZone);
+  // The wall clock never showed `time` that day (it was skipped): the instant it would have, by the offset after the change.
+  return offsetThere === offset ? instant : Math.max(instant, wall - offsetThere);
 }

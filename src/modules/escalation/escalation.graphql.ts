@@ -1,4 +1,6 @@
-import { Arg, Args, Ctx, Field, FieldResolver, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, Field, FieldResolver, Info, Int, ObjectType, Query, Resolver, Root, registerEnumType } from 'type-graphql';
+import { recordMessagesRead } from '../audit/audit-recorder';
 import type { Context } from '../../graphql/context';
 import { connectionType } from '../../common/graphql-types';
 import { ForwardPageArgs, pageRequest } from '../../common/pagination';
@@ -64,9 +66,12 @@ export class ResponsesDueResolver {
     return item.patientId ? context.loaders.patient.load(item.patientId) : null;
   }
 
-  @FieldResolver(() => MessageType, { nullable: true, description: 'The oldest unanswered message.' })
-  message(@Root() item: ResponseDue, @Ctx() context: Context) {
-    return context.services.messages.shownById(item.messageId);
+  @FieldResolver(() => MessageType, { nullable: true, description: 'The oldest unanswered message: for those who may read the conversation (its members, and those who answer it); null otherwise.' })
+  async message(@Root() item: ResponseDue, @Ctx() context: Context, @Info() info: GraphQLResolveInfo) {
+    if (!(await context.services.channels.findOpenable(item.channelId))) return null;
+    const message = await context.services.messages.shownById(item.messageId);
+    if (message) await recordMessagesRead(context, info, 'ResponseDue.message', [item.channelId]);
+    return message;
   }
 
   @FieldResolver(() => Boolean, { description: 'Past its due time.' })

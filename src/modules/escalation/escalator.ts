@@ -12,9 +12,12 @@ import { planEscalationNotices } from '../notifications/planner';
 import { withoutDetails } from '../notifications/delivery';
 import { PollingLoop } from '../../common/polling-loop';
 import { messagePolicy } from '../../policy/messages';
+import { afterResponseMinutes, type Urgency } from './due-time';
 
 const BATCH = 100;
 const MINUTE = 60_000;
+/** A step that failed (a fault of ours) is tried again after this long. */
+const RETRY_AFTER_MINUTES = 5;
 
 export interface EscalatorOptions {
   /** How often each process looks for waits past their due time. */
@@ -31,7 +34,8 @@ interface DueWait {
 
 /**
  * Escalates patient messages nobody answered by their due time: the first time to the channel's
- * team members (or the responders), then, after `secondEscalationMinutes`, to the role group. Each
+ * team members (and a conversation's responders), then, after `secondEscalationMinutes` (counted as
+ * response times are), to the role group (see planEscalationNotices). Each
  * step is one transaction that takes the channel's row (as a message's write does, so an answer
  * and an escalation never cross) and then the wait's, raises its level only from the level read,
  * writes a staff-only ESCALATED event (and so the webhook) and plans the notices: any number of
@@ -68,10 +72,24 @@ export class Escalator {
       try {
         await this.escalate(wait, now);
       } catch (error) {
-        this.logger.warn({ organisationId: wait.organisation_id, channelId: wait.channel_id, error: withoutDetails(error) }, 'escalation failed; tried again next pass');
+        this.logger.warn({ organisationId: wait.organisation_id, channelId: wait.channel_id, error: withoutDetails(error) }, 'escalation failed; tried again later');
+        await this.postpone(wait, now).catch(() => undefined);
       }
     }
     return due.length === BATCH;
+  }
+
+  /** A step that failed is tried again a few minutes on, so that one broken wait does not hold up the others or spin the loop. */
+  private async postpone(wait: DueWait, now: Date): Promise<void> {
+    await this.orm.em
+      .fork()
+      .execute('update response_due set next_at = ? where organisation_id = ? and channel_id = ? and level = ? and next_at <= ?', [
+        new Date(now.getTime() + RETRY_AFTER_MINUTES * MINUTE),
+        wait.organisation_id,
+        wait.channel_id,
+        wait.level,
+        now,
+      ]);
   }
 
   /** One step of one wait, if it is still due at the level read and nobody has answered; true when it escalated. */
@@ -94,28 +112,39 @@ export class Escalator {
     });
     const escalated = await withEventLog({ em, audit }, this.bus, organisationId, undefined, async (log) => {
       // The channel's row first, as a message's write takes it.
-      const [channel] = await log.em.execute<Array<{ kind: ChannelKind; status: ChannelStatus }>>('select kind, status from channel where organisation_id = ? and id = ? for update', [organisationId, wait.channel_id]);
-      const [current] = await log.em.execute<Array<{ message_id: string; answered: boolean }>>(
-        `select r.message_id,
-                ${messagePolicy.sql.answersWait('r')} as answered
+      const [channel] = await log.em.execute<Array<{ kind: ChannelKind; status: ChannelStatus; started_by_patient: boolean }>>(
+        'select kind, status, started_by_patient from channel where organisation_id = ? and id = ? for no key update',
+        [organisationId, wait.channel_id],
+      );
+      const [current] = await log.em.execute<Array<{ message_id: string; urgency: Urgency; answered: boolean; withdrawn: boolean }>>(
+        `select r.message_id, r.urgency,
+                ${messagePolicy.sql.answersWait('r')} as answered,
+                not exists (select 1 from message m where m.organisation_id = r.organisation_id and m.channel_id = r.channel_id and m.seq >= r.message_seq
+                               and m.author_patient_id is not null and m.deleted_at is null and ${messagePolicy.sql.seenByPatients('m')}) as withdrawn
            from response_due r
           where r.organisation_id = ? and r.channel_id = ? and r.level = ? and r.next_at <= ?
           for update of r`,
         [organisationId, wait.channel_id, wait.level, now],
       );
-      // Another process took this step, or it was answered or closed meanwhile: nothing to record.
-      if (!current || !channel || current.answered || channel.status === ChannelStatus.CLOSED) {
+      if (!current || !channel) {
+        // Another process took this step (or the channel is gone): nothing to record.
         audit.begin(undefined);
-        if (!current || !channel) return false;
-        await log.em.execute('delete from response_due where organisation_id = ? and channel_id = ?', [organisationId, wait.channel_id]);
         return false;
       }
       const settings = await loadMessagingSettings(log.em, organisationId);
+      // Answered or closed meanwhile, every waiting message deleted, or the organisation no longer sets a target for it: nobody waits.
+      const target = current.urgency === 'URGENT' ? settings.urgentResponseMinutes : settings.routineResponseMinutes;
+      if (current.answered || current.withdrawn || target == null || channel.status === ChannelStatus.CLOSED) {
+        audit.begin(undefined);
+        await log.em.execute('delete from response_due where organisation_id = ? and channel_id = ?', [organisationId, wait.channel_id]);
+        return false;
+      }
       const level = wait.level + 1;
-      const nextAt = level === 1 && settings.secondEscalationMinutes ? new Date(now.getTime() + settings.secondEscalationMinutes * MINUTE) : null;
+      const nextAt = level === 1 && settings.secondEscalationMinutes ? afterResponseMinutes(settings, settings.secondEscalationMinutes, now) : null;
       await log.em.execute('update response_due set level = ?, escalated_at = ?, next_at = ? where organisation_id = ? and channel_id = ?', [level, now, nextAt, organisationId, wait.channel_id]);
-      await log.append({ channelId: wait.channel_id, type: ChannelEventType.ESCALATED, messageId: current.message_id, staffOnly: true });
-      await planEscalationNotices(log.em, settings, { organisationId, channelId: wait.channel_id, channelKind: channel.kind, level });
+      // Staff hear of it; the channel does not move up anyone's list (the patient's least of all).
+      await log.append({ channelId: wait.channel_id, type: ChannelEventType.ESCALATED, messageId: current.message_id, staffOnly: true }, await log.nextSeq(wait.channel_id, false));
+      await planEscalationNotices(log.em, settings, { organisationId, channelId: wait.channel_id, channel: { kind: channel.kind, startedByPatient: channel.started_by_patient }, level });
       return true;
     });
     if (!escalated) return false;

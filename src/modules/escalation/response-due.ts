@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PersonActor } from '../../auth/actor';
 import { UserError, UserErrorCode } from '../../errors';
 import { ChannelKind } from '../channels/channel.entity';
+import { messagePolicy } from '../../policy/messages';
 import { responseDueAt, type ResponseTargets, type Urgency } from './due-time';
 
 /** The channels where a patient waits for the clinic: their care and service teams and their conversations (not groups, staff channels or DMs). */
@@ -31,7 +32,10 @@ export function responseDueChange(targets: ResponseTargets, actor: PersonActor, 
 /**
  * A common table expression for the statement that writes a message (the CTE `written`): a
  * patient's message opens the channel's wait or keeps the oldest one (its due time the earlier of
- * the two, its urgency the higher); a team member's answer ends it.
+ * the two, its urgency the higher; an URGENT message also brings a first escalation's next step
+ * forward to its own due time); a team member's answer ends it. A wait a concurrent answer could
+ * not see (it committed after that statement began) is already answered: a patient's message
+ * starts it again from itself rather than inheriting its past due time.
  */
 export function responseDueCte(change: ResponseDueChange | undefined, organisationId: string, channelId: string): { sql: string; params: unknown[] } {
   if (!change) return { sql: '', params: [] };
@@ -43,9 +47,19 @@ export function responseDueCte(change: ResponseDueChange | undefined, organisati
        insert into response_due as r (organisation_id, channel_id, message_id, message_seq, waiting_since, urgency, due_at, next_at)
        select organisation_id, channel_id, id, seq, created_at, ?, ?::timestamptz, ?::timestamptz from written
        on conflict (organisation_id, channel_id) do update
-         set urgency = case when excluded.urgency = 'URGENT' then 'URGENT' else r.urgency end,
-             due_at = least(r.due_at, excluded.due_at),
-             next_at = case when r.level = 0 then least(r.due_at, excluded.due_at) else r.next_at end)`,
+         set (message_id, message_seq, waiting_since, urgency, due_at, level, escalated_at, next_at) = (
+           select case when w.answered then excluded.message_id else r.message_id end,
+                  case when w.answered then excluded.message_seq else r.message_seq end,
+                  case when w.answered then excluded.waiting_since else r.waiting_since end,
+                  case when w.answered or excluded.urgency = 'URGENT' then excluded.urgency else r.urgency end,
+                  case when w.answered then excluded.due_at else least(r.due_at, excluded.due_at) end,
+                  case when w.answered then 0 else r.level end,
+                  case when w.answered then null else r.escalated_at end,
+                  case when w.answered then excluded.due_at
+                       when r.level = 0 then least(r.due_at, excluded.due_at)
+                       when r.level = 1 and excluded.urgency = 'URGENT' then least(r.next_at, excluded.due_at)
+                       else r.next_at end
+             from (select ${messagePolicy.sql.answersWait('r')} as answered) w))`,
     params: [change.urgency, change.dueAt, change.dueAt],
   };
 }

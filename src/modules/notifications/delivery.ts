@@ -227,7 +227,10 @@ export class NoticeDelivery {
   private async countFor(em: EntityManager, notice: ClaimedNotice, person: PersonRef): Promise<number> {
     // Still waiting: no team member has answered and the conversation is open (escalation/response-due.ts).
     if (notice.kind === 'ESCALATION') {
-      const [{ n }] = await em.execute<Array<{ n: string }>>('select count(*) as n from response_due where organisation_id = ? and channel_id = ?', [notice.organisation_id, notice.channel_id]);
+      const [{ n }] = await em.execute<Array<{ n: string }>>(
+        `select count(*) as n from response_due r where r.organisation_id = ? and r.channel_id = ? and not ${messagePolicy.sql.answersWait('r')}`,
+        [notice.organisation_id, notice.channel_id],
+      );
       return Number(n);
     }
     if (waitsForAnswer(notice)) {

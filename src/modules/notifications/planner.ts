@@ -193,25 +193,29 @@ async function insertNotices(em: EntityManager, organisationId: string, notices:
 
 /**
  * The notices of an escalation, due now: at the first level the channel's team members who have
- * not archived it, and a conversation's chosen responders (the role group where there are none);
- * at the second, the role group in the settings. Email and push as each allows; no content.
+ * not archived it, and a conversation's chosen responders; at the second (or where the first finds
+ * nobody) the role group in the settings, or the messaging admins for a conversation a team member
+ * started (the role group could not open it). Email and push as each allows; no content.
  */
 export async function planEscalationNotices(
   em: EntityManager,
   settings: MessagingSettings,
-  wait: { organisationId: string; channelId: string; channelKind: ChannelKind; level: number },
+  wait: { organisationId: string; channelId: string; channel: { kind: ChannelKind; startedByPatient: boolean }; level: number },
 ): Promise<number> {
   const { organisationId, channelId } = wait;
-  const responders = wait.channelKind === ChannelKind.CONVERSATION && !settings.allStaffRespond ? settings.responderIds : [];
-  const roleGroup = (): Promise<Candidate[]> =>
-    em.execute<Candidate[]>(
+  const tellsResponders = channelPolicy.tellsResponders(wait.channel);
+  const responders = tellsResponders && wait.channel.kind === ChannelKind.CONVERSATION && !settings.allStaffRespond ? settings.responderIds : [];
+  const nextInLine = (): Promise<Candidate[]> => {
+    const who = tellsResponders ? { sql: '? = any(tm.roles)', param: settings.newPatientMessageRoleGroup } : { sql: '? = any(tm.permissions)', param: permissionFor('findAnyConversation') };
+    return em.execute<Candidate[]>(
       `select ${candidateColumns('tm', 'tm.id', 'null::uuid')} from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
-        where tm.organisation_id = ? and tm.archived_at is null and ? = any(tm.roles)`,
-      [organisationId, settings.newPatientMessageRoleGroup],
+        where tm.organisation_id = ? and tm.archived_at is null and ${who.sql}`,
+      [organisationId, who.param],
     );
+  };
   const people =
     wait.level >= 2
-      ? await roleGroup()
+      ? await nextInLine()
       : await em.execute<Candidate[]>(
           `select ${candidateColumns('tm', 'tm.id', 'null::uuid')} from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
             where tm.organisation_id = ? and tm.archived_at is null
@@ -220,7 +224,7 @@ export async function planEscalationNotices(
                                and cm.team_member_id = tm.id and cm.left_at is null and cm.archived_at is null))`,
           [organisationId, uuidArray(responders), channelId],
         );
-  const told = people.length > 0 ? people : await roleGroup();
+  const told = people.length > 0 ? people : await nextInLine();
   const notices: PlannedNotice[] = [];
   for (const person of told) {
     const notice = { kind: 'ESCALATION' as const, teamMemberId: person.team_member_id, patientId: null, channelId, messageId: null, dueAt: new Date() };
