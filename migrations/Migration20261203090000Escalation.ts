@@ -8,7 +8,10 @@ import { Migration } from '@mikro-orm/migrations';
 export class Migration20261203090000Escalation extends Migration {
   override async up(): Promise<void> {
     this.addSql(`
-      alter table message add column urgency text not null default 'ROUTINE' check (urgency in ('ROUTINE', 'URGENT'));
+      -- Checks on the big tables are added NOT VALID: existing rows satisfy them (the default, the narrower
+      -- old kind list), new ones are checked, and no scan of every row holds the table's lock meanwhile.
+      alter table message add column urgency text not null default 'ROUTINE';
+      alter table message add constraint message_urgency_check check (urgency in ('ROUTINE', 'URGENT')) not valid;
 
       alter table messaging_settings
         add column routine_response_minutes integer check (routine_response_minutes between 1 and 43200),
@@ -39,7 +42,7 @@ export class Migration20261203090000Escalation extends Migration {
       create index response_due_order_idx on response_due (organisation_id, due_at, channel_id);
 
       alter table notification drop constraint notification_kind_check;
-      alter table notification add constraint notification_kind_check check (kind in ('MESSAGE', 'NEW_PATIENT_MESSAGE', 'NEW_CLINIC_MESSAGE', 'DIGEST', 'WEBHOOK_DISABLED', 'ESCALATION'));
+      alter table notification add constraint notification_kind_check check (kind in ('MESSAGE', 'NEW_PATIENT_MESSAGE', 'NEW_CLINIC_MESSAGE', 'DIGEST', 'WEBHOOK_DISABLED', 'ESCALATION')) not valid;
     `);
   }
 
