@@ -3,7 +3,7 @@ import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation, type Person, type TestOrganisation } from './support/fixtures';
 import { errorCodes, ok, request } from './support/client';
 import { actions } from './support/actions';
-import { AccessLogChannelMessagesDocument, AccessLogDocument } from './generated/graphql';
+import { AccessLogChannelMessagesDocument, AccessLogDocument, AccessLogMessageDocument } from './generated/graphql';
 
 /**
  * The patient's own access log: who on the clinic's side opened their channels' messages, from
@@ -58,6 +58,18 @@ it('a patient (and their guardian, and a messaging admin) sees who opened their 
   const forAdmin = await logOf(admin, patient.id);
   expect(forAdmin.map((entry) => entry.id)).toEqual(seen.map((entry) => entry.id));
   expect(forAdmin.map((entry) => entry.via)).toEqual(['Channel.messages', 'Channel.messages']);
+});
+
+it('a message opened by its id is in the log too (the patient\'s own reads are not)', async () => {
+  const patient = await org.addPatient('Looked-up Patient');
+  const care = await activate(clinician, patient, 'CARE_TEAM');
+  const question = await post(patient, care.id, 'A question about my knee');
+  await ok(server.url, patient.token, AccessLogMessageDocument, { id: question.id });
+  expect(await logOf(patient)).toEqual([]);
+  const read = await ok(server.url, clinician.token, AccessLogMessageDocument, { id: question.id });
+  expect(read.message?.id).toBe(question.id);
+  expect(await logOf(patient)).toEqual([expect.objectContaining({ accessorName: 'Dr Opened', via: null, channel: { id: care.id, kind: 'CARE_TEAM' } })]);
+  expect((await logOf(admin, patient.id)).map((entry) => entry.via)).toEqual(['Query.message']);
 });
 
 it('denied: another patient, a team member without MESSAGING_ADMIN; a patient’s own log never lists others’ channels', async () => {

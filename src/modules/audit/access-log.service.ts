@@ -10,7 +10,7 @@ import { channelPolicy } from '../../policy/channels';
 import { PatientGuardian } from '../directory/patient.entity';
 
 /** The audited reads that open a channel's messages (one record per channel a read returned messages of). */
-export const MESSAGE_READS = ['Channel.messages', 'Message.replies', 'Query.messageSearch', 'Query.patientMessages', 'ResponseDue.message'] as const;
+export const MESSAGE_READS = ['Channel.messages', 'Message.replies', 'Query.messageSearch', 'Query.patientMessages', 'Query.message', 'ResponseDue.message'] as const;
 
 export enum AccessorKind {
   TEAM_MEMBER = 'TEAM_MEMBER',

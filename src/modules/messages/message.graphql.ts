@@ -1,4 +1,6 @@
-import { Arg, Ctx, Field, FieldResolver, ID, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, createUnionType } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, Field, FieldResolver, ID, Info, InputType, Int, Mutation, ObjectType, Query, Resolver, Root, createUnionType } from 'type-graphql';
+import { recordMessagesRead } from '../audit/audit-recorder';
 import type { Context } from '../../graphql/context';
 import { MutationPayload } from '../../common/graphql-types';
 import { mutationPayload, mutationPayloadOf } from '../../graphql/payload';
@@ -156,8 +158,11 @@ export class MessageSendPayload extends MutationPayload {
 @Resolver(() => MessageType)
 export class MessageResolver {
   @Query(() => MessageType, { nullable: true, description: 'A message by id; null when it does not exist or the caller may not see it. Staff and patients.' })
-  message(@Arg('id', () => ID, { description: 'The message id.' }) id: string, @Ctx() context: Context) {
-    return context.services.messages.findReadable(id).then((message) => message ?? null);
+  async message(@Arg('id', () => ID, { description: 'The message id.' }) id: string, @Ctx() context: Context, @Info() info: GraphQLResolveInfo) {
+    const message = await context.services.messages.findReadable(id);
+    if (!message) return null;
+    await recordMessagesRead(context, info, 'Query.message', [message.channelId]);
+    return message;
   }
 
   @Mutation(() => MessageSendPayload, { description: "Posts a message in a channel the caller is a member of. Staff and patients (and guardians in their dependants' channels). Patients: CHANNEL_CLOSED, REPLIES_NOT_ALLOWED; staff writing to a patient: PATIENT_NOT_MESSAGEABLE." })
