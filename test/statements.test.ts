@@ -2,7 +2,7 @@ import { startTestServer, type TestServer } from './support/server';
 import { createOrganisation } from './support/fixtures';
 import { ok } from './support/client';
 import { randomUUID } from 'node:crypto';
-import { ChannelByIdDocument, ChannelListWithDetailsDocument, ChannelPageDocument, DirectChannelOpenDocument, GroupChannelCreateDocument, MessageByIdDocument, MessageSendDocument, PatientProfileDocument } from './generated/graphql';
+import { ChannelByIdDocument, ChannelListWithDetailsDocument, ChannelPageDocument, DirectChannelOpenDocument, GroupChannelCreateDocument, MessageByIdDocument, MessageSendDocument, PatientProfileDocument, ResponsesDueDocument, ResponseTargetsUpdateDocument } from './generated/graphql';
 import { countStatements, notAuditBatch } from '../src/db/statement-count';
 import { actions } from './support/actions';
 
@@ -62,6 +62,36 @@ it('channels(first: 10) and channels(first: 100) with lastMessage, unreadCount a
     // The list and one batch per field: a handful, not one per channel.
     expect(ten).toBeLessThan(16);
   }
+});
+
+it('responsesDue(first: 2) and (first: 12) with channel, patient and the waiting message cost the same number of SQL statements', async () => {
+  const org = await createOrganisation(server);
+  const admin = await org.addStaff('Ada Admin', ['MESSAGING_ADMIN']);
+  const clinician = await org.addStaff('Cleo Clinician');
+  await ok(server.url, admin.token, ResponseTargetsUpdateDocument, { input: { routineResponseMinutes: 60, responseTimeBasis: 'WALL_CLOCK' } });
+  for (let index = 0; index < 12; index++) {
+    const patient = await org.addPatient(`Waiting ${index}`);
+    const { id: channelId } = await activate(clinician, patient.id);
+    await ok(server.url, patient.token, MessageSendDocument, { input: { channelId, body: `Question ${index}` } });
+  }
+  await ok(server.url, clinician.token, ResponsesDueDocument, { first: 1 });
+  const cost = async (first: number) => {
+    const counts: number[] = [];
+    for (let run = 0; run < 3; run++) {
+      counts.push(
+        await statementsDuring(async () => {
+          const page = (await ok(server.url, clinician.token, ResponsesDueDocument, { first })).responsesDue.edges;
+          expect(page).toHaveLength(first);
+          expect(page.every((edge) => edge.node.message?.body.startsWith('Question'))).toBe(true);
+        }),
+      );
+    }
+    return Math.max(...counts);
+  };
+  const two = await cost(2);
+  const twelve = await cost(12);
+  expect(Math.abs(twelve - two)).toBeLessThanOrEqual(2);
+  expect(two).toBeLessThan(10);
 });
 
 it("a team member's message to a patient takes two statements: the channel, membership and patient in one, the write in the other", async () => {
