@@ -29,8 +29,13 @@ const DAYS_LOOKED_AHEAD = 400;
  * counting at the next opening; none set means always open). Null when there is no target.
  */
 export function responseDueAt(targets: ResponseTargets, urgency: Urgency, from: Date): Date | null {
-  const minutes = urgency === 'URGENT' ? targets.urgentResponseMinutes : targets.routineResponseMinutes;
+  const minutes = targetMinutes(targets, urgency);
   return minutes == null ? null : afterResponseMinutes(targets, minutes, from);
+}
+
+/** The organisation's target for a message of this urgency, in minutes (null: none). */
+export function targetMinutes(targets: Pick<ResponseTargets, 'routineResponseMinutes' | 'urgentResponseMinutes'>, urgency: Urgency): number | null {
+  return urgency === 'URGENT' ? targets.urgentResponseMinutes : targets.routineResponseMinutes;
 }
 
 /** `from` plus `minutes` counted as the organisation counts response times (in opening hours, or around the clock). */

@@ -12,7 +12,7 @@ import { planEscalationNotices } from '../notifications/planner';
 import { withoutDetails } from '../notifications/delivery';
 import { PollingLoop } from '../../common/polling-loop';
 import { messagePolicy } from '../../policy/messages';
-import { afterResponseMinutes, type Urgency } from './due-time';
+import { afterResponseMinutes, targetMinutes, type Urgency } from './due-time';
 
 const BATCH = 100;
 const MINUTE = 60_000;
@@ -133,8 +133,7 @@ export class Escalator {
       }
       const settings = await loadMessagingSettings(log.em, organisationId);
       // Answered or closed meanwhile, every waiting message deleted, or the organisation no longer sets a target for it: nobody waits.
-      const target = current.urgency === 'URGENT' ? settings.urgentResponseMinutes : settings.routineResponseMinutes;
-      if (current.answered || current.withdrawn || target == null || channel.status === ChannelStatus.CLOSED) {
+      if (current.answered || current.withdrawn || targetMinutes(settings, current.urgency) == null || channel.status === ChannelStatus.CLOSED) {
         audit.begin(undefined);
         await log.em.execute('delete from response_due where organisation_id = ? and channel_id = ?', [organisationId, wait.channel_id]);
         return false;

@@ -157,11 +157,7 @@ const notToTell = (message: SentMessage) => [message.author_team_member_id, mess
  */
 function newPatientMessageRecipients(em: EntityManager, settings: MessagingSettings, message: SentMessage, toResponders: boolean): Promise<Candidate[]> {
   const responders = (message.channel_kind === ChannelKind.CONVERSATION || message.channel_kind === ChannelKind.CLINIC) && !settings.allStaffRespond && settings.responderIds.length > 0;
-  const who = !toResponders
-    ? { sql: '? = any(tm.permissions)', param: permissionFor('findAnyConversation') }
-    : responders
-      ? { sql: 'tm.id = any(?::uuid[])', param: uuidArray(settings.responderIds) }
-      : { sql: '? = any(tm.roles)', param: settings.newPatientMessageRoleGroup };
+  const who = toResponders && responders ? { sql: 'tm.id = any(?::uuid[])', param: uuidArray(settings.responderIds) } : roleGroupOrAdmins(settings, toResponders);
   return em.execute<Candidate[]>(
     `select ${candidateColumns('tm', 'tm.id', 'null::uuid')}
        from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
@@ -171,6 +167,11 @@ function newPatientMessageRecipients(em: EntityManager, settings: MessagingSetti
                          and cm.team_member_id = tm.id and cm.left_at is null)`,
     [message.organisation_id, who.param, message.channel_id],
   );
+}
+
+/** The team members told where no responders are named: the role group, or the messaging admins where the role group could not open the channel. */
+function roleGroupOrAdmins(settings: MessagingSettings, roleGroupCanOpen: boolean): { sql: string; param: unknown } {
+  return roleGroupCanOpen ? { sql: '? = any(tm.roles)', param: settings.newPatientMessageRoleGroup } : { sql: '? = any(tm.permissions)', param: permissionFor('findAnyConversation') };
 }
 
 const INSERT_CHUNK = 1_000;
@@ -206,7 +207,7 @@ export async function planEscalationNotices(
   const tellsResponders = channelPolicy.tellsResponders(wait.channel);
   const responders = tellsResponders && wait.channel.kind === ChannelKind.CONVERSATION && !settings.allStaffRespond ? settings.responderIds : [];
   const nextInLine = (): Promise<Candidate[]> => {
-    const who = tellsResponders ? { sql: '? = any(tm.roles)', param: settings.newPatientMessageRoleGroup } : { sql: '? = any(tm.permissions)', param: permissionFor('findAnyConversation') };
+    const who = roleGroupOrAdmins(settings, tellsResponders);
     return em.execute<Candidate[]>(
       `select ${candidateColumns('tm', 'tm.id', 'null::uuid')} from team_member tm ${candidateJoins('tm', 'tm.id', 'null::uuid')}
         where tm.organisation_id = ? and tm.archived_at is null and ${who.sql}`,
